@@ -1,6 +1,7 @@
 package pn532sim
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -190,8 +191,12 @@ func (c *Chip) readFrameLocked(p []byte) {
 func (c *Chip) writeLocked(b []byte) {
 	k, tfi, data, ok := parse(b)
 	if !ok {
-		c.out = [][]byte{nack}
-		c.busy = c.busyPolls
+		// A frame with a start code but wrong lengths or checksums is
+		// NACKed; stray bytes (a wake-up transfer) are ignored.
+		if bytes.Contains(b, []byte{0x00, 0xFF}) {
+			c.out = [][]byte{nack}
+			c.busy = c.busyPolls
+		}
 		return
 	}
 	switch k {
