@@ -3,6 +3,7 @@ package ticket
 import (
 	"errors"
 	"fmt"
+	"sort"
 )
 
 // Reason is the machine-readable code of a refusal. Gates journal it and the
@@ -19,6 +20,7 @@ const (
 	ReasonBadSignature   Reason = "bad_signature"    // signature does not verify: forged or altered
 	ReasonUnsupportedAlg Reason = "unsupported_alg"  // signature algorithm not accepted
 	ReasonUnknownKey     Reason = "unknown_key"      // no key with this id for this event
+	ReasonWrongIssuer    Reason = "wrong_issuer"     // JWT iss is not the configured issuer
 	ReasonRetiredKey     Reason = "retired_key"      // key retired before now
 	ReasonExpired        Reason = "expired"          // now is after NotAfter
 	ReasonNotYetValid    Reason = "not_yet_valid"    // now is before NotBefore
@@ -41,6 +43,7 @@ var sentences = map[Reason]string{
 	ReasonBadSignature:   "forged or altered ticket (signature invalid)",
 	ReasonUnsupportedAlg: "ticket signed with an unsupported algorithm",
 	ReasonUnknownKey:     "ticket signed with an unknown key",
+	ReasonWrongIssuer:    "ticket from an unexpected issuer",
 	ReasonRetiredKey:     "ticket signed with a retired key",
 	ReasonExpired:        "ticket has expired",
 	ReasonNotYetValid:    "ticket is not valid yet",
@@ -90,6 +93,7 @@ var (
 	ErrBadSignature   = &Error{Reason: ReasonBadSignature, Sentence: sentences[ReasonBadSignature]}
 	ErrUnsupportedAlg = &Error{Reason: ReasonUnsupportedAlg, Sentence: sentences[ReasonUnsupportedAlg]}
 	ErrUnknownKey     = &Error{Reason: ReasonUnknownKey, Sentence: sentences[ReasonUnknownKey]}
+	ErrWrongIssuer    = &Error{Reason: ReasonWrongIssuer, Sentence: sentences[ReasonWrongIssuer]}
 	ErrRetiredKey     = &Error{Reason: ReasonRetiredKey, Sentence: sentences[ReasonRetiredKey]}
 	ErrExpired        = &Error{Reason: ReasonExpired, Sentence: sentences[ReasonExpired]}
 	ErrNotYetValid    = &Error{Reason: ReasonNotYetValid, Sentence: sentences[ReasonNotYetValid]}
@@ -138,4 +142,14 @@ func SentenceOf(err error) string {
 		return e.Sentence
 	}
 	return sentences[ReasonMalformed]
+}
+
+// Reasons returns every refusal reason this package can return, sorted.
+func Reasons() []Reason {
+	out := make([]Reason, 0, len(sentences))
+	for r := range sentences {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }

@@ -38,6 +38,9 @@ type VerifyOptions struct {
 	// Codes, if set, supplies rotating-code secrets. Without it a rotating
 	// text is refused (ReasonBadCode: it cannot be checked).
 	Codes CodeSecrets
+	// Legacy, if set, lets Check admit opaque legacy barcodes found in the
+	// allowlist (low assurance).
+	Legacy LegacyLookup
 }
 
 // Encode signs c with k and returns the ticket text "AD1:" + base45(COSE_Sign1).
@@ -94,11 +97,19 @@ func Verify(text string, kr *Keyring, now time.Time) (Claims, error) {
 	return VerifyWith(text, kr, VerifyOptions{Now: now})
 }
 
-// VerifyWith parses and verifies a static ("AD1:") or rotating ("AD1R:")
-// ticket text. Checks, in order: format, key known, signature, key not
-// retired, not revoked, event, validity window, rotating code. The first
-// failing check is returned as an *Error.
+// VerifyWith parses and verifies a signed ticket text: static ("AD1:"),
+// rotating ("AD1R:") or a foreign JWT (see VerifyJWT). Checks, in order:
+// format, key known, signature, key not retired, not revoked, event,
+// validity window, rotating code. The first failing check is returned as an
+// *Error. An opaque legacy barcode is refused with ReasonLegacyLookup: only
+// Check, with VerifyOptions.Legacy, admits those.
 func VerifyWith(text string, kr *Keyring, opts VerifyOptions) (Claims, error) {
+	switch Classify(text) {
+	case FormatJWT:
+		return VerifyJWT(text, kr, opts)
+	case FormatLegacy:
+		return Claims{}, refusef(ReasonLegacyLookup, "%d-digit code", len(text))
+	}
 	s, code, err := parseText(text)
 	if err != nil {
 		return Claims{}, err
@@ -136,19 +147,25 @@ func verifySign1(s *sign1, code string, kr *Keyring, opts VerifyOptions) (Claims
 	if key.Retired(opts.Now) {
 		return Claims{}, refusef(ReasonRetiredKey, "key %s/%s retired at %s", c.Event, s.kid, key.RetiredAt.Format(time.RFC3339))
 	}
-	if opts.Revocations != nil && opts.Revocations.Revoked(c.Event, c.ID) {
-		return Claims{}, refusef(ReasonRevoked, "ticket %s/%s", c.Event, c.ID)
-	}
-	if opts.Event != "" && c.Event != opts.Event {
-		return Claims{}, refusef(ReasonWrongEvent, "ticket for event %q, gate for %q", c.Event, opts.Event)
-	}
-	if err := c.checkWindow(opts.Now); err != nil {
+	if err := checkState(c, opts); err != nil {
 		return Claims{}, err
 	}
 	if err := checkRotating(c, code, opts); err != nil {
 		return Claims{}, err
 	}
 	return c, nil
+}
+
+// checkState applies the gate-state checks common to every format:
+// revocation, event, validity window.
+func checkState(c Claims, opts VerifyOptions) error {
+	if opts.Revocations != nil && opts.Revocations.Revoked(c.Event, c.ID) {
+		return refusef(ReasonRevoked, "ticket %s/%s", c.Event, c.ID)
+	}
+	if opts.Event != "" && c.Event != opts.Event {
+		return refusef(ReasonWrongEvent, "ticket for event %q, gate for %q", c.Event, opts.Event)
+	}
+	return c.checkWindow(opts.Now)
 }
 
 func checkRotating(c Claims, code string, opts VerifyOptions) error {
