@@ -1,0 +1,223 @@
+package nfc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"admit/hal"
+	"admit/hal/clock"
+	"admit/hal/pn532"
+	"admit/hal/pn532/pn532sim"
+)
+
+var ctx = context.Background()
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// ticketText is the size of a typical AD1 ticket in base45.
+var ticketText = "AD1" + strings.Repeat("6BFOXN*TS0BI$ZDFRH", 10)
+
+func newDev(t testing.TB, chip *pn532sim.Chip, bus string, clk clock.Clock) *pn532.Dev {
+	t.Helper()
+	o := pn532.Opts{Clock: clk}
+	var d *pn532.Dev
+	var err error
+	if bus == "i2c" {
+		d, err = pn532.NewI2C(chip.I2C(), &o)
+	} else {
+		d, err = pn532.NewSPI(chip.SPI(), &o)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func forBuses(t *testing.T, f func(t *testing.T, chip *pn532sim.Chip, r *Reader)) {
+	for _, bus := range []string{"i2c", "spi"} {
+		t.Run(bus, func(t *testing.T) {
+			clk := clock.NewAuto(time.Unix(100, 0))
+			chip := pn532sim.New()
+			chip.SetBusyPolls(1)
+			r := NewReader(newDev(t, chip, bus, clk), &Opts{Name: "nfc0", Clock: clk, Logger: quiet})
+			f(t, chip, r)
+		})
+	}
+}
+
+var uid7 = []byte{0x04, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06}
+
+func TestCredentials(t *testing.T) {
+	long := strings.Repeat("L", 400) // needs the 3-byte TLV length
+	phoneUID := []byte{0x08, 0xAA, 0xBB, 0xCC}
+	for _, tc := range []struct {
+		name    string
+		card    pn532sim.Target
+		kind    string
+		payload []byte
+		low     bool
+	}{
+		{"NTAG213 text", pn532sim.NewNTAG(pn532sim.NTAG213, uid7, pn532sim.NDEFTLV(pn532sim.TextRecord("en", "AD1SHORT"))), "ntag", []byte("AD1SHORT"), false},
+		{"NTAG215 text", pn532sim.NewNTAG(pn532sim.NTAG215, uid7, pn532sim.NDEFTLV(pn532sim.TextRecord("en", ticketText))), "ntag", []byte(ticketText), false},
+		{"NTAG216 3-byte TLV length", pn532sim.NewNTAG(pn532sim.NTAG216, uid7, pn532sim.NDEFTLV(pn532sim.TextRecord("en", long))), "ntag", []byte(long), false},
+		{"NTAG216 MIME record after lock TLV", pn532sim.NewNTAG(pn532sim.NTAG216, uid7,
+			append([]byte{0x00, 0x01, 0x03, 0xA0, 0x0C, 0x34}, pn532sim.NDEFTLV(pn532sim.MIMERecord(TicketMIME, []byte("AD1MIME")))...)), "ntag", []byte("AD1MIME"), false},
+		{"NTAG without NDEF: UID", pn532sim.NewNTAG(pn532sim.NTAG213, uid7, []byte{0xFE}), "uid", uid7, true},
+		{"NTAG with a URI record: UID", pn532sim.NewNTAG(pn532sim.NTAG213, uid7, pn532sim.NDEFTLV([]byte{0xD1, 0x01, 0x04, 'U', 0x04, 'a', '.', 'b'})), "uid", uid7, true},
+		{"phone", &pn532sim.Phone{ID: phoneUID, Ticket: []byte(ticketText)}, "isodep", []byte(ticketText), false},
+		{"phone long ticket, GET RESPONSE", &pn532sim.Phone{ID: phoneUID, Ticket: []byte(long + long)}, "isodep", []byte(long + long), false},
+		{"phone extended length, MI chaining", &pn532sim.Phone{ID: phoneUID, Ticket: []byte(long + long), ExtendedLength: true}, "isodep", []byte(long + long), false},
+		{"MIFARE Classic badge", &pn532sim.Classic{ID: []byte{0xDE, 0xAD, 0xBE, 0xEF}}, "uid", []byte{0xDE, 0xAD, 0xBE, 0xEF}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forBuses(t, func(t *testing.T, chip *pn532sim.Chip, r *Reader) {
+				chip.Place(tc.card)
+				c, err := r.Read(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.Kind != tc.kind || !bytes.Equal(c.Payload, tc.payload) || (c.Assurance == hal.AssuranceLow) != tc.low || c.Source != "nfc0" || c.At.IsZero() {
+					t.Fatalf("credential %s %q low=%v", c.Kind, c.Payload, c.Assurance == hal.AssuranceLow)
+				}
+				// The card stays: it is not read again.
+				if _, err := r.ReadOnce(ctx); !errors.Is(err, hal.ErrNoCredential) {
+					t.Fatalf("second read of the same card: %v", err)
+				}
+				chip.Remove()
+				if _, err := r.ReadOnce(ctx); !errors.Is(err, hal.ErrNoCredential) {
+					t.Fatalf("empty field: %v", err)
+				}
+				chip.Place(tc.card)
+				if c2, err := r.ReadOnce(ctx); err != nil || !bytes.Equal(c2.Payload, tc.payload) {
+					t.Fatalf("presented again: %v", err)
+				}
+			})
+		})
+	}
+}
+
+func TestCardErrors(t *testing.T) {
+	phoneUID := []byte{0x08, 0xAA, 0xBB, 0xCC}
+	badCC := pn532sim.NewNTAG(pn532sim.NTAG213, uid7, nil)
+	badCC.Poke(12, []byte{0xE1, 0x20, 0x12, 0x00})
+	noRead := pn532sim.NewNTAG(pn532sim.NTAG213, uid7, nil)
+	noRead.Poke(12, []byte{0xE1, 0x10, 0x12, 0x80})
+	overrun := pn532sim.NewNTAG(pn532sim.NTAG213, uid7, []byte{0x03, 0xFF, 0x04, 0x00})
+	badRecord := pn532sim.NewNTAG(pn532sim.NTAG213, uid7, pn532sim.NDEFTLV([]byte{0xD1, 0x01, 0x40, 'T', 0x02}))
+	for _, tc := range []struct {
+		name string
+		card pn532sim.Target
+		want error
+		sw   uint16
+	}{
+		{"CC version 2", badCC, ErrBadTag, 0},
+		{"CC without read access", noRead, ErrBadTag, 0},
+		{"TLV past the data area", overrun, ErrBadTag, 0},
+		{"record longer than message", badRecord, ErrBadTag, 0},
+		{"phone without the app", &pn532sim.Phone{ID: phoneUID, NoApp: true}, ErrNoApp, 0x6A82},
+		{"phone without a ticket", &pn532sim.Phone{ID: phoneUID}, ErrNoTicket, 0x6A88},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forBuses(t, func(t *testing.T, chip *pn532sim.Chip, r *Reader) {
+				chip.Place(tc.card)
+				_, err := r.ReadOnce(ctx)
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("err %v, want %v", err, tc.want)
+				}
+				var ae *APDUError
+				if tc.sw != 0 && (!errors.As(err, &ae) || ae.SW != tc.sw) {
+					t.Fatalf("status word: %v", err)
+				}
+			})
+		})
+	}
+}
+
+// Every injected fault during an NTAG ticket read ends in the ticket or in a
+// typed error, never a hang or a panic.
+func TestFaultsDuringNTAGRead(t *testing.T) {
+	tag := func() pn532sim.Target {
+		return pn532sim.NewNTAG(pn532sim.NTAG215, uid7, pn532sim.NDEFTLV(pn532sim.TextRecord("en", ticketText)))
+	}
+	for _, tc := range []struct {
+		name  string
+		setup func(c *pn532sim.Chip)
+		want  error // nil: the ticket is read
+	}{
+		{"bad checksum", func(c *pn532sim.Chip) { c.Inject(pn532sim.FaultBadChecksum) }, nil},
+		{"NACK", func(c *pn532sim.Chip) { c.Inject(pn532sim.FaultNACK) }, nil},
+		{"no ready byte once", func(c *pn532sim.Chip) { c.Inject(pn532sim.FaultNoReady) }, nil},
+		{"garbage", func(c *pn532sim.Chip) { c.Inject(pn532sim.FaultGarbage) }, nil},
+		{"chip silent", func(c *pn532sim.Chip) {
+			c.Inject(pn532sim.FaultNoReady, pn532sim.FaultNoReady, pn532sim.FaultNoReady)
+		}, pn532.ErrTimeout},
+		{"error frame", func(c *pn532sim.Chip) { c.Inject(pn532sim.FaultErrorFrame) }, pn532.ErrSyntax},
+		{"card removed after the CC", func(c *pn532sim.Chip) { c.RemoveAfter(1) }, ErrCardRemoved},
+		{"card removed after 3 pages", func(c *pn532sim.Chip) { c.RemoveAfter(3) }, ErrCardRemoved},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forBuses(t, func(t *testing.T, chip *pn532sim.Chip, r *Reader) {
+				chip.Place(tag())
+				tc.setup(chip)
+				c, err := r.ReadOnce(ctx)
+				if tc.want == nil {
+					if err != nil || string(c.Payload) != ticketText {
+						t.Fatalf("not recovered: %v", err)
+					}
+					return
+				}
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("err %v, want %v", err, tc.want)
+				}
+			})
+		})
+	}
+}
+
+// switcher swaps the card in the field after a number of polls.
+type switcher struct {
+	Initiator
+	chip  *pn532sim.Chip
+	polls int
+	after int
+	next  pn532sim.Target
+}
+
+func (s *switcher) InListPassiveTarget(ctx context.Context) (pn532.Target, error) {
+	s.polls++
+	if s.polls == s.after {
+		s.chip.Remove()
+		s.chip.Place(s.next)
+	}
+	return s.Initiator.InListPassiveTarget(ctx)
+}
+
+func TestReadSkipsForeignCardUntilNext(t *testing.T) {
+	clk := clock.NewAuto(time.Unix(100, 0))
+	chip := pn532sim.New()
+	chip.Place(&pn532sim.Phone{ID: []byte{0x08, 1, 2, 3}, NoApp: true})
+	sw := &switcher{Initiator: newDev(t, chip, "i2c", clk), chip: chip, after: 5,
+		next: pn532sim.NewNTAG(pn532sim.NTAG213, uid7, pn532sim.NDEFTLV(pn532sim.TextRecord("en", "AD1NEXT")))}
+	r := NewReader(sw, &Opts{Clock: clk, Logger: quiet})
+	c, err := r.Read(ctx)
+	if err != nil || string(c.Payload) != "AD1NEXT" {
+		t.Fatalf("%q %v", c.Payload, err)
+	}
+	if sw.polls != 5 {
+		t.Fatalf("polls %d", sw.polls)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := r.Read(cctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled read: %v", err)
+	}
+}
