@@ -3,8 +3,8 @@
 //
 // Three kinds of card are understood:
 //   - NFC Forum Type 2 tags (NTAG213/215/216): the capability container on
-//     page 3, then the TLV area from page 4 read 16 bytes (four pages) at a
-//     time; the NDEF message TLV (1- or 3-byte length) holds a Text record
+//     page 3, then the TLV area from page 4, read 16 bytes (four pages) at a
+//     time, or with FAST_READ in one go on NTAG215/216; the NDEF message TLV (1- or 3-byte length) holds a Text record
 //     or a record of MIME type application/vnd.admit.ticket with the ticket.
 //   - ISO-DEP phones (host card emulation): SELECT of admit's AID, then
 //     GET TICKET (80 CA 00 00 00), following 61 XX with GET RESPONSE; any

@@ -145,32 +145,46 @@ func TestCardErrors(t *testing.T) {
 // Every injected fault during an NTAG ticket read ends in the ticket or in a
 // typed error, never a hang or a panic.
 func TestFaultsDuringNTAGRead(t *testing.T) {
+	text := ticketText
 	tag := func() pn532sim.Target {
-		return pn532sim.NewNTAG(pn532sim.NTAG215, uid7, pn532sim.NDEFTLV(pn532sim.TextRecord("en", ticketText)))
+		return pn532sim.NewNTAG(pn532sim.NTAG215, uid7, pn532sim.NDEFTLV(pn532sim.TextRecord("en", text)))
+	}
+	// An NTAG213 is read with plain 16-byte READs.
+	short := ticketText[:100]
+	tag213 := func() pn532sim.Target {
+		return pn532sim.NewNTAG(pn532sim.NTAG213, uid7, pn532sim.NDEFTLV(pn532sim.TextRecord("en", short)))
 	}
 	for _, tc := range []struct {
 		name  string
 		setup func(c *pn532sim.Chip)
 		want  error // nil: the ticket is read
+		small bool  // NTAG213
 	}{
-		{"bad checksum", func(c *pn532sim.Chip) { c.Inject(pn532sim.FaultBadChecksum) }, nil},
-		{"NACK", func(c *pn532sim.Chip) { c.Inject(pn532sim.FaultNACK) }, nil},
-		{"no ready byte once", func(c *pn532sim.Chip) { c.Inject(pn532sim.FaultNoReady) }, nil},
-		{"garbage", func(c *pn532sim.Chip) { c.Inject(pn532sim.FaultGarbage) }, nil},
+		{"bad checksum", func(c *pn532sim.Chip) { c.Inject(pn532sim.FaultBadChecksum) }, nil, false},
+		{"NACK", func(c *pn532sim.Chip) { c.Inject(pn532sim.FaultNACK) }, nil, false},
+		{"no ready byte once", func(c *pn532sim.Chip) { c.Inject(pn532sim.FaultNoReady) }, nil, false},
+		{"garbage", func(c *pn532sim.Chip) { c.Inject(pn532sim.FaultGarbage) }, nil, false},
 		{"chip silent", func(c *pn532sim.Chip) {
 			c.Inject(pn532sim.FaultNoReady, pn532sim.FaultNoReady, pn532sim.FaultNoReady)
-		}, pn532.ErrTimeout},
-		{"error frame", func(c *pn532sim.Chip) { c.Inject(pn532sim.FaultErrorFrame) }, pn532.ErrSyntax},
-		{"card removed after the CC", func(c *pn532sim.Chip) { c.RemoveAfter(1) }, ErrCardRemoved},
-		{"card removed after 3 pages", func(c *pn532sim.Chip) { c.RemoveAfter(3) }, ErrCardRemoved},
+		}, pn532.ErrTimeout, false},
+		{"error frame", func(c *pn532sim.Chip) { c.Inject(pn532sim.FaultErrorFrame) }, pn532.ErrSyntax, false},
+		{"card removed after the CC", func(c *pn532sim.Chip) { c.RemoveAfter(1) }, ErrCardRemoved, false},
+		{"card removed after 3 READs", func(c *pn532sim.Chip) { c.RemoveAfter(3) }, ErrCardRemoved, true},
+		{"NTAG213 bad checksum", func(c *pn532sim.Chip) { c.Inject(pn532sim.FaultBadChecksum) }, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forBuses(t, func(t *testing.T, chip *pn532sim.Chip, r *Reader) {
-				chip.Place(tag())
+				want := ticketText
+				if tc.small {
+					chip.Place(tag213())
+					want = short
+				} else {
+					chip.Place(tag())
+				}
 				tc.setup(chip)
 				c, err := r.ReadOnce(ctx)
 				if tc.want == nil {
-					if err != nil || string(c.Payload) != ticketText {
+					if err != nil || string(c.Payload) != want {
 						t.Fatalf("not recovered: %v", err)
 					}
 					return

@@ -5,7 +5,13 @@ import (
 	"fmt"
 )
 
-const cmdRead = 0x30 // Type 2 READ: 16 bytes from a page
+const (
+	cmdRead     = 0x30 // Type 2 READ: 16 bytes from a page
+	cmdFastRead = 0x3A // NTAG21x FAST_READ start end: pages start to end
+
+	// maxFastReadPages keeps a FAST_READ answer within one PN532 frame.
+	maxFastReadPages = 60
+)
 
 // tagMem is the TLV area of a Type 2 tag, read lazily 16 bytes at a time.
 type tagMem struct {
@@ -13,6 +19,7 @@ type tagMem struct {
 	dev  Initiator
 	tg   byte
 	size int    // bytes of data area (CC size × 8)
+	fast bool   // the tag is an NTAG215/216: FAST_READ is there
 	b    []byte // data area bytes read so far, from page 4
 }
 
@@ -22,12 +29,23 @@ func (m *tagMem) need(n int) error {
 		return fmt.Errorf("%w: TLV runs past the %d-byte data area", ErrBadTag, m.size)
 	}
 	for len(m.b) < n {
-		var p [16]byte
 		page := 4 + len(m.b)/4
-		if _, err := m.dev.InDataExchange(m.ctx, m.tg, []byte{cmdRead, byte(page)}, p[:]); err != nil {
-			return fmt.Errorf("read page %d: %w", page, err)
+		pages := (n - len(m.b) + 3) / 4
+		if !m.fast || pages <= 4 {
+			var p [16]byte
+			if _, err := m.dev.InDataExchange(m.ctx, m.tg, []byte{cmdRead, byte(page)}, p[:]); err != nil {
+				return fmt.Errorf("read page %d: %w", page, err)
+			}
+			m.b = append(m.b, p[:]...)
+			continue
 		}
-		m.b = append(m.b, p[:]...)
+		pages = min(pages, maxFastReadPages)
+		p := make([]byte, pages*4)
+		end := page + pages - 1
+		if _, err := m.dev.InDataExchange(m.ctx, m.tg, []byte{cmdFastRead, byte(page), byte(end)}, p); err != nil {
+			return fmt.Errorf("fast read pages %d-%d: %w", page, end, err)
+		}
+		m.b = append(m.b, p...)
 	}
 	return nil
 }
@@ -47,7 +65,10 @@ func (r *Reader) readNTAG(ctx context.Context, tg byte) ([]byte, error) {
 	if cc[3]>>4 != 0 {
 		return nil, fmt.Errorf("%w: no read access (CC % X)", ErrBadTag, cc)
 	}
-	m := &tagMem{ctx: ctx, dev: r.dev, tg: tg, size: int(cc[2]) * 8}
+	// NTAG215 and NTAG216 are the only Type 2 tags with these data area
+	// sizes; a 144-byte area may be an Ultralight C, which lacks FAST_READ.
+	fast := cc[2] == 0x3E || cc[2] == 0x6D
+	m := &tagMem{ctx: ctx, dev: r.dev, tg: tg, size: int(cc[2]) * 8, fast: fast}
 	m.b = append(m.b, p[4:]...) // pages 4–6 came with the CC
 	msg, err := findNDEF(m)
 	if err != nil {

@@ -37,7 +37,8 @@ func (m NTAGModel) geometry() (pages, user int, storage byte) {
 }
 
 // NTAG is an NTAG213/215/216 tag: 4-byte pages, READ (0x30) returns 16
-// bytes from a page and wraps around past the last page, GET_VERSION (0x60).
+// bytes from a page and wraps around past the last page, FAST_READ (0x3A)
+// returns pages start to end, GET_VERSION (0x60).
 type NTAG struct {
 	mu  sync.Mutex // guards mem
 	uid []byte
@@ -95,6 +96,12 @@ func (t *NTAG) Exchange(cmd []byte) ([]byte, byte) {
 			out[i] = t.mem[(p*4+i)%len(t.mem)]
 		}
 		return out, 0
+	case len(cmd) == 3 && cmd[0] == 0x3A: // FAST_READ start end
+		start, end := int(cmd[1]), int(cmd[2])
+		if start > end || end >= pages {
+			return nil, stTimeout
+		}
+		return append([]byte(nil), t.mem[start*4:(end+1)*4]...), 0
 	case len(cmd) == 1 && cmd[0] == 0x60: // GET_VERSION
 		return []byte{0x00, 0x04, 0x04, 0x02, 0x01, 0x00, storage, 0x03}, 0
 	}
