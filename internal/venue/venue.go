@@ -1,0 +1,278 @@
+// Package venue runs a simulated venue: a real fleet node and real gate
+// agents (real SQLite files, real WebSocket streams on loopback) whose
+// hardware is simulated — virtual cameras and periph gpiotest pins — plus
+// attendees who hold up tickets, some of them invalid. `make run` shows it;
+// the end-to-end tests drive it.
+package venue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"periph.io/x/conn/v3/gpio/gpiotest"
+
+	"admit/agent"
+	"admit/decode"
+	"admit/fleet"
+	"admit/fleet/node"
+	"admit/fleet/qrimage"
+	halgpio "admit/hal/gpio"
+	"admit/ticket"
+)
+
+// Config configures a venue.
+type Config struct {
+	Addr    string // fleet listen address; "127.0.0.1:0" for any port
+	DataDir string
+	Event   string // default "demo"
+	Gates   int    // default 3
+	Tickets int    // tickets issued at start; default 200
+	Log     *slog.Logger
+	// OnDecision, when set, sees every gate's decisions.
+	OnDecision func(gate int, d agent.Decision)
+}
+
+// Gate is one simulated turnstile.
+type Gate struct {
+	Name      string
+	Agent     *agent.Agent
+	Camera    *decode.VirtualCamera
+	Relay     *halgpio.Relay
+	Indicator *halgpio.Indicator
+	RelayPin  *gpiotest.Pin
+}
+
+// Venue is a running fleet with its gates.
+type Venue struct {
+	cfg     Config
+	Fleet   *node.Node
+	Gates   []*Gate
+	Tickets []fleet.Ticket
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Start starts the fleet, creates the event and its tickets (unless they
+// exist from an earlier run), and starts the gates.
+func Start(ctx context.Context, cfg Config) (*Venue, error) {
+	if cfg.Event == "" {
+		cfg.Event = "demo"
+	}
+	if cfg.Gates <= 0 {
+		cfg.Gates = 3
+	}
+	if cfg.Tickets <= 0 {
+		cfg.Tickets = 200
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(cfg.DataDir, "fleet"), Addr: cfg.Addr, Log: cfg.Log.With("part", "fleet")})
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	v := &Venue{cfg: cfg, Fleet: n, cancel: cancel}
+	if err := v.setup(ctx); err != nil {
+		v.Close(ctx)
+		return nil, err
+	}
+	for i := range cfg.Gates {
+		if err := v.startGate(runCtx, i); err != nil {
+			v.Close(ctx)
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+func (v *Venue) setup(ctx context.Context) error {
+	svc := v.Fleet.Service
+	_, err := svc.CreateEvent(ctx, fleet.Event{ID: v.cfg.Event, Name: "Demo night"})
+	if err != nil && !errors.Is(err, fleet.ErrExists) {
+		return err
+	}
+	v.Tickets, err = svc.Store.Tickets(ctx, v.cfg.Event, v.cfg.Tickets)
+	if err != nil {
+		return err
+	}
+	if missing := v.cfg.Tickets - len(v.Tickets); missing > 0 {
+		ts, err := svc.Issue(ctx, fleet.IssueRequest{Event: v.cfg.Event, Type: "GA", Count: missing})
+		if err != nil {
+			return err
+		}
+		v.Tickets = append(v.Tickets, ts...)
+	}
+	return nil
+}
+
+// GateName is the name of gate i: "Gate A", "Gate B", ...
+func GateName(i int) string { return "Gate " + string(rune('A'+i%26)) }
+
+func (v *Venue) startGate(ctx context.Context, i int) error {
+	name := GateName(i)
+	device := "turnstile-" + strings.ToLower(name[len(name)-1:])
+	g := &Gate{Name: name, Camera: decode.NewVirtualCamera(), RelayPin: &gpiotest.Pin{N: "GPIO17"}}
+	var err error
+	if g.Relay, err = halgpio.NewRelay(g.RelayPin, halgpio.RelayOpts{ActiveLow: true}); err != nil {
+		return err
+	}
+	if g.Indicator, err = halgpio.NewIndicator(&gpiotest.Pin{N: "GPIO22"}, &gpiotest.Pin{N: "GPIO27"}); err != nil {
+		return err
+	}
+	cfg := agent.Config{
+		Device: device, Gate: name, Event: v.cfg.Event,
+		DataDir:  filepath.Join(v.cfg.DataDir, device),
+		FleetURL: "ws://" + v.Fleet.Addr() + "/ws",
+		Cameras:  []decode.Source{g.Camera},
+		Relay:    g.Relay, Indicator: g.Indicator,
+		Log: v.cfg.Log.With("part", "gate"),
+	}
+	if v.cfg.OnDecision != nil {
+		cfg.OnDecision = func(d agent.Decision) { v.cfg.OnDecision(i, d) }
+	}
+	g.Agent, err = agent.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	v.Gates = append(v.Gates, g)
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		g.Agent.Run(ctx)
+	}()
+	return nil
+}
+
+// Close stops the gates and the fleet.
+func (v *Venue) Close(ctx context.Context) error {
+	v.cancel()
+	for _, g := range v.Gates {
+		g.Camera.Close()
+	}
+	v.wg.Wait()
+	var errs []error
+	for _, g := range v.Gates {
+		errs = append(errs, g.Agent.Close(), g.Relay.Halt())
+	}
+	errs = append(errs, v.Fleet.Close(ctx))
+	return errors.Join(errs...)
+}
+
+// Frame renders a ticket code as a camera would see a phone held up to
+// it: the QR on a gray 640×480 scene.
+func Frame(code string) (image.Image, error) {
+	qr, err := qrimage.Render(code, 300)
+	if err != nil {
+		return nil, err
+	}
+	scene := image.NewGray(image.Rect(0, 0, 640, 480))
+	draw.Draw(scene, scene.Bounds(), &image.Uniform{color.Gray{Y: 140}}, image.Point{}, draw.Src)
+	off := image.Pt((640-qr.Bounds().Dx())/2, (480-qr.Bounds().Dy())/2)
+	draw.Draw(scene, qr.Bounds().Add(off), qr, image.Point{}, draw.Src)
+	return scene, nil
+}
+
+// Show holds code up to gate i's camera.
+func (v *Venue) Show(i int, code string) error {
+	img, err := Frame(code)
+	if err != nil {
+		return err
+	}
+	return v.Gates[i].Camera.Show(img)
+}
+
+// Forge returns a ticket for the venue's event that looks right but is
+// signed by a key the fleet never issued.
+func (v *Venue) Forge() (string, error) {
+	k, err := ticket.GenerateSigningKey(v.cfg.Event, "k1")
+	if err != nil {
+		return "", err
+	}
+	id, _ := fleet.NewTicketID()
+	now := time.Now().UTC().Truncate(time.Second)
+	return ticket.Encode(ticket.Claims{ID: id, Event: v.cfg.Event, Type: "VIP", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)}, k)
+}
+
+// Unknown returns a ticket correctly signed with the event's key that is
+// not on the allowlist (issued and then deleted, or printed by someone who
+// stole the key).
+func (v *Venue) Unknown(ctx context.Context) (string, error) {
+	k, err := v.Fleet.Service.Store.SigningKey(ctx, v.cfg.Event)
+	if err != nil {
+		return "", err
+	}
+	id, _ := fleet.NewTicketID()
+	now := time.Now().UTC().Truncate(time.Second)
+	return ticket.Encode(ticket.Claims{ID: id, Event: v.cfg.Event, Type: "GA", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)}, k)
+}
+
+// Attendees sends attendees to every gate, one every pace per gate, until
+// ctx ends: mostly valid tickets, some shown a second time at another gate,
+// some forged, some unknown.
+func (v *Venue) Attendees(ctx context.Context, pace time.Duration) error {
+	var mu sync.Mutex
+	next, used := 0, []string(nil)
+	pick := func(r *rand.Rand) (kind, code string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch x := r.IntN(100); {
+		case x < 15 && len(used) > 0:
+			return "already used", used[r.IntN(len(used))], nil
+		case x < 25:
+			code, err = v.Forge()
+			return "forged", code, err
+		case x < 32:
+			code, err = v.Unknown(ctx)
+			return "unknown", code, err
+		default:
+			if next >= len(v.Tickets) {
+				next = 0 // out of fresh tickets: they come back as "already used"
+			}
+			t := v.Tickets[next]
+			next++
+			used = append(used, t.Code)
+			return "valid", t.Code, nil
+		}
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, len(v.Gates))
+	for i := range v.Gates {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
+			t := time.NewTicker(pace)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				kind, code, err := pick(r)
+				if err == nil {
+					err = v.Show(i, code)
+				}
+				if err != nil {
+					errc <- fmt.Errorf("attendee at %s (%s): %w", GateName(i), kind, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
