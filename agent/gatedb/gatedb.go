@@ -297,4 +297,3 @@ func (d *DB) Backlog(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
-

@@ -211,4 +211,3 @@ func (s *session) pushScans(ctx context.Context) error {
 		}
 	}
 }
-

@@ -39,10 +39,10 @@ type Hub struct {
 	opts     Options
 	upgrader websocket.Upgrader
 
-	mu      sync.Mutex    // guards the fields below
-	wake    chan struct{} // closed and replaced when any log grows
-	conns   map[*conn]struct{}
-	closed  bool
+	mu     sync.Mutex    // guards the fields below
+	wake   chan struct{} // closed and replaced when any log grows
+	conns  map[*conn]struct{}
+	closed bool
 }
 
 // NewHub returns a hub; it serves connections through ServeHTTP.
