@@ -112,7 +112,7 @@ func Check(text string, kr *Keyring, opts VerifyOptions) (Result, error) {
 	if !ok {
 		return Result{Format: f}, refusef(ReasonNotInAllowlist, "legacy code %s", text)
 	}
-	if err := checkState(c, opts); err != nil {
+	if err := gateChecks(c, noCode, opts); err != nil {
 		return Result{Format: f}, err
 	}
 	return Result{Claims: c, Format: f, Assurance: AssuranceLow}, nil

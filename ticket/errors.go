@@ -31,6 +31,7 @@ const (
 	ReasonMissingCode    Reason = "missing_code"     // rotating ticket shown without its rotating code
 	ReasonLegacyLookup   Reason = "legacy_lookup"    // opaque legacy barcode: only an allowlist lookup can admit it
 	ReasonNotInAllowlist Reason = "not_in_allowlist" // legacy barcode not found in the allowlist
+	ReasonLookupFailed   Reason = "lookup_failed"    // VerifyOptions.State failed: gate fault, not the ticket's
 )
 
 // sentences are the default human sentences, one per reason.
@@ -54,6 +55,7 @@ var sentences = map[Reason]string{
 	ReasonMissingCode:    "rotating code missing (printout or screenshot?)",
 	ReasonLegacyLookup:   "legacy barcode: must be looked up in the allowlist (low assurance)",
 	ReasonNotInAllowlist: "legacy barcode not in the allowlist",
+	ReasonLookupFailed:   "gate error: ask staff",
 }
 
 // Error is a refusal: a machine-readable Reason, a Sentence a gate can show,
@@ -104,6 +106,7 @@ var (
 	ErrMissingCode    = &Error{Reason: ReasonMissingCode, Sentence: sentences[ReasonMissingCode]}
 	ErrLegacyLookup   = &Error{Reason: ReasonLegacyLookup, Sentence: sentences[ReasonLegacyLookup]}
 	ErrNotInAllowlist = &Error{Reason: ReasonNotInAllowlist, Sentence: sentences[ReasonNotInAllowlist]}
+	ErrLookupFailed   = &Error{Reason: ReasonLookupFailed, Sentence: sentences[ReasonLookupFailed]}
 )
 
 // refuse builds a refusal with the default sentence for r.

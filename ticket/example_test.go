@@ -111,3 +111,35 @@ func ExampleCheckCode() {
 	// <nil>
 	// expired_code / expired code (screenshot?)
 }
+
+// Example_gate shows how a gate agent wires its allowlist into verification:
+// one lookup per authentic ticket, which can fail, and whose row can be kept
+// for the entry rules that follow.
+func Example_gate() {
+	key, _ := ticket.GenerateSigningKey("fest25", "k1")
+	start := time.Date(2025, 7, 4, 18, 0, 0, 0, time.UTC)
+	text, _ := ticket.Encode(ticket.Claims{ID: "Q7XK2M4P", NotBefore: start, NotAfter: start.Add(48 * time.Hour)}, key)
+	kr := ticket.NewKeyring(key.Public())
+
+	type row struct {
+		revoked bool
+		secret  []byte
+	}
+	allowlist := map[string]row{"Q7XK2M4P": {}}
+
+	var found row // the agent keeps the row for its entry rules
+	res, err := ticket.Check(text, kr, ticket.VerifyOptions{
+		Now:   start.Add(time.Hour),
+		Event: "fest25",
+		State: func(c ticket.Claims) (ticket.GateState, error) {
+			r, ok := allowlist[c.ID]
+			if !ok {
+				return ticket.GateState{}, &ticket.Error{Reason: "unknown_ticket", Sentence: "ticket not on the allowlist"}
+			}
+			found = r
+			return ticket.GateState{Revoked: r.revoked, CodeSecret: r.secret}, nil
+		},
+	})
+	fmt.Println(res.Claims.ID, res.Assurance, found.revoked, err)
+	// Output: Q7XK2M4P high false <nil>
+}

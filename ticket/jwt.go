@@ -75,6 +75,9 @@ func (kr *Keyring) AddJWT(k JWTKey) error {
 	}
 	kr.mu.Lock()
 	defer kr.mu.Unlock()
+	if kr.jwt == nil {
+		kr.jwt = make(map[keyRef]JWTKey)
+	}
 	kr.jwt[keyRef{k.Event, k.ID}] = k
 	return nil
 }
@@ -147,10 +150,7 @@ func VerifyJWT(text string, kr *Keyring, opts VerifyOptions) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
-	if err := checkState(c, opts); err != nil {
-		return Claims{}, err
-	}
-	if err := checkRotating(c, noCode, opts); err != nil {
+	if err := gateChecks(c, noCode, opts); err != nil {
 		return Claims{}, err
 	}
 	return c, nil

@@ -130,3 +130,19 @@ func TestEncodeRejects(t *testing.T) {
 		t.Error("GenerateSigningKey without event")
 	}
 }
+
+func TestZeroKeyring(t *testing.T) {
+	var kr Keyring
+	k := fixedKey("fest25", "k1", 1)
+	text := mustEncode(t, gaClaims(), k)
+	if _, err := Verify(text, &kr, t0); ReasonOf(err) != ReasonUnknownKey {
+		t.Fatalf("empty: %v", err)
+	}
+	kr.Add(k.Public())
+	if _, err := Verify(text, &kr, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(text, nil, t0); ReasonOf(err) != ReasonUnknownKey {
+		t.Fatalf("nil keyring: %v", err)
+	}
+}

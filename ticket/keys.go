@@ -64,7 +64,8 @@ type keyRef struct{ event, id string }
 
 // Keyring holds the verification keys of any number of events, several per
 // event. Rotation: add the new key, issue with it, keep the old one until
-// its tickets expire, then retire it. It is safe for concurrent use.
+// its tickets expire, then retire it. It is safe for concurrent use; the
+// zero value is an empty keyring.
 type Keyring struct {
 	mu   sync.RWMutex // guards the fields below
 	keys map[keyRef]PublicKey
@@ -85,6 +86,9 @@ func (kr *Keyring) Add(k PublicKey) {
 	k.Key = append(ed25519.PublicKey(nil), k.Key...)
 	kr.mu.Lock()
 	defer kr.mu.Unlock()
+	if kr.keys == nil {
+		kr.keys = make(map[keyRef]PublicKey)
+	}
 	kr.keys[keyRef{k.Event, k.ID}] = k
 }
 

@@ -79,6 +79,9 @@ func TestEveryReason(t *testing.T) {
 		{reason: ReasonBadCode, text: RotatingPrefix + "000000" + rotText[len(Prefix):], opts: VerifyOptions{Now: now, Codes: codes}},
 		{reason: ReasonMissingCode, text: rotText, opts: VerifyOptions{Now: now, Codes: codes}},
 		{reason: ReasonLegacyLookup, text: "4006381333931"},
+		{reason: ReasonLookupFailed, text: good, opts: VerifyOptions{Now: now, State: func(Claims) (GateState, error) {
+			return GateState{}, errors.New("disk on fire")
+		}}},
 		{reason: ReasonNotInAllowlist, text: "4006381333931", check: true, opts: VerifyOptions{Now: now,
 			Legacy: LegacyLookupFunc(func(string) (Claims, bool) { return Claims{}, false })}},
 	}

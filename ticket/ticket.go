@@ -2,6 +2,7 @@ package ticket
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -41,6 +42,19 @@ type VerifyOptions struct {
 	// Legacy, if set, lets Check admit opaque legacy barcodes found in the
 	// allowlist (low assurance).
 	Legacy LegacyLookup
+	// State, if set, is called once per credential after its signature
+	// (and key) verified and its event matched, to fetch the allowlist's
+	// view of it: revoked flag and rotating-code secret. An error that is
+	// an *Error (e.g. the agent's "not on the allowlist") is returned as
+	// is; any other error becomes ReasonLookupFailed. It may be combined
+	// with Revocations and Codes (either one revoking refuses).
+	State func(c Claims) (GateState, error)
+}
+
+// GateState is the allowlist's view of one ticket (see VerifyOptions.State).
+type GateState struct {
+	Revoked    bool
+	CodeSecret []byte // per-ticket TOTP secret; empty = no rotating code known
 }
 
 // Encode signs c with k and returns the ticket text "AD1:" + base45(COSE_Sign1).
@@ -99,8 +113,8 @@ func Verify(text string, kr *Keyring, now time.Time) (Claims, error) {
 
 // VerifyWith parses and verifies a signed ticket text: static ("AD1:"),
 // rotating ("AD1R:") or a foreign JWT (see VerifyJWT). Checks, in order:
-// format, key known, signature, key not retired, not revoked, event,
-// validity window, rotating code. The first failing check is returned as an
+// format, key known, signature, key not retired, event, gate state lookup
+// (opts.State), not revoked, validity window, rotating code. The first failing check is returned as an
 // *Error. An opaque legacy barcode is refused with ReasonLegacyLookup: only
 // Check, with VerifyOptions.Legacy, admits those.
 func VerifyWith(text string, kr *Keyring, opts VerifyOptions) (Claims, error) {
@@ -147,31 +161,39 @@ func verifySign1(s *sign1, code string, kr *Keyring, opts VerifyOptions) (Claims
 	if key.Retired(opts.Now) {
 		return Claims{}, refusef(ReasonRetiredKey, "key %s/%s retired at %s", c.Event, s.kid, key.RetiredAt.Format(time.RFC3339))
 	}
-	if err := checkState(c, opts); err != nil {
-		return Claims{}, err
-	}
-	if err := checkRotating(c, code, opts); err != nil {
+	if err := gateChecks(c, code, opts); err != nil {
 		return Claims{}, err
 	}
 	return c, nil
 }
 
-// checkState applies the gate-state checks common to every format:
-// revocation, event, validity window.
-func checkState(c Claims, opts VerifyOptions) error {
-	if opts.Revocations != nil && opts.Revocations.Revoked(c.Event, c.ID) {
-		return refusef(ReasonRevoked, "ticket %s/%s", c.Event, c.ID)
-	}
+// gateChecks applies the checks common to every format once the
+// credential is authentic: event, gate-state lookup, revocation, validity
+// window, rotating code.
+func gateChecks(c Claims, code string, opts VerifyOptions) error {
 	if opts.Event != "" && c.Event != opts.Event {
 		return refusef(ReasonWrongEvent, "ticket for event %q, gate for %q", c.Event, opts.Event)
 	}
-	return c.checkWindow(opts.Now)
-}
-
-func checkRotating(c Claims, code string, opts VerifyOptions) error {
-	var secret []byte
-	var have bool
-	if opts.Codes != nil {
+	var st GateState
+	if opts.State != nil {
+		var err error
+		st, err = opts.State(c)
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return err
+			}
+			return refuse(ReasonLookupFailed, err)
+		}
+	}
+	if st.Revoked || (opts.Revocations != nil && opts.Revocations.Revoked(c.Event, c.ID)) {
+		return refusef(ReasonRevoked, "ticket %s/%s", c.Event, c.ID)
+	}
+	if err := c.checkWindow(opts.Now); err != nil {
+		return err
+	}
+	secret, have := st.CodeSecret, len(st.CodeSecret) > 0
+	if !have && opts.Codes != nil {
 		secret, have = opts.Codes.CodeSecret(c.Event, c.ID)
 	}
 	if code == noCode {
@@ -180,11 +202,8 @@ func checkRotating(c Claims, code string, opts VerifyOptions) error {
 		}
 		return nil
 	}
-	if opts.Codes == nil {
-		return refusef(ReasonBadCode, "rotating code cannot be checked: no code secrets configured")
-	}
 	if !have {
-		return refusef(ReasonBadCode, "no rotating-code secret for ticket %s/%s", c.Event, c.ID)
+		return refusef(ReasonBadCode, "rotating code cannot be checked: no secret for ticket %s/%s", c.Event, c.ID)
 	}
 	return CheckCode(secret, code, opts.Now)
 }
