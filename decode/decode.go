@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"time"
 
 	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
 	"gocv.io/x/gocv"
 )
 
@@ -22,38 +23,109 @@ const (
 	Aztec      Format = "aztec"
 	Code128    Format = "code128"
 	DataMatrix Format = "datamatrix"
+	Code39     Format = "code39"
+	EAN13      Format = "ean13"
+	UPCA       Format = "upca"
+	ITF        Format = "itf"
 )
+
+// AllFormats lists every format the decoder can read, in the order the
+// readers run.
+var AllFormats = []Format{QR, DataMatrix, Aztec, PDF417, Code128, Code39, EAN13, UPCA, ITF}
 
 // Symbol is one decoded barcode.
 type Symbol struct {
 	Format Format
 	Text   string
 	Raw    []byte // raw codewords when the reader provides them
+	// Bytes is the decoded content as bytes when the reader knows them
+	// (byte-mode segments); nil otherwise.
+	Bytes []byte
+	// Pass names the strategy pass that read the symbol ("gray",
+	// "inverted", "clahe", ...), for diagnostics and evaluation.
+	Pass string
+	// Sequence is the structured-append position (QR: sequence metadata,
+	// PDF417: macro segment index), -1 when the symbol stands alone.
+	Sequence int
 }
+
+// DefaultBudget bounds the optional preprocessing passes of one frame.
+const DefaultBudget = 40 * time.Millisecond
 
 // Options configures a Decoder.
 type Options struct {
 	Formats []Format // enabled formats; empty means QR only
+	// Budget bounds the time spent on one frame: after the first pass the
+	// optional passes run only while the frame's elapsed time is below it.
+	// Zero means DefaultBudget; negative means the first pass only.
+	Budget time.Duration
+	// Now is the clock used for the budget; nil means time.Now.
+	Now func() time.Time
 }
 
 // Decoder reads symbols from frames. A Decoder is not safe for concurrent
 // use; give each camera its own.
 type Decoder struct {
-	opts Options
-	gray gocv.Mat
-	qr   gozxing.Reader
+	opts    Options
+	now     func() time.Time
+	readers []reader
+	gray    gocv.Mat
+	work    gocv.Mat
+	work2   gocv.Mat
+	clahe   gocv.CLAHE
+	qrdet   gocv.QRCodeDetector
+	points  gocv.Mat
+	hasQR   bool
+	has2D   bool
 }
 
 // NewDecoder returns a decoder for the formats in opts.
 func NewDecoder(opts Options) *Decoder {
-	return &Decoder{opts: opts, gray: gocv.NewMat(), qr: qrcode.NewQRCodeReader()}
+	formats := opts.Formats
+	if len(formats) == 0 {
+		formats = []Format{QR}
+	}
+	if opts.Budget == 0 {
+		opts.Budget = DefaultBudget
+	}
+	d := &Decoder{
+		opts:   opts,
+		now:    opts.Now,
+		gray:   gocv.NewMat(),
+		work:   gocv.NewMat(),
+		work2:  gocv.NewMat(),
+		clahe:  gocv.NewCLAHEWithParams(2.0, image.Pt(8, 8)),
+		qrdet:  gocv.NewQRCodeDetector(),
+		points: gocv.NewMat(),
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	d.readers = newReaders(formats)
+	for _, r := range d.readers {
+		if r.format == QR {
+			d.hasQR = true
+		}
+		if !r.linear {
+			d.has2D = true
+		}
+	}
+	return d
 }
 
 // Close releases the decoder's buffers.
-func (d *Decoder) Close() error { return d.gray.Close() }
+func (d *Decoder) Close() error {
+	for _, m := range []*gocv.Mat{&d.gray, &d.work, &d.work2, &d.points} {
+		m.Close()
+	}
+	d.clahe.Close()
+	d.qrdet.Close()
+	return nil
+}
 
 // Decode returns the first symbol found in frame (BGR or gray), or
-// ErrNoSymbol.
+// ErrNoSymbol. Passes run cheapest first and stop at the first valid
+// symbol; see strategy.go.
 func (d *Decoder) Decode(ctx context.Context, frame gocv.Mat) (Symbol, error) {
 	if err := ctx.Err(); err != nil {
 		return Symbol{}, err
@@ -66,21 +138,26 @@ func (d *Decoder) Decode(ctx context.Context, frame gocv.Mat) (Symbol, error) {
 		gocv.CvtColor(frame, &d.gray, gocv.ColorBGRToGray)
 		gray = d.gray
 	}
-	bmp, err := binaryBitmap(gray)
-	if err != nil {
-		return Symbol{}, err
+	if !gray.IsContinuous() {
+		gray.CopyTo(&d.gray)
+		gray = d.gray
 	}
-	res, err := d.qr.Decode(bmp, map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TRY_HARDER: true})
-	d.qr.Reset()
-	if err != nil {
-		return Symbol{}, ErrNoSymbol
-	}
-	return Symbol{Format: QR, Text: res.GetText(), Raw: res.GetRawBytes()}, nil
+	return d.run(ctx, gray)
 }
 
 // binaryBitmap wraps the pixels of a continuous 8-bit gray Mat for gozxing
 // without copying them; the Mat must outlive the bitmap.
 func binaryBitmap(gray gocv.Mat) (*gozxing.BinaryBitmap, error) {
+	src, err := luminance(gray)
+	if err != nil {
+		return nil, err
+	}
+	return gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(src))
+}
+
+// luminance wraps a continuous 8-bit gray Mat as a gozxing source without
+// copying.
+func luminance(gray gocv.Mat) (gozxing.LuminanceSource, error) {
 	if gray.Type() != gocv.MatTypeCV8U {
 		return nil, fmt.Errorf("decode: want 8-bit gray frame, got type %v", gray.Type())
 	}
@@ -93,5 +170,5 @@ func binaryBitmap(gray gocv.Mat) (*gozxing.BinaryBitmap, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode: luminance source: %w", err)
 	}
-	return gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(src))
+	return src, nil
 }

@@ -1,0 +1,58 @@
+// Command decode-eval measures admit's decoder on a barcode corpus:
+//
+//	go run ./decode/eval/cmd/decode-eval -corpus ../shared/corpus -rotations 0,90,180,270 -baseline
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"admit/decode"
+	"admit/decode/eval"
+)
+
+func main() {
+	corpus := flag.String("corpus", "../shared/corpus", "corpus directory")
+	rots := flag.String("rotations", "0", "comma-separated rotations in degrees (0,90,180,270)")
+	formats := flag.String("formats", "", "comma-separated formats (default: qr,pdf417,aztec,code128,datamatrix; 'all' for every reader)")
+	sets := flag.String("sets", "", "comma-separated set names (default: all)")
+	budget := flag.Duration("budget", 0, "per-frame budget for optional passes (0: decoder default)")
+	baseline := flag.Bool("baseline", false, "also time gozxing's QR reader alone")
+	flag.Parse()
+
+	opts := eval.Options{Budget: *budget, Baseline: *baseline}
+	for _, r := range strings.Split(*rots, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(r))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "decode-eval: bad rotation %q\n", r)
+			os.Exit(2)
+		}
+		opts.Rotations = append(opts.Rotations, n)
+	}
+	switch *formats {
+	case "":
+	case "all":
+		opts.Formats = decode.AllFormats
+	default:
+		for _, f := range strings.Split(*formats, ",") {
+			opts.Formats = append(opts.Formats, decode.Format(strings.TrimSpace(f)))
+		}
+	}
+	if *sets != "" {
+		opts.Sets = strings.Split(*sets, ",")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	t0 := time.Now()
+	if _, err := eval.Run(ctx, *corpus, os.Stdout, opts); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("total %s\n", time.Since(t0).Round(time.Millisecond))
+}

@@ -1,0 +1,397 @@
+package eval
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+	"gocv.io/x/gocv"
+
+	"admit/decode"
+)
+
+// Options configures a run.
+type Options struct {
+	// Formats enabled in the decoder; nil means Families' formats
+	// (QR, PDF417, Aztec, Code 128, DataMatrix).
+	Formats []decode.Format
+	// Rotations in degrees (0, 90, 180, 270); nil means {0}.
+	Rotations []int
+	// Budget is the decoder's per-frame budget; zero means StillBudget.
+	Budget time.Duration
+	// Baseline also times gozxing's QR reader alone on every image at 0°.
+	Baseline bool
+	// Sets restricts the run to these set names; nil means all.
+	Sets []string
+}
+
+// StillBudget is the per-image budget of a run: a still image gets every
+// pass (a camera, seeing the same code in many frames, spreads them).
+const StillBudget = 100 * time.Millisecond
+
+// DefaultFormats are the formats a gate enables by default.
+var DefaultFormats = []decode.Format{decode.QR, decode.PDF417, decode.Aztec, decode.Code128, decode.DataMatrix}
+
+// Families in report order.
+var Families = []string{"QR", "PDF417", "Aztec", "Code 128", "DataMatrix", "other"}
+
+// Counts is read/total.
+type Counts struct{ Read, Total int }
+
+func (c Counts) String() string { return fmt.Sprintf("%d/%d", c.Read, c.Total) }
+
+// SetResult is one set at one rotation.
+type SetResult struct {
+	Name     string
+	Family   string // "" for falsepositives sets
+	Rotation int
+	Counts   Counts // messages read; for falsepositives sets, images with a decode
+	Times    []time.Duration
+	Misses   []string // names not read (or, for falsepositives, read)
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Sets []SetResult
+	// Family[rotation][family]
+	Family map[int]map[string]Counts
+	// FalsePositives[rotation] counts falsepositives images with a decode;
+	// FPImages is how many such images there are.
+	FalsePositives map[int]int
+	FPImages       int
+	// Median and P90 decode time per image, by rotation.
+	Median, P90 map[int]time.Duration
+	// BaselineMedian/BaselineP90: gozxing's QR reader alone at 0° (zero
+	// unless Options.Baseline).
+	BaselineMedian, BaselineP90 time.Duration
+}
+
+// item is one message: one image, or several for structured append.
+type item struct {
+	name   string
+	parts  []string // image paths
+	want   []byte
+	binary bool
+}
+
+// Run evaluates the decoder on corpusDir and prints a table to w.
+func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Report, error) {
+	if opts.Formats == nil {
+		opts.Formats = DefaultFormats
+	}
+	if opts.Rotations == nil {
+		opts.Rotations = []int{0}
+	}
+	if opts.Budget == 0 {
+		opts.Budget = StillBudget
+	}
+	entries, err := os.ReadDir(corpusDir)
+	if err != nil {
+		return Report{}, fmt.Errorf("eval: read corpus: %w", err)
+	}
+	rep := Report{
+		Family: map[int]map[string]Counts{}, FalsePositives: map[int]int{},
+		Median: map[int]time.Duration{}, P90: map[int]time.Duration{},
+	}
+	dec := decode.NewDecoder(decode.Options{Formats: opts.Formats, Budget: opts.Budget})
+	defer dec.Close()
+	all := map[int][]time.Duration{}
+	var baseline []time.Duration
+	frame, rot := gocv.NewMat(), gocv.NewMat()
+	defer frame.Close()
+	defer rot.Close()
+	for _, e := range entries {
+		if !e.IsDir() || opts.Sets != nil && !slices.Contains(opts.Sets, e.Name()) {
+			continue
+		}
+		set := e.Name()
+		items, err := loadSet(filepath.Join(corpusDir, set))
+		if err != nil {
+			return rep, err
+		}
+		fam := family(set)
+		if fam == "" {
+			rep.FPImages += len(items)
+		}
+		for _, r := range opts.Rotations {
+			sr := SetResult{Name: set, Family: fam, Rotation: r}
+			for _, it := range items {
+				var syms []decode.Symbol
+				okParts := true
+				for _, p := range it.parts {
+					if err := ctx.Err(); err != nil {
+						return rep, err
+					}
+					img := gocv.IMRead(p, gocv.IMReadColor)
+					if img.Empty() {
+						img.Close()
+						return rep, fmt.Errorf("eval: cannot read image %s", p)
+					}
+					src := img
+					if code, ok := rotateFlag(r); ok {
+						gocv.Rotate(img, &rot, code)
+						src = rot
+					}
+					t0 := time.Now()
+					sym, err := dec.Decode(ctx, src)
+					el := time.Since(t0)
+					sr.Times = append(sr.Times, el)
+					all[r] = append(all[r], el)
+					if opts.Baseline && r == 0 {
+						baseline = append(baseline, timeBaseline(src))
+					}
+					img.Close()
+					if err != nil {
+						if !errors.Is(err, decode.ErrNoSymbol) {
+							return rep, err
+						}
+						okParts = false
+						continue
+					}
+					syms = append(syms, sym)
+				}
+				if fam == "" {
+					if len(syms) > 0 {
+						sr.Counts.Read++
+						sr.Misses = append(sr.Misses, fmt.Sprintf("%s=%q(%s)", it.name, trunc(syms[0].Text), syms[0].Format))
+					}
+					sr.Counts.Total++
+					continue
+				}
+				sr.Counts.Total++
+				if okParts && matches(it, syms) {
+					sr.Counts.Read++
+				} else {
+					sr.Misses = append(sr.Misses, it.name)
+				}
+			}
+			rep.Sets = append(rep.Sets, sr)
+			if rep.Family[r] == nil {
+				rep.Family[r] = map[string]Counts{}
+			}
+			if fam == "" {
+				rep.FalsePositives[r] += sr.Counts.Read
+			} else {
+				c := rep.Family[r][fam]
+				c.Read += sr.Counts.Read
+				c.Total += sr.Counts.Total
+				rep.Family[r][fam] = c
+			}
+		}
+	}
+	for r, ts := range all {
+		rep.Median[r], rep.P90[r] = quantile(ts, 0.5), quantile(ts, 0.9)
+	}
+	rep.BaselineMedian, rep.BaselineP90 = quantile(baseline, 0.5), quantile(baseline, 0.9)
+	rep.Print(w, opts.Rotations)
+	return rep, nil
+}
+
+// Print writes the report as text tables.
+func (rep Report) Print(w io.Writer, rotations []int) {
+	fmt.Fprintf(w, "%-18s %-10s %4s %8s %9s %9s  %s\n", "set", "family", "rot", "read", "median", "p90", "missed")
+	for _, s := range rep.Sets {
+		fam := s.Family
+		if fam == "" {
+			fam = "(none)"
+		}
+		fmt.Fprintf(w, "%-18s %-10s %4d %8s %9s %9s  %s\n", s.Name, fam, s.Rotation, s.Counts,
+			round(quantile(s.Times, 0.5)), round(quantile(s.Times, 0.9)), strings.Join(s.Misses, " "))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-12s", "family")
+	for _, r := range rotations {
+		fmt.Fprintf(w, " %9s", fmt.Sprintf("%d°", r))
+	}
+	fmt.Fprintln(w)
+	for _, f := range Families {
+		fmt.Fprintf(w, "%-12s", f)
+		for _, r := range rotations {
+			fmt.Fprintf(w, " %9s", rep.Family[r][f])
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "%-12s", "false pos.")
+	for _, r := range rotations {
+		fmt.Fprintf(w, " %9s", fmt.Sprintf("%d/%d", rep.FalsePositives[r], rep.FPImages))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-12s", "median")
+	for _, r := range rotations {
+		fmt.Fprintf(w, " %9s", round(rep.Median[r]))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-12s", "p90")
+	for _, r := range rotations {
+		fmt.Fprintf(w, " %9s", round(rep.P90[r]))
+	}
+	fmt.Fprintln(w)
+	if rep.BaselineMedian > 0 {
+		fmt.Fprintf(w, "gozxing QR reader alone (0°): median %s, p90 %s per image\n", round(rep.BaselineMedian), round(rep.BaselineP90))
+	}
+}
+
+func round(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+
+func trunc(s string) string {
+	if len(s) > 24 {
+		return s[:24] + "…"
+	}
+	return s
+}
+
+func rotateFlag(deg int) (gocv.RotateFlag, bool) {
+	switch deg {
+	case 90:
+		return gocv.Rotate90Clockwise, true
+	case 180:
+		return gocv.Rotate180Clockwise, true
+	case 270:
+		return gocv.Rotate90CounterClockwise, true
+	}
+	return 0, false
+}
+
+func family(set string) string {
+	switch {
+	case strings.HasPrefix(set, "falsepositives"):
+		return ""
+	case strings.HasPrefix(set, "qrcode"):
+		return "QR"
+	case strings.HasPrefix(set, "pdf417"):
+		return "PDF417"
+	case strings.HasPrefix(set, "aztec"):
+		return "Aztec"
+	case strings.HasPrefix(set, "code128"):
+		return "Code 128"
+	case strings.HasPrefix(set, "datamatrix"):
+		return "DataMatrix"
+	}
+	return "other"
+}
+
+// structured lists the structured-append sets.
+var structured = []string{"qrcode-7", "pdf417-4"}
+
+func loadSet(dir string) ([]item, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	isStructured := slices.Contains(structured, filepath.Base(dir))
+	byName := map[string]*item{}
+	var order []string
+	for _, e := range ents {
+		ext := strings.ToLower(filepath.Ext(e.Name()))
+		if ext != ".png" && ext != ".jpg" && ext != ".jpeg" {
+			continue
+		}
+		base := strings.TrimSuffix(e.Name(), filepath.Ext(e.Name()))
+		key := base
+		if isStructured {
+			if i := strings.Index(base, "-"); i > 0 {
+				key = base[:i]
+			}
+		}
+		it := byName[key]
+		if it == nil {
+			it = &item{name: key}
+			byName[key] = it
+			order = append(order, key)
+			if b, err := os.ReadFile(filepath.Join(dir, key+".txt")); err == nil {
+				it.want = b
+			} else if b, err := os.ReadFile(filepath.Join(dir, key+".bin")); err == nil {
+				it.want, it.binary = b, true
+			}
+		}
+		it.parts = append(it.parts, filepath.Join(dir, e.Name()))
+	}
+	sort.Strings(order)
+	out := make([]item, 0, len(order))
+	for _, k := range order {
+		it := byName[k]
+		sort.Strings(it.parts)
+		out = append(out, *it)
+	}
+	return out, nil
+}
+
+// matches reports whether the symbols read for it give the expected
+// content.
+func matches(it item, syms []decode.Symbol) bool {
+	if len(syms) != len(it.parts) || it.want == nil {
+		return false
+	}
+	if len(syms) > 1 {
+		sorted := slices.Clone(syms)
+		seq := true
+		for _, s := range sorted {
+			if s.Sequence < 0 {
+				seq = false
+			}
+		}
+		if seq {
+			sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Sequence < sorted[j].Sequence })
+		}
+		syms = sorted
+	}
+	var text strings.Builder
+	var raw, latin []byte
+	for _, s := range syms {
+		text.WriteString(s.Text)
+		raw = append(raw, s.Bytes...)
+		for _, r := range s.Text {
+			if r < 256 {
+				latin = append(latin, byte(r))
+			} else {
+				latin = append(latin, []byte(string(r))...)
+			}
+		}
+	}
+	if !it.binary {
+		return text.String() == string(it.want)
+	}
+	return bytes.Equal(raw, it.want) || bytes.Equal(latin, it.want) || text.String() == string(it.want)
+}
+
+func quantile(ts []time.Duration, q float64) time.Duration {
+	if len(ts) == 0 {
+		return 0
+	}
+	s := slices.Clone(ts)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+// timeBaseline times gozxing's QR reader alone (hybrid binarizer,
+// TRY_HARDER) on a frame, gray conversion included.
+func timeBaseline(frame gocv.Mat) time.Duration {
+	t0 := time.Now()
+	gray := gocv.NewMat()
+	defer gray.Close()
+	gocv.CvtColor(frame, &gray, gocv.ColorBGRToGray)
+	pix, err := gray.DataPtrUint8()
+	if err != nil {
+		return 0
+	}
+	src, err := gozxing.NewPlanarYUVLuminanceSource(pix, gray.Cols(), gray.Rows(), 0, 0, gray.Cols(), gray.Rows(), false)
+	if err != nil {
+		return 0
+	}
+	bmp, err := gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(src))
+	if err != nil {
+		return 0
+	}
+	_, _ = qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TRY_HARDER: true})
+	return time.Since(t0)
+}
