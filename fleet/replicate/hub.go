@@ -176,7 +176,6 @@ func (c *conn) serve(ctx context.Context) error {
 		return c.fail("bad_hello", fmt.Errorf("first message is %q", m.Type))
 	}
 	c.device = m.Hello.Device
-	c.log = c.log.With("device", c.device)
 	c.ws.SetReadDeadline(time.Time{})
 	cursors := m.Hello.Cursors
 	for ev := range cursors {

@@ -1,0 +1,29 @@
+# admit — make help lists the targets.
+GO      ?= go
+BIN     := bin
+CORPUS  ?= ../shared/corpus
+
+.DEFAULT_GOAL := help
+.PHONY: help deps build run test vet bench eval clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+deps: ## install missing system packages (libopencv-dev, pkg-config) with apt-get
+	@build/install-deps.sh
+
+build: deps ## build admit-fleet, admit-agent and admitctl into bin/
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+run: build ## run the fleet and a simulated venue of three gates; prints the console URL
+	$(BIN)/admitctl demo -addr 127.0.0.1:8080 -data var/demo -gates 3
+
+test: deps ## vet, then every test (unit, fuzz seeds, end to end, corpus evaluation)
+	$(GO) vet ./...
+	$(GO) test -timeout 30m ./...
+
+bench: deps ## run the benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean: ## remove built binaries and demo data
+	rm -rf $(BIN) var

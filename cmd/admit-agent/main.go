@@ -1,0 +1,135 @@
+// Command admit-agent runs a gate: camera → decode → verify → decide →
+// relay and LEDs → journal, replicating with the fleet.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpioreg"
+	"periph.io/x/conn/v3/gpio/gpiotest"
+	"periph.io/x/host/v3"
+
+	"admit/agent"
+	"admit/decode"
+	halgpio "admit/hal/gpio"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := &Main{}
+	if err := m.ParseFlags(os.Args[1:], os.Stderr); err != nil {
+		os.Exit(2)
+	}
+	if err := m.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "admit-agent:", err)
+		os.Exit(1)
+	}
+}
+
+// Main is the program, separate from main() so tests can run it.
+type Main struct {
+	Device, Gate, Event string
+	DataDir             string
+	Fleet               string
+	Camera              string
+	RelayPin            string
+	RelayActiveLow      bool
+	GreenPin, RedPin    string
+	SimPins             bool
+}
+
+// ParseFlags reads the command line.
+func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("admit-agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&m.Device, "device", "", "device id (required)")
+	fs.StringVar(&m.Gate, "gate", "", "gate name shown to staff (default: device id)")
+	fs.StringVar(&m.Event, "event", "", "event this gate admits to (required)")
+	fs.StringVar(&m.DataDir, "data", "var/agent", "data directory (holds gate.db)")
+	fs.StringVar(&m.Fleet, "fleet", "ws://127.0.0.1:8080/ws", "fleet stream URL; empty runs offline")
+	fs.StringVar(&m.Camera, "camera", "0", "camera: device index, /dev/videoN, video file or image folder; empty for none")
+	fs.StringVar(&m.RelayPin, "relay", "GPIO17", "relay GPIO")
+	fs.BoolVar(&m.RelayActiveLow, "relay-active-low", true, "relay board closes on a low level")
+	fs.StringVar(&m.GreenPin, "led-green", "GPIO22", "green LED GPIO")
+	fs.StringVar(&m.RedPin, "led-red", "GPIO27", "red LED GPIO")
+	fs.BoolVar(&m.SimPins, "sim-pins", false, "use simulated pins (no GPIO hardware)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if m.Device == "" || m.Event == "" {
+		err := errors.New("-device and -event are required")
+		fmt.Fprintln(stderr, "admit-agent:", err)
+		return err
+	}
+	return nil
+}
+
+func (m *Main) pin(name string) (gpio.PinIO, error) {
+	if m.SimPins {
+		return &gpiotest.Pin{N: name}, nil
+	}
+	p := gpioreg.ByName(name)
+	if p == nil {
+		return nil, fmt.Errorf("%s does not exist on this board", name)
+	}
+	return p, nil
+}
+
+// Run runs the gate until ctx ends.
+func (m *Main) Run(ctx context.Context) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if !m.SimPins {
+		if _, err := host.Init(); err != nil {
+			return fmt.Errorf("periph host: %w", err)
+		}
+	}
+	relayPin, err := m.pin(m.RelayPin)
+	if err != nil {
+		return fmt.Errorf("relay: %w", err)
+	}
+	relay, err := halgpio.NewRelay(relayPin, halgpio.RelayOpts{ActiveLow: m.RelayActiveLow})
+	if err != nil {
+		return err
+	}
+	defer relay.Halt()
+	green, err := m.pin(m.GreenPin)
+	if err != nil {
+		return fmt.Errorf("green LED: %w", err)
+	}
+	red, err := m.pin(m.RedPin)
+	if err != nil {
+		return fmt.Errorf("red LED: %w", err)
+	}
+	ind, err := halgpio.NewIndicator(green, red)
+	if err != nil {
+		return err
+	}
+	cfg := agent.Config{
+		Device: m.Device, Gate: m.Gate, Event: m.Event, DataDir: m.DataDir, FleetURL: m.Fleet,
+		Relay: relay, Indicator: ind, Log: log,
+	}
+	if m.Camera != "" {
+		cam, err := decode.Open(m.Camera, decode.CaptureOpts{Width: 1280, Height: 720, FPS: 30})
+		if err != nil {
+			return err
+		}
+		defer cam.Close()
+		cfg.Cameras = []decode.Source{cam}
+	}
+	a, err := agent.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return a.Run(ctx)
+}

@@ -1,0 +1,60 @@
+// Command admitctl is the operator's tool: issue tickets into a folder of
+// QR PNGs, list recent scans, run the demo venue, and work with ticket codes
+// and keys offline.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"admit/ticket/ticketcli"
+)
+
+const usage = `usage: admitctl <command> [flags]
+
+commands:
+  issue    issue tickets for an event through the fleet, into a folder of QR PNGs
+  scans    list the most recent scans the fleet recorded
+  demo     run a fleet and a simulated venue of gates (what "make run" starts)
+  ticket   issue, show or verify ticket codes offline (admitctl ticket -h)
+  keys     generate, list and retire event signing keys offline (admitctl keys -h)
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) && !errors.Is(err, ticketcli.ErrUsage) {
+			fmt.Fprintln(os.Stderr, "admitctl:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "issue":
+		return issue(ctx, args[1:], stdout, stderr)
+	case "scans":
+		return scans(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return demo(ctx, args[1:], stdout, stderr)
+	case "ticket", "keys":
+		return ticketcli.Run(ctx, args, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
