@@ -4,7 +4,7 @@ BIN     := bin
 CORPUS  ?= ../shared/corpus
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build run test vet bench eval clean
+.PHONY: help deps build run test bench eval clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ test: deps ## vet, then every test (unit, fuzz seeds, end to end, corpus evaluat
 
 bench: deps ## run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+eval: deps ## decoder read rates, false positives and timing on the shared barcode corpus
+	$(GO) run ./decode/eval/cmd/decode-eval -corpus $(CORPUS) -rotations 0,90,180,270 -baseline
 
 clean: ## remove built binaries and demo data
 	rm -rf $(BIN) var
