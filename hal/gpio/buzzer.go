@@ -52,6 +52,9 @@ func (b *Buzzer) Beep(ctx context.Context, pattern ...time.Duration) (err error)
 		}
 	}()
 	for i, d := range pattern {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := b.pin.Out(gpio.Level(i%2 == 0)); err != nil {
 			return fmt.Errorf("buzzer %s: %w", b.pin, err)
 		}
