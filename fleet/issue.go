@@ -129,12 +129,12 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) ([]Ticket, error)
 
 var ticketIDEncoding = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
 
-// NewTicketID returns a random 12-character ticket id (60 bits, Crockford
+// NewTicketID returns a random 10-character ticket id (50 bits, Crockford
 // base32: no I, L, O, U, easy to read out over a radio).
 func NewTicketID() (string, error) {
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("ticket id: %w", err)
 	}
-	return ticketIDEncoding.EncodeToString(b[:])[:12], nil
+	return ticketIDEncoding.EncodeToString(b[:])[:10], nil
 }
