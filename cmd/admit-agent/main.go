@@ -21,11 +21,15 @@ import (
 	"admit/agent"
 	"admit/decode"
 	halgpio "admit/hal/gpio"
+	"admit/hal/hwcheck"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "hwcheck" {
+		os.Exit(hwcheckMain(ctx, os.Args[2:]))
+	}
 	m := &Main{}
 	if err := m.ParseFlags(os.Args[1:], os.Stderr); err != nil {
 		os.Exit(2)
@@ -132,4 +136,19 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	defer a.Close()
 	return a.Run(ctx)
+}
+
+// hwcheckMain is "admit-agent hwcheck -board FILE": probe every device of
+// the board file and print what answered. Exit 1 when one did not.
+func hwcheckMain(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("admit-agent hwcheck", flag.ContinueOnError)
+	boardFile := fs.String("board", "/etc/admit/board.json", "board file (see build/boards/)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := hwcheck.Run(ctx, *boardFile, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "admit-agent hwcheck:", err)
+		return 1
+	}
+	return 0
 }
