@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"slices"
 	"time"
 
 	"github.com/makiuchi-d/gozxing"
@@ -49,8 +50,10 @@ type Symbol struct {
 	Sequence int
 }
 
-// DefaultBudget bounds the optional preprocessing passes of one frame.
-const DefaultBudget = 40 * time.Millisecond
+// DefaultBudget bounds the time one camera frame may take: the first pass
+// always runs, optional passes only while they fit (they rotate over
+// consecutive frames). It keeps an empty 640×480 frame cheap at 30 fps.
+const DefaultBudget = 4 * time.Millisecond
 
 // Options configures a Decoder.
 type Options struct {
@@ -77,6 +80,8 @@ type Decoder struct {
 	points  gocv.Mat
 	hasQR   bool
 	has2D   bool
+	passes  []pass // optional passes with this decoder's cost averages
+	next    int    // optional pass whose turn is next
 }
 
 // NewDecoder returns a decoder for the formats in opts.
@@ -102,6 +107,7 @@ func NewDecoder(opts Options) *Decoder {
 		d.now = time.Now
 	}
 	d.readers = newReaders(formats)
+	d.passes = slices.Clone(optionalPasses)
 	for _, r := range d.readers {
 		if r.format == QR {
 			d.hasQR = true

@@ -5,6 +5,7 @@ import (
 	"image"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/aztec"
@@ -126,27 +127,45 @@ func (d *Decoder) accept(r *reader, res *gozxing.Result, pass string) (Symbol, b
 	return sym, true
 }
 
+// pass is one optional preprocessing pass.
+type pass struct {
+	name string
+	run  func(d *Decoder, gray gocv.Mat, src gozxing.LuminanceSource) (Symbol, bool)
+	cost time.Duration // running average of what the pass costs here
+}
+
+// optionalPasses, in the order a still image gets them.
+var optionalPasses = []pass{
+	{name: "inverted", run: (*Decoder).passInverted},
+	{name: "global", run: (*Decoder).passGlobal},
+	{name: "qr-crop", run: (*Decoder).passQRCrop},
+	{name: "scaled", run: (*Decoder).passScaled},
+	{name: "clahe", run: (*Decoder).passCLAHE},
+	{name: "adaptive", run: (*Decoder).passAdaptive},
+}
+
 // run is the multi-pass strategy on a continuous 8-bit gray frame.
 //
-//  1. gray: gozxing's hybrid binarizer on the frame, every enabled reader.
+// Pass 1, "gray", always runs: gozxing's hybrid binarizer on the frame and
+// every enabled reader. The optional passes then run while the frame stays
+// within Options.Budget, skipping a pass whose running-average cost would
+// overrun it (a pass runs once to learn its cost). They rotate: each frame
+// starts where the previous frame's budget ran out, so a camera that sees
+// the same code for several frames tries every affordable pass within a
+// few frames while each frame stays cheap; a still image with a large
+// budget gets them all. With the default budget, passes that cost more than
+// a frame allows (OpenCV's QR locator and CLAHE on a noisy 640×480 frame)
+// are effectively still-image only.
 //
-// The passes below are optional: each runs only while the frame is within
-// its time budget.
-//
-//  2. inverted: the same with light and dark swapped (dark-mode screens);
-//     2D readers only.
-//  3. global: gozxing's global-histogram binarizer (better on evenly lit,
-//     low-contrast prints).
-//  4. qr-crop: OpenCV's QR locator; the located area is cut out, enlarged
-//     when small, and given to the QR reader alone.
-//  5. scaled: small frames enlarged 2×, very large ones halved.
-//  6. clahe: contrast-limited histogram equalisation (dim or glared codes).
-//  7. adaptive: OpenCV's adaptive mean threshold; 2D readers only.
+//   - inverted: light and dark swapped (dark-mode screens); 2D readers.
+//   - global: gozxing's global-histogram binarizer (evenly lit prints).
+//   - qr-crop: OpenCV's QR locator; the located area is cut out, enlarged
+//     when small, and read by the QR reader alone.
+//   - scaled: small frames enlarged 2×, very large ones halved.
+//   - clahe: contrast-limited histogram equalisation (dim or glared codes).
+//   - adaptive: OpenCV's adaptive mean threshold; 2D readers.
 func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 	start := d.now()
-	over := func() bool {
-		return d.opts.Budget < 0 || ctx.Err() != nil || d.now().Sub(start) > d.opts.Budget
-	}
 	src, err := luminance(gray)
 	if err != nil {
 		return Symbol{}, err
@@ -156,62 +175,83 @@ func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 			return s, nil
 		}
 	}
-	if over() {
+	if d.opts.Budget < 0 {
 		return Symbol{}, ErrNoSymbol
 	}
-	if d.has2D {
-		if bmp, err := gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(gozxing.NewInvertedLuminanceSource(src))); err == nil {
-			if s, ok := d.try(bmp, "inverted", matrixReaders); ok {
-				return s, nil
+	n := len(d.passes)
+	for k := 0; k < n; k++ {
+		if ctx.Err() != nil {
+			return Symbol{}, ErrNoSymbol
+		}
+		i := (d.next + k) % n
+		p := &d.passes[i]
+		t0 := d.now()
+		if t0.Sub(start)+p.cost > d.opts.Budget {
+			// Skip a pass that would overrun; stop at the first elapsed
+			// budget and let the next frame start here.
+			if t0.Sub(start) > d.opts.Budget {
+				d.next = i
+				return Symbol{}, ErrNoSymbol
 			}
+			continue
 		}
-		if over() {
-			return Symbol{}, ErrNoSymbol
+		s, ok := p.run(d, gray, src)
+		el := d.now().Sub(t0)
+		if p.cost == 0 {
+			p.cost = el
+		} else {
+			p.cost = (3*p.cost + el) / 4
 		}
-	}
-	if bmp, err := gozxing.NewBinaryBitmap(gozxing.NewGlobalHistgramBinarizer(src)); err == nil {
-		if s, ok := d.try(bmp, "global", allReaders); ok {
+		if ok {
 			return s, nil
 		}
-	}
-	if over() {
-		return Symbol{}, ErrNoSymbol
-	}
-	if d.hasQR {
-		if s, ok := d.qrCrop(gray); ok {
-			return s, nil
-		}
-		if over() {
-			return Symbol{}, ErrNoSymbol
-		}
-	}
-	w, h := gray.Cols(), gray.Rows()
-	if m := max(w, h); m < 800 || m > 1800 {
-		f := 2.0
-		if m > 1800 {
-			f = 0.5
-		}
-		gocv.Resize(gray, &d.work, image.Point{}, f, f, gocv.InterpolationLinear)
-		if s, ok := d.tryMat(d.work, "scaled", allReaders); ok {
-			return s, nil
-		}
-		if over() {
-			return Symbol{}, ErrNoSymbol
-		}
-	}
-	d.clahe.Apply(gray, &d.work)
-	if s, ok := d.tryMat(d.work, "clahe", allReaders); ok {
-		return s, nil
-	}
-	if over() || !d.has2D {
-		return Symbol{}, ErrNoSymbol
-	}
-	block := max(15, (min(w, h)/20)|1)
-	gocv.AdaptiveThreshold(gray, &d.work, 255, gocv.AdaptiveThresholdMean, gocv.ThresholdBinary, block, 5)
-	if s, ok := d.tryMat(d.work, "adaptive", matrixReaders); ok {
-		return s, nil
 	}
 	return Symbol{}, ErrNoSymbol
+}
+
+func (d *Decoder) passInverted(_ gocv.Mat, src gozxing.LuminanceSource) (Symbol, bool) {
+	bmp, err := gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(gozxing.NewInvertedLuminanceSource(src)))
+	if err != nil {
+		return Symbol{}, false
+	}
+	return d.try(bmp, "inverted", matrixReaders)
+}
+
+func (d *Decoder) passGlobal(_ gocv.Mat, src gozxing.LuminanceSource) (Symbol, bool) {
+	bmp, err := gozxing.NewBinaryBitmap(gozxing.NewGlobalHistgramBinarizer(src))
+	if err != nil {
+		return Symbol{}, false
+	}
+	return d.try(bmp, "global", allReaders)
+}
+
+func (d *Decoder) passQRCrop(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
+	return d.qrCrop(gray)
+}
+
+func (d *Decoder) passScaled(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
+	w, h := gray.Cols(), gray.Rows()
+	m := max(w, h)
+	if m >= 800 && m <= 1800 {
+		return Symbol{}, false
+	}
+	f := 2.0
+	if m > 1800 {
+		f = 0.5
+	}
+	gocv.Resize(gray, &d.work, image.Point{}, f, f, gocv.InterpolationLinear)
+	return d.tryMat(d.work, "scaled", allReaders)
+}
+
+func (d *Decoder) passCLAHE(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
+	d.clahe.Apply(gray, &d.work)
+	return d.tryMat(d.work, "clahe", allReaders)
+}
+
+func (d *Decoder) passAdaptive(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
+	block := max(15, (min(gray.Cols(), gray.Rows())/20)|1)
+	gocv.AdaptiveThreshold(gray, &d.work, 255, gocv.AdaptiveThresholdMean, gocv.ThresholdBinary, block, 5)
+	return d.tryMat(d.work, "adaptive", matrixReaders)
 }
 
 // tryMat runs readers on a gray Mat with the hybrid binarizer.
@@ -230,6 +270,9 @@ func (d *Decoder) tryMat(m gocv.Mat, pass string, set readerSet) (Symbol, bool) 
 // qrCrop asks OpenCV's QR locator where a code is, cuts that area out with
 // a margin, enlarges it to at least 400 px and runs the QR reader on it.
 func (d *Decoder) qrCrop(gray gocv.Mat) (Symbol, bool) {
+	if !d.hasQR {
+		return Symbol{}, false
+	}
 	if !d.qrdet.Detect(gray, &d.points) || d.points.Empty() {
 		return Symbol{}, false
 	}

@@ -195,3 +195,17 @@ func BenchmarkDecode1280x720Ticket(b *testing.B) {
 }
 
 func BenchmarkDecode1280x720Empty(b *testing.B) { benchFrame(b, blankish(1280, 720), ErrNoSymbol) }
+
+// BenchmarkDecode640x480EmptyFirstPass is the floor of an empty frame: the
+// first pass only (Budget < 0).
+func BenchmarkDecode640x480EmptyFirstPass(b *testing.B) {
+	m := grayMat(b, blankish(640, 480))
+	defer m.Close()
+	d := NewDecoder(Options{Formats: []Format{QR, PDF417, Aztec, Code128, DataMatrix}, Budget: -1})
+	defer d.Close()
+	for i := 0; i < b.N; i++ {
+		if _, err := d.Decode(context.Background(), m); !errors.Is(err, ErrNoSymbol) {
+			b.Fatal(err)
+		}
+	}
+}

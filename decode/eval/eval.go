@@ -35,9 +35,10 @@ type Options struct {
 	Sets []string
 }
 
-// StillBudget is the per-image budget of a run: a still image gets every
-// pass (a camera, seeing the same code in many frames, spreads them).
-const StillBudget = 100 * time.Millisecond
+// StillBudget is the per-image budget of a run: large enough that every
+// image gets every pass, so read rates do not depend on machine load (a
+// camera, seeing the same code in many frames, spreads the passes instead).
+const StillBudget = 10 * time.Second
 
 // DefaultFormats are the formats a gate enables by default.
 var DefaultFormats = []decode.Format{decode.QR, decode.PDF417, decode.Aztec, decode.Code128, decode.DataMatrix}

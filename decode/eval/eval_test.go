@@ -36,15 +36,16 @@ func findCorpus(t *testing.T) (string, bool) {
 
 // Floors the corpus run must keep (0° images). The acceptance
 // targets are QR 120/138, PDF417 55/61, Aztec 25/48, Code 128 21/22 and 0
-// false positives; the floors below are what the decoder reads today where
-// that is still short of the target, so a regression fails CI while the
-// gap stays visible (see docs/performance.md).
+// false positives. PDF417 and false positives are asserted at the target;
+// QR, Aztec and Code 128 are still short of it, so their floors are what
+// the decoder reads today: a regression fails CI while the gap stays
+// visible (see docs/performance.md).
 var floors = map[string]int{
-	"QR":         107,
-	"PDF417":     52,
-	"Aztec":      24,
-	"Code 128":   19,
-	"DataMatrix": 64,
+	"QR":         107, // target 120
+	"PDF417":     55,  // target 55
+	"Aztec":      24,  // target 25
+	"Code 128":   20,  // target 21
+	"DataMatrix": 66,
 }
 
 func TestCorpus(t *testing.T) {
