@@ -26,7 +26,11 @@ import (
 	"admit/fleet"
 	"admit/fleet/node"
 	"admit/fleet/qrimage"
+	"admit/hal"
 	halgpio "admit/hal/gpio"
+	"admit/hal/nfc"
+	"admit/hal/pn532"
+	"admit/hal/pn532/pn532sim"
 	"admit/ticket"
 )
 
@@ -50,6 +54,9 @@ type Gate struct {
 	Relay     *halgpio.Relay
 	Indicator *halgpio.Indicator
 	RelayPin  *gpiotest.Pin
+	// NFC is the gate's PN532, emulated on a fake I²C bus: the agent's
+	// driver talks to it frame by frame as it would to the chip.
+	NFC *pn532sim.Chip
 }
 
 // Venue is a running fleet with its gates.
@@ -131,11 +138,24 @@ func (v *Venue) startGate(ctx context.Context, i int) error {
 	if g.Indicator, err = halgpio.NewIndicator(&gpiotest.Pin{N: "GPIO22"}, &gpiotest.Pin{N: "GPIO27"}); err != nil {
 		return err
 	}
+	g.NFC = pn532sim.New()
+	dev, err := pn532.NewI2C(g.NFC.I2C(), &pn532.DefaultOpts)
+	if err != nil {
+		return fmt.Errorf("%s nfc: %w", name, err)
+	}
+	if _, err := dev.Init(ctx); err != nil {
+		return fmt.Errorf("%s nfc: %w", name, err)
+	}
+	if err := dev.SetMaxRetries(ctx, 0xFF, 0x01, 0x02); err != nil {
+		return fmt.Errorf("%s nfc: %w", name, err)
+	}
+	reader := nfc.NewReader(dev, &nfc.Opts{Name: "nfc0", Logger: v.cfg.Log.With("part", "nfc")})
 	cfg := agent.Config{
 		Device: device, Gate: name, Event: v.cfg.Event,
 		DataDir:  filepath.Join(v.cfg.DataDir, device),
 		FleetURL: "ws://" + v.Fleet.Addr() + "/ws",
 		Cameras:  []decode.Source{g.Camera},
+		Readers:  []hal.CredentialReader{reader},
 		Relay:    g.Relay, Indicator: g.Indicator,
 		Log: v.cfg.Log.With("part", "gate"),
 	}
@@ -191,6 +211,29 @@ func (v *Venue) Show(i int, code string) error {
 		return err
 	}
 	return v.Gates[i].Camera.Show(img)
+}
+
+// Tap holds an NFC credential carrying code to gate i's reader: an NTAG215
+// sticker or card with the code in an NDEF Text record, or a phone running
+// the admit wallet app. The card stays in the field until the next Tap or
+// Show at that gate.
+func (v *Venue) Tap(i int, code string, phone bool) {
+	chip := v.Gates[i].NFC
+	chip.Remove()
+	if phone {
+		chip.Place(&pn532sim.Phone{ID: randomUID(4, 0x08), Ticket: []byte(code)})
+		return
+	}
+	chip.Place(pn532sim.NewNTAG(pn532sim.NTAG215, randomUID(7, 0x04), pn532sim.NDEFTLV(pn532sim.TextRecord("en", code))))
+}
+
+func randomUID(n int, first byte) []byte {
+	uid := make([]byte, n)
+	for i := range uid {
+		uid[i] = byte(rand.IntN(256))
+	}
+	uid[0] = first
+	return uid
 }
 
 // Forge returns a ticket for the venue's event that looks right but is
@@ -263,7 +306,15 @@ func (v *Venue) Attendees(ctx context.Context, pace time.Duration) error {
 				}
 				kind, code, err := pick(r)
 				if err == nil {
-					err = v.Show(i, code)
+					v.Gates[i].NFC.Remove() // the previous attendee walked on
+					switch x := r.IntN(100); {
+					case x < 10:
+						v.Tap(i, code, false)
+					case x < 20:
+						v.Tap(i, code, true)
+					default:
+						err = v.Show(i, code)
+					}
 				}
 				if err != nil {
 					errc <- fmt.Errorf("attendee at %s (%s): %w", GateName(i), kind, err)

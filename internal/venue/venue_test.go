@@ -131,6 +131,38 @@ func TestEndToEnd(t *testing.T) {
 	if len(scans) != 4 {
 		t.Fatalf("fleet recorded %d scans, want 4", len(scans))
 	}
+	checkScans(t, scans)
+	// Every acknowledged scan left the gates' journals.
+	for _, g := range v.Gates {
+		waitFor(t, g.Name+" journal to drain", func() bool {
+			n, err := g.Agent.DB().Backlog(ctx)
+			return err == nil && n == 0
+		})
+	}
+
+	// 5. NFC through the PN532 driver and emulator: an NTAG sticker and a
+	// phone with the wallet app each carry a fresh ticket; the used NTAG
+	// ticket is then refused when tapped again as a phone at gate B.
+	v.Tap(0, v.Tickets[1].Code, false)
+	if d := next(0); !d.Admitted || d.TicketID != v.Tickets[1].ID || d.Source != "nfc0" {
+		t.Fatalf("NTAG tap at gate A: %+v", d)
+	}
+	v.Tap(1, v.Tickets[2].Code, true)
+	if d := next(1); !d.Admitted || d.TicketID != v.Tickets[2].ID {
+		t.Fatalf("phone tap at gate B: %+v", d)
+	}
+	waitFor(t, "gate B to learn the NTAG admission", func() bool {
+		uses, _ := b.Agent.DB().Uses(ctx, tk.Event, v.Tickets[1].ID)
+		return len(uses) == 1
+	})
+	v.Tap(1, v.Tickets[1].Code, true)
+	if d := next(1); d.Admitted || d.Reason != agent.ReasonAlreadyUsed {
+		t.Fatalf("used ticket tapped at gate B: %+v", d)
+	}
+}
+
+func checkScans(t *testing.T, scans []fleet.ScanRecord) {
+	t.Helper()
 	got := map[string]int{}
 	for _, s := range scans {
 		got[s.Gate+"/"+s.Outcome+"/"+s.Reason]++
@@ -146,12 +178,5 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("fleet scans %v, want %v", got, want)
 			break
 		}
-	}
-	// Every acknowledged scan left the gates' journals.
-	for _, g := range v.Gates {
-		waitFor(t, g.Name+" journal to drain", func() bool {
-			n, err := g.Agent.DB().Backlog(ctx)
-			return err == nil && n == 0
-		})
 	}
 }
