@@ -9,7 +9,9 @@ import (
 
 func TestDecide(t *testing.T) {
 	t0 := time.Date(2026, 6, 1, 19, 4, 0, 0, time.UTC)
-	in := func(gate string, m int) Passage { return Passage{Gate: gate, At: t0.Add(time.Duration(m) * time.Minute), Direction: In} }
+	in := func(gate string, m int) Passage {
+		return Passage{Gate: gate, At: t0.Add(time.Duration(m) * time.Minute), Direction: In}
+	}
 	out := func(gate string, m int) Passage {
 		return Passage{Gate: gate, At: t0.Add(time.Duration(m) * time.Minute), Direction: Out}
 	}

@@ -55,7 +55,9 @@ func (d *DB) State(ctx context.Context, event, id string) (State, error) {
 }
 
 // Marks returns the passages of a ticket, oldest first.
-func (d *DB) Marks(ctx context.Context, event, id string) ([]Mark, error) { return d.marks(ctx, event, id) }
+func (d *DB) Marks(ctx context.Context, event, id string) ([]Mark, error) {
+	return d.marks(ctx, event, id)
+}
 
 func (d *DB) marks(ctx context.Context, event, id string) ([]Mark, error) {
 	rows, err := d.db.QueryContext(ctx, `
