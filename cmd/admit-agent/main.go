@@ -50,6 +50,7 @@ type Main struct {
 	RelayActiveLow      bool
 	GreenPin, RedPin    string
 	SimPins             bool
+	Board               string
 }
 
 // ParseFlags reads the command line.
@@ -67,6 +68,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&m.GreenPin, "led-green", "GPIO22", "green LED GPIO")
 	fs.StringVar(&m.RedPin, "led-red", "GPIO27", "red LED GPIO")
 	fs.BoolVar(&m.SimPins, "sim-pins", false, "use simulated pins (no GPIO hardware)")
+	fs.StringVar(&m.Board, "board", "", "board file mapping NFC readers, scanners, relay, LEDs, buzzer and sensors to buses and pins (see build/boards/); overrides -relay and -led-*")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,6 +98,9 @@ func (m *Main) Run(ctx context.Context) error {
 		if _, err := host.Init(); err != nil {
 			return fmt.Errorf("periph host: %w", err)
 		}
+	}
+	if m.Board != "" {
+		return m.runBoard(ctx, log)
 	}
 	relayPin, err := m.pin(m.RelayPin)
 	if err != nil {
