@@ -1,8 +1,33 @@
 // Package agent is the gate: it reads credentials (camera frames through
 // decode, NFC through hal), verifies tickets offline, decides with local
-// state only, actuates the relay and indicator, journals every decision
-// durably before the relay moves, and keeps its replica and journal in step
-// with the fleet through uplink.
+// state only, journals every decision durably, then actuates the relay,
+// indicator, buzzer and display, and keeps its replica and journal in step
+// with the fleet through uplink and with the other gates through peer.
+//
+// # Pipeline
+//
+// Every reader (each camera, each credential reader) runs in its own
+// goroutine and hands presentations to one decider goroutine over a
+// channel; repeated reads of one code within Config.Debounce are one
+// presentation. The decider verifies (package ticket), looks the ticket up
+// in the replica, applies the gate's rules (package decide), optionally
+// asks the fleet (online mode), journals, then actuates. A passage watcher
+// goroutine confirms admissions on the turnstile's sensor or annuls them
+// after Config.PassageTimeout. Run owns every goroutine and returns once
+// all have stopped.
+//
+// # Durability
+//
+// The journal row of a decision and its passage mark are one SQLite
+// transaction, committed before the relay moves. With the default
+// sqlitedb.SyncFull, the WAL is fsynced on every commit: a decision the
+// gate acted on survives a kill -9 and a power loss. sqlitedb.SyncNormal
+// (Config.Sync) fsyncs at checkpoints only: it survives a process crash
+// but may lose the last decisions on power loss; use it only on storage
+// that cannot fsync quickly, and knowingly. Journaled scans stream
+// upstream with their per-device seq until the fleet acknowledges them,
+// then are compacted; the fleet dedups by (device, seq), so a scan sent
+// twice around a crash is recorded once.
 package agent
 
 import (
@@ -10,18 +35,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
-	"gocv.io/x/gocv"
-
+	"admit/agent/decide"
 	"admit/agent/gatedb"
+	"admit/agent/peer"
 	"admit/agent/uplink"
 	"admit/decode"
-	"admit/fleet/wire"
 	"admit/hal"
+	"admit/hal/clock"
 	"admit/internal/sqlitedb"
 	"admit/ticket"
 )
@@ -35,51 +62,97 @@ type Config struct {
 
 	FleetURL string // ws://fleet/ws; empty runs offline
 
+	// Rules of this gate (see package decide).
+	Zone      string           // zone this gate leads into; "" = no zone check
+	Types     []string         // ticket types admitted; empty = all
+	Direction decide.Direction // In (default), Out or Both
+	// ReaderSides gives, for a Both gate, the direction of each reader by
+	// its source name ("camera0", "nfc0"); readers not listed are entries.
+	ReaderSides map[string]decide.Direction
+	Location    *time.Location // venue time zone for sentences; default time.Local
+
 	Cameras   []decode.Source // frames to decode
 	Readers   []hal.CredentialReader
 	Relay     hal.Relay
 	Indicator hal.Indicator
+	Buzzer    hal.Buzzer  // optional
+	Display   hal.Display // optional
+	// Passage, if set, must report a passage within PassageTimeout of each
+	// entry, else the entry is annulled so the holder can present again.
+	Passage        hal.PassageSensor
+	PassageTimeout time.Duration // default 10 s
 
 	PulseLength time.Duration // relay pulse; default 1 s
 	Debounce    time.Duration // same code within this window is one presentation; default 3 s
 	Sync        sqlitedb.Sync // journal durability; default sqlitedb.SyncFull
 
+	// StatusAddr, if set, serves the status endpoint, metrics, staff
+	// actions and the peer endpoint ("127.0.0.1:8181"; ":0" for any port).
+	StatusAddr string
+	// Peers are the other gates' peer endpoints (ws://host:port/peer).
+	Peers []string
+	// Online, if set, asks the fleet before admitting (see OnlineConfig).
+	Online *OnlineConfig
+
 	Log *slog.Logger
 	Now func() time.Time
+	// Clock arms the gate's timers (passage timeout, online probes);
+	// default the wall clock. Tests inject clock.Fake.
+	Clock clock.Clock
 	// OnDecision, when set, is called after each decision was journaled
 	// and actuated.
 	OnDecision func(Decision)
 }
 
-// Decision is the outcome of one presentation.
+// Decision is the outcome of one presentation (or of a staff action).
 type Decision struct {
-	Seq      int64 // journal seq
-	Admitted bool
-	Reason   string // machine-readable; empty when admitted
-	Sentence string // what the gate shows
-	TicketID string // empty when the ticket could not be trusted
-	Source   string
-	At       time.Time
+	Seq       int64 // journal seq
+	Admitted  bool
+	Reason    string // machine-readable; empty when admitted
+	Sentence  string // what the gate shows
+	TicketID  string // empty when the ticket could not be trusted
+	Source    string
+	Direction decide.Direction
+	Forced    bool // staff override
+	ByFleet   bool // the fleet's online decision
+	At        time.Time
+	Took      time.Duration // presentation to journal commit
 }
 
-// Reasons the agent adds to those of package ticket.
+// Reasons the agent adds to those of package ticket (package decide has
+// the full list).
 const (
-	ReasonUnknownTicket = "unknown_ticket"
-	ReasonAlreadyUsed   = "already_used"
+	ReasonUnknownTicket = decide.ReasonUnknownTicket
+	ReasonAlreadyUsed   = decide.ReasonAlreadyUsed
 )
+
+// ErrClosed: the gate is stopping.
+var ErrClosed = errors.New("agent: closed")
 
 // Agent is a running gate.
 type Agent struct {
 	cfg     Config
+	gate    decide.Gate
 	db      *gatedb.DB
 	keyring *ticket.Keyring
 	uplink  *uplink.Client
+	gossip  *peer.Gossip
+	online  *online
+	metrics *metrics
+	ln      net.Listener // status listener, nil without StatusAddr
 
-	mu   sync.Mutex // serialises decisions: one ticket, one verdict at a time
+	presentations chan hal.Credential
+	pending       chan pendingPassage
+
+	mu   sync.Mutex // serialises decisions; guards the fields below
 	idle *time.Timer
+	last []Decision // newest last, at most lastDecisions
 }
 
-// Open opens the gate's database and loads its keyring.
+const lastDecisions = 50
+
+// Open opens the gate's database, loads its keyring, annuls admissions a
+// crash left unconfirmed, and binds the status listener.
 func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	if cfg.Device == "" || cfg.Event == "" {
 		return nil, errors.New("agent: device and event are required")
@@ -87,18 +160,30 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	if cfg.Gate == "" {
 		cfg.Gate = cfg.Device
 	}
+	if cfg.Direction == "" {
+		cfg.Direction = decide.In
+	}
 	if cfg.PulseLength <= 0 {
 		cfg.PulseLength = time.Second
 	}
 	if cfg.Debounce <= 0 {
 		cfg.Debounce = 3 * time.Second
 	}
+	if cfg.PassageTimeout <= 0 {
+		cfg.PassageTimeout = 10 * time.Second
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.Local
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
 	cfg.Log = cfg.Log.With("device", cfg.Device)
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
 	if cfg.Now == nil {
-		cfg.Now = time.Now
+		cfg.Now = cfg.Clock.Now
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
@@ -111,7 +196,12 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 		db.Close()
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	a := &Agent{cfg: cfg, db: db, keyring: ticket.NewKeyring()}
+	a := &Agent{
+		cfg: cfg, db: db, keyring: ticket.NewKeyring(),
+		gate: decide.Gate{Name: cfg.Gate, Zone: cfg.Zone, Types: cfg.Types, Direction: cfg.Direction, Location: cfg.Location},
+		presentations: make(chan hal.Credential, 16),
+		pending:       make(chan pendingPassage, 64),
+	}
 	keys, err := db.Keys(ctx)
 	if err != nil {
 		db.Close()
@@ -124,7 +214,42 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 			OnKeys: a.addKeys,
 		})
 	}
+	a.gossip = peer.New(peer.Options{Device: cfg.Device, Peers: cfg.Peers, Store: db, Log: cfg.Log})
+	if cfg.Online != nil {
+		a.online = newOnline(*cfg.Online)
+	}
+	a.metrics = newMetrics(a)
+	if err := a.recover(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if cfg.StatusAddr != "" {
+		if a.ln, err = net.Listen("tcp", cfg.StatusAddr); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("agent: status listener: %w", err)
+		}
+	}
 	return a, nil
+}
+
+// recover annuls the admissions a crash or power loss left waiting for
+// their passage: nobody can tell whether the holder went through, and an
+// annulled entry lets them present again rather than be refused.
+func (a *Agent) recover(ctx context.Context) error {
+	left, err := a.db.PendingPassages(ctx)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	for _, p := range left {
+		if _, err := a.annul(ctx, p.Event, p.TicketID, p.At, decide.ReasonNoPassage,
+			"Entry annulled: the gate restarted before the turnstile turned", false); err != nil && !errors.Is(err, gatedb.ErrNoMark) {
+			return fmt.Errorf("agent: annul unconfirmed entry %d: %w", p.Seq, err)
+		}
+	}
+	if len(left) > 0 {
+		a.cfg.Log.Warn("agent: annulled entries left unconfirmed by a restart", "n", len(left))
+	}
+	return nil
 }
 
 func (a *Agent) addKeys(keys []gatedb.Key) {
@@ -139,12 +264,41 @@ func (a *Agent) DB() *gatedb.DB { return a.db }
 // Online reports whether the fleet uplink is up.
 func (a *Agent) Online() bool { return a.uplink != nil && a.uplink.Connected() }
 
-// Close closes the database. Call it after Run has returned.
-func (a *Agent) Close() error { return a.db.Close() }
+// Mode is "local" or "online" (asking the fleet before each entry).
+func (a *Agent) Mode() string {
+	if a.online != nil && a.online.active() {
+		return ModeOnline
+	}
+	return ModeLocal
+}
 
-// Run runs the uplink and the readers until ctx ends. A reader whose stream
-// ends (a video file) stops alone; the gate goes on with the others.
+// StatusAddr returns the address of the status listener ("" without one).
+func (a *Agent) StatusAddr() string {
+	if a.ln == nil {
+		return ""
+	}
+	return a.ln.Addr().String()
+}
+
+// PeersConnected returns how many peers this gate pushes its marks to.
+func (a *Agent) PeersConnected() int { return a.gossip.Connected() }
+
+// Close closes the database (and the status listener if Run never ran).
+// Call it after Run has returned.
+func (a *Agent) Close() error {
+	if a.ln != nil {
+		a.ln.Close()
+	}
+	return a.db.Close()
+}
+
+// Run runs the readers, the decider, the passage watcher, the uplink, the
+// peer links, the online prober and the status server until ctx ends, and
+// returns once every goroutine it started has stopped. A reader whose
+// stream ends (a video file) stops alone; the gate goes on with the others.
 func (a *Agent) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	start := func(name string, f func(context.Context) error) {
 		wg.Add(1)
@@ -155,8 +309,33 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	start("decider", a.runDecider)
+	start("passage", a.runPassage)
 	if a.uplink != nil {
 		start("uplink", a.uplink.Run)
+	}
+	if len(a.cfg.Peers) > 0 {
+		start("peers", a.gossip.Run)
+	}
+	if a.online != nil {
+		start("online", a.runOnlineProbe)
+	}
+	if a.ln != nil {
+		srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second,
+			ErrorLog: slog.NewLogLogger(a.cfg.Log.Handler(), slog.LevelWarn)}
+		start("status", func(ctx context.Context) error {
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(a.ln) }()
+			<-ctx.Done()
+			sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer scancel()
+			_ = srv.Shutdown(sctx)
+			_ = srv.Close() // hijacked peer WebSockets
+			if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
 	}
 	for i, cam := range a.cfg.Cameras {
 		name := fmt.Sprintf("camera%d", i)
@@ -174,141 +353,4 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.mu.Unlock()
 	return nil
-}
-
-func (a *Agent) runCamera(ctx context.Context, name string, src decode.Source) error {
-	frame := gocv.NewMat()
-	defer frame.Close()
-	dec := decode.NewDecoder(decode.Options{})
-	defer dec.Close()
-	deb := decode.NewDebouncer(a.cfg.Debounce)
-	for {
-		if err := src.Read(ctx, &frame); err != nil {
-			if errors.Is(err, decode.ErrEndOfStream) {
-				a.cfg.Log.Info("agent: camera stream ended", "camera", name)
-				return nil
-			}
-			return err
-		}
-		sym, err := dec.Decode(ctx, frame)
-		if errors.Is(err, decode.ErrNoSymbol) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		now := a.cfg.Now()
-		if !deb.Fresh(sym.Text, now) {
-			continue
-		}
-		cred := hal.Credential{Source: name, Kind: string(sym.Format), Payload: []byte(sym.Text), At: now}
-		if _, err := a.Present(ctx, cred); err != nil {
-			return err
-		}
-	}
-}
-
-func (a *Agent) runReader(ctx context.Context, name string, r hal.CredentialReader) error {
-	for {
-		cred, err := r.Read(ctx)
-		if errors.Is(err, hal.ErrNoCredential) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if cred.Source == "" {
-			cred.Source = name
-		}
-		if _, err := a.Present(ctx, cred); err != nil {
-			return err
-		}
-	}
-}
-
-// Present decides on one presentation, journals the decision durably, then
-// actuates. An error means the decision could not be journaled: the gate
-// stays closed.
-func (a *Agent) Present(ctx context.Context, cred hal.Credential) (Decision, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	now := a.cfg.Now().UTC()
-	d := a.decideLocked(ctx, string(cred.Payload), now)
-	d.Source, d.At = cred.Source, now
-	scan := wire.Scan{Event: a.cfg.Event, TicketID: d.TicketID, Gate: a.cfg.Gate, At: now,
-		Outcome: wire.Refused, Reason: d.Reason, Sentence: d.Sentence}
-	if d.Admitted {
-		scan.Outcome = wire.Admitted
-	}
-	seq, err := a.db.Record(ctx, a.cfg.Device, scan)
-	if err != nil {
-		a.setIndicator(hal.Red)
-		return d, fmt.Errorf("agent: journal: %w", err)
-	}
-	d.Seq = seq
-	if d.Admitted && a.cfg.Relay != nil {
-		if err := a.cfg.Relay.Pulse(ctx, a.cfg.PulseLength); err != nil {
-			a.cfg.Log.Error("agent: relay", "err", err)
-		}
-	}
-	if d.Admitted {
-		a.setIndicator(hal.Green)
-	} else {
-		a.setIndicator(hal.Red)
-	}
-	if a.uplink != nil {
-		a.uplink.Kick()
-	}
-	a.cfg.Log.Info("decision", "admitted", d.Admitted, "ticket", d.TicketID, "reason", d.Reason, "source", d.Source)
-	if a.cfg.OnDecision != nil {
-		a.cfg.OnDecision(d)
-	}
-	return d, nil
-}
-
-// setIndicator shows c, and returns the indicator to off after a while.
-func (a *Agent) setIndicator(c hal.Color) {
-	if a.cfg.Indicator == nil {
-		return
-	}
-	if err := a.cfg.Indicator.Set(c); err != nil {
-		a.cfg.Log.Error("agent: indicator", "err", err)
-	}
-	if a.idle != nil {
-		a.idle.Stop()
-	}
-	a.idle = time.AfterFunc(2*time.Second, func() { _ = a.cfg.Indicator.Set(hal.Off) })
-}
-
-// decideLocked applies the gate's rules with local state only.
-func (a *Agent) decideLocked(ctx context.Context, text string, now time.Time) Decision {
-	refuse := func(reason, sentence, id string) Decision {
-		return Decision{Reason: reason, Sentence: sentence, TicketID: id}
-	}
-	claims, err := ticket.Verify(text, a.keyring, now)
-	if err != nil {
-		return refuse(string(ticket.ReasonOf(err)), ticket.SentenceOf(err), "")
-	}
-	if claims.Event != a.cfg.Event {
-		return refuse(string(ticket.ReasonWrongEvent), "Ticket is for another event", "")
-	}
-	row, err := a.db.Ticket(ctx, claims.Event, claims.ID)
-	if errors.Is(err, gatedb.ErrUnknownTicket) {
-		return refuse(ReasonUnknownTicket, "Ticket not on the allowlist", claims.ID)
-	}
-	if err != nil {
-		return refuse("internal", "Gate error: ask staff", claims.ID)
-	}
-	if row.Revoked {
-		return refuse(string(ticket.ReasonRevoked), ticket.ReasonRevoked.Sentence(), claims.ID)
-	}
-	uses, err := a.db.Uses(ctx, claims.Event, claims.ID)
-	if err != nil {
-		return refuse("internal", "Gate error: ask staff", claims.ID)
-	}
-	if len(uses) > 0 && claims.Policy == ticket.SingleEntry {
-		u := uses[0]
-		return refuse(ReasonAlreadyUsed, fmt.Sprintf("Already used at %s at %s", u.Gate, u.At.Local().Format("15:04")), claims.ID)
-	}
-	return Decision{Admitted: true, Sentence: "Welcome", TicketID: claims.ID}
 }

@@ -1,0 +1,82 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"admit/agent/status"
+)
+
+// metrics are the gate's Prometheus series.
+type metrics struct {
+	reg                *status.Registry
+	decisions          *status.Counter
+	latency            *status.Histogram
+	debounced          *status.Counter
+	journalErrors      *status.Counter
+	annulled           *status.Counter
+	passages           *status.Counter
+	unexpectedPassages *status.Counter
+	onlineFailures     *status.Counter
+	modeSwitches       *status.Counter
+}
+
+func newMetrics(a *Agent) *metrics {
+	r := status.NewRegistry()
+	m := &metrics{
+		reg:                r,
+		decisions:          r.Counter("admit_decisions_total", "Decisions journaled, by outcome, direction and reason.", "outcome", "direction", "reason"),
+		latency:            r.Histogram("admit_decision_seconds", "Presentation to durable journal commit.", 250*time.Microsecond, 500*time.Microsecond, time.Millisecond, 2*time.Millisecond, 5*time.Millisecond, 10*time.Millisecond, 50*time.Millisecond, 250*time.Millisecond),
+		debounced:          r.Counter("admit_debounced_reads_total", "Reads dropped as repeats of the same presentation."),
+		journalErrors:      r.Counter("admit_journal_errors_total", "Decisions that could not be journaled (gate stayed shut)."),
+		annulled:           r.Counter("admit_annulled_total", "Entries annulled, by reason.", "reason"),
+		passages:           r.Counter("admit_passages_total", "Entries confirmed by the passage sensor."),
+		unexpectedPassages: r.Counter("admit_unexpected_passages_total", "Passages with no entry waiting (tailgating, forced turnstile)."),
+		onlineFailures:     r.Counter("admit_online_failures_total", "Fleet decisions that failed or came too late (decided locally)."),
+		modeSwitches:       r.Counter("admit_mode_switches_total", "Switches between online and local mode, by new mode.", "mode"),
+	}
+	gauge := func(name, help string, f func(context.Context) (float64, error)) {
+		r.GaugeFunc(name, help, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			v, err := f(ctx)
+			if err != nil {
+				return -1
+			}
+			return v
+		})
+	}
+	gauge("admit_journal_backlog", "Journaled scans not yet acknowledged by the fleet.", func(ctx context.Context) (float64, error) {
+		n, err := a.db.Backlog(ctx)
+		return float64(n), err
+	})
+	gauge("admit_replica_cursor", "Replication cursor of the gate's event.", func(ctx context.Context) (float64, error) {
+		cur, err := a.db.Cursors(ctx)
+		return float64(cursorOf(cur, a.cfg.Event)), err
+	})
+	r.GaugeFunc("admit_uplink_connected", "1 while the fleet stream is up.", func() float64 { return b2f(a.Online()) })
+	r.GaugeFunc("admit_online_mode", "1 while the gate asks the fleet before each entry.", func() float64 { return b2f(a.Mode() == ModeOnline) })
+	r.GaugeFunc("admit_peers_connected", "Peer gates this gate pushes its passages to.", func() float64 { return float64(a.gossip.Connected()) })
+	r.GaugeFunc("admit_peer_marks_received", "Passages received from peer gates since start.", func() float64 { return float64(a.gossip.Received()) })
+	return m
+}
+
+func (m *metrics) observe(d Decision) {
+	outcome := "refused"
+	if d.Admitted {
+		outcome = "admitted"
+	}
+	m.decisions.Inc(outcome, string(d.Direction), d.Reason)
+	if d.Took > 0 {
+		m.latency.Observe(d.Took)
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func cursorOf(cursors map[string]int64, event string) int64 { return cursors[event] }

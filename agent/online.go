@@ -1,0 +1,230 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"admit/agent/decide"
+	"admit/fleet/wire"
+	"admit/ticket"
+)
+
+// Modes of a gate.
+const (
+	ModeLocal  = "local"  // decides with its replica only
+	ModeOnline = "online" // asks the fleet before each entry
+)
+
+// Authority gives authoritative decisions (the fleet, in online mode).
+type Authority interface {
+	Decide(ctx context.Context, r wire.DecideRequest) (wire.DecideResponse, error)
+	// Ping checks that the authority answers at all.
+	Ping(ctx context.Context) error
+}
+
+// OnlineConfig turns on online mode: before admitting an entry that its
+// own rules allow, the gate asks the fleet, which knows of scans this gate
+// has not received yet. The switch between online and local is automatic,
+// never a manual setting someone forgets:
+//
+//   - online → local after MaxFailures consecutive requests that failed or
+//     took longer than Timeout (each such request is decided locally);
+//   - local → online after ProbeSuccesses consecutive probes, one every
+//     ProbeEvery, answered within Timeout.
+//
+// Each switch is journaled in the gate log, logged, counted in the metrics
+// and shown on the status endpoint.
+type OnlineConfig struct {
+	Authority      Authority
+	Timeout        time.Duration // per request; default 300 ms
+	MaxFailures    int           // default 3
+	ProbeEvery     time.Duration // default 5 s
+	ProbeSuccesses int           // default 2
+}
+
+type online struct {
+	cfg OnlineConfig
+
+	mu       sync.Mutex // guards the fields below
+	on       bool
+	failures int
+	since    time.Time
+}
+
+func newOnline(cfg OnlineConfig) *online {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 300 * time.Millisecond
+	}
+	if cfg.MaxFailures <= 0 {
+		cfg.MaxFailures = 3
+	}
+	if cfg.ProbeEvery <= 0 {
+		cfg.ProbeEvery = 5 * time.Second
+	}
+	if cfg.ProbeSuccesses <= 0 {
+		cfg.ProbeSuccesses = 2
+	}
+	return &online{cfg: cfg, on: true}
+}
+
+func (o *online) active() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.on
+}
+
+// askFleetLocked asks the authority about an entry the local rules
+// admitted. On an answer, the fleet's ruling stands; on failure, the local
+// decision stands and the failure counts toward the switch to local.
+func (a *Agent) askFleetLocked(ctx context.Context, d *Decision, c ticket.Claims) {
+	o := a.online
+	req := wire.DecideRequest{Device: a.cfg.Device, Gate: a.cfg.Gate, Event: a.cfg.Event, TicketID: c.ID,
+		Direction: string(d.Direction), Policy: c.Policy.String(), At: d.At}
+	rctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
+	defer cancel()
+	begin := time.Now()
+	resp, err := o.cfg.Authority.Decide(rctx, req)
+	if err == nil && time.Since(begin) > o.cfg.Timeout {
+		err = fmt.Errorf("answered after %s", time.Since(begin).Round(time.Millisecond))
+	}
+	if err != nil {
+		a.metrics.onlineFailures.Inc()
+		o.mu.Lock()
+		o.failures++
+		fall := o.on && o.failures >= o.cfg.MaxFailures
+		if fall {
+			o.on = false
+		}
+		o.mu.Unlock()
+		a.cfg.Log.Warn("agent: fleet decision failed; deciding locally", "err", err)
+		if fall {
+			a.switchMode(ctx, ModeLocal, fmt.Sprintf("%d fleet requests failed or exceeded %s; last: %v", o.cfg.MaxFailures, o.cfg.Timeout, err))
+		}
+		return
+	}
+	o.mu.Lock()
+	o.failures = 0
+	o.mu.Unlock()
+	d.ByFleet = true
+	if !resp.Admit {
+		d.Admitted, d.Reason, d.Sentence = false, resp.Reason, resp.Sentence
+		if d.Reason == "" {
+			d.Reason = decide.ReasonFleet
+		}
+		if d.Sentence == "" {
+			d.Sentence = "Refused by the fleet"
+		}
+	}
+}
+
+// switchMode journals and reports a mode switch.
+func (a *Agent) switchMode(ctx context.Context, mode, why string) {
+	now := a.cfg.Now().UTC()
+	a.online.mu.Lock()
+	a.online.since = now
+	a.online.mu.Unlock()
+	if err := a.db.Log(ctx, now, "mode_"+mode, why); err != nil {
+		a.cfg.Log.Error("agent: journal mode switch", "err", err)
+	}
+	a.metrics.modeSwitches.Inc(mode)
+	a.cfg.Log.Warn("agent: mode switch", "mode", mode, "why", why)
+}
+
+// runOnlineProbe probes the authority while the gate is local and switches
+// back to online once it answers reliably.
+func (a *Agent) runOnlineProbe(ctx context.Context) error {
+	o := a.online
+	ok := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-a.cfg.Clock.After(o.cfg.ProbeEvery):
+		}
+		if o.active() {
+			ok = 0
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
+		err := o.cfg.Authority.Ping(pctx)
+		cancel()
+		if err != nil {
+			ok = 0
+			continue
+		}
+		if ok++; ok < o.cfg.ProbeSuccesses {
+			continue
+		}
+		ok = 0
+		o.mu.Lock()
+		o.on, o.failures = true, 0
+		o.mu.Unlock()
+		a.switchMode(ctx, ModeOnline, fmt.Sprintf("%d probes answered within %s", o.cfg.ProbeSuccesses, o.cfg.Timeout))
+	}
+}
+
+// HTTPAuthority asks a fleet node over HTTP (wire.DecidePath).
+type HTTPAuthority struct {
+	URL    string // the fleet's base URL, e.g. http://fleet:8080
+	Client *http.Client
+}
+
+// NewHTTPAuthority returns an authority at base, which may also be the
+// fleet's stream URL (ws://host/ws).
+func NewHTTPAuthority(base string) *HTTPAuthority {
+	base = strings.TrimSuffix(base, "/ws")
+	base = strings.Replace(base, "ws://", "http://", 1)
+	base = strings.Replace(base, "wss://", "https://", 1)
+	return &HTTPAuthority{URL: strings.TrimSuffix(base, "/"), Client: &http.Client{}}
+}
+
+// Decide implements Authority.
+func (h *HTTPAuthority) Decide(ctx context.Context, r wire.DecideRequest) (wire.DecideResponse, error) {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return wire.DecideResponse{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL+wire.DecidePath, bytes.NewReader(body))
+	if err != nil {
+		return wire.DecideResponse{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := h.Client.Do(req)
+	if err != nil {
+		return wire.DecideResponse{}, fmt.Errorf("agent: fleet decision: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return wire.DecideResponse{}, fmt.Errorf("agent: fleet decision: %s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	var out wire.DecideResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&out); err != nil {
+		return wire.DecideResponse{}, fmt.Errorf("agent: fleet decision: %w", err)
+	}
+	return out, nil
+}
+
+// Ping implements Authority.
+func (h *HTTPAuthority) Ping(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.URL+wire.DecidePath, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := h.Client.Do(req)
+	if err != nil {
+		return fmt.Errorf("agent: fleet probe: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("agent: fleet probe: %s", resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,290 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"admit/agent/decide"
+	"admit/agent/gatedb"
+	"admit/decode"
+	"admit/fleet/wire"
+	"admit/hal"
+	"admit/ticket"
+)
+
+// runCamera decodes frames and hands each symbol to the decider.
+func (a *Agent) runCamera(ctx context.Context, name string, src decode.Source) error {
+	frame := gocv.NewMat()
+	defer frame.Close()
+	dec := decode.NewDecoder(decode.Options{})
+	defer dec.Close()
+	for {
+		if err := src.Read(ctx, &frame); err != nil {
+			if errors.Is(err, decode.ErrEndOfStream) {
+				a.cfg.Log.Info("agent: camera stream ended", "camera", name)
+				return nil
+			}
+			return err
+		}
+		sym, err := dec.Decode(ctx, frame)
+		if errors.Is(err, decode.ErrNoSymbol) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		cred := hal.Credential{Source: name, Kind: string(sym.Format), Payload: []byte(sym.Text), At: a.cfg.Now()}
+		if err := a.enqueue(ctx, cred); err != nil {
+			return err
+		}
+	}
+}
+
+// runReader hands each credential a reader yields to the decider.
+func (a *Agent) runReader(ctx context.Context, name string, r hal.CredentialReader) error {
+	for {
+		cred, err := r.Read(ctx)
+		if errors.Is(err, hal.ErrNoCredential) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if cred.Source == "" {
+			cred.Source = name
+		}
+		if cred.At.IsZero() {
+			cred.At = a.cfg.Now()
+		}
+		if err := a.enqueue(ctx, cred); err != nil {
+			return err
+		}
+	}
+}
+
+func (a *Agent) enqueue(ctx context.Context, cred hal.Credential) error {
+	select {
+	case a.presentations <- cred:
+		return nil
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// runDecider decides on presentations one at a time. The same code read
+// again within Config.Debounce of its last sighting (consecutive frames, a
+// card left on the reader) is the same presentation and is dropped.
+func (a *Agent) runDecider(ctx context.Context) error {
+	deb := decode.NewDebouncer(a.cfg.Debounce)
+	for {
+		var cred hal.Credential
+		select {
+		case <-ctx.Done():
+			return nil
+		case cred = <-a.presentations:
+		}
+		if !deb.Fresh(string(cred.Payload), cred.At) {
+			a.metrics.debounced.Inc()
+			continue
+		}
+		if _, err := a.Present(ctx, cred); err != nil && ctx.Err() == nil {
+			// The decision could not be journaled: the gate stayed shut.
+			a.cfg.Log.Error("agent: decision not journaled", "err", err)
+		}
+	}
+}
+
+// Present decides on one presentation, journals the decision durably, then
+// actuates. An error means the decision could not be journaled: the gate
+// stays closed.
+func (a *Agent) Present(ctx context.Context, cred hal.Credential) (Decision, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	begin := time.Now()
+	now := a.cfg.Now().UTC()
+	d, claims := a.decideLocked(ctx, cred, now)
+	d.Source, d.At = cred.Source, now
+	if d.Admitted && a.online != nil && a.online.active() && d.Direction == decide.In && claims.Policy != ticket.MultiEntry {
+		a.askFleetLocked(ctx, &d, claims)
+	}
+	e := gatedb.Entry{Scan: a.scan(d), Direction: string(d.Direction), Source: d.Source, Mark: d.Admitted}
+	if d.Admitted && d.Direction == decide.In && a.cfg.Passage != nil {
+		e.PassageDeadline = now.Add(a.cfg.PassageTimeout)
+	}
+	seq, err := a.db.Journal(ctx, a.cfg.Device, e)
+	if err != nil {
+		a.metrics.journalErrors.Inc()
+		a.setIndicatorLocked(hal.Red)
+		return d, fmt.Errorf("agent: journal: %w", err)
+	}
+	d.Seq = seq
+	d.Took = time.Since(begin)
+	a.afterJournalLocked(ctx, d, e)
+	return d, nil
+}
+
+// scan is the upstream form of a decision. An exit is an admitted scan
+// with reason "exit" until the wire carries a direction.
+func (a *Agent) scan(d Decision) wire.Scan {
+	s := wire.Scan{Event: a.cfg.Event, TicketID: d.TicketID, Gate: a.cfg.Gate, At: d.At,
+		Outcome: wire.Refused, Reason: d.Reason, Sentence: d.Sentence}
+	if d.Admitted {
+		s.Outcome = wire.Admitted
+		if d.Direction == decide.Out {
+			s.Reason = "exit"
+		}
+	}
+	return s
+}
+
+// afterJournalLocked acts on a journaled decision: relay, indicator,
+// buzzer, display, peers, uplink, metrics, observers.
+func (a *Agent) afterJournalLocked(ctx context.Context, d Decision, e gatedb.Entry) {
+	if d.Admitted && a.cfg.Relay != nil {
+		if err := a.cfg.Relay.Pulse(ctx, a.cfg.PulseLength); err != nil {
+			a.cfg.Log.Error("agent: relay", "err", err)
+		}
+	}
+	if d.Admitted {
+		a.setIndicatorLocked(hal.Green)
+	} else {
+		a.setIndicatorLocked(hal.Red)
+	}
+	if a.cfg.Display != nil {
+		if err := a.cfg.Display.Show(d.Sentence); err != nil {
+			a.cfg.Log.Error("agent: display", "err", err)
+		}
+	}
+	if a.cfg.Buzzer != nil {
+		pattern := []time.Duration{80 * time.Millisecond}
+		if !d.Admitted {
+			pattern = []time.Duration{150 * time.Millisecond, 80 * time.Millisecond, 150 * time.Millisecond}
+		}
+		if err := a.cfg.Buzzer.Beep(ctx, pattern...); err != nil {
+			a.cfg.Log.Error("agent: buzzer", "err", err)
+		}
+	}
+	if e.Mark {
+		a.gossip.Publish(gatedb.Mark{Event: a.cfg.Event, TicketID: d.TicketID, Device: a.cfg.Device, Gate: a.cfg.Gate,
+			At: d.At.Truncate(time.Millisecond), Direction: string(d.Direction)})
+	}
+	if !e.PassageDeadline.IsZero() {
+		select {
+		case a.pending <- pendingPassage{seq: d.Seq, ticketID: d.TicketID, at: d.At, deadline: e.PassageDeadline}:
+		default:
+			// More unconfirmed entries than the queue holds: the turnstile
+			// is jammed. They stay pending in the database and are annulled
+			// at the next start.
+			a.cfg.Log.Warn("agent: passage queue full", "seq", d.Seq)
+		}
+	}
+	if a.uplink != nil {
+		a.uplink.Kick()
+	}
+	a.metrics.observe(d)
+	a.last = append(a.last, d)
+	if len(a.last) > lastDecisions {
+		a.last = a.last[len(a.last)-lastDecisions:]
+	}
+	a.cfg.Log.Info("decision", "admitted", d.Admitted, "ticket", d.TicketID, "reason", d.Reason,
+		"source", d.Source, "direction", d.Direction, "seq", d.Seq)
+	if a.cfg.OnDecision != nil {
+		a.cfg.OnDecision(d)
+	}
+}
+
+// setIndicatorLocked shows c, and returns the indicator to off after a
+// while.
+func (a *Agent) setIndicatorLocked(c hal.Color) {
+	if a.cfg.Indicator == nil {
+		return
+	}
+	if err := a.cfg.Indicator.Set(c); err != nil {
+		a.cfg.Log.Error("agent: indicator", "err", err)
+	}
+	if a.idle != nil {
+		a.idle.Stop()
+	}
+	ind := a.cfg.Indicator
+	a.idle = time.AfterFunc(2*time.Second, func() { _ = ind.Set(hal.Off) })
+}
+
+// direction is the direction of a presentation seen by source.
+func (a *Agent) direction(source string) decide.Direction {
+	switch a.cfg.Direction {
+	case decide.Out:
+		return decide.Out
+	case decide.Both:
+		if d, ok := a.cfg.ReaderSides[source]; ok && d == decide.Out {
+			return decide.Out
+		}
+	}
+	return decide.In
+}
+
+// unknownTicket is returned through VerifyOptions.State for an authentic
+// ticket that is not on the allowlist.
+var unknownTicket = &ticket.Error{Reason: ReasonUnknownTicket, Sentence: decide.Sentence(ReasonUnknownTicket)}
+
+// decideLocked verifies and applies the gate's rules, with local state
+// only. It returns the claims when the ticket was authentic.
+func (a *Agent) decideLocked(ctx context.Context, cred hal.Credential, now time.Time) (Decision, ticket.Claims) {
+	dir := a.direction(cred.Source)
+	var (
+		st      gatedb.State
+		stErr   error
+		trusted string // ticket id once the signature verified
+	)
+	opts := ticket.VerifyOptions{
+		Now: now, Event: a.cfg.Event,
+		State: func(c ticket.Claims) (ticket.GateState, error) {
+			trusted = c.ID
+			st, stErr = a.db.State(ctx, c.Event, c.ID)
+			if errors.Is(stErr, gatedb.ErrUnknownTicket) {
+				return ticket.GateState{}, unknownTicket
+			}
+			if stErr != nil {
+				return ticket.GateState{}, stErr
+			}
+			return ticket.GateState{Revoked: st.Revoked, CodeSecret: st.CodeSecret}, nil
+		},
+	}
+	res, err := ticket.Check(string(cred.Payload), a.keyring, opts)
+	if err != nil {
+		reason, sentence := string(ticket.ReasonOf(err)), ticket.SentenceOf(err)
+		if reason == string(ticket.ReasonLookupFailed) {
+			a.cfg.Log.Error("agent: allowlist lookup", "err", stErr)
+			reason, sentence = decide.ReasonGateError, decide.Sentence(decide.ReasonGateError)
+		}
+		return Decision{Reason: reason, Sentence: sentence, TicketID: trusted, Direction: dir}, ticket.Claims{}
+	}
+	v := a.gate.Decide(res.Claims, dir, passages(st.Marks))
+	return Decision{Admitted: v.Admit, Reason: v.Reason, Sentence: v.Sentence, TicketID: res.Claims.ID, Direction: v.Direction}, res.Claims
+}
+
+func passages(ms []gatedb.Mark) []decide.Passage {
+	out := make([]decide.Passage, len(ms))
+	for i, m := range ms {
+		out[i] = decide.Passage{Gate: m.Gate, At: m.At, Direction: decide.Direction(m.Direction), Annulled: m.Annulled}
+	}
+	return out
+}
+
+// LastDecisions returns up to n of the newest decisions, newest first.
+func (a *Agent) LastDecisions(n int) []Decision {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n = min(n, len(a.last))
+	out := make([]Decision, 0, n)
+	for i := len(a.last) - 1; i >= len(a.last)-n; i-- {
+		out = append(out, a.last[i])
+	}
+	return out
+}

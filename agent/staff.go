@@ -1,0 +1,110 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"admit/agent/decide"
+	"admit/agent/gatedb"
+	"admit/fleet/wire"
+	"admit/hal"
+	"admit/ticket"
+)
+
+// ErrNoReason: a staff override must say why.
+var ErrNoReason = errors.New("agent: a reason is required")
+
+// AnnulLast annuls the newest passage of this gate that is still standing
+// (staff on a handheld: "that one did not go through"). It returns the
+// journaled annulment; gatedb.ErrNoMark if there is nothing to annul.
+func (a *Agent) AnnulLast(ctx context.Context, why string) (Decision, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m, err := a.db.LastMark(ctx, a.cfg.Device)
+	if err != nil {
+		return Decision{}, fmt.Errorf("agent: annul last: %w", err)
+	}
+	sentence := decide.Sentence(decide.ReasonAnnulled)
+	if why = strings.TrimSpace(why); why != "" {
+		sentence += ": " + why
+	}
+	return a.annul(ctx, m.Event, m.TicketID, m.At, decide.ReasonAnnulled, sentence, true)
+}
+
+// ForceAdmit admits a ticket on staff's authority, whatever the rules say:
+// credential is a ticket text (it need not verify; its id is used if it
+// parses) or a bare ticket id. The override is journaled with its reason
+// (reason "forced"), reported upstream and gossiped like any entry.
+func (a *Agent) ForceAdmit(ctx context.Context, credential, why string) (Decision, error) {
+	why = strings.TrimSpace(why)
+	if why == "" {
+		return Decision{}, ErrNoReason
+	}
+	id := strings.TrimSpace(credential)
+	if c, err := ticket.ParseUnverified(id); err == nil {
+		id = c.ID
+	}
+	if id == "" || len(id) > ticket.MaxFieldLen {
+		return Decision{}, fmt.Errorf("agent: force admit: no ticket id in %q", credential)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.cfg.Now().UTC()
+	d := Decision{Admitted: true, Reason: decide.ReasonForced, Sentence: "Admitted by staff: " + why, TicketID: id,
+		Source: "staff", Direction: decide.In, Forced: true, At: now}
+	begin := time.Now()
+	scan := wire.Scan{Event: a.cfg.Event, TicketID: id, Gate: a.cfg.Gate, At: now, Outcome: wire.Admitted,
+		Reason: decide.ReasonForced, Sentence: d.Sentence}
+	e := gatedb.Entry{Scan: scan, Direction: gatedb.In, Source: "staff", Forced: true, Mark: true}
+	seq, err := a.db.Journal(ctx, a.cfg.Device, e)
+	if err != nil {
+		a.setIndicatorLocked(hal.Red)
+		return d, fmt.Errorf("agent: journal: %w", err)
+	}
+	d.Seq, d.Took = seq, time.Since(begin)
+	a.afterJournalLocked(ctx, d, e)
+	return d, nil
+}
+
+// Lookup is what staff see about one ticket.
+type Lookup struct {
+	TicketID string        `json:"ticket_id"`
+	Known    bool          `json:"known"` // on the allowlist
+	Type     string        `json:"type,omitempty"`
+	Holder   string        `json:"holder,omitempty"`
+	Revoked  bool          `json:"revoked"`
+	Rotating bool          `json:"rotating"` // has a rotating-code secret
+	Marks    []gatedb.Mark `json:"marks"`
+	// Verdict is what this gate would decide now if the credential were
+	// presented at an entry (only when a ticket text was given).
+	Verdict *Decision `json:"verdict,omitempty"`
+}
+
+// Lookup looks a ticket up by text or id without deciding anything: no
+// journal row, no relay.
+func (a *Agent) Lookup(ctx context.Context, credential string) (Lookup, error) {
+	credential = strings.TrimSpace(credential)
+	l := Lookup{TicketID: credential}
+	var verdict *Decision
+	if c, err := ticket.ParseUnverified(credential); err == nil {
+		l.TicketID = c.ID
+		a.mu.Lock()
+		d, _ := a.decideLocked(ctx, hal.Credential{Source: "staff", Payload: []byte(credential)}, a.cfg.Now().UTC())
+		a.mu.Unlock()
+		verdict = &d
+	}
+	st, err := a.db.State(ctx, a.cfg.Event, l.TicketID)
+	if errors.Is(err, gatedb.ErrUnknownTicket) {
+		l.Verdict = verdict
+		return l, nil
+	}
+	if err != nil {
+		return l, fmt.Errorf("agent: lookup: %w", err)
+	}
+	l.Known, l.Type, l.Holder, l.Revoked, l.Rotating = true, st.Type, st.Holder, st.Revoked, len(st.CodeSecret) > 0
+	l.Marks, l.Verdict = st.Marks, verdict
+	return l, nil
+}

@@ -1,0 +1,51 @@
+package wire
+
+import "time"
+
+// Online mode: a gate may ask the fleet for an authoritative decision
+// before it opens, over plain HTTP next to the stream (a POST of a
+// DecideRequest JSON to DecidePath, answered with a DecideResponse; a GET
+// of DecidePath is a health probe answered 204). The gate has already
+// verified the ticket offline and decided locally; the fleet only rules on
+// what only it knows: whether the ticket was used at a gate whose scans
+// have not reached this one. A gate that gets no answer in time decides
+// locally (see agent.OnlineConfig).
+const DecidePath = "/agent/decide"
+
+// DecideRequest asks whether a ticket may pass now, and reserves the
+// passage if so.
+type DecideRequest struct {
+	Device    string    `json:"device"`
+	Gate      string    `json:"gate"`
+	Event     string    `json:"event"`
+	TicketID  string    `json:"ticket_id"`
+	Direction string    `json:"direction"` // "in" or "out"
+	Policy    string    `json:"policy"`    // "single", "multi" or "reentry" (ticket.Policy.String)
+	At        time.Time `json:"at"`
+}
+
+// DecideResponse is the fleet's ruling.
+type DecideResponse struct {
+	Admit    bool   `json:"admit"`
+	Reason   string `json:"reason,omitempty"`   // machine-readable, empty when admitted
+	Sentence string `json:"sentence,omitempty"` // what the gate shows
+}
+
+// Validate checks that r is well formed.
+func (r *DecideRequest) Validate() error {
+	if r.Device == "" || r.Event == "" || r.TicketID == "" {
+		return invalid("decide: device, event and ticket are required")
+	}
+	if r.Direction != "in" && r.Direction != "out" {
+		return invalid("decide: direction %q", r.Direction)
+	}
+	switch r.Policy {
+	case "single", "multi", "reentry":
+	default:
+		return invalid("decide: policy %q", r.Policy)
+	}
+	if r.At.IsZero() {
+		return invalid("decide: no time")
+	}
+	return nil
+}
