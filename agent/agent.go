@@ -198,7 +198,7 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	a := &Agent{
 		cfg: cfg, db: db, keyring: ticket.NewKeyring(),
-		gate: decide.Gate{Name: cfg.Gate, Zone: cfg.Zone, Types: cfg.Types, Direction: cfg.Direction, Location: cfg.Location},
+		gate:          decide.Gate{Name: cfg.Gate, Zone: cfg.Zone, Types: cfg.Types, Direction: cfg.Direction, Location: cfg.Location},
 		presentations: make(chan hal.Credential, 16),
 		pending:       make(chan pendingPassage, 64),
 	}
