@@ -51,10 +51,12 @@ type Relay struct {
 	Pulse     Duration `json:"pulse,omitempty"`
 }
 
-// Indicator is two discrete LEDs.
+// Indicator is two or three discrete LEDs, or the channels of an RGB LED
+// (wire R to red and G to green: amber lights both).
 type Indicator struct {
 	Green string `json:"green,omitempty"`
 	Red   string `json:"red,omitempty"`
+	Amber string `json:"amber,omitempty"` // optional third LED
 }
 
 // Output is a device on one output pin.
@@ -221,6 +223,7 @@ func (f *File) Validate() error {
 		}
 		v.pin("indicator green", ind.Green, false)
 		v.pin("indicator red", ind.Red, false)
+		v.pin("indicator amber", ind.Amber, false)
 	}
 	if b := f.Buzzer; b != nil {
 		v.pin("buzzer", b.Pin, true)

@@ -73,3 +73,27 @@ func TestIndicator(t *testing.T) {
 		}
 	}
 }
+
+func TestIndicatorThreeLEDs(t *testing.T) {
+	g, r, a := &gpiotest.Pin{N: "G"}, &gpiotest.Pin{N: "R"}, &gpiotest.Pin{N: "A"}
+	ind, err := NewIndicator3(g, r, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		c       hal.Color
+		g, r, a gpio.Level
+	}{
+		{hal.Amber, gpio.Low, gpio.Low, gpio.High},
+		{hal.Green, gpio.High, gpio.Low, gpio.Low},
+		{hal.Red, gpio.Low, gpio.High, gpio.Low},
+		{hal.Off, gpio.Low, gpio.Low, gpio.Low},
+	} {
+		if err := ind.Set(tc.c); err != nil {
+			t.Fatal(err)
+		}
+		if g.Read() != tc.g || r.Read() != tc.r || a.Read() != tc.a {
+			t.Errorf("%v: green %v red %v amber %v", tc.c, g.Read(), r.Read(), a.Read())
+		}
+	}
+}

@@ -117,6 +117,9 @@ func Check(ctx context.Context, f *board.File, w io.Writer, env Env) error {
 	if i := f.Indicator; i != nil {
 		pin("indicator green", i.Green)
 		pin("indicator red", i.Red)
+		if i.Amber != "" {
+			pin("indicator amber", i.Amber)
+		}
 	}
 	if b := f.Buzzer; b != nil {
 		pin("buzzer", b.Pin)

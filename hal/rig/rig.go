@@ -108,7 +108,11 @@ func (r *Rig) open(ctx context.Context, f *board.File, env hwcheck.Env, log *slo
 		if err != nil {
 			return err
 		}
-		if r.Indicator, err = halgpio.NewIndicator(outOrNil(g), outOrNil(red)); err != nil {
+		amber, err := pin("indicator amber", f.Indicator.Amber)
+		if err != nil {
+			return err
+		}
+		if r.Indicator, err = halgpio.NewIndicator3(outOrNil(g), outOrNil(red), outOrNil(amber)); err != nil {
 			return err
 		}
 	}
