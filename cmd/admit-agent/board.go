@@ -8,7 +8,6 @@ import (
 	"periph.io/x/host/v3"
 
 	"admit/agent"
-	"admit/decode"
 	"admit/hal/board"
 	"admit/hal/hwcheck"
 	"admit/hal/rig"
@@ -28,28 +27,12 @@ func (m *Main) runBoard(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer r.Close()
-	cfg := agent.Config{
-		Device: m.Device, Gate: m.Gate, Event: m.Event, DataDir: m.DataDir, FleetURL: m.Fleet,
-		Readers: r.Readers, PulseLength: r.Pulse, Log: log,
-	}
-	if r.Relay != nil {
+	cfg := agent.Config{Readers: r.Readers, PulseLength: r.Pulse, Log: log}
+	if r.Relay != nil { // keep absent devices nil interfaces
 		cfg.Relay = r.Relay
 	}
 	if r.Indicator != nil {
 		cfg.Indicator = r.Indicator
 	}
-	if m.Camera != "" {
-		cam, err := decode.Open(m.Camera, decode.CaptureOpts{Width: 1280, Height: 720, FPS: 30})
-		if err != nil {
-			return err
-		}
-		defer cam.Close()
-		cfg.Cameras = []decode.Source{cam}
-	}
-	a, err := agent.Open(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	return a.Run(ctx)
+	return m.runAgent(ctx, cfg)
 }

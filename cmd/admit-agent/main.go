@@ -123,10 +123,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg := agent.Config{
-		Device: m.Device, Gate: m.Gate, Event: m.Event, DataDir: m.DataDir, FleetURL: m.Fleet,
-		Relay: relay, Indicator: ind, Log: log,
-	}
+	return m.runAgent(ctx, agent.Config{Relay: relay, Indicator: ind, Log: log})
+}
+
+// runAgent completes cfg from the flags (identity, fleet, camera) and runs
+// the gate until ctx ends.
+func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
+	cfg.Device, cfg.Gate, cfg.Event, cfg.DataDir, cfg.FleetURL = m.Device, m.Gate, m.Event, m.DataDir, m.Fleet
 	if m.Camera != "" {
 		cam, err := decode.Open(m.Camera, decode.CaptureOpts{Width: 1280, Height: 720, FPS: 30})
 		if err != nil {
