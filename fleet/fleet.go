@@ -1,12 +1,18 @@
-// Package fleet is the fleet manager's domain: events, their signing keys
-// and tickets, devices, and the scans gates send upstream. Storage lives
-// behind Store (fleet/sqlite is the embedded default); the replication
-// stream is in fleet/replicate, the HTTP API and console in fleet/api, and
-// fleet/node wires them into one running fleet node.
+// Package fleet is the fleet manager's domain: events, their signing keys,
+// ticket types and tickets, zones and gates, devices and their enrollment,
+// desired configs, the per-event change log gates replicate, and the scans
+// gates send upstream.
+//
+// Storage lives behind Store, implemented once over database/sql in
+// fleet/sqlstore for two backends: fleet/sqlite (the embedded default) and
+// fleet/postgres (several nodes on one database). fleet/storetest is the
+// suite both pass. The replication stream is in fleet/replicate, the HTTP
+// API in fleet/api, and fleet/node wires them into one running node.
 package fleet
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -16,8 +22,12 @@ import (
 
 // Expected outcomes of store calls.
 var (
-	ErrNotFound = errors.New("fleet: not found")
-	ErrExists   = errors.New("fleet: already exists")
+	ErrNotFound  = errors.New("fleet: not found")
+	ErrExists    = errors.New("fleet: already exists")
+	ErrCompacted = errors.New("fleet: change log compacted past this position")
+	ErrBadToken  = errors.New("fleet: enrollment token unknown, used or expired")
+	ErrRevoked   = errors.New("fleet: revoked")
+	ErrInvalid   = errors.New("fleet: invalid request")
 )
 
 // Event is a show, match day or service that tickets admit to.
@@ -29,15 +39,110 @@ type Event struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// TicketType is a product of an event: what zones it opens and how often.
+type TicketType struct {
+	Event  string   `json:"event"`
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Zones  []string `json:"zones,omitempty"`  // empty: every zone
+	Policy string   `json:"policy,omitempty"` // single (default), multi, reentry
+}
+
+// Zone is an area of a venue behind gates.
+type Zone struct {
+	Event string `json:"event"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+}
+
+// Gate is an entrance (or exit) into zones of an event.
+type Gate struct {
+	Event string   `json:"event"`
+	ID    string   `json:"id"`
+	Name  string   `json:"name"`
+	Zones []string `json:"zones,omitempty"`
+}
+
 // Ticket is an issued ticket.
 type Ticket struct {
-	Event     string    `json:"event"`
+	Event        string    `json:"event"`
+	ID           string    `json:"id"`
+	Type         string    `json:"type"`
+	Holder       string    `json:"holder,omitempty"`
+	Code         string    `json:"code"` // the signed text printed in the QR
+	IssuedAt     time.Time `json:"issued_at"`
+	RevokedAt    time.Time `json:"revoked_at,omitzero"`
+	RevokeReason string    `json:"revoke_reason,omitempty"`
+	ReplacedBy   string    `json:"replaced_by,omitempty"` // the ticket reissued in its place
+}
+
+// Device is an enrolled gate, kiosk or handheld.
+type Device struct {
 	ID        string    `json:"id"`
-	Type      string    `json:"type"`
-	Holder    string    `json:"holder,omitempty"`
-	Code      string    `json:"code"` // the signed text printed in the QR
-	IssuedAt  time.Time `json:"issued_at"`
+	Name      string    `json:"name,omitempty"`
+	Group     string    `json:"group,omitempty"` // config group
+	Gate      string    `json:"gate,omitempty"`
+	PublicKey []byte    `json:"public_key,omitempty"` // Ed25519; the device holds the private half
+	CreatedAt time.Time `json:"created_at"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	// What the device last reported.
+	LastSeen      time.Time `json:"last_seen,omitzero"`
+	Firmware      string    `json:"firmware,omitempty"`
+	ConfigVersion int64     `json:"config_version"` // applied
+	ConfigError   string    `json:"config_error,omitempty"`
+}
+
+// Revoked reports whether the device was revoked.
+func (d Device) Revoked() bool { return !d.RevokedAt.IsZero() }
+
+// Enrollment is a one-time token that lets a device enroll with its own
+// key. Only the token's hash is stored.
+type Enrollment struct {
+	TokenHash []byte    `json:"-"`
+	Device    string    `json:"device"`
+	Name      string    `json:"name,omitempty"`
+	Group     string    `json:"group,omitempty"`
+	Gate      string    `json:"gate,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// DesiredConfig is the config a scope ("device:<id>" or "group:<name>")
+// should run. Versions come from one counter across all scopes, so a
+// device's desired version only grows whichever scope it inherits from.
+type DesiredConfig struct {
+	Scope     string          `json:"scope"`
+	Version   int64           `json:"version"`
+	Body      json.RawMessage `json:"body"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// LogState is where an event's change log stands.
+type LogState struct {
+	Event     string `json:"event"`
+	Last      int64  `json:"last"`    // last seq logged
+	Running   uint64 `json:"running"` // running checksum at Last
+	Compacted int64  `json:"compacted"`
+	// CompactedRunning is the running checksum at Compacted.
+	CompactedRunning uint64 `json:"compacted_running"`
+}
+
+// ChangePage is a run of consecutive changes and the running checksum
+// after the last of them.
+type ChangePage struct {
+	Changes []wire.Change
+	Running uint64
+}
+
+// SnapshotPage is a run of the event's current replica rows in ticket id
+// order: tickets with after < id <= Last and their used marks; Keys only
+// when after is "". Done when no ticket follows Last.
+type SnapshotPage struct {
+	Keys    []wire.Key
+	Tickets []wire.SnapTicket
+	Used    []wire.Used
+	Last    string
+	Done    bool
 }
 
 // ScanRecord is a scan as the fleet recorded it.
@@ -48,7 +153,8 @@ type ScanRecord struct {
 }
 
 // Store keeps the fleet's state. Every mutation that gates must see appends
-// to the event's change log in the same transaction.
+// to the event's change log in the same transaction; seqs are per event,
+// dense, and committed in order.
 type Store interface {
 	CreateEvent(ctx context.Context, e Event) error
 	Event(ctx context.Context, id string) (Event, error)
@@ -59,13 +165,55 @@ type Store interface {
 	// SigningKey returns the newest key of the event that is not retired.
 	SigningKey(ctx context.Context, event string) (ticket.SigningKey, error)
 
-	// AddTickets stores tickets and logs them as allowlist rows.
+	PutTicketType(ctx context.Context, t TicketType) error
+	TicketTypes(ctx context.Context, event string) ([]TicketType, error)
+	PutZone(ctx context.Context, z Zone) error
+	Zones(ctx context.Context, event string) ([]Zone, error)
+	PutGate(ctx context.Context, g Gate) error
+	Gates(ctx context.Context, event string) ([]Gate, error)
+
+	// AddTickets stores tickets and logs them as allowlist rows, all or
+	// none (ErrExists when an id is taken).
 	AddTickets(ctx context.Context, ts []Ticket) error
 	Tickets(ctx context.Context, event string, limit int) ([]Ticket, error)
+	// TicketPage lists tickets with id > after in id order.
+	TicketPage(ctx context.Context, event, after string, limit int) ([]Ticket, error)
 	Ticket(ctx context.Context, event, id string) (Ticket, error)
+	// RevokeTicket revokes a ticket and logs it; revoking twice is a no-op.
+	RevokeTicket(ctx context.Context, event, id, reason string, at time.Time) (Ticket, error)
+	// ReplaceTicket revokes old (reason "reissued") and adds repl in its
+	// place, in one transaction.
+	ReplaceTicket(ctx context.Context, event, old string, repl Ticket, at time.Time) error
 
-	// Changes returns up to limit changes of event with seq > after.
-	Changes(ctx context.Context, event string, after int64, limit int) ([]wire.Change, error)
+	// Devices. PutDevice registers (or pre-enrolls) a device.
+	PutDevice(ctx context.Context, d Device) error
+	Device(ctx context.Context, id string) (Device, error)
+	Devices(ctx context.Context) ([]Device, error)
+	RevokeDevice(ctx context.Context, id string, at time.Time) error
+	// ReportDevice records what a connected device reports.
+	ReportDevice(ctx context.Context, id, firmware string, configVersion int64, configErr string, at time.Time) error
+	CreateEnrollment(ctx context.Context, e Enrollment) error
+	// Enroll consumes a token and registers its device with pub.
+	Enroll(ctx context.Context, tokenHash, pub []byte, at time.Time) (Device, error)
+
+	// PutConfig sets the desired config of scope under a new version.
+	PutConfig(ctx context.Context, scope string, body json.RawMessage, at time.Time) (DesiredConfig, error)
+	Config(ctx context.Context, scope string) (DesiredConfig, error)
+	Configs(ctx context.Context) ([]DesiredConfig, error)
+
+	// The change log.
+	LogState(ctx context.Context, event string) (LogState, error)
+	// Changes returns up to limit changes of event with seq > after;
+	// ErrCompacted when after is below the compaction point.
+	Changes(ctx context.Context, event string, after int64, limit int) (ChangePage, error)
+	// RunningAt returns the running checksum at seq; ErrCompacted when the
+	// log no longer holds it.
+	RunningAt(ctx context.Context, event string, seq int64) (uint64, error)
+	// Snapshot returns the replica rows after ticket id after.
+	Snapshot(ctx context.Context, event, after string, limit int) (SnapshotPage, error)
+	// Compact drops the changes of event up to upTo; replicas behind it
+	// get a snapshot instead.
+	Compact(ctx context.Context, event string, upTo int64) error
 
 	// RecordScans stores scans of device, ignoring those already stored
 	// (dedup by device and seq), and logs a used mark for every newly

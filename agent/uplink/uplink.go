@@ -123,7 +123,11 @@ func (c *Client) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	hello := &wire.Hello{Protocol: wire.ProtocolVersion, Device: c.opts.Device, Firmware: c.opts.Firmware, Cursors: cursors}
+	hc := map[string]wire.Cursor{}
+	for ev, seq := range cursors {
+		hc[ev] = wire.Cursor{Seq: seq}
+	}
+	hello := &wire.Hello{Protocol: wire.ProtocolVersion, Device: c.opts.Device, Firmware: c.opts.Firmware, Cursors: hc}
 	if err := s.send(&wire.Message{Type: wire.TypeHello, Hello: hello}); err != nil {
 		return fmt.Errorf("uplink: hello: %w", err)
 	}

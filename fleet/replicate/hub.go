@@ -201,20 +201,27 @@ func (c *conn) serve(ctx context.Context) error {
 
 // pushChanges sends every event's log from the agent's cursor, then waits
 // for the log to grow.
-func (c *conn) pushChanges(ctx context.Context, cursors map[string]int64) error {
+func (c *conn) pushChanges(ctx context.Context, hello map[string]wire.Cursor) error {
+	cursors := map[string]int64{}
+	for ev, cur := range hello {
+		cursors[ev] = cur.Seq
+	}
 	for {
 		wake := c.hub.wakeChan() // taken before reading, so no growth is missed
 		sent := false
 		for ev, cur := range cursors {
-			changes, err := c.hub.opts.Store.Changes(ctx, ev, cur, c.hub.opts.BatchSize)
+			page, err := c.hub.opts.Store.Changes(ctx, ev, cur, c.hub.opts.BatchSize)
 			if err != nil {
 				return err
 			}
+			changes := page.Changes
 			if len(changes) == 0 {
 				continue
 			}
 			to := changes[len(changes)-1].Seq
-			if err := c.send(&wire.Message{Type: wire.TypeBatch, Batch: &wire.Batch{Event: ev, From: cur, To: to, Changes: changes}}); err != nil {
+			b := &wire.Batch{Event: ev, From: cur, To: to, Changes: changes, Running: page.Running}
+			b.Seal()
+			if err := c.send(&wire.Message{Type: wire.TypeBatch, Batch: b}); err != nil {
 				return fmt.Errorf("send batch: %w", err)
 			}
 			cursors[ev] = to

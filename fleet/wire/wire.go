@@ -3,11 +3,22 @@
 // between them.
 //
 // Every frame is one JSON Message. A message has a Type and exactly the one
-// body field that type names; Validate enforces that before anything acts on
-// a message.
+// body field that type names; Validate enforces that, and every size bound,
+// before anything acts on a message.
+//
+// A session: the fleet sends a Challenge; the agent answers with a Hello
+// signed by its device key (HelloSigningBytes) and carrying, per event, its
+// Cursor. The fleet then sends either Snapshot chunks (the cursor is older
+// than the log's compaction point, ahead of the log, or its running
+// checksum disagrees) or Batches of changes since the cursor, then live
+// Batches as the log grows. The agent Acks what it applied and streams its
+// journaled Scans, which the fleet acknowledges with ScanAck. Config pushes
+// the desired configuration; ConfigAck reports what was applied. Revoked
+// tells a device it was revoked: it wipes its replica.
 package wire
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -17,40 +28,97 @@ import (
 // with a dated line below, whenever a message changes meaning.
 //
 //   - 1 (2026-11-27): hello, batch, scans, scan ack; JSON frames.
-const ProtocolVersion = 1
+//   - 2 (2026-11-28): challenge and signed hello (device keys); per-event
+//     cursors with running checksum and snapshot progress; snapshot chunks;
+//     batch checksums; config and config ack; revoked; ext.
+const ProtocolVersion = 2
 
 // MaxMessageBytes bounds one frame in either direction.
 const MaxMessageBytes = 4 << 20
 
-// Message types.
+// Bounds on the contents of a message.
 const (
-	TypeHello   = "hello"    // agent → fleet, first frame
-	TypeBatch   = "batch"    // fleet → agent: replica changes
-	TypeAck     = "ack"      // agent → fleet: batch applied up to a cursor
-	TypeScans   = "scans"    // agent → fleet: journaled scans
-	TypeScanAck = "scan_ack" // fleet → agent: scans recorded
-	TypeError   = "error"    // either way, before closing
+	MaxIDLen           = 128    // device, event, ticket, key ids
+	MaxTextLen         = 1024   // names, reasons, sentences
+	MaxScansPerMessage = 1000   // upstream scans per frame
+	MaxChangesPerBatch = 10_000 // changes per batch
+	MaxSnapshotRows    = 20_000 // tickets (plus as many used marks) per snapshot chunk
+	MaxConfigBytes     = 64 << 10
+	MaxCursors         = 64 // events one device serves
 )
 
-// Message is one frame. Exactly the field named by Type is set.
+// Message types.
+const (
+	TypeChallenge = "challenge"  // fleet → agent, first frame
+	TypeHello     = "hello"      // agent → fleet, answers the challenge
+	TypeBatch     = "batch"      // fleet → agent: replica changes
+	TypeSnapshot  = "snapshot"   // fleet → agent: one chunk of a full replica
+	TypeAck       = "ack"        // agent → fleet: applied up to a cursor
+	TypeScans     = "scans"      // agent → fleet: journaled scans
+	TypeScanAck   = "scan_ack"   // fleet → agent: scans recorded
+	TypeConfig    = "config"     // fleet → agent: desired config
+	TypeConfigAck = "config_ack" // agent → fleet: config applied
+	TypeRevoked   = "revoked"    // fleet → agent: the device was revoked
+	TypeError     = "error"      // either way, before closing
+)
+
+// Message is one frame. Exactly the field named by Type is set; types
+// registered with RegisterExt carry their body in Ext.
 type Message struct {
-	Type    string   `json:"type"`
-	Hello   *Hello   `json:"hello,omitempty"`
-	Batch   *Batch   `json:"batch,omitempty"`
-	Ack     *Ack     `json:"ack,omitempty"`
-	Scans   *Scans   `json:"scans,omitempty"`
-	ScanAck *ScanAck `json:"scan_ack,omitempty"`
-	Error   *Error   `json:"error,omitempty"`
+	Type      string          `json:"type"`
+	Challenge *Challenge      `json:"challenge,omitempty"`
+	Hello     *Hello          `json:"hello,omitempty"`
+	Batch     *Batch          `json:"batch,omitempty"`
+	Snapshot  *Snapshot       `json:"snapshot,omitempty"`
+	Ack       *Ack            `json:"ack,omitempty"`
+	Scans     *Scans          `json:"scans,omitempty"`
+	ScanAck   *ScanAck        `json:"scan_ack,omitempty"`
+	Config    *Config         `json:"config,omitempty"`
+	ConfigAck *ConfigAck      `json:"config_ack,omitempty"`
+	Revoked   *Revoked        `json:"revoked,omitempty"`
+	Error     *Error          `json:"error,omitempty"`
+	Ext       json.RawMessage `json:"ext,omitempty"` // body of a registered extension type
 }
 
-// Hello opens a session.
+// Challenge opens a session: the agent signs Nonce in its Hello.
+type Challenge struct {
+	Nonce []byte `json:"nonce"` // 32 random bytes
+	Fleet string `json:"fleet,omitempty"`
+}
+
+// Hello identifies the agent and says where its replica stands.
 type Hello struct {
-	Protocol int    `json:"protocol"`
-	Device   string `json:"device"`
-	Firmware string `json:"firmware,omitempty"`
-	// Cursors maps each event the device serves to the last change
-	// sequence it has applied (0: nothing yet).
-	Cursors map[string]int64 `json:"cursors"`
+	Protocol      int    `json:"protocol"`
+	Device        string `json:"device"`
+	Firmware      string `json:"firmware,omitempty"`
+	ConfigVersion int64  `json:"config_version"` // last config applied; 0: none
+	// Cursors maps each event the device serves to its replica position.
+	Cursors map[string]Cursor `json:"cursors"`
+	// Signature is the device key's Ed25519 signature over
+	// HelloSigningBytes(challenge nonce, Device). Nil only for legacy
+	// unenrolled agents, which a fleet accepts only when configured to.
+	Signature []byte `json:"signature,omitempty"`
+}
+
+// HelloSigningBytes is what a device signs to prove it holds its key.
+func HelloSigningBytes(nonce []byte, device string) []byte {
+	b := append([]byte("admit-hello-v2\x00"), nonce...)
+	b = append(b, 0)
+	return append(b, device...)
+}
+
+// Cursor is an agent's replica position for one event.
+type Cursor struct {
+	Seq     int64  `json:"seq"`     // last change applied; 0: nothing yet
+	Running uint64 `json:"running"` // running checksum after Seq
+	// Snapshot, when set, is a snapshot being received: resume it.
+	Snapshot *SnapshotProgress `json:"snapshot,omitempty"`
+}
+
+// SnapshotProgress is where a snapshot transfer stands on the agent.
+type SnapshotProgress struct {
+	Seq   int64  `json:"seq"`   // the log position the snapshot is taken from
+	After string `json:"after"` // last ticket id received
 }
 
 // Change kinds.
@@ -105,6 +173,38 @@ type Batch struct {
 	From    int64    `json:"from"`
 	To      int64    `json:"to"`
 	Changes []Change `json:"changes"`
+	// Checksum is BatchChecksum of the batch; Running is the replica's
+	// running checksum once the batch is applied (RunningChecksum over
+	// every change up to To).
+	Checksum uint64 `json:"checksum"`
+	Running  uint64 `json:"running"`
+}
+
+// SnapTicket is an allowlist row in a snapshot.
+type SnapTicket struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Holder  string `json:"holder,omitempty"`
+	Revoked bool   `json:"revoked,omitempty"`
+}
+
+// Snapshot is one chunk of an event's full replica as of log position Seq
+// (changes after Seq follow as batches). Chunks go in ticket id order: a
+// chunk holds the tickets with After < id <= Last and their used marks; the
+// first chunk (After == "") also holds the keys. Applying the first chunk
+// starts a new replica generation; applying the Done chunk replaces the old
+// one. Running is the running checksum at Seq.
+type Snapshot struct {
+	Event    string       `json:"event"`
+	Seq      int64        `json:"seq"`
+	Running  uint64       `json:"running"`
+	After    string       `json:"after"`
+	Last     string       `json:"last"`
+	Keys     []Key        `json:"keys,omitempty"`
+	Tickets  []SnapTicket `json:"tickets"`
+	Used     []Used       `json:"used,omitempty"`
+	Done     bool         `json:"done"`
+	Checksum uint64       `json:"checksum"` // SnapshotChecksum of the chunk
 }
 
 // Ack confirms that the agent applied an event's changes up to Cursor.
@@ -142,6 +242,24 @@ type ScanAck struct {
 	UpTo int64 `json:"up_to"`
 }
 
+// Config is the configuration the fleet wants the device to run.
+type Config struct {
+	Version int64           `json:"version"`
+	Body    json.RawMessage `json:"body"` // a JSON object; its schema belongs to the agent
+}
+
+// ConfigAck reports the config version the device applied (or failed to).
+type ConfigAck struct {
+	Version int64  `json:"version"`
+	Error   string `json:"error,omitempty"` // why Version could not be applied
+}
+
+// Revoked tells a device that the fleet revoked it: it must wipe its
+// replica and stop connecting.
+type Revoked struct {
+	Reason string `json:"reason,omitempty"`
+}
+
 // Error explains why a peer is about to close the connection.
 type Error struct {
 	Code    string `json:"code"`
@@ -155,24 +273,60 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
 
-// Validate checks that m is well formed: a known type with exactly its body.
+// Decode parses and validates one frame.
+func Decode(data []byte) (*Message, error) {
+	if len(data) > MaxMessageBytes {
+		return nil, invalid("frame of %d bytes exceeds %d", len(data), MaxMessageBytes)
+	}
+	var m Message
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, invalid("%v", err)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// extValidators holds the extension types declared in other files of this
+// package (for instance decide.go): each validates its Ext body.
+var extValidators = map[string]func(json.RawMessage) error{}
+
+// RegisterExt declares an extension message type whose body travels in
+// Message.Ext. Call it from an init function of this package.
+func RegisterExt(typ string, validate func(json.RawMessage) error) {
+	if _, dup := extValidators[typ]; dup || typ == "" {
+		panic("wire: extension type " + typ + " registered twice or empty")
+	}
+	extValidators[typ] = validate
+}
+
+// Validate checks that m is well formed: a known type with exactly its
+// body, every field within bounds.
 func (m *Message) Validate() error {
 	set := 0
-	for _, present := range []bool{m.Hello != nil, m.Batch != nil, m.Ack != nil, m.Scans != nil, m.ScanAck != nil, m.Error != nil} {
+	for _, present := range []bool{m.Challenge != nil, m.Hello != nil, m.Batch != nil, m.Snapshot != nil, m.Ack != nil,
+		m.Scans != nil, m.ScanAck != nil, m.Config != nil, m.ConfigAck != nil, m.Revoked != nil, m.Error != nil, m.Ext != nil} {
 		if present {
 			set++
 		}
 	}
 	if set != 1 {
-		return invalid("%q message with %d bodies", m.Type, set)
+		return invalid("%.32q message with %d bodies", m.Type, set)
 	}
 	switch m.Type {
+	case TypeChallenge:
+		if m.Challenge == nil || len(m.Challenge.Nonce) != 32 || len(m.Challenge.Fleet) > MaxIDLen {
+			return invalid("bad challenge")
+		}
 	case TypeHello:
 		return m.Hello.validate()
 	case TypeBatch:
 		return m.Batch.validate()
+	case TypeSnapshot:
+		return m.Snapshot.validate()
 	case TypeAck:
-		if m.Ack == nil || m.Ack.Event == "" || m.Ack.Cursor < 0 {
+		if m.Ack == nil || !okID(m.Ack.Event) || m.Ack.Cursor < 0 {
 			return invalid("bad ack")
 		}
 	case TypeScans:
@@ -181,15 +335,42 @@ func (m *Message) Validate() error {
 		if m.ScanAck == nil || m.ScanAck.UpTo < 0 {
 			return invalid("bad scan ack")
 		}
+	case TypeConfig:
+		if m.Config == nil || m.Config.Version <= 0 || len(m.Config.Body) > MaxConfigBytes || !isObject(m.Config.Body) {
+			return invalid("bad config")
+		}
+	case TypeConfigAck:
+		if m.ConfigAck == nil || m.ConfigAck.Version < 0 || len(m.ConfigAck.Error) > MaxTextLen {
+			return invalid("bad config ack")
+		}
+	case TypeRevoked:
+		if m.Revoked == nil || len(m.Revoked.Reason) > MaxTextLen {
+			return invalid("bad revoked")
+		}
 	case TypeError:
-		if m.Error == nil {
-			return invalid("error without body")
+		if m.Error == nil || len(m.Error.Code) > MaxIDLen || len(m.Error.Message) > MaxTextLen {
+			return invalid("bad error")
 		}
 	default:
-		return invalid("unknown type %q", m.Type)
+		v, ok := extValidators[m.Type]
+		if !ok || m.Ext == nil {
+			return invalid("unknown type %.32q", m.Type)
+		}
+		if err := v(m.Ext); err != nil {
+			return invalid("%s: %v", m.Type, err)
+		}
 	}
 	return nil
 }
+
+// isObject reports whether body is one JSON object.
+func isObject(body json.RawMessage) bool {
+	var v map[string]json.RawMessage
+	return len(body) > 0 && json.Unmarshal(body, &v) == nil && v != nil
+}
+
+func okID(s string) bool   { return s != "" && len(s) <= MaxIDLen }
+func okText(s string) bool { return len(s) <= MaxTextLen }
 
 func (h *Hello) validate() error {
 	if h == nil {
@@ -198,12 +379,21 @@ func (h *Hello) validate() error {
 	if h.Protocol != ProtocolVersion {
 		return invalid("protocol %d, want %d", h.Protocol, ProtocolVersion)
 	}
-	if h.Device == "" || len(h.Device) > 128 {
-		return invalid("hello: bad device id")
+	if !okID(h.Device) || !okText(h.Firmware) || h.ConfigVersion < 0 {
+		return invalid("hello: bad device, firmware or config version")
+	}
+	if h.Signature != nil && len(h.Signature) != 64 {
+		return invalid("hello: signature of %d bytes", len(h.Signature))
+	}
+	if len(h.Cursors) > MaxCursors {
+		return invalid("hello: %d cursors", len(h.Cursors))
 	}
 	for ev, c := range h.Cursors {
-		if ev == "" || c < 0 {
-			return invalid("hello: bad cursor %q=%d", ev, c)
+		if !okID(ev) || c.Seq < 0 {
+			return invalid("hello: bad cursor %.32q=%d", ev, c.Seq)
+		}
+		if p := c.Snapshot; p != nil && (p.Seq < 0 || len(p.After) > MaxIDLen) {
+			return invalid("hello: bad snapshot progress for %.32q", ev)
 		}
 	}
 	return nil
@@ -213,8 +403,8 @@ func (b *Batch) validate() error {
 	if b == nil {
 		return invalid("batch without body")
 	}
-	if b.Event == "" || b.From < 0 || b.To < b.From {
-		return invalid("batch %q from %d to %d", b.Event, b.From, b.To)
+	if !okID(b.Event) || b.From < 0 || b.To < b.From || len(b.Changes) > MaxChangesPerBatch {
+		return invalid("batch %.32q from %d to %d with %d changes", b.Event, b.From, b.To, len(b.Changes))
 	}
 	prev := b.From
 	for i := range b.Changes {
@@ -227,7 +417,16 @@ func (b *Batch) validate() error {
 			return err
 		}
 	}
+	if sum := BatchChecksum(b); sum != b.Checksum {
+		return invalid("batch %q %d..%d: checksum %x, computed %x", b.Event, b.From, b.To, b.Checksum, sum)
+	}
 	return nil
+}
+
+func (k *Key) validate() bool { return okID(k.ID) && len(k.Public) == 32 }
+
+func (u *Used) validate() bool {
+	return okID(u.TicketID) && okID(u.Device) && okText(u.Gate)
 }
 
 func (c *Change) validate() error {
@@ -242,23 +441,61 @@ func (c *Change) validate() error {
 	}
 	switch {
 	case c.Kind == KindKey && c.Key != nil:
-		if c.Key.ID == "" || len(c.Key.Public) != 32 {
+		if !c.Key.validate() {
 			return invalid("change %d: bad key", c.Seq)
 		}
 	case c.Kind == KindTicket && c.Ticket != nil:
-		if c.Ticket.ID == "" {
-			return invalid("change %d: ticket without id", c.Seq)
+		if !okID(c.Ticket.ID) || !okText(c.Ticket.Type) || !okText(c.Ticket.Holder) {
+			return invalid("change %d: bad ticket", c.Seq)
 		}
 	case c.Kind == KindRevoke && c.Revoke != nil:
-		if c.Revoke.TicketID == "" {
-			return invalid("change %d: revoke without ticket", c.Seq)
+		if !okID(c.Revoke.TicketID) || !okText(c.Revoke.Reason) {
+			return invalid("change %d: bad revoke", c.Seq)
 		}
 	case c.Kind == KindUsed && c.Used != nil:
-		if c.Used.TicketID == "" || c.Used.Device == "" {
+		if !c.Used.validate() {
 			return invalid("change %d: bad used mark", c.Seq)
 		}
 	default:
-		return invalid("change %d: kind %q does not match its body", c.Seq, c.Kind)
+		return invalid("change %d: kind %.16q does not match its body", c.Seq, c.Kind)
+	}
+	return nil
+}
+
+func (s *Snapshot) validate() error {
+	if s == nil {
+		return invalid("snapshot without body")
+	}
+	if !okID(s.Event) || s.Seq < 0 || len(s.After) > MaxIDLen || len(s.Last) > MaxIDLen ||
+		len(s.Tickets) > MaxSnapshotRows || len(s.Used) > MaxSnapshotRows || len(s.Keys) > MaxCursors {
+		return invalid("snapshot of %.32q: bad header or too many rows", s.Event)
+	}
+	if s.After != "" && len(s.Keys) > 0 {
+		return invalid("snapshot of %q: keys in a later chunk", s.Event)
+	}
+	for i := range s.Keys {
+		if !s.Keys[i].validate() {
+			return invalid("snapshot of %q: bad key", s.Event)
+		}
+	}
+	prev := s.After
+	for _, t := range s.Tickets {
+		if !okID(t.ID) || t.ID <= prev || t.ID > s.Last || !okText(t.Type) || !okText(t.Holder) {
+			return invalid("snapshot of %q: ticket %.32q out of order or bad", s.Event, t.ID)
+		}
+		prev = t.ID
+	}
+	if s.Last != "" && s.Last < s.After {
+		return invalid("snapshot of %q: last before after", s.Event)
+	}
+	for i := range s.Used {
+		u := &s.Used[i]
+		if !u.validate() || u.TicketID <= s.After || u.TicketID > s.Last {
+			return invalid("snapshot of %q: used mark out of range", s.Event)
+		}
+	}
+	if sum := SnapshotChecksum(s); sum != s.Checksum {
+		return invalid("snapshot of %q after %q: checksum %x, computed %x", s.Event, s.After, s.Checksum, sum)
 	}
 	return nil
 }
@@ -267,14 +504,20 @@ func (s *Scans) validate() error {
 	if s == nil {
 		return invalid("scans without body")
 	}
+	if len(s.Scans) > MaxScansPerMessage {
+		return invalid("%d scans in one message", len(s.Scans))
+	}
 	var prev int64
 	for _, sc := range s.Scans {
 		if sc.Seq <= prev {
 			return invalid("scan seq %d not increasing", sc.Seq)
 		}
 		prev = sc.Seq
-		if sc.Event == "" || (sc.Outcome != Admitted && sc.Outcome != Refused) {
+		if !okID(sc.Event) || (sc.Outcome != Admitted && sc.Outcome != Refused) {
 			return invalid("scan %d: bad event or outcome", sc.Seq)
+		}
+		if len(sc.TicketID) > MaxIDLen || !okText(sc.Gate) || !okText(sc.Reason) || !okText(sc.Sentence) {
+			return invalid("scan %d: field too long", sc.Seq)
 		}
 		if sc.Outcome == Admitted && sc.TicketID == "" {
 			return invalid("scan %d: admitted without ticket", sc.Seq)

@@ -1,0 +1,438 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"admit/fleet"
+	"admit/fleet/wire"
+)
+
+// --- tickets ---
+
+func (s *Store) AddTickets(ctx context.Context, ts []fleet.Ticket) error {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("add tickets: %w", err)
+	}
+	defer tx.Rollback()
+	if err := s.addTicketsTx(ctx, tx, ts); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("add tickets: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) addTicketsTx(ctx context.Context, tx *sql.Tx, ts []fleet.Ticket) error {
+	byEvent := map[string][]wire.Change{}
+	var order []string
+	rows := make([][]any, 0, len(ts))
+	for _, t := range ts {
+		rows = append(rows, []any{t.Event, t.ID, t.Type, t.Holder, t.Code, ms(t.IssuedAt)})
+		if _, ok := byEvent[t.Event]; !ok {
+			order = append(order, t.Event)
+		}
+		byEvent[t.Event] = append(byEvent[t.Event], wire.Change{Kind: wire.KindTicket, Ticket: &wire.Ticket{ID: t.ID, Type: t.Type, Holder: t.Holder}})
+	}
+	if err := s.insertMany(ctx, tx, `INSERT INTO tickets (event_id, id, type, holder, code, issued_at) VALUES `, 6, rows, ""); err != nil {
+		return s.wrapUnique(err, "add tickets")
+	}
+	for _, ev := range order {
+		if err := s.appendChanges(ctx, tx, ev, byEvent[ev]); err != nil {
+			return fmt.Errorf("add tickets: %w", err)
+		}
+	}
+	return nil
+}
+
+const ticketCols = `event_id, id, type, holder, code, issued_at, COALESCE(revoked_at, 0), revoke_reason, replaced_by`
+
+func scanTicket(sc interface{ Scan(...any) error }) (fleet.Ticket, error) {
+	var t fleet.Ticket
+	var issued, revoked int64
+	err := sc.Scan(&t.Event, &t.ID, &t.Type, &t.Holder, &t.Code, &issued, &revoked, &t.RevokeReason, &t.ReplacedBy)
+	t.IssuedAt, t.RevokedAt = fromMS(issued), fromMS(revoked)
+	return t, err
+}
+
+func (s *Store) queryTickets(ctx context.Context, query string, args ...any) ([]fleet.Ticket, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list tickets: %w", err)
+	}
+	defer rows.Close()
+	var out []fleet.Ticket
+	for rows.Next() {
+		t, err := scanTicket(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list tickets: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) Tickets(ctx context.Context, event string, limit int) ([]fleet.Ticket, error) {
+	return s.queryTickets(ctx, `SELECT `+ticketCols+` FROM tickets WHERE event_id = ? ORDER BY issued_at, id LIMIT ?`, event, limit)
+}
+
+func (s *Store) TicketPage(ctx context.Context, event, after string, limit int) ([]fleet.Ticket, error) {
+	return s.queryTickets(ctx, `SELECT `+ticketCols+` FROM tickets WHERE event_id = ? AND id > ? ORDER BY id LIMIT ?`, event, after, limit)
+}
+
+func (s *Store) Ticket(ctx context.Context, event, id string) (fleet.Ticket, error) {
+	t, err := scanTicket(s.db.QueryRowContext(ctx, s.q(`SELECT `+ticketCols+` FROM tickets WHERE event_id = ? AND id = ?`), event, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, fmt.Errorf("ticket %s/%s: %w", event, id, fleet.ErrNotFound)
+	}
+	if err != nil {
+		return t, fmt.Errorf("ticket %s/%s: %w", event, id, err)
+	}
+	return t, nil
+}
+
+func (s *Store) revokeTx(ctx context.Context, tx *sql.Tx, event, id, reason, replacedBy string, at time.Time) error {
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE tickets SET revoked_at = ?, revoke_reason = ?, replaced_by = ?
+		WHERE event_id = ? AND id = ? AND revoked_at IS NULL`), ms(at), reason, replacedBy, event, id)
+	if err != nil {
+		return fmt.Errorf("revoke %s/%s: %w", event, id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var one int
+		err := tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM tickets WHERE event_id = ? AND id = ?`), event, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("revoke %s/%s: %w", event, id, fleet.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("revoke %s/%s: %w", event, id, err)
+		}
+		if replacedBy != "" {
+			return fmt.Errorf("reissue %s/%s: already revoked: %w", event, id, fleet.ErrRevoked)
+		}
+		return nil // revoked before: nothing to log
+	}
+	return s.appendChanges(ctx, tx, event, []wire.Change{{Kind: wire.KindRevoke, Revoke: &wire.Revoke{TicketID: id, Reason: reason}}})
+}
+
+func (s *Store) RevokeTicket(ctx context.Context, event, id, reason string, at time.Time) (fleet.Ticket, error) {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return fleet.Ticket{}, fmt.Errorf("revoke: %w", err)
+	}
+	defer tx.Rollback()
+	if err := s.revokeTx(ctx, tx, event, id, reason, "", at); err != nil {
+		return fleet.Ticket{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return fleet.Ticket{}, fmt.Errorf("revoke: %w", err)
+	}
+	return s.Ticket(ctx, event, id)
+}
+
+func (s *Store) ReplaceTicket(ctx context.Context, event, old string, repl fleet.Ticket, at time.Time) error {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("reissue: %w", err)
+	}
+	defer tx.Rollback()
+	if err := s.revokeTx(ctx, tx, event, old, "reissued", repl.ID, at); err != nil {
+		return err
+	}
+	if err := s.addTicketsTx(ctx, tx, []fleet.Ticket{repl}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// --- devices and enrollment ---
+
+const deviceCols = `id, name, grp, gate, public_key, created_at, revoked_at, last_seen, firmware, config_version, config_error`
+
+func scanDevice(sc interface{ Scan(...any) error }) (fleet.Device, error) {
+	var d fleet.Device
+	var created, revoked, seen int64
+	err := sc.Scan(&d.ID, &d.Name, &d.Group, &d.Gate, &d.PublicKey, &created, &revoked, &seen, &d.Firmware, &d.ConfigVersion, &d.ConfigError)
+	d.CreatedAt, d.RevokedAt, d.LastSeen = fromMS(created), fromMS(revoked), fromMS(seen)
+	return d, err
+}
+
+func (s *Store) PutDevice(ctx context.Context, d fleet.Device) error {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("put device: %w", err)
+	}
+	defer tx.Rollback()
+	if err := s.putDeviceTx(ctx, tx, d); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// putDeviceTx creates d or replaces its registration (name, group, gate,
+// key), clearing a revocation: re-enrolling is how a device comes back.
+func (s *Store) putDeviceTx(ctx context.Context, tx *sql.Tx, d fleet.Device) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO devices (id, name, grp, gate, public_key, created_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, grp = excluded.grp, gate = excluded.gate,
+		public_key = excluded.public_key, revoked_at = 0`),
+		d.ID, d.Name, d.Group, d.Gate, d.PublicKey, ms(d.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("put device %q: %w", d.ID, err)
+	}
+	return s.notify(ctx, tx, "d:"+d.ID)
+}
+
+func (s *Store) Device(ctx context.Context, id string) (fleet.Device, error) {
+	d, err := scanDevice(s.db.QueryRowContext(ctx, s.q(`SELECT `+deviceCols+` FROM devices WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, fmt.Errorf("device %q: %w", id, fleet.ErrNotFound)
+	}
+	if err != nil {
+		return d, fmt.Errorf("device %q: %w", id, err)
+	}
+	return d, nil
+}
+
+func (s *Store) Devices(ctx context.Context) ([]fleet.Device, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	defer rows.Close()
+	var out []fleet.Device
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list devices: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) RevokeDevice(ctx context.Context, id string, at time.Time) error {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("revoke device: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at = 0`), ms(at), id)
+	if err != nil {
+		return fmt.Errorf("revoke device %q: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.Device(ctx, id); err != nil {
+			return err
+		}
+	}
+	if err := s.notify(ctx, tx, "d:"+id); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *Store) ReportDevice(ctx context.Context, id, firmware string, configVersion int64, configErr string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE devices SET firmware = ?, config_version = ?, config_error = ?, last_seen = ? WHERE id = ?`),
+		firmware, configVersion, configErr, ms(at), id)
+	if err != nil {
+		return fmt.Errorf("report device %q: %w", id, err)
+	}
+	return nil
+}
+
+func (s *Store) CreateEnrollment(ctx context.Context, e fleet.Enrollment) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO enrollments (token_hash, device_id, name, grp, gate, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`), e.TokenHash, e.Device, e.Name, e.Group, e.Gate, ms(e.CreatedAt), ms(e.ExpiresAt))
+	return s.wrapUnique(err, "create enrollment")
+}
+
+func (s *Store) Enroll(ctx context.Context, tokenHash, pub []byte, at time.Time) (fleet.Device, error) {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return fleet.Device{}, fmt.Errorf("enroll: %w", err)
+	}
+	defer tx.Rollback()
+	d := fleet.Device{PublicKey: pub, CreatedAt: at}
+	err = tx.QueryRowContext(ctx, s.q(`UPDATE enrollments SET used_at = ? WHERE token_hash = ? AND used_at = 0 AND expires_at > ?
+		RETURNING device_id, name, grp, gate`), ms(at), tokenHash, ms(at)).Scan(&d.ID, &d.Name, &d.Group, &d.Gate)
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, fleet.ErrBadToken
+	}
+	if err != nil {
+		return d, fmt.Errorf("enroll: %w", err)
+	}
+	if err := s.putDeviceTx(ctx, tx, d); err != nil {
+		return d, err
+	}
+	if err := tx.Commit(); err != nil {
+		return d, fmt.Errorf("enroll: %w", err)
+	}
+	return s.Device(ctx, d.ID)
+}
+
+// --- configs ---
+
+func (s *Store) PutConfig(ctx context.Context, scope string, body json.RawMessage, at time.Time) (fleet.DesiredConfig, error) {
+	c := fleet.DesiredConfig{Scope: scope, Body: body, UpdatedAt: at}
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return c, fmt.Errorf("put config: %w", err)
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM configs`).Scan(&c.Version); err != nil {
+		return c, fmt.Errorf("put config %q: %w", scope, err)
+	}
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO configs (scope, version, body, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (scope) DO UPDATE SET version = excluded.version, body = excluded.body, updated_at = excluded.updated_at`),
+		scope, c.Version, string(body), ms(at))
+	if err != nil {
+		return c, s.wrapUnique(err, fmt.Sprintf("put config %q (concurrent update, retry)", scope))
+	}
+	if err := s.notify(ctx, tx, "c:"+scope); err != nil {
+		return c, err
+	}
+	return c, tx.Commit()
+}
+
+func (s *Store) Config(ctx context.Context, scope string) (fleet.DesiredConfig, error) {
+	c := fleet.DesiredConfig{Scope: scope}
+	var body string
+	var at int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT version, body, updated_at FROM configs WHERE scope = ?`), scope).Scan(&c.Version, &body, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("config %q: %w", scope, fleet.ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("config %q: %w", scope, err)
+	}
+	c.Body, c.UpdatedAt = json.RawMessage(body), fromMS(at)
+	return c, nil
+}
+
+func (s *Store) Configs(ctx context.Context) ([]fleet.DesiredConfig, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT scope, version, body, updated_at FROM configs ORDER BY scope`)
+	if err != nil {
+		return nil, fmt.Errorf("list configs: %w", err)
+	}
+	defer rows.Close()
+	var out []fleet.DesiredConfig
+	for rows.Next() {
+		var c fleet.DesiredConfig
+		var body string
+		var at int64
+		if err := rows.Scan(&c.Scope, &c.Version, &body, &at); err != nil {
+			return nil, fmt.Errorf("list configs: %w", err)
+		}
+		c.Body, c.UpdatedAt = json.RawMessage(body), fromMS(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// --- scans ---
+
+func (s *Store) RecordScans(ctx context.Context, device string, scans []wire.Scan, at time.Time) ([]string, error) {
+	if len(scans) == 0 {
+		return nil, nil
+	}
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("record scans: %w", err)
+	}
+	defer tx.Rollback()
+	// Insert in chunks; RETURNING lists only the rows actually inserted,
+	// so duplicates (device, seq) are skipped and marked nowhere.
+	const ncol = 10
+	per := max(1, min(500, s.d.MaxParams/ncol))
+	inserted := make(map[int64]bool, len(scans))
+	for start := 0; start < len(scans); start += per {
+		chunk := scans[start:min(start+per, len(scans))]
+		query := `INSERT INTO scans (device_id, seq, event_id, ticket_id, gate, at, outcome, reason, sentence, received_at) VALUES `
+		args := make([]any, 0, len(chunk)*ncol)
+		for i, sc := range chunk {
+			if i > 0 {
+				query += ", "
+			}
+			query += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+			args = append(args, device, sc.Seq, sc.Event, sc.TicketID, sc.Gate, ms(sc.At), sc.Outcome, sc.Reason, sc.Sentence, ms(at))
+		}
+		query += ` ON CONFLICT (device_id, seq) DO NOTHING RETURNING seq`
+		rows, err := tx.QueryContext(ctx, s.q(query), args...)
+		if err != nil {
+			return nil, fmt.Errorf("record scans of %q: %w", device, err)
+		}
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("record scans of %q: %w", device, err)
+			}
+			inserted[seq] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("record scans of %q: %w", device, err)
+		}
+	}
+	byEvent := map[string][]wire.Change{}
+	var order []string
+	var used [][]any
+	for _, sc := range scans {
+		if !inserted[sc.Seq] || sc.Outcome != wire.Admitted {
+			continue // a duplicate, or nothing for the other gates to learn
+		}
+		if _, ok := byEvent[sc.Event]; !ok {
+			order = append(order, sc.Event)
+		}
+		byEvent[sc.Event] = append(byEvent[sc.Event], wire.Change{Kind: wire.KindUsed,
+			Used: &wire.Used{TicketID: sc.TicketID, Device: device, Gate: sc.Gate, At: sc.At}})
+		used = append(used, []any{sc.Event, sc.TicketID, device, ms(sc.At), sc.Gate})
+	}
+	if err := s.insertMany(ctx, tx, `INSERT INTO used (event_id, ticket_id, device_id, at, gate) VALUES `, 5, used,
+		` ON CONFLICT (event_id, ticket_id, device_id, at) DO NOTHING`); err != nil {
+		return nil, fmt.Errorf("record scans of %q: %w", device, err)
+	}
+	var grown []string
+	for _, ev := range order {
+		err := s.appendChanges(ctx, tx, ev, byEvent[ev])
+		if errors.Is(err, fleet.ErrNotFound) {
+			continue // a scan for an event this fleet does not know: recorded, not fanned out
+		}
+		if err != nil {
+			return nil, fmt.Errorf("record scans of %q: %w", device, err)
+		}
+		if !slices.Contains(grown, ev) {
+			grown = append(grown, ev)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("record scans: %w", err)
+	}
+	return grown, nil
+}
+
+func (s *Store) RecentScans(ctx context.Context, limit int) ([]fleet.ScanRecord, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT device_id, seq, event_id, ticket_id, gate, at, outcome, reason, sentence, received_at
+		FROM scans ORDER BY received_at DESC, at DESC, seq DESC LIMIT ?`), limit)
+	if err != nil {
+		return nil, fmt.Errorf("recent scans: %w", err)
+	}
+	defer rows.Close()
+	var out []fleet.ScanRecord
+	for rows.Next() {
+		var r fleet.ScanRecord
+		var at, received int64
+		if err := rows.Scan(&r.Device, &r.Seq, &r.Event, &r.TicketID, &r.Gate, &at, &r.Outcome, &r.Reason, &r.Sentence, &received); err != nil {
+			return nil, fmt.Errorf("recent scans: %w", err)
+		}
+		r.At, r.ReceivedAt = fromMS(at), fromMS(received)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

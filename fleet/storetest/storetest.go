@@ -1,0 +1,421 @@
+// Package storetest is the one test suite every fleet.Store backend must
+// pass. A backend's test calls Run with a function that opens a fresh,
+// empty store.
+package storetest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"admit/fleet"
+	"admit/fleet/wire"
+	"admit/ticket"
+)
+
+// Run runs every test of the suite; open returns a fresh empty store
+// (closing it is the suite's job).
+func Run(t *testing.T, open func(t *testing.T) fleet.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s fleet.Store)
+	}{
+		{"Events", testEvents},
+		{"Tickets", testTickets},
+		{"ChangeLog", testChangeLog},
+		{"Compaction", testCompaction},
+		{"Snapshot", testSnapshot},
+		{"Scans", testScans},
+		{"Devices", testDevices},
+		{"Configs", testConfigs},
+		{"Layout", testLayout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			defer s.Close()
+			tt.fn(t, s)
+		})
+	}
+}
+
+var t0 = time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC)
+
+func mustEvent(t *testing.T, s fleet.Store, id string) ticket.SigningKey {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.CreateEvent(ctx, fleet.Event{ID: id, Name: id, StartsAt: t0, EndsAt: t0.Add(6 * time.Hour), CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := ticket.GenerateSigningKey(id, "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddSigningKey(ctx, k, t0); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func tickets(event string, n int, from int) []fleet.Ticket {
+	out := make([]fleet.Ticket, n)
+	for i := range out {
+		id := fmt.Sprintf("T%06d", from+i)
+		out[i] = fleet.Ticket{Event: event, ID: id, Type: "GA", Code: "AD1:" + id, IssuedAt: t0}
+	}
+	return out
+}
+
+func testEvents(t *testing.T, s fleet.Store) {
+	ctx := context.Background()
+	k := mustEvent(t, s, "gala")
+	err := s.CreateEvent(ctx, fleet.Event{ID: "gala", Name: "again", CreatedAt: t0})
+	if !errors.Is(err, fleet.ErrExists) {
+		t.Fatalf("second CreateEvent: %v, want ErrExists", err)
+	}
+	e, err := s.Event(ctx, "gala")
+	if err != nil || e.Name != "gala" || !e.StartsAt.Equal(t0) {
+		t.Fatalf("Event: %+v, %v", e, err)
+	}
+	if _, err := s.Event(ctx, "nope"); !errors.Is(err, fleet.ErrNotFound) {
+		t.Fatalf("Event(nope): %v", err)
+	}
+	got, err := s.SigningKey(ctx, "gala")
+	if err != nil || !got.Private.Equal(k.Private) {
+		t.Fatalf("SigningKey: %v", err)
+	}
+	evs, err := s.Events(ctx)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("Events: %v %v", evs, err)
+	}
+}
+
+func testTickets(t *testing.T, s fleet.Store) {
+	ctx := context.Background()
+	mustEvent(t, s, "gala")
+	if err := s.AddTickets(ctx, tickets("gala", 1200, 0)); err != nil {
+		t.Fatal(err)
+	}
+	// All or none: one duplicate id fails the whole request.
+	err := s.AddTickets(ctx, append(tickets("gala", 5, 5000), tickets("gala", 1, 3)...))
+	if !errors.Is(err, fleet.ErrExists) {
+		t.Fatalf("duplicate ticket: %v, want ErrExists", err)
+	}
+	if _, err := s.Ticket(ctx, "gala", "T005000"); !errors.Is(err, fleet.ErrNotFound) {
+		t.Fatalf("ticket of a failed request stored: %v", err)
+	}
+	page, err := s.TicketPage(ctx, "gala", "T000999", 500)
+	if err != nil || len(page) != 200 || page[0].ID != "T001000" {
+		t.Fatalf("TicketPage: %d rows, %v", len(page), err)
+	}
+	tk, err := s.RevokeTicket(ctx, "gala", "T000007", "lost", t0.Add(time.Minute))
+	if err != nil || tk.RevokedAt.IsZero() || tk.RevokeReason != "lost" {
+		t.Fatalf("RevokeTicket: %+v %v", tk, err)
+	}
+	st1, _ := s.LogState(ctx, "gala")
+	if _, err := s.RevokeTicket(ctx, "gala", "T000007", "again", t0.Add(2*time.Minute)); err != nil {
+		t.Fatalf("second revoke: %v", err)
+	}
+	st2, _ := s.LogState(ctx, "gala")
+	if st2.Last != st1.Last {
+		t.Fatalf("second revoke logged a change: %d → %d", st1.Last, st2.Last)
+	}
+	if _, err := s.RevokeTicket(ctx, "gala", "NOPE", "", t0); !errors.Is(err, fleet.ErrNotFound) {
+		t.Fatalf("revoke unknown: %v", err)
+	}
+	repl := fleet.Ticket{Event: "gala", ID: "R000001", Type: "GA", Code: "AD1:R", IssuedAt: t0}
+	if err := s.ReplaceTicket(ctx, "gala", "T000008", repl, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := s.Ticket(ctx, "gala", "T000008")
+	if old.ReplacedBy != "R000001" || old.RevokedAt.IsZero() {
+		t.Fatalf("replaced ticket: %+v", old)
+	}
+	if err := s.ReplaceTicket(ctx, "gala", "T000008", fleet.Ticket{Event: "gala", ID: "R000002", Type: "GA", Code: "x", IssuedAt: t0}, t0); !errors.Is(err, fleet.ErrRevoked) {
+		t.Fatalf("reissuing a revoked ticket: %v, want ErrRevoked", err)
+	}
+	if _, err := s.Ticket(ctx, "gala", "R000002"); !errors.Is(err, fleet.ErrNotFound) {
+		t.Fatalf("failed reissue left a ticket: %v", err)
+	}
+}
+
+func testChangeLog(t *testing.T, s fleet.Store) {
+	ctx := context.Background()
+	mustEvent(t, s, "gala")
+	mustEvent(t, s, "other")
+	if err := s.AddTickets(ctx, append(tickets("gala", 30, 0), tickets("other", 4, 0)...)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.LogState(ctx, "gala")
+	if err != nil || st.Last != 31 { // key + 30 tickets
+		t.Fatalf("LogState: %+v %v", st, err)
+	}
+	var all []wire.Change
+	for after := int64(0); ; {
+		p, err := s.Changes(ctx, "gala", after, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Changes) == 0 {
+			break
+		}
+		if want := wire.RunningChecksum(wire.RunningChecksum(0, all), p.Changes); p.Running != want {
+			t.Fatalf("page running %x, recomputed %x", p.Running, want)
+		}
+		all = append(all, p.Changes...)
+		after = p.Changes[len(p.Changes)-1].Seq
+	}
+	for i, c := range all {
+		if c.Seq != int64(i+1) {
+			t.Fatalf("change %d has seq %d: seqs must be dense per event", i, c.Seq)
+		}
+	}
+	if all[0].Kind != wire.KindKey || all[1].Kind != wire.KindTicket || all[1].Ticket.ID != "T000000" {
+		t.Fatalf("log starts %+v %+v", all[0], all[1])
+	}
+	if st.Running != wire.RunningChecksum(0, all) {
+		t.Fatal("LogState.Running is not the CRC of the log")
+	}
+	r, err := s.RunningAt(ctx, "gala", 10)
+	if err != nil || r != wire.RunningChecksum(0, all[:10]) {
+		t.Fatalf("RunningAt(10): %x %v", r, err)
+	}
+	if _, err := s.RunningAt(ctx, "gala", 99); !errors.Is(err, fleet.ErrNotFound) {
+		t.Fatalf("RunningAt past the end: %v", err)
+	}
+	if _, err := s.LogState(ctx, "nope"); !errors.Is(err, fleet.ErrNotFound) {
+		t.Fatalf("LogState(nope): %v", err)
+	}
+}
+
+func testCompaction(t *testing.T, s fleet.Store) {
+	ctx := context.Background()
+	mustEvent(t, s, "gala")
+	if err := s.AddTickets(ctx, tickets("gala", 20, 0)); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.RunningAt(ctx, "gala", 15)
+	if err := s.Compact(ctx, "gala", 15); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.LogState(ctx, "gala")
+	if st.Compacted != 15 || st.CompactedRunning != before || st.Last != 21 {
+		t.Fatalf("after compaction: %+v", st)
+	}
+	if _, err := s.Changes(ctx, "gala", 14, 100); !errors.Is(err, fleet.ErrCompacted) {
+		t.Fatalf("Changes behind the compaction point: %v", err)
+	}
+	if _, err := s.RunningAt(ctx, "gala", 3); !errors.Is(err, fleet.ErrCompacted) {
+		t.Fatalf("RunningAt behind the compaction point: %v", err)
+	}
+	p, err := s.Changes(ctx, "gala", 15, 100)
+	if err != nil || len(p.Changes) != 6 || p.Changes[0].Seq != 16 || p.Running != st.Running {
+		t.Fatalf("Changes at the compaction point: %d %v", len(p.Changes), err)
+	}
+	if err := s.Compact(ctx, "gala", 5); err != nil { // behind: no-op
+		t.Fatal(err)
+	}
+	if err := s.AddTickets(ctx, tickets("gala", 1, 100)); err != nil {
+		t.Fatal(err)
+	}
+	st2, _ := s.LogState(ctx, "gala")
+	if st2.Last != 22 {
+		t.Fatalf("seq after compaction: %d, want 22", st2.Last)
+	}
+}
+
+func testSnapshot(t *testing.T, s fleet.Store) {
+	ctx := context.Background()
+	k := mustEvent(t, s, "gala")
+	if err := s.AddTickets(ctx, tickets("gala", 25, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeTicket(ctx, "gala", "T000003", "", t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordScans(ctx, "dev1", []wire.Scan{
+		{Seq: 1, Event: "gala", TicketID: "T000004", Gate: "A", At: t0, Outcome: wire.Admitted},
+		{Seq: 2, Event: "gala", TicketID: "T000020", Gate: "A", At: t0, Outcome: wire.Admitted},
+	}, t0); err != nil {
+		t.Fatal(err)
+	}
+	var got []wire.SnapTicket
+	var used []wire.Used
+	after := ""
+	for i := 0; ; i++ {
+		p, err := s.Snapshot(ctx, "gala", after, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && (len(p.Keys) != 1 || !slices.Equal(p.Keys[0].Public, k.Public().Key)) {
+			t.Fatalf("first snapshot page keys: %+v", p.Keys)
+		}
+		if i > 0 && len(p.Keys) != 0 {
+			t.Fatal("keys on a later page")
+		}
+		got = append(got, p.Tickets...)
+		used = append(used, p.Used...)
+		after = p.Last
+		if p.Done {
+			break
+		}
+		if i > 5 {
+			t.Fatal("snapshot does not end")
+		}
+	}
+	if len(got) != 25 || !got[3].Revoked || got[4].Revoked {
+		t.Fatalf("snapshot tickets: %d, revoked %v %v", len(got), got[3].Revoked, got[4].Revoked)
+	}
+	if len(used) != 2 || used[0].TicketID != "T000004" || used[1].TicketID != "T000020" || !used[0].At.Equal(t0) {
+		t.Fatalf("snapshot used marks: %+v", used)
+	}
+}
+
+func testScans(t *testing.T, s fleet.Store) {
+	ctx := context.Background()
+	mustEvent(t, s, "gala")
+	scans := []wire.Scan{
+		{Seq: 1, Event: "gala", TicketID: "A", Gate: "G1", At: t0, Outcome: wire.Admitted},
+		{Seq: 2, Event: "gala", TicketID: "B", Gate: "G1", At: t0, Outcome: wire.Refused, Reason: "bad_signature"},
+		{Seq: 3, Event: "gala", TicketID: "C", Gate: "G1", At: t0, Outcome: wire.Admitted},
+	}
+	grown, err := s.RecordScans(ctx, "dev1", scans, t0)
+	if err != nil || !slices.Equal(grown, []string{"gala"}) {
+		t.Fatalf("RecordScans: %v %v", grown, err)
+	}
+	st1, _ := s.LogState(ctx, "gala")
+	// Replaying (device, seq) 1..3 and adding 4: only 4 is new.
+	scans = append(scans, wire.Scan{Seq: 4, Event: "gala", TicketID: "D", Gate: "G1", At: t0, Outcome: wire.Admitted})
+	if _, err := s.RecordScans(ctx, "dev1", scans, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	st2, _ := s.LogState(ctx, "gala")
+	if st2.Last != st1.Last+1 {
+		t.Fatalf("replayed scans logged %d used marks, want 1", st2.Last-st1.Last)
+	}
+	// Same seq from another device is another scan.
+	if _, err := s.RecordScans(ctx, "dev2", scans[:1], t0); err != nil {
+		t.Fatal(err)
+	}
+	recent, err := s.RecentScans(ctx, 100)
+	if err != nil || len(recent) != 5 {
+		t.Fatalf("RecentScans: %d %v", len(recent), err)
+	}
+	p, _ := s.Changes(ctx, "gala", st1.Last, 10)
+	if len(p.Changes) != 2 || p.Changes[0].Used.TicketID != "D" || p.Changes[1].Used.Device != "dev2" {
+		t.Fatalf("used marks logged: %+v", p.Changes)
+	}
+	// A scan of an unknown event is recorded, not fanned out.
+	grown, err = s.RecordScans(ctx, "dev1", []wire.Scan{{Seq: 9, Event: "nope", TicketID: "X", At: t0, Outcome: wire.Admitted}}, t0)
+	if err != nil || len(grown) != 0 {
+		t.Fatalf("unknown event scan: %v %v", grown, err)
+	}
+	// A large batch.
+	big := make([]wire.Scan, 2500)
+	for i := range big {
+		big[i] = wire.Scan{Seq: int64(100 + i), Event: "gala", TicketID: fmt.Sprintf("B%d", i), Gate: "G2", At: t0, Outcome: wire.Admitted}
+	}
+	if _, err := s.RecordScans(ctx, "dev3", big, t0); err != nil {
+		t.Fatal(err)
+	}
+	st3, _ := s.LogState(ctx, "gala")
+	if st3.Last != st2.Last+1+2500 {
+		t.Fatalf("big batch logged %d marks", st3.Last-st2.Last-1)
+	}
+}
+
+func testDevices(t *testing.T, s fleet.Store) {
+	ctx := context.Background()
+	token := sha256.Sum256([]byte("token"))
+	e := fleet.Enrollment{TokenHash: token[:], Device: "gate-1", Name: "Gate 1", Group: "north", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := s.CreateEnrollment(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	pub, _, _ := ed25519.GenerateKey(nil)
+	if _, err := s.Enroll(ctx, token[:], pub, t0.Add(2*time.Hour)); !errors.Is(err, fleet.ErrBadToken) {
+		t.Fatalf("expired token: %v", err)
+	}
+	d, err := s.Enroll(ctx, token[:], pub, t0.Add(time.Minute))
+	if err != nil || d.ID != "gate-1" || d.Group != "north" || !slices.Equal(d.PublicKey, pub) {
+		t.Fatalf("Enroll: %+v %v", d, err)
+	}
+	if _, err := s.Enroll(ctx, token[:], pub, t0.Add(time.Minute)); !errors.Is(err, fleet.ErrBadToken) {
+		t.Fatalf("token used twice: %v", err)
+	}
+	if err := s.ReportDevice(ctx, "gate-1", "1.2.3", 7, "", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeDevice(ctx, "gate-1", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	d, _ = s.Device(ctx, "gate-1")
+	if !d.Revoked() || d.Firmware != "1.2.3" || d.ConfigVersion != 7 {
+		t.Fatalf("device after revoke: %+v", d)
+	}
+	if err := s.RevokeDevice(ctx, "nope", t0); !errors.Is(err, fleet.ErrNotFound) {
+		t.Fatalf("revoke unknown device: %v", err)
+	}
+	if err := s.PutDevice(ctx, fleet.Device{ID: "pre", PublicKey: pub, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := s.Devices(ctx)
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("Devices: %d %v", len(ds), err)
+	}
+}
+
+func testConfigs(t *testing.T, s fleet.Store) {
+	ctx := context.Background()
+	c1, err := s.PutConfig(ctx, "group:north", json.RawMessage(`{"pulse_ms":800}`), t0)
+	if err != nil || c1.Version != 1 {
+		t.Fatalf("PutConfig: %+v %v", c1, err)
+	}
+	c2, err := s.PutConfig(ctx, "device:gate-1", json.RawMessage(`{"pulse_ms":500}`), t0)
+	if err != nil || c2.Version != 2 {
+		t.Fatalf("PutConfig: %+v %v", c2, err)
+	}
+	c3, _ := s.PutConfig(ctx, "group:north", json.RawMessage(`{"pulse_ms":900}`), t0)
+	if c3.Version != 3 {
+		t.Fatalf("versions must grow across scopes: %d", c3.Version)
+	}
+	got, err := s.Config(ctx, "group:north")
+	if err != nil || got.Version != 3 || string(got.Body) != `{"pulse_ms":900}` {
+		t.Fatalf("Config: %+v %v", got, err)
+	}
+	if _, err := s.Config(ctx, "group:none"); !errors.Is(err, fleet.ErrNotFound) {
+		t.Fatalf("Config(none): %v", err)
+	}
+	all, _ := s.Configs(ctx)
+	if len(all) != 2 {
+		t.Fatalf("Configs: %d", len(all))
+	}
+}
+
+func testLayout(t *testing.T, s fleet.Store) {
+	ctx := context.Background()
+	mustEvent(t, s, "gala")
+	if err := s.PutZone(ctx, fleet.Zone{Event: "gala", ID: "floor", Name: "Floor"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutGate(ctx, fleet.Gate{Event: "gala", ID: "A", Name: "Gate A", Zones: []string{"floor"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutTicketType(ctx, fleet.TicketType{Event: "gala", ID: "VIP", Name: "VIP", Zones: []string{"floor", "lounge"}, Policy: "reentry"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutTicketType(ctx, fleet.TicketType{Event: "gala", ID: "VIP", Name: "V.I.P."}); err != nil {
+		t.Fatal(err)
+	}
+	tt, _ := s.TicketTypes(ctx, "gala")
+	gs, _ := s.Gates(ctx, "gala")
+	zs, _ := s.Zones(ctx, "gala")
+	if len(tt) != 1 || tt[0].Name != "V.I.P." || tt[0].Zones != nil || len(gs) != 1 || !slices.Equal(gs[0].Zones, []string{"floor"}) || len(zs) != 1 {
+		t.Fatalf("layout: %+v %+v %+v", tt, gs, zs)
+	}
+}
