@@ -89,6 +89,9 @@ type Config struct {
 	// StatusAddr, if set, serves the status endpoint, metrics, staff
 	// actions and the peer endpoint ("127.0.0.1:8181"; ":0" for any port).
 	StatusAddr string
+	// StatusListener, if set, is used instead of StatusAddr (socket
+	// activation; tests that must know every gate's address up front).
+	StatusListener net.Listener
 	// Peers are the other gates' peer endpoints (ws://host:port/peer).
 	Peers []string
 	// Online, if set, asks the fleet before admitting (see OnlineConfig).
@@ -223,7 +226,8 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 		db.Close()
 		return nil, err
 	}
-	if cfg.StatusAddr != "" {
+	a.ln = cfg.StatusListener
+	if a.ln == nil && cfg.StatusAddr != "" {
 		if a.ln, err = net.Listen("tcp", cfg.StatusAddr); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("agent: status listener: %w", err)
