@@ -11,13 +11,16 @@ import (
 	"admit/ticket"
 )
 
-// Service is what operators do to the fleet: create events and issue
-// tickets. Notify, when set, is called with an event whose change log grew,
-// so that connected gates are woken.
+// Service is what operators do to the fleet: create events, issue, import,
+// revoke and reissue tickets, lay out zones and gates, enroll and revoke
+// devices, set configs. Wake, when set, is called after a change that
+// connected gates must see, with "e:<event>" (the event's log grew),
+// "d:<device>" (a device changed) or "c:<scope>" (a config changed): the
+// payloads PostgreSQL notifications carry between nodes.
 type Service struct {
-	Store  Store
-	Now    func() time.Time
-	Notify func(event string)
+	Store Store
+	Now   func() time.Time
+	Wake  func(payload string)
 }
 
 func (s *Service) now() time.Time {
@@ -27,9 +30,11 @@ func (s *Service) now() time.Time {
 	return time.Now().UTC()
 }
 
-func (s *Service) notify(event string) {
-	if s.Notify != nil {
-		s.Notify(event)
+func (s *Service) notify(event string) { s.wake("e:" + event) }
+
+func (s *Service) wake(payload string) {
+	if s.Wake != nil {
+		s.Wake(payload)
 	}
 }
 
@@ -78,53 +83,92 @@ type IssueRequest struct {
 // MaxIssue bounds one issuing request.
 const MaxIssue = 100_000
 
-// Issue signs and stores new tickets, valid for the whole event.
+// Issue signs and stores new tickets, valid for the whole event. A ticket
+// type of that id, when defined, gives the zones and the default policy.
 func (s *Service) Issue(ctx context.Context, req IssueRequest) ([]Ticket, error) {
 	if req.Count < 1 || req.Count > MaxIssue {
-		return nil, fmt.Errorf("issue: count %d out of range 1..%d", req.Count, MaxIssue)
+		return nil, fmt.Errorf("issue: count %d out of range 1..%d: %w", req.Count, MaxIssue, ErrInvalid)
 	}
-	if req.Type == "" {
-		req.Type = "GA"
-	}
-	policy := ticket.SingleEntry
-	if req.Policy != "" {
-		p, err := ticket.ParsePolicy(req.Policy)
-		if err != nil {
-			return nil, fmt.Errorf("issue: %w", err)
-		}
-		policy = p
-	}
-	ev, err := s.Store.Event(ctx, req.Event)
+	is, err := s.issuer(ctx, req.Event)
 	if err != nil {
 		return nil, fmt.Errorf("issue: %w", err)
 	}
-	key, err := s.Store.SigningKey(ctx, ev.ID)
-	if err != nil {
-		return nil, fmt.Errorf("issue: %w", err)
-	}
-	now := s.now()
 	out := make([]Ticket, 0, req.Count)
 	for range req.Count {
 		id, err := NewTicketID()
 		if err != nil {
 			return nil, err
 		}
-		c := ticket.Claims{
-			ID: id, Event: ev.ID, Type: req.Type,
-			NotBefore: ev.StartsAt.Add(-6 * time.Hour), NotAfter: ev.EndsAt,
-			Policy: policy,
-		}
-		code, err := ticket.Encode(c, key)
+		t, err := is.sign(id, req.Type, req.Holder, req.Policy)
 		if err != nil {
 			return nil, fmt.Errorf("issue: %w", err)
 		}
-		out = append(out, Ticket{Event: ev.ID, ID: id, Type: req.Type, Holder: req.Holder, Code: code, IssuedAt: now})
+		out = append(out, t)
 	}
 	if err := s.Store.AddTickets(ctx, out); err != nil {
 		return nil, err
 	}
-	s.notify(ev.ID)
+	s.notify(is.ev.ID)
 	return out, nil
+}
+
+// issuer signs tickets of one event.
+type issuer struct {
+	ev    Event
+	key   ticket.SigningKey
+	types map[string]TicketType
+	now   time.Time
+}
+
+func (s *Service) issuer(ctx context.Context, event string) (*issuer, error) {
+	ev, err := s.Store.Event(ctx, event)
+	if err != nil {
+		return nil, err
+	}
+	key, err := s.Store.SigningKey(ctx, ev.ID)
+	if err != nil {
+		return nil, err
+	}
+	tts, err := s.Store.TicketTypes(ctx, ev.ID)
+	if err != nil {
+		return nil, err
+	}
+	is := &issuer{ev: ev, key: key, types: map[string]TicketType{}, now: s.now()}
+	for _, tt := range tts {
+		is.types[tt.ID] = tt
+	}
+	return is, nil
+}
+
+func (is *issuer) sign(id, typ, holder, policyName string) (Ticket, error) {
+	if typ == "" {
+		typ = "GA"
+	}
+	tt := is.types[typ]
+	if policyName == "" {
+		policyName = tt.Policy
+	}
+	policy := ticket.SingleEntry
+	if policyName != "" {
+		p, err := ticket.ParsePolicy(policyName)
+		if err != nil {
+			return Ticket{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		policy = p
+	}
+	if id == "" || len(id) > 64 || strings.ContainsAny(id, " /?#,") {
+		return Ticket{}, fmt.Errorf("bad ticket id %q: %w", id, ErrInvalid)
+	}
+	c := ticket.Claims{
+		ID: id, Event: is.ev.ID, Type: typ, Zones: tt.Zones,
+		NotBefore: is.ev.StartsAt.Add(-6 * time.Hour), NotAfter: is.ev.EndsAt,
+		Policy: policy,
+	}
+	code, err := ticket.Encode(c, is.key)
+	if err != nil {
+		return Ticket{}, err
+	}
+	return Ticket{Event: is.ev.ID, ID: id, Type: typ, Holder: holder, Code: code, IssuedAt: is.now}, nil
 }
 
 var ticketIDEncoding = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)

@@ -1,12 +1,24 @@
 // Package uplink is the gate side of the fleet stream: it keeps one
-// WebSocket to the fleet open (reconnecting with backoff), applies the
-// replica batches the fleet sends, and streams journaled scans upstream
-// until the fleet acknowledges them.
+// WebSocket to the fleet open (reconnecting with backoff), proves the
+// device's identity by signing the fleet's challenge, applies the replica
+// batches and snapshot chunks the fleet sends, applies pushed config, and
+// streams journaled scans upstream until the fleet acknowledges them.
+//
+// A batch whose running checksum disagrees with the replica's is not
+// applied: the replica is marked for resynchronisation and the session
+// restarts, so the next hello asks the fleet for a snapshot. A fleet that
+// says the device is revoked makes the uplink wipe the replica and stop.
 package uplink
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -21,16 +33,33 @@ import (
 	"admit/fleet/wire"
 )
 
+// ErrRevoked: the fleet revoked this device; the replica was wiped.
+var ErrRevoked = errors.New("uplink: device revoked by the fleet")
+
 // Options configures a Client.
 type Options struct {
-	URL      string // ws://host:port/ws
+	URL      string // ws://host:port/ws or wss://...
 	Device   string
 	Firmware string
 	DB       *gatedb.DB
-	// OnKeys is called with keys a batch added, after it committed.
+	// Key is the device's Ed25519 key, enrolled with the fleet. Nil sends
+	// an unsigned hello, which only a fleet that allows unenrolled devices
+	// accepts (the protocol 1 behaviour, kept while deployments switch).
+	Key ed25519.PrivateKey
+	// CAFingerprint pins the fleet's CA (SHA-256 of its certificate, from
+	// enrollment) for wss:// URLs; nil verifies with the system roots.
+	CAFingerprint []byte
+	// OnKeys is called with keys a batch or snapshot added, after it
+	// committed.
 	OnKeys func([]gatedb.Key)
 	// OnApplied is called after each batch commits.
 	OnApplied func(event string, cursor int64)
+	// OnConfig applies a config the fleet pushed; an error is reported to
+	// the fleet and the config is not recorded as applied. Nil: configs are
+	// recorded as applied without anything else happening.
+	OnConfig func(ctx context.Context, version int64, body json.RawMessage) error
+	// OnRevoked is called after the replica was wiped on revocation.
+	OnRevoked func()
 	Log       *slog.Logger
 	// MaxBackoff caps the wait between reconnects; default 5 s.
 	MaxBackoff time.Duration
@@ -69,7 +98,8 @@ func (c *Client) Kick() {
 // Connected reports whether a session with the fleet is up.
 func (c *Client) Connected() bool { return c.connected.Load() }
 
-// Run keeps a session with the fleet until ctx ends.
+// Run keeps a session with the fleet until ctx ends (nil) or the fleet
+// revokes the device (ErrRevoked).
 func (c *Client) Run(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for {
@@ -79,9 +109,13 @@ func (c *Client) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if errors.Is(err, ErrRevoked) {
+			c.opts.Log.Error("fleet revoked this device; replica wiped", "err", err)
+			return err
+		}
 		c.opts.Log.Warn("fleet uplink down", "err", err)
-		if time.Since(start) > 30*time.Second {
-			backoff = 100 * time.Millisecond // it was a healthy session
+		if time.Since(start) > 30*time.Second || errors.Is(err, gatedb.ErrDiverged) {
+			backoff = 100 * time.Millisecond // a healthy session, or a resync to ask for at once
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		select {
@@ -90,6 +124,46 @@ func (c *Client) Run(ctx context.Context) error {
 		case <-time.After(wait):
 		}
 		backoff = min(backoff*2, c.opts.MaxBackoff)
+	}
+}
+
+// TLSConfig returns the client TLS config for a fleet whose CA has the
+// SHA-256 fingerprint pin: the chain the fleet presents must be signed by
+// exactly that CA (names are not checked: the pin is the identity).
+func TLSConfig(pin []byte) *tls.Config {
+	if len(pin) == 0 {
+		return nil
+	}
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, // replaced by VerifyPeerCertificate below
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 {
+				return errors.New("uplink: fleet sent no certificate")
+			}
+			leaf, err := x509.ParseCertificate(raw[0])
+			if err != nil {
+				return fmt.Errorf("uplink: fleet certificate: %w", err)
+			}
+			for _, der := range raw[1:] {
+				fp := sha256.Sum256(der)
+				if subtle.ConstantTimeCompare(fp[:], pin) != 1 {
+					continue
+				}
+				ca, err := x509.ParseCertificate(der)
+				if err != nil {
+					return fmt.Errorf("uplink: fleet CA: %w", err)
+				}
+				if err := leaf.CheckSignatureFrom(ca); err != nil {
+					return fmt.Errorf("uplink: fleet certificate not signed by the pinned CA: %w", err)
+				}
+				if now := time.Now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
+					return errors.New("uplink: fleet certificate expired or not yet valid")
+				}
+				return nil
+			}
+			return errors.New("uplink: fleet CA does not match the pinned fingerprint")
+		},
 	}
 }
 
@@ -106,8 +180,20 @@ func (s *session) send(m *wire.Message) error {
 	return s.ws.WriteJSON(m)
 }
 
+func (s *session) read() (*wire.Message, error) {
+	_, data, err := s.ws.ReadMessage()
+	if err != nil {
+		return nil, fmt.Errorf("uplink: read: %w", err)
+	}
+	m, err := wire.Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("uplink: %w", err)
+	}
+	return m, nil
+}
+
 func (c *Client) session(ctx context.Context) error {
-	dialer := websocket.Dialer{HandshakeTimeout: c.opts.Timeout}
+	dialer := websocket.Dialer{HandshakeTimeout: c.opts.Timeout, TLSClientConfig: TLSConfig(c.opts.CAFingerprint)}
 	ws, resp, err := dialer.DialContext(ctx, c.opts.URL, http.Header{})
 	if err != nil {
 		return fmt.Errorf("uplink: dial %s: %w", c.opts.URL, err)
@@ -119,20 +205,33 @@ func (c *Client) session(ctx context.Context) error {
 	ws.SetReadLimit(wire.MaxMessageBytes)
 	s := &session{c: c, ws: ws}
 
-	cursors, err := c.opts.DB.Cursors(ctx)
+	ws.SetReadDeadline(time.Now().Add(c.opts.Timeout))
+	m, err := s.read()
 	if err != nil {
 		return err
 	}
-	hc := map[string]wire.Cursor{}
-	for ev, seq := range cursors {
-		hc[ev] = wire.Cursor{Seq: seq}
+	if m.Type != wire.TypeChallenge {
+		return fmt.Errorf("uplink: fleet opened with %q, not a challenge", m.Type)
 	}
-	hello := &wire.Hello{Protocol: wire.ProtocolVersion, Device: c.opts.Device, Firmware: c.opts.Firmware, Cursors: hc}
+	ws.SetReadDeadline(time.Time{})
+	cursors, err := c.opts.DB.ReplicaCursors(ctx)
+	if err != nil {
+		return err
+	}
+	cfgVersion, _, err := c.opts.DB.Config(ctx)
+	if err != nil {
+		return err
+	}
+	hello := &wire.Hello{Protocol: wire.ProtocolVersion, Device: c.opts.Device, Firmware: c.opts.Firmware,
+		ConfigVersion: cfgVersion, Cursors: cursors}
+	if c.opts.Key != nil {
+		hello.Signature = ed25519.Sign(c.opts.Key, wire.HelloSigningBytes(m.Challenge.Nonce, c.opts.Device))
+	}
 	if err := s.send(&wire.Message{Type: wire.TypeHello, Hello: hello}); err != nil {
 		return fmt.Errorf("uplink: hello: %w", err)
 	}
 	c.connected.Store(true)
-	c.opts.Log.Info("fleet uplink up", "url", c.opts.URL, "cursors", cursors)
+	c.opts.Log.Info("fleet uplink up", "url", c.opts.URL, "events", len(cursors))
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -152,23 +251,16 @@ func (c *Client) session(ctx context.Context) error {
 func (s *session) receive(ctx context.Context) error {
 	opts := &s.c.opts
 	for {
-		_, data, err := s.ws.ReadMessage()
+		m, err := s.read()
 		if err != nil {
-			return fmt.Errorf("uplink: read: %w", err)
-		}
-		var m wire.Message
-		if err := json.Unmarshal(data, &m); err != nil {
-			return fmt.Errorf("uplink: %w: %v", wire.ErrInvalid, err)
-		}
-		if err := m.Validate(); err != nil {
-			return fmt.Errorf("uplink: %w", err)
+			return err
 		}
 		switch m.Type {
 		case wire.TypeBatch:
 			keys, err := opts.DB.Apply(ctx, m.Batch)
 			if err != nil {
-				// The replica is untouched; reconnecting resumes from
-				// its cursor.
+				// The replica is untouched; reconnecting resumes from its
+				// cursor (or asks for a snapshot after a divergence).
 				return fmt.Errorf("uplink: %w", err)
 			}
 			if len(keys) > 0 && opts.OnKeys != nil {
@@ -180,16 +272,69 @@ func (s *session) receive(ctx context.Context) error {
 			if err := s.send(&wire.Message{Type: wire.TypeAck, Ack: &wire.Ack{Event: m.Batch.Event, Cursor: m.Batch.To}}); err != nil {
 				return fmt.Errorf("uplink: ack: %w", err)
 			}
+		case wire.TypeSnapshot:
+			keys, err := opts.DB.ApplySnapshot(ctx, m.Snapshot)
+			if err != nil {
+				return fmt.Errorf("uplink: %w", err)
+			}
+			if len(keys) > 0 && opts.OnKeys != nil {
+				opts.OnKeys(keys)
+			}
+			if m.Snapshot.Done {
+				if opts.OnApplied != nil {
+					opts.OnApplied(m.Snapshot.Event, m.Snapshot.Seq)
+				}
+				if err := s.send(&wire.Message{Type: wire.TypeAck, Ack: &wire.Ack{Event: m.Snapshot.Event, Cursor: m.Snapshot.Seq}}); err != nil {
+					return fmt.Errorf("uplink: ack: %w", err)
+				}
+			}
 		case wire.TypeScanAck:
 			if err := opts.DB.Acked(ctx, m.ScanAck.UpTo); err != nil {
 				return err
 			}
+		case wire.TypeConfig:
+			if err := s.applyConfig(ctx, m.Config); err != nil {
+				return err
+			}
+		case wire.TypeRevoked:
+			if err := opts.DB.Wipe(ctx); err != nil {
+				return fmt.Errorf("uplink: revoked, and the wipe failed: %w", err)
+			}
+			if opts.OnRevoked != nil {
+				opts.OnRevoked()
+			}
+			return fmt.Errorf("%w: %s", ErrRevoked, m.Revoked.Reason)
 		case wire.TypeError:
 			return fmt.Errorf("uplink: fleet closed the stream: %s: %s", m.Error.Code, m.Error.Message)
 		default:
 			return fmt.Errorf("uplink: unexpected %q from the fleet", m.Type)
 		}
 	}
+}
+
+func (s *session) applyConfig(ctx context.Context, cfg *wire.Config) error {
+	opts := &s.c.opts
+	ack := &wire.ConfigAck{Version: cfg.Version}
+	var err error
+	if opts.OnConfig != nil {
+		err = opts.OnConfig(ctx, cfg.Version, cfg.Body)
+	}
+	if err == nil {
+		err = opts.DB.SetConfig(ctx, cfg.Version, cfg.Body)
+	}
+	if err != nil {
+		opts.Log.Warn("config not applied", "version", cfg.Version, "err", err)
+		prev, _, _ := opts.DB.Config(ctx)
+		msg := err.Error()
+		if len(msg) > wire.MaxTextLen {
+			msg = msg[:wire.MaxTextLen]
+		}
+		ack = &wire.ConfigAck{Version: prev, Error: msg}
+	}
+	if err := s.send(&wire.Message{Type: wire.TypeConfigAck, ConfigAck: ack}); err != nil {
+		return fmt.Errorf("uplink: config ack: %w", err)
+	}
+	return nil
 }
 
 // pushScans streams the journal: everything not yet acknowledged, then new

@@ -1,10 +1,12 @@
-// Package node runs one fleet node: the store in a data directory, the
-// replication hub and the HTTP API on one listener. admit-fleet, the demo
+// Package node runs one fleet node: the store (SQLite in a data directory,
+// or a PostgreSQL shared with other nodes), the replication hub and the
+// HTTP API on one listener, over TLS when configured. admit-fleet, the demo
 // venue and the end-to-end tests all start fleets through it.
 package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,31 +14,52 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"admit/fleet"
 	"admit/fleet/api"
+	"admit/fleet/postgres"
 	"admit/fleet/replicate"
 	"admit/fleet/sqlite"
 )
 
 // Config configures a node.
 type Config struct {
-	DataDir string // holds fleet.db
-	Addr    string // listen address, e.g. "127.0.0.1:8080" or ":0"
-	Log     *slog.Logger
-	Now     func() time.Time
+	DataDir string // holds fleet.db (SQLite) and the TLS CA
+	// Postgres, when set, is the DSN of a PostgreSQL shared by several
+	// nodes; the node then keeps no state in DataDir but its TLS files.
+	Postgres string
+	Addr     string // listen address, e.g. "127.0.0.1:8080" or ":0"
+	Log      *slog.Logger
+	Now      func() time.Time
+	// RequireEnrollment refuses agents that are not enrolled (every hello
+	// signed by the device's key). Off, unknown devices may still connect
+	// unsigned (protocol 1 behaviour; the demo venue until it enrolls its
+	// gates); enrolled devices must sign either way.
+	RequireEnrollment bool
+	// TLS: see TLSConfig. Zero value: plain HTTP.
+	TLS TLSConfig
+	// Hub tunes the replication hub (Store, Log, Now are filled in).
+	Hub replicate.Options
 }
 
 // Node is a running fleet node.
 type Node struct {
 	Service *fleet.Service
 	Hub     *replicate.Hub
+	Store   fleet.Store
 
-	store  *sqlite.Store
+	// CAFingerprint is the SHA-256 of the CA certificate agents pin, when
+	// the node serves TLS with its own CA.
+	CAFingerprint []byte
+
+	scheme string
 	ln     net.Listener
 	srv    *http.Server
 	served chan error
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // Open opens the store and starts serving.
@@ -50,25 +73,70 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("fleet node: %w", err)
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "fleet.db"))
-	if err != nil {
-		return nil, fmt.Errorf("fleet node: %w", err)
+	var store fleet.Store
+	var pg *postgres.Store
+	if cfg.Postgres != "" {
+		s, err := postgres.Open(ctx, cfg.Postgres)
+		if err != nil {
+			return nil, fmt.Errorf("fleet node: %w", err)
+		}
+		store, pg = s, s
+	} else {
+		s, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "fleet.db"))
+		if err != nil {
+			return nil, fmt.Errorf("fleet node: %w", err)
+		}
+		store = s
 	}
-	hub := replicate.NewHub(replicate.Options{Store: store, Log: cfg.Log, Now: cfg.Now})
-	svc := &fleet.Service{Store: store, Now: cfg.Now, Notify: hub.Notify}
+	hubOpts := cfg.Hub
+	hubOpts.Store, hubOpts.Log, hubOpts.Now = store, cfg.Log, cfg.Now
+	hubOpts.AllowUnenrolled = !cfg.RequireEnrollment
+	hub := replicate.NewHub(hubOpts)
+	svc := &fleet.Service{Store: store, Now: cfg.Now, Wake: hub.Wake}
+	n := &Node{Service: svc, Hub: hub, Store: store, scheme: "http", served: make(chan error, 1)}
+
+	var tlsCfg *tls.Config
+	if cfg.TLS.enabled() {
+		var err error
+		tlsCfg, n.CAFingerprint, err = cfg.TLS.load(cfg.DataDir, cfg.Addr, cfg.Now)
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("fleet node: %w", err)
+		}
+		n.scheme = "https"
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("fleet node: %w", err)
 	}
-	n := &Node{
-		Service: svc, Hub: hub, store: store, ln: ln,
-		srv: &http.Server{
-			Handler:           api.Handler(svc, hub, cfg.Log),
-			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
-		},
-		served: make(chan error, 1),
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	n.ln = ln
+	n.srv = &http.Server{
+		Handler:           api.Handler(svc, hub, cfg.Log, api.Options{CAFingerprint: n.CAFingerprint}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	if pg != nil {
+		ready := make(chan struct{})
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			pg.Listen(runCtx, cfg.Log, ready, hub.Wake)
+		}()
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			cancel()
+			n.wg.Wait()
+			ln.Close()
+			store.Close()
+			return nil, ctx.Err()
+		}
 	}
 	go func() { n.served <- n.srv.Serve(ln) }()
 	return n, nil
@@ -77,15 +145,28 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 // Addr is the address the node listens on.
 func (n *Node) Addr() string { return n.ln.Addr().String() }
 
-// URL is the node's base URL.
-func (n *Node) URL() string { return "http://" + n.Addr() }
+// URL is the node's base URL (http:// or https://).
+func (n *Node) URL() string { return n.scheme + "://" + n.Addr() }
+
+// AgentURL is the URL agents stream from (ws:// or wss://).
+func (n *Node) AgentURL() string {
+	if n.scheme == "https" {
+		return "wss://" + n.Addr() + "/ws"
+	}
+	return "ws://" + n.Addr() + "/ws"
+}
 
 // Close stops serving (closing agent streams) and closes the store.
 func (n *Node) Close(ctx context.Context) error {
+	n.cancel()
 	n.Hub.Close() // hijacked WebSockets are not closed by Shutdown
-	err := n.srv.Shutdown(ctx)
-	if serr := <-n.served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
+	var err error
+	if n.srv != nil {
+		err = n.srv.Shutdown(ctx)
+		if serr := <-n.served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, serr)
+		}
 	}
-	return errors.Join(err, n.store.Close())
+	n.wg.Wait()
+	return errors.Join(err, n.Store.Close())
 }

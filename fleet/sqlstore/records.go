@@ -238,8 +238,8 @@ func (s *Store) RevokeDevice(ctx context.Context, id string, at time.Time) error
 }
 
 func (s *Store) ReportDevice(ctx context.Context, id, firmware string, configVersion int64, configErr string, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE devices SET firmware = ?, config_version = ?, config_error = ?, last_seen = ? WHERE id = ?`),
-		firmware, configVersion, configErr, ms(at), id)
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE devices SET firmware = COALESCE(NULLIF(?, ''), firmware), config_version = ?, config_error = ?, last_seen = ?
+		WHERE id = ?`), firmware, configVersion, configErr, ms(at), id)
 	if err != nil {
 		return fmt.Errorf("report device %q: %w", id, err)
 	}

@@ -180,6 +180,9 @@ var handledFields = map[string][]string{
 	"ConfigAck":        {"Version", "Error"},
 	"Revoked":          {"Reason"},
 	"Error":            {"Code", "Message"},
+	"EnrollRequest":    {"Token", "PublicKey"},
+	"EnrollResponse":   {"Device", "Name", "Gate", "CAFingerprint"},
+	"EnrollURI":        {"Fleet", "Token", "CAFingerprint"},
 	// decide.go (online decisions, owned by the agent side).
 	"DecideRequest":  {"Device", "Gate", "Event", "TicketID", "Direction", "Policy", "At"},
 	"DecideResponse": {"Admit", "Reason", "Sentence"},

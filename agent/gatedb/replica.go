@@ -1,0 +1,339 @@
+package gatedb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"admit/fleet/wire"
+)
+
+// ErrDiverged: after a batch the replica's running checksum would differ
+// from the fleet's. Nothing of the batch was applied; the replica is marked
+// for a new snapshot, which the next hello asks for.
+var ErrDiverged = errors.New("gatedb: replica diverged from the fleet (running checksum mismatch)")
+
+// Key is a replicated public key.
+type Key struct {
+	Event, ID string
+	Public    []byte
+	RetiredAt time.Time
+}
+
+// Cursors returns the replication cursor (last change seq applied) of
+// every event on the replica.
+func (d *DB) Cursors(ctx context.Context) (map[string]int64, error) {
+	rc, err := d.ReplicaCursors(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(rc))
+	for ev, c := range rc {
+		out[ev] = c.Seq
+	}
+	return out, nil
+}
+
+// ReplicaCursors returns, per event, what the hello tells the fleet: the
+// cursor, its running checksum and any snapshot in progress.
+func (d *DB) ReplicaCursors(ctx context.Context) (map[string]wire.Cursor, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT event_id, seq, running, snap_active, snap_seq, snap_after FROM cursors`)
+	if err != nil {
+		return nil, fmt.Errorf("gatedb: cursors: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]wire.Cursor{}
+	for rows.Next() {
+		var ev, after string
+		var seq, running, snapSeq int64
+		var active bool
+		if err := rows.Scan(&ev, &seq, &running, &active, &snapSeq, &after); err != nil {
+			return nil, fmt.Errorf("gatedb: cursors: %w", err)
+		}
+		c := wire.Cursor{Seq: seq, Running: uint64(running)}
+		if active {
+			c.Snapshot = &wire.SnapshotProgress{Seq: snapSeq, After: after}
+		}
+		out[ev] = c
+	}
+	return out, rows.Err()
+}
+
+// Serve makes sure the replica tracks event (cursor 0 until a batch lands).
+func (d *DB) Serve(ctx context.Context, event string) error {
+	_, err := d.db.ExecContext(ctx, `INSERT OR IGNORE INTO cursors (event_id, seq) VALUES (?, 0)`, event)
+	if err != nil {
+		return fmt.Errorf("gatedb: serve %q: %w", event, err)
+	}
+	return nil
+}
+
+type cursorRow struct {
+	seq, running, gen int64
+	snapActive        bool
+	snapSeq, snapRun  int64
+	snapAfter         string
+}
+
+func readCursor(ctx context.Context, tx *sql.Tx, event string) (cursorRow, error) {
+	var c cursorRow
+	err := tx.QueryRowContext(ctx, `SELECT seq, running, gen, snap_active, snap_seq, snap_running, snap_after FROM cursors WHERE event_id = ?`, event).
+		Scan(&c.seq, &c.running, &c.gen, &c.snapActive, &c.snapSeq, &c.snapRun, &c.snapAfter)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("gatedb: event %q not served here: %w", event, ErrCursorMismatch)
+	}
+	return c, err
+}
+
+// Apply applies a validated batch in one transaction. A batch whose From is
+// behind the cursor was already (partly) applied: the changes up to the
+// cursor are skipped, so replaying a batch is a no-op. A batch that starts
+// after the cursor would leave a gap and is refused with ErrCursorMismatch,
+// touching nothing. When the running checksum after the batch differs from
+// the batch's, nothing is applied, the event is marked for resynchronisation
+// and ErrDiverged returned. It returns the keys the batch added.
+func (d *DB) Apply(ctx context.Context, b *wire.Batch) ([]Key, error) {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("gatedb: apply: %w", err)
+	}
+	defer tx.Rollback()
+	cur, err := readCursor(ctx, tx, b.Event)
+	if err != nil {
+		return nil, fmt.Errorf("gatedb: apply: %w", err)
+	}
+	if cur.snapActive {
+		return nil, fmt.Errorf("gatedb: apply batch of %q during a snapshot: %w", b.Event, ErrCursorMismatch)
+	}
+	if b.From > cur.seq {
+		return nil, fmt.Errorf("gatedb: apply batch of %q from %d, replica at %d: %w", b.Event, b.From, cur.seq, ErrCursorMismatch)
+	}
+	if b.To <= cur.seq {
+		return nil, nil // a replay
+	}
+	running := uint64(cur.running)
+	var scratch []byte
+	for i := range b.Changes {
+		if b.Changes[i].Seq > cur.seq {
+			running, scratch = b.Changes[i].Running(running, scratch)
+		}
+	}
+	if running != b.Running {
+		tx.Rollback()
+		if err := d.markResync(ctx, b.Event); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("gatedb: batch of %q to %d: running checksum %x, fleet says %x: %w", b.Event, b.To, running, b.Running, ErrDiverged)
+	}
+	var keys []Key
+	for _, c := range b.Changes {
+		if c.Seq <= cur.seq {
+			continue
+		}
+		k, err := applyChange(ctx, tx, b.Event, cur.gen, c)
+		if err != nil {
+			return nil, fmt.Errorf("gatedb: apply change %d of %q: %w", c.Seq, b.Event, err)
+		}
+		if k != nil {
+			keys = append(keys, *k)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE cursors SET seq = ?, running = ? WHERE event_id = ?`, b.To, int64(running), b.Event); err != nil {
+		return nil, fmt.Errorf("gatedb: apply: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("gatedb: apply: %w", err)
+	}
+	return keys, nil
+}
+
+// markResync makes the next hello ask for a new snapshot of event.
+func (d *DB) markResync(ctx context.Context, event string) error {
+	_, err := d.db.ExecContext(ctx, `UPDATE cursors SET snap_active = 1, snap_seq = 0, snap_after = '' WHERE event_id = ?`, event)
+	if err != nil {
+		return fmt.Errorf("gatedb: mark %q for resync: %w", event, err)
+	}
+	return nil
+}
+
+func applyChange(ctx context.Context, tx *sql.Tx, event string, gen int64, c wire.Change) (*Key, error) {
+	var err error
+	switch c.Kind {
+	case wire.KindKey:
+		k := &Key{Event: event, ID: c.Key.ID, Public: c.Key.Public, RetiredAt: c.Key.RetiredAt}
+		_, err = tx.ExecContext(ctx, `INSERT INTO keys (event_id, id, public, retired_at, gen) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (event_id, id) DO UPDATE SET public = excluded.public, retired_at = excluded.retired_at, gen = excluded.gen`,
+			event, k.ID, k.Public, ms(k.RetiredAt), gen)
+		return k, err
+	case wire.KindTicket:
+		_, err = tx.ExecContext(ctx, `INSERT INTO tickets (event_id, id, type, holder, gen) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (event_id, id) DO UPDATE SET type = excluded.type, holder = excluded.holder, gen = excluded.gen`,
+			event, c.Ticket.ID, c.Ticket.Type, c.Ticket.Holder, gen)
+	case wire.KindRevoke:
+		_, err = tx.ExecContext(ctx, `UPDATE tickets SET revoked = 1 WHERE event_id = ? AND id = ?`, event, c.Revoke.TicketID)
+	case wire.KindUsed:
+		u := c.Used
+		_, err = tx.ExecContext(ctx, `INSERT OR IGNORE INTO used (event_id, ticket_id, device, at, gate) VALUES (?, ?, ?, ?, ?)`,
+			event, u.TicketID, u.Device, ms(u.At), u.Gate)
+	default:
+		err = fmt.Errorf("unknown kind %q", c.Kind)
+	}
+	return nil, err
+}
+
+// ApplySnapshot applies one validated snapshot chunk in one transaction.
+// The first chunk (After == "") starts a new replica generation; each
+// chunk must continue the snapshot in progress (a chunk already applied is
+// a no-op; one that would leave a gap is refused with ErrCursorMismatch).
+// The Done chunk drops the rows of older generations and moves the cursor
+// to the snapshot's Seq, after which batches continue from there. Used
+// marks are never dropped: a mark only ever refuses a ticket. It returns
+// the keys the chunk added.
+func (d *DB) ApplySnapshot(ctx context.Context, s *wire.Snapshot) ([]Key, error) {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("gatedb: snapshot: %w", err)
+	}
+	defer tx.Rollback()
+	cur, err := readCursor(ctx, tx, s.Event)
+	if err != nil {
+		return nil, fmt.Errorf("gatedb: snapshot: %w", err)
+	}
+	gen := cur.gen + 1
+	switch {
+	case s.After == "":
+		// A new snapshot, whatever was in progress.
+		if _, err := tx.ExecContext(ctx, `UPDATE cursors SET snap_active = 1, snap_seq = ?, snap_running = ?, snap_after = '' WHERE event_id = ?`,
+			s.Seq, int64(s.Running), s.Event); err != nil {
+			return nil, fmt.Errorf("gatedb: snapshot: %w", err)
+		}
+	case cur.snapActive && cur.snapSeq == s.Seq && cur.snapAfter == s.After:
+		// the next chunk
+	case cur.snapActive && cur.snapSeq == s.Seq && s.Last <= cur.snapAfter,
+		!cur.snapActive && cur.seq >= s.Seq:
+		return nil, nil // already applied
+	default:
+		return nil, fmt.Errorf("gatedb: snapshot chunk of %q at %d after %q, replica expects %d after %q: %w",
+			s.Event, s.Seq, s.After, cur.snapSeq, cur.snapAfter, ErrCursorMismatch)
+	}
+	var keys []Key
+	for _, k := range s.Keys {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO keys (event_id, id, public, retired_at, gen) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (event_id, id) DO UPDATE SET public = excluded.public, retired_at = excluded.retired_at, gen = excluded.gen`,
+			s.Event, k.ID, k.Public, ms(k.RetiredAt), gen); err != nil {
+			return nil, fmt.Errorf("gatedb: snapshot key: %w", err)
+		}
+		keys = append(keys, Key{Event: s.Event, ID: k.ID, Public: k.Public, RetiredAt: k.RetiredAt})
+	}
+	if err := insertSnapTickets(ctx, tx, s.Event, gen, s.Tickets); err != nil {
+		return nil, err
+	}
+	for _, u := range s.Used {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO used (event_id, ticket_id, device, at, gate) VALUES (?, ?, ?, ?, ?)`,
+			s.Event, u.TicketID, u.Device, ms(u.At), u.Gate); err != nil {
+			return nil, fmt.Errorf("gatedb: snapshot used mark: %w", err)
+		}
+	}
+	if s.Done {
+		for _, table := range []string{"tickets", "keys"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE event_id = ? AND gen < ?`, s.Event, gen); err != nil {
+				return nil, fmt.Errorf("gatedb: snapshot: drop old %s: %w", table, err)
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE cursors SET seq = snap_seq, running = snap_running, gen = ?, snap_active = 0, snap_after = ''
+			WHERE event_id = ?`, gen, s.Event)
+	} else {
+		_, err = tx.ExecContext(ctx, `UPDATE cursors SET snap_after = ? WHERE event_id = ?`, s.Last, s.Event)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gatedb: snapshot: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("gatedb: snapshot: %w", err)
+	}
+	return keys, nil
+}
+
+// insertSnapTickets upserts tickets 100 to a statement.
+func insertSnapTickets(ctx context.Context, tx *sql.Tx, event string, gen int64, ts []wire.SnapTicket) error {
+	const per = 100
+	const tail = ` ON CONFLICT (event_id, id) DO UPDATE SET type = excluded.type, holder = excluded.holder,
+		revoked = excluded.revoked, gen = excluded.gen`
+	build := func(n int) string {
+		return `INSERT INTO tickets (event_id, id, type, holder, revoked, gen) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?), ", n), ", ") + tail
+	}
+	var full *sql.Stmt
+	args := make([]any, 0, per*6)
+	for len(ts) > 0 {
+		n := min(per, len(ts))
+		args = args[:0]
+		for _, t := range ts[:n] {
+			args = append(args, event, t.ID, t.Type, t.Holder, t.Revoked, gen)
+		}
+		var err error
+		if n == per {
+			if full == nil {
+				if full, err = tx.PrepareContext(ctx, build(per)); err != nil {
+					return fmt.Errorf("gatedb: snapshot tickets: %w", err)
+				}
+				defer full.Close()
+			}
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, build(n), args...)
+		}
+		if err != nil {
+			return fmt.Errorf("gatedb: snapshot tickets: %w", err)
+		}
+		ts = ts[n:]
+	}
+	return nil
+}
+
+// Wipe deletes the replica (keys, tickets, used marks, cursors back to 0)
+// and the applied config: what a revoked device does.
+func (d *DB) Wipe(ctx context.Context) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("gatedb: wipe: %w", err)
+	}
+	defer tx.Rollback()
+	for _, q := range []string{
+		`DELETE FROM keys`, `DELETE FROM tickets`, `DELETE FROM used`, `DELETE FROM device_config`,
+		`UPDATE cursors SET seq = 0, running = 0, gen = 0, snap_active = 0, snap_seq = 0, snap_running = 0, snap_after = ''`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("gatedb: wipe: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// Config returns the config this device applied last (version 0: none).
+func (d *DB) Config(ctx context.Context) (int64, json.RawMessage, error) {
+	var v int64
+	var body []byte
+	err := d.db.QueryRowContext(ctx, `SELECT version, body FROM device_config WHERE id = 1`).Scan(&v, &body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, nil
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("gatedb: config: %w", err)
+	}
+	return v, body, nil
+}
+
+// SetConfig records the config this device applied.
+func (d *DB) SetConfig(ctx context.Context, version int64, body json.RawMessage) error {
+	_, err := d.db.ExecContext(ctx, `INSERT INTO device_config (id, version, body) VALUES (1, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET version = excluded.version, body = excluded.body`, version, []byte(body))
+	if err != nil {
+		return fmt.Errorf("gatedb: set config: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,303 @@
+package fleet
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// MaxImport bounds one CSV import.
+const MaxImport = 1_000_000
+
+// ImportCSV reads tickets from CSV and issues them in one transaction (all
+// or none). The header names the columns: "id" (optional: generated when
+// absent or empty), "type" (default GA), "holder", "policy".
+func (s *Service) ImportCSV(ctx context.Context, event string, r io.Reader) ([]Ticket, error) {
+	is, err := s.issuer(ctx, event)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("import: header: %w: %w", ErrInvalid, err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.ToLower(strings.TrimSpace(h))] = i
+	}
+	if _, ok := col["id"]; !ok {
+		if _, ok := col["type"]; !ok {
+			if _, ok := col["holder"]; !ok {
+				return nil, fmt.Errorf("import: header %q has none of id, type, holder: %w", header, ErrInvalid)
+			}
+		}
+	}
+	field := func(rec []string, name string) string {
+		if i, ok := col[name]; ok && i < len(rec) {
+			return strings.TrimSpace(rec[i])
+		}
+		return ""
+	}
+	var out []Ticket
+	seen := map[string]bool{}
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("import: %w: %w", ErrInvalid, err)
+		}
+		if len(out) >= MaxImport {
+			return nil, fmt.Errorf("import: more than %d rows: %w", MaxImport, ErrInvalid)
+		}
+		id := field(rec, "id")
+		if id == "" {
+			if id, err = NewTicketID(); err != nil {
+				return nil, err
+			}
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("import: line %d: ticket %q twice: %w", line, id, ErrInvalid)
+		}
+		seen[id] = true
+		t, err := is.sign(id, field(rec, "type"), field(rec, "holder"), field(rec, "policy"))
+		if err != nil {
+			return nil, fmt.Errorf("import: line %d: %w", line, err)
+		}
+		out = append(out, t)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("import: no rows: %w", ErrInvalid)
+	}
+	if err := s.Store.AddTickets(ctx, out); err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	s.notify(event)
+	return out, nil
+}
+
+// Revoke revokes a ticket; gates refuse it once the change reaches them.
+func (s *Service) Revoke(ctx context.Context, event, id, reason string) (Ticket, error) {
+	t, err := s.Store.RevokeTicket(ctx, event, id, reason, s.now())
+	if err != nil {
+		return t, err
+	}
+	s.notify(event)
+	return t, nil
+}
+
+// Reissue revokes a ticket and issues a new one (new id and code) to the
+// same holder with the same type, in one transaction.
+func (s *Service) Reissue(ctx context.Context, event, id string) (Ticket, error) {
+	old, err := s.Store.Ticket(ctx, event, id)
+	if err != nil {
+		return Ticket{}, fmt.Errorf("reissue: %w", err)
+	}
+	if !old.RevokedAt.IsZero() {
+		return Ticket{}, fmt.Errorf("reissue %s/%s: %w", event, id, ErrRevoked)
+	}
+	is, err := s.issuer(ctx, event)
+	if err != nil {
+		return Ticket{}, fmt.Errorf("reissue: %w", err)
+	}
+	nid, err := NewTicketID()
+	if err != nil {
+		return Ticket{}, err
+	}
+	repl, err := is.sign(nid, old.Type, old.Holder, "")
+	if err != nil {
+		return Ticket{}, fmt.Errorf("reissue: %w", err)
+	}
+	if err := s.Store.ReplaceTicket(ctx, event, id, repl, s.now()); err != nil {
+		return Ticket{}, err
+	}
+	s.notify(event)
+	return repl, nil
+}
+
+func okName(id string) bool {
+	return id != "" && len(id) <= 64 && !strings.ContainsAny(id, " /?#,:")
+}
+
+// PutTicketType defines or redefines a ticket type.
+func (s *Service) PutTicketType(ctx context.Context, t TicketType) error {
+	if !okName(t.ID) {
+		return fmt.Errorf("ticket type %q: %w", t.ID, ErrInvalid)
+	}
+	if t.Name == "" {
+		t.Name = t.ID
+	}
+	if _, err := s.Store.Event(ctx, t.Event); err != nil {
+		return err
+	}
+	return s.Store.PutTicketType(ctx, t)
+}
+
+// PutZone defines or renames a zone.
+func (s *Service) PutZone(ctx context.Context, z Zone) error {
+	if !okName(z.ID) {
+		return fmt.Errorf("zone %q: %w", z.ID, ErrInvalid)
+	}
+	if z.Name == "" {
+		z.Name = z.ID
+	}
+	if _, err := s.Store.Event(ctx, z.Event); err != nil {
+		return err
+	}
+	return s.Store.PutZone(ctx, z)
+}
+
+// PutGate defines or redefines a gate.
+func (s *Service) PutGate(ctx context.Context, g Gate) error {
+	if !okName(g.ID) {
+		return fmt.Errorf("gate %q: %w", g.ID, ErrInvalid)
+	}
+	if g.Name == "" {
+		g.Name = g.ID
+	}
+	if _, err := s.Store.Event(ctx, g.Event); err != nil {
+		return err
+	}
+	return s.Store.PutGate(ctx, g)
+}
+
+// EnrollTTL is how long an enrollment token stays valid by default.
+const EnrollTTL = 24 * time.Hour
+
+var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// HashToken is how tokens are stored.
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(strings.ToUpper(strings.TrimSpace(token))))
+	return h[:]
+}
+
+// CreateEnrollment creates a one-time token for device e.Device and returns
+// the token (the only time it is seen: only its hash is stored).
+func (s *Service) CreateEnrollment(ctx context.Context, e Enrollment, ttl time.Duration) (string, Enrollment, error) {
+	if !okName(e.Device) {
+		return "", e, fmt.Errorf("enrollment: device id %q: %w", e.Device, ErrInvalid)
+	}
+	if ttl <= 0 {
+		ttl = EnrollTTL
+	}
+	var b [20]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", e, fmt.Errorf("enrollment: %w", err)
+	}
+	token := tokenEncoding.EncodeToString(b[:])
+	e.TokenHash = HashToken(token)
+	e.CreatedAt = s.now()
+	e.ExpiresAt = e.CreatedAt.Add(ttl)
+	if err := s.Store.CreateEnrollment(ctx, e); err != nil {
+		return "", e, err
+	}
+	return token, e, nil
+}
+
+// Enroll registers the key of the device a token was made for.
+func (s *Service) Enroll(ctx context.Context, token string, pub []byte) (Device, error) {
+	if len(pub) != ed25519.PublicKeySize {
+		return Device{}, fmt.Errorf("enroll: public key of %d bytes: %w", len(pub), ErrInvalid)
+	}
+	d, err := s.Store.Enroll(ctx, HashToken(token), pub, s.now())
+	if err != nil {
+		return d, err
+	}
+	s.wake("d:" + d.ID)
+	return d, nil
+}
+
+// PreEnroll registers a device whose public key the operator already has
+// (provisioning, tests, the demo venue).
+func (s *Service) PreEnroll(ctx context.Context, d Device) (Device, error) {
+	if !okName(d.ID) || len(d.PublicKey) != ed25519.PublicKeySize {
+		return d, fmt.Errorf("pre-enroll %q: bad id or key: %w", d.ID, ErrInvalid)
+	}
+	d.CreatedAt = s.now()
+	if err := s.Store.PutDevice(ctx, d); err != nil {
+		return d, err
+	}
+	s.wake("d:" + d.ID)
+	return s.Store.Device(ctx, d.ID)
+}
+
+// RevokeDevice revokes a device: its connection is closed and it wipes its
+// replica.
+func (s *Service) RevokeDevice(ctx context.Context, id string) error {
+	if err := s.Store.RevokeDevice(ctx, id, s.now()); err != nil {
+		return err
+	}
+	s.wake("d:" + id)
+	return nil
+}
+
+// PutConfig sets the desired config of "device:<id>" or "group:<name>".
+func (s *Service) PutConfig(ctx context.Context, scope string, body json.RawMessage) (DesiredConfig, error) {
+	kind, name, ok := strings.Cut(scope, ":")
+	if !ok || (kind != "device" && kind != "group") || !okName(name) {
+		return DesiredConfig{}, fmt.Errorf("config scope %q (want device:<id> or group:<name>): %w", scope, ErrInvalid)
+	}
+	var obj map[string]json.RawMessage
+	if len(body) > 64<<10 || json.Unmarshal(body, &obj) != nil || obj == nil {
+		return DesiredConfig{}, fmt.Errorf("config of %q: body must be a JSON object under 64 KiB: %w", scope, ErrInvalid)
+	}
+	c, err := s.Store.PutConfig(ctx, scope, body, s.now())
+	if err != nil {
+		return c, err
+	}
+	s.wake("c:" + scope)
+	return c, nil
+}
+
+// DesiredFor resolves the config a device should run: its own, else its
+// group's; version 0 when neither exists.
+func DesiredFor(ctx context.Context, st Store, d Device) (DesiredConfig, error) {
+	c, err := st.Config(ctx, "device:"+d.ID)
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		return c, err
+	}
+	if d.Group != "" {
+		c, err = st.Config(ctx, "group:"+d.Group)
+		if err == nil || !errors.Is(err, ErrNotFound) {
+			return c, err
+		}
+	}
+	return DesiredConfig{}, nil
+}
+
+// DeviceStatus is a device with its config drift, as the console shows it.
+type DeviceStatus struct {
+	Device
+	DesiredVersion int64 `json:"desired_version"`
+	Drift          bool  `json:"drift"` // reported config version differs from desired
+}
+
+// Devices lists devices with their drift.
+func (s *Service) Devices(ctx context.Context) ([]DeviceStatus, error) {
+	ds, err := s.Store.Devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DeviceStatus, 0, len(ds))
+	for _, d := range ds {
+		c, err := DesiredFor(ctx, s.Store, d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, DeviceStatus{Device: d, DesiredVersion: c.Version, Drift: c.Version != d.ConfigVersion})
+	}
+	return out, nil
+}
