@@ -1,5 +1,6 @@
 // Command admit-fleet runs a fleet node: the embedded SQLite store in a data
-// directory, the agent stream, the HTTP API and the operators' console.
+// directory (or a PostgreSQL shared with other nodes), the agent stream, the
+// HTTP API and the operators' console, over HTTPS/WSS when asked.
 package main
 
 import (
@@ -31,8 +32,13 @@ func main() {
 
 // Main is the program, separate from main() so tests can run it.
 type Main struct {
-	DataDir string
-	Addr    string
+	DataDir        string
+	Addr           string
+	Postgres       string
+	TLSCert        string
+	TLSKey         string
+	TLSAuto        bool
+	InsecureAgents bool
 }
 
 // ParseFlags reads the command line.
@@ -41,17 +47,37 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.StringVar(&m.DataDir, "data", "var/fleet", "data directory (holds fleet.db)")
 	fs.StringVar(&m.Addr, "addr", "127.0.0.1:8080", "HTTP listen address")
-	return fs.Parse(args)
+	fs.StringVar(&m.Postgres, "postgres", "", "PostgreSQL DSN shared by several nodes (default: SQLite in -data)")
+	fs.StringVar(&m.TLSCert, "tls-cert", "", "serve HTTPS/WSS with this certificate (PEM)")
+	fs.StringVar(&m.TLSKey, "tls-key", "", "private key of -tls-cert (PEM)")
+	fs.BoolVar(&m.TLSAuto, "tls-auto", false, "serve HTTPS/WSS with the node's own CA (created in -data/tls on first start; agents pin it at enrollment)")
+	fs.BoolVar(&m.InsecureAgents, "insecure-agents", false, "accept unsigned hellos from devices that are not enrolled (demos only)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if (m.TLSCert == "") != (m.TLSKey == "") {
+		err := fmt.Errorf("-tls-cert and -tls-key go together")
+		fmt.Fprintln(stderr, "admit-fleet:", err)
+		return err
+	}
+	return nil
 }
 
 // Run serves until ctx ends.
 func (m *Main) Run(ctx context.Context, stdout io.Writer) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	n, err := node.Open(ctx, node.Config{DataDir: m.DataDir, Addr: m.Addr, Log: log})
+	n, err := node.Open(ctx, node.Config{
+		DataDir: m.DataDir, Addr: m.Addr, Log: log, Postgres: m.Postgres,
+		RequireEnrollment: !m.InsecureAgents,
+		TLS:               node.TLSConfig{CertFile: m.TLSCert, KeyFile: m.TLSKey, AutoCA: m.TLSAuto},
+	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "admit-fleet: console %s/  agents %s\n", n.URL(), "ws://"+n.Addr()+"/ws")
+	fmt.Fprintf(stdout, "admit-fleet: console %s/  agents %s\n", n.URL(), n.AgentURL())
+	if len(n.CAFingerprint) > 0 {
+		fmt.Fprintf(stdout, "admit-fleet: CA fingerprint (SHA-256) %x\n", n.CAFingerprint)
+	}
 	<-ctx.Done()
 	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

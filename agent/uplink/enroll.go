@@ -1,0 +1,50 @@
+package uplink
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"admit/fleet/wire"
+)
+
+// Enroll registers key with the fleet named in an enrollment code (the text
+// of the enrollment QR), over TLS pinned to the CA fingerprint the code
+// carries. It returns who the device is and the fingerprint to pin from
+// now on (Options.CAFingerprint).
+func Enroll(ctx context.Context, code string, key ed25519.PrivateKey) (wire.EnrollResponse, error) {
+	var out wire.EnrollResponse
+	u, err := wire.ParseEnrollURI(code)
+	if err != nil {
+		return out, fmt.Errorf("uplink: enroll: %w", err)
+	}
+	body, _ := json.Marshal(&wire.EnrollRequest{Token: u.Token, PublicKey: key.Public().(ed25519.PublicKey)})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(u.Fleet, "/")+wire.EnrollPath, bytes.NewReader(body))
+	if err != nil {
+		return out, fmt.Errorf("uplink: enroll: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: TLSConfig(u.CAFingerprint)}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return out, fmt.Errorf("uplink: enroll: %w", err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		return out, fmt.Errorf("uplink: enroll: fleet answered %s: %s", resp.Status, bytes.TrimSpace(data))
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return out, fmt.Errorf("uplink: enroll: %w", err)
+	}
+	if len(u.CAFingerprint) > 0 && !bytes.Equal(out.CAFingerprint, u.CAFingerprint) {
+		return out, fmt.Errorf("uplink: enroll: fleet reports CA %x, the code pinned %x", out.CAFingerprint, u.CAFingerprint)
+	}
+	return out, nil
+}

@@ -1,0 +1,174 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"admit/agent/gatedb"
+	"admit/agent/uplink"
+	"admit/fleet"
+	"admit/fleet/api"
+	"admit/fleet/node"
+	"admit/fleet/postgres/pgtest"
+	"admit/internal/sqlitedb"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func open(t *testing.T, cfg node.Config) *node.Node {
+	t.Helper()
+	cfg.Addr, cfg.Log = "127.0.0.1:0", quiet
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	n, err := node.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close(context.Background()) })
+	return n
+}
+
+type gate struct {
+	db   *gatedb.DB
+	done chan error
+}
+
+func runGate(t *testing.T, opts uplink.Options) *gate {
+	t.Helper()
+	db, err := gatedb.Open(context.Background(), filepath.Join(t.TempDir(), "gate.db"), sqlitedb.SyncNormal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Serve(context.Background(), "gala"); err != nil {
+		t.Fatal(err)
+	}
+	opts.DB, opts.Log = db, quiet
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &gate{db: db, done: make(chan error, 1)}
+	go func() { g.done <- uplink.New(opts).Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-g.done
+		db.Close()
+	})
+	return g
+}
+
+func (g *gate) has(ticket string) bool {
+	_, err := g.db.Ticket(context.Background(), "gala", ticket)
+	return err == nil
+}
+
+// TestEnrollOverPinnedTLS: a node with its own CA; the operator creates an
+// enrollment token through the API; the agent enrolls with the QR's text,
+// pins the CA, and replicates over WSS. A gate pinning another CA cannot
+// connect.
+func TestEnrollOverPinnedTLS(t *testing.T) {
+	n := open(t, node.Config{RequireEnrollment: true, TLS: node.TLSConfig{AutoCA: true}})
+	if len(n.CAFingerprint) != 32 {
+		t.Fatal("no CA fingerprint")
+	}
+	ctx := context.Background()
+	if _, err := n.Service.CreateEvent(ctx, fleet.Event{ID: "gala"}); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := n.Service.Issue(ctx, fleet.IssueRequest{Event: "gala", Count: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: uplink.TLSConfig(n.CAFingerprint)}}
+	body, _ := json.Marshal(api.EnrollmentRequest{Device: "gate-1", Gate: "Gate 1"})
+	resp, err := client.Post(n.URL()+"/api/enrollments", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok api.EnrollmentToken
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || tok.QRPNG == "" {
+		t.Fatalf("create enrollment: %s %+v", resp.Status, tok)
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	res, err := uplink.Enroll(ctx, tok.URI, key)
+	if err != nil || res.Device != "gate-1" {
+		t.Fatalf("Enroll: %+v %v", res, err)
+	}
+	if _, err := uplink.Enroll(ctx, tok.URI, key); err == nil {
+		t.Fatal("a token enrolled twice")
+	}
+	g := runGate(t, uplink.Options{URL: n.AgentURL(), Device: res.Device, Key: key, CAFingerprint: res.CAFingerprint})
+	waitFor(t, "replication over WSS", func() bool { return g.has(ts[2].ID) })
+
+	// Another CA's fingerprint: the TLS handshake fails.
+	d := websocket.Dialer{TLSClientConfig: uplink.TLSConfig(make([]byte, 32))}
+	if ws, _, err := d.Dial(n.AgentURL(), nil); err == nil || !strings.Contains(err.Error(), "pinned") {
+		if ws != nil {
+			ws.Close()
+		}
+		t.Fatalf("dial with the wrong pin: %v", err)
+	}
+}
+
+// TestTwoNodesOnPostgres: two nodes share one PostgreSQL; a gate connected
+// to node B gets a ticket issued through node A, and is dropped and wiped
+// when node A revokes it.
+func TestTwoNodesOnPostgres(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a := open(t, node.Config{Postgres: dsn, RequireEnrollment: true})
+	b := open(t, node.Config{Postgres: dsn, RequireEnrollment: true})
+	ctx := context.Background()
+	if _, err := a.Service.CreateEvent(ctx, fleet.Event{ID: "gala"}); err != nil {
+		t.Fatal(err)
+	}
+	pub, key, _ := ed25519.GenerateKey(nil)
+	if _, err := a.Service.PreEnroll(ctx, fleet.Device{ID: "gate-1", PublicKey: pub}); err != nil {
+		t.Fatal(err)
+	}
+	g := runGate(t, uplink.Options{URL: b.AgentURL(), Device: "gate-1", Key: key})
+	waitFor(t, "the gate on node B", func() bool { return b.Hub.ConnectedDevice("gate-1") })
+	ts, err := a.Service.Issue(ctx, fleet.IssueRequest{Event: "gala", Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the ticket issued on A to reach the gate on B", func() bool { return g.has(ts[0].ID) })
+
+	if err := a.Service.RevokeDevice(ctx, "gate-1"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-g.done:
+		if !errors.Is(err, uplink.ErrRevoked) {
+			t.Fatalf("gate: %v, want ErrRevoked", err)
+		}
+		g.done <- err // for the cleanup
+	case <-time.After(20 * time.Second):
+		t.Fatal("revocation through A did not reach the gate on B")
+	}
+	if g.has(ts[0].ID) {
+		t.Fatal("revoked gate kept its replica")
+	}
+}
