@@ -40,6 +40,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"admit/agent/decide"
@@ -137,6 +138,7 @@ type Agent struct {
 	cfg     Config
 	gate    decide.Gate
 	db      *gatedb.DB
+	hot     *gatedb.Hot // the decision path's connection; guarded by mu
 	keyring *ticket.Keyring
 	uplink  *uplink.Client
 	gossip  *peer.Gossip
@@ -146,6 +148,7 @@ type Agent struct {
 
 	presentations chan hal.Credential
 	pending       chan pendingPassage
+	journaled     atomic.Int64 // decisions since the last checkpoint
 
 	mu   sync.Mutex // serialises decisions; guards the fields below
 	idle *time.Timer
@@ -222,13 +225,19 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 		a.online = newOnline(*cfg.Online)
 	}
 	a.metrics = newMetrics(a)
+	if a.hot, err = db.Hot(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("agent: %w", err)
+	}
 	if err := a.recover(ctx); err != nil {
+		a.hot.Close()
 		db.Close()
 		return nil, err
 	}
 	a.ln = cfg.StatusListener
 	if a.ln == nil && cfg.StatusAddr != "" {
 		if a.ln, err = net.Listen("tcp", cfg.StatusAddr); err != nil {
+			a.hot.Close()
 			db.Close()
 			return nil, fmt.Errorf("agent: status listener: %w", err)
 		}
@@ -293,7 +302,7 @@ func (a *Agent) Close() error {
 	if a.ln != nil {
 		a.ln.Close()
 	}
-	return a.db.Close()
+	return errors.Join(a.hot.Close(), a.db.Close())
 }
 
 // Run runs the readers, the decider, the passage watcher, the uplink, the
@@ -315,6 +324,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	start("decider", a.runDecider)
 	start("passage", a.runPassage)
+	start("checkpoint", a.runCheckpoint)
 	if a.uplink != nil {
 		start("uplink", a.uplink.Run)
 	}
@@ -357,4 +367,24 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.mu.Unlock()
 	return nil
+}
+
+// runCheckpoint checkpoints the WAL off the decision path: every 2 s when
+// decisions were journaled since the last one.
+func (a *Agent) runCheckpoint(ctx context.Context) error {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if a.journaled.Swap(0) == 0 {
+			continue
+		}
+		if err := a.db.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+			a.cfg.Log.Warn("agent: checkpoint", "err", err)
+		}
+	}
 }

@@ -355,8 +355,11 @@ func TestOnlineFallback(t *testing.T) {
 		}
 		clk.Advance(time.Second)
 	}
-	log, _ = g.DB().GateLog(ctx, 10)
-	if len(log) != 2 || log[0].Kind != "mode_online" {
+	waitFor(t, "the switch back to be journaled", func() bool {
+		log, _ = g.DB().GateLog(ctx, 10)
+		return len(log) == 2
+	})
+	if log[0].Kind != "mode_online" {
 		t.Fatalf("gate log %+v", log)
 	}
 }

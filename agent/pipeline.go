@@ -118,12 +118,13 @@ func (a *Agent) Present(ctx context.Context, cred hal.Credential) (Decision, err
 	if d.Admitted && d.Direction == decide.In && a.cfg.Passage != nil {
 		e.PassageDeadline = now.Add(a.cfg.PassageTimeout)
 	}
-	seq, err := a.db.Journal(ctx, a.cfg.Device, e)
+	seq, err := a.hot.Journal(ctx, a.cfg.Device, e)
 	if err != nil {
 		a.metrics.journalErrors.Inc()
 		a.setIndicatorLocked(hal.Red)
 		return d, fmt.Errorf("agent: journal: %w", err)
 	}
+	a.journaled.Add(1)
 	d.Seq = seq
 	d.Took = time.Since(begin)
 	a.afterJournalLocked(ctx, d, e)
@@ -246,7 +247,7 @@ func (a *Agent) decideLocked(ctx context.Context, cred hal.Credential, now time.
 		Now: now, Event: a.cfg.Event,
 		State: func(c ticket.Claims) (ticket.GateState, error) {
 			trusted = c.ID
-			st, stErr = a.db.State(ctx, c.Event, c.ID)
+			st, stErr = a.hot.State(ctx, c.Event, c.ID)
 			if errors.Is(stErr, gatedb.ErrUnknownTicket) {
 				return ticket.GateState{}, unknownTicket
 			}

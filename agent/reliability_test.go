@@ -261,6 +261,10 @@ func TestCorruptReplicaUpdatesRefused(t *testing.T) {
 			return
 		}
 		defer ws.Close()
+		ch := &wire.Message{Type: wire.TypeChallenge, Challenge: &wire.Challenge{Nonce: make([]byte, 32)}}
+		if err := ws.WriteJSON(ch); err != nil {
+			return
+		}
 		if _, _, err := ws.ReadMessage(); err != nil { // hello
 			return
 		}

@@ -59,17 +59,24 @@ func (d *DB) Marks(ctx context.Context, event, id string) ([]Mark, error) {
 	return d.marks(ctx, event, id)
 }
 
-func (d *DB) marks(ctx context.Context, event, id string) ([]Mark, error) {
-	rows, err := d.db.QueryContext(ctx, `
+// marksQuery selects a ticket's passages (?1 event, ?2 ticket).
+const marksQuery = `
 		SELECT device, gate, at, direction, annulled FROM marks WHERE event_id = ?1 AND ticket_id = ?2
 		UNION ALL
 		SELECT u.device, u.gate, u.at, 'in', 0 FROM used u WHERE u.event_id = ?1 AND u.ticket_id = ?2
 			AND NOT EXISTS (SELECT 1 FROM marks m WHERE m.event_id = u.event_id AND m.ticket_id = u.ticket_id
 				AND m.device = u.device AND m.at = u.at)
-		ORDER BY 3, 1`, event, id)
+		ORDER BY 3, 1`
+
+func (d *DB) marks(ctx context.Context, event, id string) ([]Mark, error) {
+	rows, err := d.db.QueryContext(ctx, marksQuery, event, id)
 	if err != nil {
 		return nil, fmt.Errorf("gatedb: marks of %s/%s: %w", event, id, err)
 	}
+	return scanMarks(rows, event, id)
+}
+
+func scanMarks(rows *sql.Rows, event, id string) ([]Mark, error) {
 	defer rows.Close()
 	var out []Mark
 	for rows.Next() {
