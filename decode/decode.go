@@ -69,19 +69,22 @@ type Options struct {
 // Decoder reads symbols from frames. A Decoder is not safe for concurrent
 // use; give each camera its own.
 type Decoder struct {
-	opts    Options
-	now     func() time.Time
-	readers []reader
-	gray    gocv.Mat
-	work    gocv.Mat
-	work2   gocv.Mat
-	clahe   gocv.CLAHE
-	qrdet   gocv.QRCodeDetector
-	points  gocv.Mat
-	hasQR   bool
-	has2D   bool
-	passes  []pass // optional passes with this decoder's cost averages
-	next    int    // optional pass whose turn is next
+	opts      Options
+	now       func() time.Time
+	readers   []reader
+	gray      gocv.Mat
+	work      gocv.Mat
+	work2     gocv.Mat
+	work3     gocv.Mat
+	kernel    gocv.Mat // 3×3 structuring element for erosion
+	clahe     gocv.CLAHE
+	qrdet     gocv.QRCodeDetector
+	points    gocv.Mat
+	hasQR     bool
+	has2D     bool
+	hasLinear bool
+	passes    []pass // optional passes with this decoder's cost averages
+	next      int    // optional pass whose turn is next
 }
 
 // NewDecoder returns a decoder for the formats in opts.
@@ -99,6 +102,8 @@ func NewDecoder(opts Options) *Decoder {
 		gray:   gocv.NewMat(),
 		work:   gocv.NewMat(),
 		work2:  gocv.NewMat(),
+		work3:  gocv.NewMat(),
+		kernel: gocv.GetStructuringElement(gocv.MorphRect, image.Pt(3, 3)),
 		clahe:  gocv.NewCLAHEWithParams(2.0, image.Pt(8, 8)),
 		qrdet:  gocv.NewQRCodeDetector(),
 		points: gocv.NewMat(),
@@ -112,7 +117,9 @@ func NewDecoder(opts Options) *Decoder {
 		if r.format == QR {
 			d.hasQR = true
 		}
-		if !r.linear {
+		if r.linear {
+			d.hasLinear = true
+		} else {
 			d.has2D = true
 		}
 	}
@@ -121,7 +128,7 @@ func NewDecoder(opts Options) *Decoder {
 
 // Close releases the decoder's buffers.
 func (d *Decoder) Close() error {
-	for _, m := range []*gocv.Mat{&d.gray, &d.work, &d.work2, &d.points} {
+	for _, m := range []*gocv.Mat{&d.gray, &d.work, &d.work2, &d.work3, &d.kernel, &d.points} {
 		m.Close()
 	}
 	d.clahe.Close()

@@ -3,8 +3,10 @@ package decode
 import (
 	"context"
 	"image"
+	"image/color"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/makiuchi-d/gozxing"
@@ -63,6 +65,7 @@ type readerSet int
 const (
 	allReaders    readerSet = iota
 	matrixReaders           // 2D only
+	linearReaders           // 1D only
 	qrOnly
 )
 
@@ -70,7 +73,7 @@ const (
 func (d *Decoder) try(bmp *gozxing.BinaryBitmap, pass string, set readerSet) (Symbol, bool) {
 	for i := range d.readers {
 		r := &d.readers[i]
-		if set == matrixReaders && r.linear || set == qrOnly && r.format != QR {
+		if set == matrixReaders && r.linear || set == linearReaders && !r.linear || set == qrOnly && r.format != QR {
 			continue
 		}
 		res := safeDecode(r, bmp)
@@ -120,11 +123,85 @@ func (d *Decoder) accept(r *reader, res *gozxing.Result, pass string) (Symbol, b
 	if m, ok := md[gozxing.ResultMetadataType_PDF417_EXTRA_METADATA].(*pdf417.Macro); ok {
 		sym.Sequence = m.SegmentIndex
 	}
-	if r.format == PDF417 {
+	switch r.format {
+	case PDF417:
 		sym.Bytes = res.GetRawBytes()
 		sym.Raw = nil
+	case Code128:
+		sym.Text = latin1(text)
+	case Aztec:
+		aztecContent(&sym)
 	}
 	return sym, true
+}
+
+// latin1 reads s as ISO-8859-1 bytes, Code 128's character set: gozxing
+// returns the bytes of FNC4-extended characters unconverted.
+func latin1(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return s
+	}
+	r := make([]rune, len(s))
+	for i := 0; i < len(s); i++ {
+		r[i] = rune(s[i])
+	}
+	return string(r)
+}
+
+// aztecContent interprets what gozxing leaves in an Aztec symbol's text
+// (ISO/IEC 24778), from the corrected data bits in sym.Raw:
+//   - FNC1 in first position (P/S FLG(0) as the first codewords, 13 zero
+//     bits) marks GS1 data; it is not part of the message, gozxing
+//     returns it as a leading GS character.
+//   - Structured append: the message starts with M/L U/L (11101 11101),
+//     then an optional message ID between spaces and two capitals giving
+//     the symbol's position and the symbol count ('A' = 1); gozxing keeps
+//     that header in the text. It becomes sym.Sequence (0-based).
+func aztecContent(sym *Symbol) {
+	bit := func(i int) int {
+		if i/8 >= len(sym.Raw) {
+			return -1
+		}
+		return int(sym.Raw[i/8]>>(7-i%8)) & 1
+	}
+	code := func(at, n int) int {
+		v := 0
+		for i := at; i < at+n; i++ {
+			b := bit(i)
+			if b < 0 {
+				return -1
+			}
+			v = v<<1 | b
+		}
+		return v
+	}
+	if code(0, 13) == 0 && strings.HasPrefix(sym.Text, "\x1d") {
+		sym.Text = sym.Text[1:]
+		return
+	}
+	if code(0, 5) != 29 || code(5, 5) != 29 {
+		return
+	}
+	t := sym.Text
+	if strings.HasPrefix(t, " ") {
+		end := strings.IndexByte(t[1:], ' ')
+		if end < 0 {
+			return
+		}
+		t = t[end+2:]
+	}
+	if len(t) < 2 || t[0] < 'A' || t[0] > 'Z' || t[1] < 'A' || t[1] > 'Z' || t[0] > t[1] {
+		return
+	}
+	sym.Sequence = int(t[0] - 'A')
+	sym.Text = t[2:]
 }
 
 // pass is one optional preprocessing pass.
@@ -138,8 +215,18 @@ type pass struct {
 var optionalPasses = []pass{
 	{name: "inverted", run: (*Decoder).passInverted},
 	{name: "global", run: (*Decoder).passGlobal},
+	{name: "quiet", run: (*Decoder).passQuiet},
+	{name: "rotated", run: (*Decoder).passRotated},
+	{name: "half", run: (*Decoder).passHalf},
 	{name: "qr-crop", run: (*Decoder).passQRCrop},
+	{name: "qr-warp", run: (*Decoder).passQRWarp},
 	{name: "scaled", run: (*Decoder).passScaled},
+	{name: "three-quarter", run: (*Decoder).passThreeQuarter},
+	{name: "median", run: (*Decoder).passMedian},
+	{name: "blur", run: (*Decoder).passBlur},
+	{name: "otsu", run: (*Decoder).passOtsu},
+	{name: "erode", run: (*Decoder).passErode},
+	{name: "sharpen", run: (*Decoder).passSharpen},
 	{name: "clahe", run: (*Decoder).passCLAHE},
 	{name: "adaptive", run: (*Decoder).passAdaptive},
 }
@@ -159,11 +246,30 @@ var optionalPasses = []pass{
 //
 //   - inverted: light and dark swapped (dark-mode screens); 2D readers.
 //   - global: gozxing's global-histogram binarizer (evenly lit prints).
+//   - quiet: a white border around the frame (codes cut close to the
+//     edge lack the quiet zone their finder needs); hybrid, then global
+//     binarizer for the 2D readers.
+//   - rotated: a quarter turn for the 1D readers, which scan rows only
+//     (a ticket held sideways); also with a border and enlarged.
+//   - half, three-quarter: the frame shrunk by area averaging (coarse
+//     modules, JPEG noise and print texture average out).
 //   - qr-crop: OpenCV's QR locator; the located area is cut out, enlarged
 //     when small, and read by the QR reader alone.
-//   - scaled: small frames enlarged 2×, very large ones halved.
+//   - qr-warp: OpenCV's QR locator's four corners mapped onto an upright
+//     square (perspective and tilt undone); QR reader, both binarizers.
+//   - scaled: small frames enlarged 2× (tiny ones by a whole factor to
+//     200 px, nearest neighbour), very large ones halved.
+//   - median, blur: 3×3 median / Gaussian smoothing (noise, moiré from
+//     screens); 2D readers; blur also inverted.
+//   - otsu: one global Otsu threshold.
+//   - erode: dark modules grown by a pixel (bleached prints); 2D readers.
+//   - sharpen: an unsharp mask (slightly out-of-focus codes).
 //   - clahe: contrast-limited histogram equalisation (dim or glared codes).
 //   - adaptive: OpenCV's adaptive mean threshold; 2D readers.
+//
+// Passes only accept what a reader validated (checksums, Reed–Solomon);
+// the corpus's 46 images without a code stay at 0 decodes with every pass
+// (decode/eval).
 func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 	start := d.now()
 	src, err := luminance(gray)
@@ -210,6 +316,9 @@ func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 }
 
 func (d *Decoder) passInverted(_ gocv.Mat, src gozxing.LuminanceSource) (Symbol, bool) {
+	if !d.has2D {
+		return Symbol{}, false
+	}
 	bmp, err := gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(gozxing.NewInvertedLuminanceSource(src)))
 	if err != nil {
 		return Symbol{}, false
@@ -225,8 +334,54 @@ func (d *Decoder) passGlobal(_ gocv.Mat, src gozxing.LuminanceSource) (Symbol, b
 	return d.try(bmp, "global", allReaders)
 }
 
-func (d *Decoder) passQRCrop(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
-	return d.qrCrop(gray)
+// passQuiet surrounds the frame with a white border: a code cut close to
+// the image edge gets the quiet zone its finder needs.
+func (d *Decoder) passQuiet(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
+	pad(gray, &d.work, 0.1)
+	if sym, ok := d.tryMat(d.work, "quiet", allReaders); ok {
+		return sym, true
+	}
+	return d.tryMatWith(d.work, "quiet", matrixReaders, globalBinarizer)
+}
+
+// passRotated turns the frame a quarter turn for the 1D readers, which
+// scan rows only: a ticket held sideways.
+func (d *Decoder) passRotated(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
+	if !d.hasLinear {
+		return Symbol{}, false
+	}
+	gocv.Rotate(gray, &d.work3, gocv.Rotate90Clockwise)
+	if sym, ok := d.tryMat(d.work3, "rotated", linearReaders); ok {
+		return sym, true
+	}
+	// The quiet-zone and enlarging passes, for the 1D readers only.
+	pad(d.work3, &d.work, 0.1)
+	if sym, ok := d.tryMat(d.work, "rotated", linearReaders); ok {
+		return sym, true
+	}
+	if max(d.work3.Cols(), d.work3.Rows()) >= 800 {
+		return Symbol{}, false
+	}
+	gocv.Resize(d.work3, &d.work, image.Point{}, 2, 2, gocv.InterpolationLinear)
+	return d.tryMat(d.work, "rotated", linearReaders)
+}
+
+func (d *Decoder) passHalf(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
+	return d.resized(gray, 0.5, "half")
+}
+
+func (d *Decoder) passThreeQuarter(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
+	return d.resized(gray, 0.75, "three-quarter")
+}
+
+// resized shrinks the frame by f (area averaging): coarse modules, JPEG
+// noise and print texture blur into clean modules.
+func (d *Decoder) resized(gray gocv.Mat, f float64, name string) (Symbol, bool) {
+	if min(gray.Cols(), gray.Rows())*int(f*100) < 100*100 {
+		return Symbol{}, false
+	}
+	gocv.Resize(gray, &d.work, image.Point{}, f, f, gocv.InterpolationArea)
+	return d.tryMat(d.work, name, allReaders)
 }
 
 func (d *Decoder) passScaled(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
@@ -235,12 +390,48 @@ func (d *Decoder) passScaled(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, 
 	if m >= 800 && m <= 1800 {
 		return Symbol{}, false
 	}
-	f := 2.0
-	if m > 1800 {
+	f, interp := 2.0, gocv.InterpolationLinear
+	switch {
+	case m > 1800:
 		f = 0.5
+	case m < 100:
+		// Tiny images (often one pixel per module): whole-number
+		// enlargement to at least 200 px keeps module edges sharp.
+		f, interp = math.Ceil(200/float64(m)), gocv.InterpolationNearestNeighbor
 	}
-	gocv.Resize(gray, &d.work, image.Point{}, f, f, gocv.InterpolationLinear)
+	gocv.Resize(gray, &d.work, image.Point{}, f, f, interp)
 	return d.tryMat(d.work, "scaled", allReaders)
+}
+
+func (d *Decoder) passMedian(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
+	gocv.MedianBlur(gray, &d.work, 3)
+	return d.tryMat(d.work, "median", matrixReaders)
+}
+
+func (d *Decoder) passBlur(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
+	gocv.GaussianBlur(gray, &d.work, image.Pt(3, 3), 0, 0, gocv.BorderDefault)
+	if sym, ok := d.tryMat(d.work, "blur", matrixReaders); ok {
+		return sym, true
+	}
+	return d.tryMatWith(d.work, "blur", matrixReaders, invertedHybrid)
+}
+
+func (d *Decoder) passOtsu(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
+	gocv.Threshold(gray, &d.work, 0, 255, gocv.ThresholdBinary|gocv.ThresholdOtsu)
+	return d.tryMat(d.work, "otsu", allReaders)
+}
+
+// passErode grows dark modules by one pixel (bleached prints, glare).
+func (d *Decoder) passErode(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
+	gocv.Erode(gray, &d.work, d.kernel)
+	return d.tryMat(d.work, "erode", matrixReaders)
+}
+
+// passSharpen is an unsharp mask (slightly out-of-focus codes).
+func (d *Decoder) passSharpen(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
+	gocv.GaussianBlur(gray, &d.work2, image.Pt(0, 0), 2, 0, gocv.BorderDefault)
+	gocv.AddWeighted(gray, 1.8, d.work2, -0.8, 0, &d.work)
+	return d.tryMat(d.work, "sharpen", allReaders)
 }
 
 func (d *Decoder) passCLAHE(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
@@ -254,17 +445,100 @@ func (d *Decoder) passAdaptive(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol
 	return d.tryMat(d.work, "adaptive", matrixReaders)
 }
 
+// pad copies src into dst with a white border of frac times its longer
+// side on every edge.
+func pad(src gocv.Mat, dst *gocv.Mat, frac float64) {
+	b := max(4, int(float64(max(src.Cols(), src.Rows()))*frac))
+	gocv.CopyMakeBorder(src, dst, b, b, b, b, gocv.BorderConstant, color.RGBA{R: 255, G: 255, B: 255, A: 255})
+}
+
+// binarization chooses how tryMatWith turns gray pixels into black and white.
+type binarization int
+
+const (
+	hybridBinarizer binarization = iota // gozxing's local-block thresholds
+	globalBinarizer                     // one histogram threshold per row
+	invertedHybrid                      // hybrid on swapped light and dark
+)
+
 // tryMat runs readers on a gray Mat with the hybrid binarizer.
 func (d *Decoder) tryMat(m gocv.Mat, pass string, set readerSet) (Symbol, bool) {
+	return d.tryMatWith(m, pass, set, hybridBinarizer)
+}
+
+// tryMatWith runs readers on a gray Mat with the given binarization.
+func (d *Decoder) tryMatWith(m gocv.Mat, pass string, set readerSet, b binarization) (Symbol, bool) {
 	if !m.IsContinuous() {
 		m.CopyTo(&d.work2)
 		m = d.work2
 	}
-	bmp, err := binaryBitmap(m)
+	src, err := luminance(m)
+	if err != nil {
+		return Symbol{}, false
+	}
+	var bin gozxing.Binarizer
+	switch b {
+	case globalBinarizer:
+		bin = gozxing.NewGlobalHistgramBinarizer(src)
+	case invertedHybrid:
+		bin = gozxing.NewHybridBinarizer(gozxing.NewInvertedLuminanceSource(src))
+	default:
+		bin = gozxing.NewHybridBinarizer(src)
+	}
+	bmp, err := gozxing.NewBinaryBitmap(bin)
 	if err != nil {
 		return Symbol{}, false
 	}
 	return d.try(bmp, pass, set)
+}
+
+func (d *Decoder) passQRCrop(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
+	return d.qrCrop(gray)
+}
+
+// passQRWarp asks OpenCV's QR locator for the code's four corners (on
+// the frame with a quiet-zone border, which helps codes cut close to the
+// edge), maps that quadrilateral onto an upright square with a margin
+// (undoing perspective and tilt), and runs the QR reader on it with both
+// binarizers.
+func (d *Decoder) passQRWarp(gray gocv.Mat, _ gozxing.LuminanceSource) (Symbol, bool) {
+	if !d.hasQR {
+		return Symbol{}, false
+	}
+	pad(gray, &d.work, 0.1)
+	if !d.qrdet.Detect(d.work, &d.points) || d.points.Empty() {
+		return Symbol{}, false
+	}
+	pts, err := d.points.DataPtrFloat32()
+	if err != nil || len(pts) < 8 {
+		return Symbol{}, false
+	}
+	quad := make([]gocv.Point2f, 4)
+	side := 0.0
+	for i := range quad {
+		quad[i] = gocv.Point2f{X: pts[2*i], Y: pts[2*i+1]}
+	}
+	for i := range quad {
+		j := (i + 1) % 4
+		side = math.Max(side, math.Hypot(float64(quad[i].X-quad[j].X), float64(quad[i].Y-quad[j].Y)))
+	}
+	if side < 12 {
+		return Symbol{}, false
+	}
+	side = math.Min(math.Max(side, 200), 600)
+	m, s := float32(side*0.15), float32(side)
+	square := []gocv.Point2f{{X: m, Y: m}, {X: m + s, Y: m}, {X: m + s, Y: m + s}, {X: m, Y: m + s}}
+	src, dst := gocv.NewPoint2fVectorFromPoints(quad), gocv.NewPoint2fVectorFromPoints(square)
+	defer src.Close()
+	defer dst.Close()
+	h := gocv.GetPerspectiveTransform2f(src, dst)
+	defer h.Close()
+	n := int(s + 2*m)
+	gocv.WarpPerspectiveWithParams(d.work, &d.work3, h, image.Pt(n, n), gocv.InterpolationLinear, gocv.BorderReplicate, color.RGBA{})
+	if sym, ok := d.tryMat(d.work3, "qr-warp", qrOnly); ok {
+		return sym, true
+	}
+	return d.tryMatWith(d.work3, "qr-warp", qrOnly, globalBinarizer)
 }
 
 // qrCrop asks OpenCV's QR locator where a code is, cuts that area out with

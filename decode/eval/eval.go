@@ -70,6 +70,9 @@ type Report struct {
 	// FPImages is how many such images there are.
 	FalsePositives map[int]int
 	FPImages       int
+	// Passes[rotation][pass] counts the messages read, by the pass that
+	// read their first part.
+	Passes map[int]map[string]int
 	// Median and P90 decode time per image, by rotation.
 	Median, P90 map[int]time.Duration
 	// BaselineMedian/BaselineP90: gozxing's QR reader alone at 0° (zero
@@ -103,6 +106,7 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 	rep := Report{
 		Family: map[int]map[string]Counts{}, FalsePositives: map[int]int{},
 		Median: map[int]time.Duration{}, P90: map[int]time.Duration{},
+		Passes: map[int]map[string]int{},
 	}
 	dec := decode.NewDecoder(decode.Options{Formats: opts.Formats, Budget: opts.Budget})
 	defer dec.Close()
@@ -172,6 +176,10 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 				sr.Counts.Total++
 				if okParts && matches(it, syms) {
 					sr.Counts.Read++
+					if rep.Passes[r] == nil {
+						rep.Passes[r] = map[string]int{}
+					}
+					rep.Passes[r][syms[0].Pass]++
 				} else {
 					sr.Misses = append(sr.Misses, it.name)
 				}
@@ -237,6 +245,18 @@ func (rep Report) Print(w io.Writer, rotations []int) {
 		fmt.Fprintf(w, " %9s", round(rep.P90[r]))
 	}
 	fmt.Fprintln(w)
+	for _, r := range rotations {
+		names := make([]string, 0, len(rep.Passes[r]))
+		for p := range rep.Passes[r] {
+			names = append(names, p)
+		}
+		sort.Slice(names, func(i, j int) bool { return rep.Passes[r][names[i]] > rep.Passes[r][names[j]] })
+		fmt.Fprintf(w, "reads by pass at %d°:", r)
+		for _, p := range names {
+			fmt.Fprintf(w, " %s %d", p, rep.Passes[r][p])
+		}
+		fmt.Fprintln(w)
+	}
 	if rep.BaselineMedian > 0 {
 		fmt.Fprintf(w, "gozxing QR reader alone (0°): median %s, p90 %s per image\n", round(rep.BaselineMedian), round(rep.BaselineP90))
 	}
