@@ -151,8 +151,21 @@ type Agent struct {
 	journaled     atomic.Int64 // decisions since the last checkpoint
 
 	mu   sync.Mutex // serialises decisions; guards the fields below
-	idle *time.Timer
-	last []Decision // newest last, at most lastDecisions
+	idle  *time.Timer
+	last  []Decision // newest last, at most lastDecisions
+	stamp time.Time  // time of the newest decision
+}
+
+// stampLocked returns the time of a new decision: now at millisecond
+// precision (what the journal and marks store), strictly after the
+// previous decision's, so the order of a ticket's passages is never a tie.
+func (a *Agent) stampLocked() time.Time {
+	now := a.cfg.Now().UTC().Truncate(time.Millisecond)
+	if !now.After(a.stamp) {
+		now = a.stamp.Add(time.Millisecond)
+	}
+	a.stamp = now
+	return now
 }
 
 const lastDecisions = 50

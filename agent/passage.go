@@ -95,7 +95,7 @@ func (a *Agent) annulLocked(ctx context.Context, ticketID string, at time.Time, 
 
 // annul is Annul without the lock (Open calls it before anything runs).
 func (a *Agent) annul(ctx context.Context, event, ticketID string, at time.Time, reason, sentence string, forced bool) (Decision, error) {
-	now := a.cfg.Now().UTC()
+	now := a.stampLocked()
 	d := Decision{Reason: reason, Sentence: sentence, TicketID: ticketID, Source: "staff", At: now, Forced: forced, Direction: decide.In}
 	if reason == decide.ReasonNoPassage {
 		d.Source = "passage"

@@ -108,7 +108,7 @@ func (a *Agent) Present(ctx context.Context, cred hal.Credential) (Decision, err
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	begin := time.Now()
-	now := a.cfg.Now().UTC()
+	now := a.stampLocked()
 	d, claims := a.decideLocked(ctx, cred, now)
 	d.Source, d.At = cred.Source, now
 	if d.Admitted && a.online != nil && a.online.active() && d.Direction == decide.In && claims.Policy != ticket.MultiEntry {

@@ -52,7 +52,7 @@ func (a *Agent) ForceAdmit(ctx context.Context, credential, why string) (Decisio
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	now := a.cfg.Now().UTC()
+	now := a.stampLocked()
 	d := Decision{Admitted: true, Reason: decide.ReasonForced, Sentence: "Admitted by staff: " + why, TicketID: id,
 		Source: "staff", Direction: decide.In, Forced: true, At: now}
 	begin := time.Now()
