@@ -150,7 +150,7 @@ type Agent struct {
 	pending       chan pendingPassage
 	journaled     atomic.Int64 // decisions since the last checkpoint
 
-	mu   sync.Mutex // serialises decisions; guards the fields below
+	mu    sync.Mutex // serialises decisions; guards the fields below
 	idle  *time.Timer
 	last  []Decision // newest last, at most lastDecisions
 	stamp time.Time  // time of the newest decision
