@@ -33,9 +33,38 @@ func gfPow3(e int) int { return gfExp[e%(gfMod-1)] }
 func polyEval(p []int, x int) int {
 	r := 0
 	for i := len(p) - 1; i >= 0; i-- {
-		r = gfAdd(gfMul(r, x), p[i])
+		r = (r*x + p[i]) % gfMod // one reduction per step: r, x, p[i] < 929
 	}
 	return r
+}
+
+// syndromes fills synd[j] with c(3^(j+1)), cw[0] the highest power, and
+// reports whether any is nonzero.
+//
+// S_j = Σ cw[i]·3^((j+1)(n-1-i)): the exponent steps by j+1 per codeword
+// (mod 928), the products are summed without reduction (each < 929², so
+// a uint64 holds any symbol's sum) and reduced once.
+func syndromes(cw, synd []int) bool {
+	nonzero := false
+	n := len(cw)
+	for j := range synd {
+		step := (j + 1) % (gfMod - 1)
+		e := 0 // exponent of the last codeword, (j+1)·0
+		var sum uint64
+		for i := n - 1; i >= 0; i-- {
+			sum += uint64(cw[i]) * uint64(gfExp[e])
+			e += step
+			if e >= gfMod-1 {
+				e -= gfMod - 1
+			}
+		}
+		s := int(sum % gfMod)
+		synd[j] = s
+		if s != 0 {
+			nonzero = true
+		}
+	}
+	return nonzero
 }
 
 // ecCorrect corrects cw in place. cw holds all codewords of the symbol in
@@ -52,26 +81,15 @@ func ecCorrect(cw []int, numEC int, erasures []int) (int, error) {
 	}
 	// Syndromes S_j = c(3^j), j = 1..numEC, with cw[0] the highest power.
 	synd := make([]int, numEC)
-	nonzero := false
-	for j := 0; j < numEC; j++ {
-		a := gfPow3(j + 1)
-		s := 0
-		for _, c := range cw {
-			s = gfAdd(gfMul(s, a), c)
-		}
-		synd[j] = s
-		if s != 0 {
-			nonzero = true
-		}
-	}
-	if !nonzero {
+	if !syndromes(cw, synd) {
 		return 0, nil
 	}
 	loc := func(i int) int { return gfPow3(n - 1 - i) } // locator X_i
 	// Erasure locator Γ(x) = Π(1 - X_e x), low order first.
-	lambda := []int{1}
+	lambda := make([]int, 1, numEC+1)
+	lambda[0] = 1
 	for _, e := range erasures {
-		lambda = polyMulLinear(lambda, loc(e))
+		lambda = polyMulLinearInPlace(lambda, loc(e))
 	}
 	rho := len(erasures)
 	b := append([]int(nil), lambda...)
@@ -121,7 +139,8 @@ func ecCorrect(cw []int, numEC int, erasures []int) (int, error) {
 	// Chien search.
 	var pos []int
 	for i := 0; i < n; i++ {
-		if polyEval(lambda, gfInv(loc(i))) == 0 {
+		// 1/X_i = 3^-(n-1-i)
+		if polyEval(lambda, gfExp[(gfMod-1-(n-1-i)%(gfMod-1))%(gfMod-1)]) == 0 {
 			pos = append(pos, i)
 		}
 	}
@@ -150,17 +169,19 @@ func ecCorrect(cw []int, numEC int, erasures []int) (int, error) {
 		cw[p] = gfAdd(cw[p], e)
 	}
 	// Verify.
-	for j := 0; j < numEC; j++ {
-		a := gfPow3(j + 1)
-		s := 0
-		for _, c := range cw {
-			s = gfAdd(gfMul(s, a), c)
-		}
-		if s != 0 {
-			return 0, errUncorrectable
-		}
+	if syndromes(cw, synd) {
+		return 0, errUncorrectable
 	}
 	return len(pos), nil
+}
+
+// polyMulLinearInPlace returns p(x)·(1 - a·x), reusing p's array.
+func polyMulLinearInPlace(p []int, a int) []int {
+	p = append(p, 0)
+	for i := len(p) - 1; i >= 1; i-- {
+		p[i] = (p[i] + gfMod*gfMod - p[i-1]*a) % gfMod
+	}
+	return p
 }
 
 // polyMulLinear returns p(x)·(1 - a·x).

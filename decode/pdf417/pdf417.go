@@ -31,8 +31,15 @@ type Result struct {
 // black). Orientations are tried in the order 0°, 180°, 90°, 270°.
 func DecodeMatrix(m *gozxing.BitMatrix) (*Result, error) {
 	var firstErr error
+	var quarter *gozxing.BitMatrix
 	for _, rot := range []int{0, 180, 90, 270} {
-		res, err := decodeView(newView(m, rot))
+		if rot == 90 {
+			quarter = turnQuarter(m)
+			if quarter == nil {
+				break
+			}
+		}
+		res, err := decodeView(newViewOn(m, rot, quarter))
 		if err == nil {
 			return res, nil
 		}

@@ -14,16 +14,53 @@ type view struct {
 	rot    int
 	w, h   int // view size
 	mw, mh int // matrix size
+	// up holds the view's pixels upright (m itself for 0° and 180°, m
+	// turned by 90° for 90° and 270°); flip reads it turned by 180°. Rows
+	// of up are then read a 32-bit word at a time.
+	up   *gozxing.BitMatrix
+	flip bool
+	row  *gozxing.BitArray
+	runs []int // scratch for flipped rows
 }
 
 func newView(m *gozxing.BitMatrix, rot int) *view {
-	v := &view{m: m, rot: rot, mw: m.GetWidth(), mh: m.GetHeight()}
+	var quarter *gozxing.BitMatrix
+	if rot == 90 || rot == 270 {
+		quarter = turnQuarter(m)
+	}
+	return newViewOn(m, rot, quarter)
+}
+
+// newViewOn is newView with m already turned by 90° (turnQuarter) for the
+// 90° and 270° views.
+func newViewOn(m *gozxing.BitMatrix, rot int, quarter *gozxing.BitMatrix) *view {
+	v := &view{m: m, rot: rot, mw: m.GetWidth(), mh: m.GetHeight(), up: m, flip: rot == 180 || rot == 270}
 	if rot == 90 || rot == 270 {
 		v.w, v.h = v.mh, v.mw
+		v.up = quarter
 	} else {
 		v.w, v.h = v.mw, v.mh
 	}
+	v.row = gozxing.NewBitArray(v.w)
 	return v
+}
+
+// turnQuarter returns m as the 90° view sees it: pixel (x, y) of the
+// result is m(y, mh-1-x).
+func turnQuarter(m *gozxing.BitMatrix) *gozxing.BitMatrix {
+	mw, mh := m.GetWidth(), m.GetHeight()
+	q, err := gozxing.NewBitMatrix(mh, mw)
+	if err != nil {
+		return nil
+	}
+	row := gozxing.NewBitArray(mw)
+	for my := 0; my < mh; my++ {
+		row = m.GetRow(my, row)
+		for mx := row.GetNextSet(0); mx < mw; mx = row.GetNextSet(mx + 1) {
+			q.Set(mh-1-my, mx)
+		}
+	}
+	return q
 }
 
 // orig maps view coordinates to matrix coordinates.
@@ -44,25 +81,41 @@ func (v *view) orig(x, y int) (int, int) {
 // may be empty).
 func (v *view) edges(y int, buf []int) []int {
 	buf = append(buf[:0], 0)
-	black := false
-	for x := 0; x < v.w; x++ {
-		var b bool
-		switch v.rot {
-		case 0:
-			b = v.m.Get(x, y)
-		case 90:
-			b = v.m.Get(y, v.mh-1-x)
-		case 180:
-			b = v.m.Get(v.mw-1-x, v.mh-1-y)
-		default:
-			b = v.m.Get(v.mw-1-y, x)
-		}
-		if b != black {
+	w := v.w
+	if !v.flip {
+		v.row = v.up.GetRow(y, v.row)
+		for x := v.row.GetNextSet(0); x < w; {
+			end := v.row.GetNextUnset(x)
 			buf = append(buf, x)
-			black = b
+			if end >= w {
+				break
+			}
+			buf = append(buf, end)
+			x = v.row.GetNextSet(end)
+		}
+		return append(buf, w)
+	}
+	// Turned by 180°: walk the upright row from its right end. A black run
+	// [a, b) of the upright row is [w-b, w-a) in the view.
+	v.row = v.up.GetRow(v.h-1-y, v.row)
+	runs := v.runs[:0] // upright run bounds, left to right
+	for x := v.row.GetNextSet(0); x < w; {
+		end := v.row.GetNextUnset(x)
+		runs = append(runs, x, end)
+		if end >= w {
+			break
+		}
+		x = v.row.GetNextSet(end)
+	}
+	v.runs = runs
+	for i := len(runs) - 2; i >= 0; i -= 2 {
+		a, b := runs[i], runs[i+1]
+		buf = append(buf, w-b)
+		if w-a < w {
+			buf = append(buf, w-a)
 		}
 	}
-	return append(buf, v.w)
+	return append(buf, w)
 }
 
 var (
