@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
@@ -19,6 +21,7 @@ import (
 	"periph.io/x/host/v3"
 
 	"admit/agent"
+	"admit/agent/decide"
 	"admit/decode"
 	halgpio "admit/hal/gpio"
 	"admit/hal/hwcheck"
@@ -51,6 +54,14 @@ type Main struct {
 	GreenPin, RedPin    string
 	SimPins             bool
 	Board               string
+	Status              string
+	Peers               string
+	Direction           string
+	Zone                string
+	Types               string
+	Online              bool
+	Debounce            time.Duration
+	PassageTimeout      time.Duration
 }
 
 // ParseFlags reads the command line.
@@ -68,6 +79,14 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&m.GreenPin, "led-green", "GPIO22", "green LED GPIO")
 	fs.StringVar(&m.RedPin, "led-red", "GPIO27", "red LED GPIO")
 	fs.BoolVar(&m.SimPins, "sim-pins", false, "use simulated pins (no GPIO hardware)")
+	fs.StringVar(&m.Status, "status", "127.0.0.1:8181", "status, metrics, staff and peer endpoint address; empty for none")
+	fs.StringVar(&m.Peers, "peers", "", "comma-separated peer gate endpoints (ws://host:port/peer)")
+	fs.StringVar(&m.Direction, "direction", "entry", "gate direction: entry, exit or both")
+	fs.StringVar(&m.Zone, "zone", "", "zone this gate leads into (tickets must allow it)")
+	fs.StringVar(&m.Types, "types", "", "comma-separated ticket types admitted here; empty for all")
+	fs.BoolVar(&m.Online, "online", false, "ask the fleet before each entry, falling back to local decisions automatically")
+	fs.DurationVar(&m.Debounce, "debounce", 3*time.Second, "the same code within this window is one presentation")
+	fs.DurationVar(&m.PassageTimeout, "passage-timeout", 10*time.Second, "annul an entry with no passage within this time")
 	fs.StringVar(&m.Board, "board", "", "board file mapping NFC readers, scanners, relay, LEDs, buzzer and sensors to buses and pins (see build/boards/); overrides -relay and -led-*")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -89,6 +108,16 @@ func (m *Main) pin(name string) (gpio.PinIO, error) {
 		return nil, fmt.Errorf("%s does not exist on this board", name)
 	}
 	return p, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Run runs the gate until ctx ends.
@@ -130,6 +159,15 @@ func (m *Main) Run(ctx context.Context) error {
 // the gate until ctx ends.
 func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
 	cfg.Device, cfg.Gate, cfg.Event, cfg.DataDir, cfg.FleetURL = m.Device, m.Gate, m.Event, m.DataDir, m.Fleet
+	dir, err := decide.ParseDirection(m.Direction)
+	if err != nil {
+		return err
+	}
+	cfg.Direction, cfg.Zone, cfg.Types, cfg.Peers = dir, m.Zone, splitList(m.Types), splitList(m.Peers)
+	cfg.StatusAddr, cfg.Debounce, cfg.PassageTimeout = m.Status, m.Debounce, m.PassageTimeout
+	if m.Online && m.Fleet != "" {
+		cfg.Online = &agent.OnlineConfig{Authority: agent.NewHTTPAuthority(m.Fleet)}
+	}
 	if m.Camera != "" {
 		cam, err := decode.Open(m.Camera, decode.CaptureOpts{Width: 1280, Height: 720, FPS: 30})
 		if err != nil {
