@@ -29,7 +29,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fleet store: %w", err)
 	}
-	return sqlstore.New(db, sqlstore.Dialect{Name: "sqlite", IsUnique: isUnique, MaxParams: 32766}), nil
+	return sqlstore.New(db, sqlstore.Dialect{Name: "sqlite", IsUnique: isUnique, MaxParams: 32766, Local: true}), nil
 }
 
 func isUnique(err error) bool {

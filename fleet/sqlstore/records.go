@@ -337,48 +337,100 @@ func (s *Store) Configs(ctx context.Context) ([]fleet.DesiredConfig, error) {
 
 // --- scans ---
 
+// RecordScans records through the group committer: concurrent calls (one
+// per connected gate sending scans) share one transaction and one commit.
 func (s *Store) RecordScans(ctx context.Context, device string, scans []wire.Scan, at time.Time) ([]string, error) {
 	if len(scans) == 0 {
 		return nil, nil
 	}
+	req := &scanReq{ctx: ctx, device: device, scans: scans, at: at, done: make(chan struct{})}
+	select {
+	case s.scanq <- req:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.stop:
+		return nil, errors.New("record scans: store closed")
+	}
+	<-req.done // the writer always answers
+	return req.grown, req.err
+}
+
+type scanReq struct {
+	ctx    context.Context
+	device string
+	scans  []wire.Scan
+	at     time.Time
+	grown  []string
+	err    error
+	done   chan struct{}
+}
+
+// maxGroupScans bounds the scans one group commit takes.
+const maxGroupScans = 20_000
+
+// writeScans is the group committer: it takes every request waiting (up to
+// maxGroupScans scans), records them in one transaction and answers each.
+// A failing group is retried one request at a time, so one bad request
+// fails alone.
+func (s *Store) writeScans() {
+	defer close(s.stopped)
+	for {
+		var group []*scanReq
+		select {
+		case r := <-s.scanq:
+			group = append(group, r)
+		case <-s.stop:
+			return
+		}
+		n := len(group[0].scans)
+	more:
+		for n < maxGroupScans {
+			select {
+			case r := <-s.scanq:
+				group = append(group, r)
+				n += len(r.scans)
+			default:
+				break more
+			}
+		}
+		if err := s.recordGroup(group); err != nil && len(group) > 1 {
+			for _, r := range group {
+				r.grown, r.err = nil, s.recordGroup([]*scanReq{r})
+			}
+		} else if err != nil {
+			group[0].err = err
+		}
+		for _, r := range group {
+			close(r.done)
+		}
+	}
+}
+
+func (s *Store) recordGroup(group []*scanReq) error {
+	ctx := group[0].ctx
+	if len(group) > 1 {
+		ctx = context.WithoutCancel(ctx) // one caller giving up must not fail the others
+	}
 	tx, err := s.begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("record scans: %w", err)
+		return fmt.Errorf("record scans: %w", err)
 	}
 	defer tx.Rollback()
-	// Insert in chunks; RETURNING lists only the rows actually inserted,
-	// so duplicates (device, seq) are skipped and marked nowhere.
-	const ncol = 10
-	per := max(1, min(500, s.d.MaxParams/ncol))
-	inserted := make(map[int64]bool, len(scans))
-	for start := 0; start < len(scans); start += per {
-		chunk := scans[start:min(start+per, len(scans))]
-		query := `INSERT INTO scans (device_id, seq, event_id, ticket_id, gate, at, outcome, reason, sentence, received_at) VALUES `
-		args := make([]any, 0, len(chunk)*ncol)
-		for i, sc := range chunk {
-			if i > 0 {
-				query += ", "
-			}
-			query += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-			args = append(args, device, sc.Seq, sc.Event, sc.TicketID, sc.Gate, ms(sc.At), sc.Outcome, sc.Reason, sc.Sentence, ms(at))
+	for _, r := range group {
+		if r.grown, err = s.recordScansTx(ctx, tx, r.device, r.scans, r.at); err != nil {
+			return err
 		}
-		query += ` ON CONFLICT (device_id, seq) DO NOTHING RETURNING seq`
-		rows, err := tx.QueryContext(ctx, s.q(query), args...)
-		if err != nil {
-			return nil, fmt.Errorf("record scans of %q: %w", device, err)
-		}
-		for rows.Next() {
-			var seq int64
-			if err := rows.Scan(&seq); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("record scans of %q: %w", device, err)
-			}
-			inserted[seq] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("record scans of %q: %w", device, err)
-		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record scans: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) recordScansTx(ctx context.Context, tx *sql.Tx, device string, scans []wire.Scan, at time.Time) ([]string, error) {
+	inserted, err := s.insertScans(ctx, tx, device, scans, ms(at))
+	if err != nil {
+		return nil, fmt.Errorf("record scans of %q: %w", device, err)
 	}
 	byEvent := map[string][]wire.Change{}
 	var order []string
@@ -411,9 +463,6 @@ func (s *Store) RecordScans(ctx context.Context, device string, scans []wire.Sca
 			grown = append(grown, ev)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("record scans: %w", err)
-	}
 	return grown, nil
 }
 
@@ -435,4 +484,50 @@ func (s *Store) RecentScans(ctx context.Context, limit int) ([]fleet.ScanRecord,
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// insertScans stores scans, skipping a (device, seq) already stored, and
+// returns the seqs it inserted.
+func (s *Store) insertScans(ctx context.Context, tx *sql.Tx, device string, scans []wire.Scan, recv int64) (map[int64]bool, error) {
+	inserted := make(map[int64]bool, len(scans))
+	const cols = `INSERT INTO scans (device_id, seq, event_id, ticket_id, gate, at, outcome, reason, sentence, received_at)`
+	if s.d.Local {
+		// In-process: one prepared statement, one row at a time.
+		ins, err := tx.PrepareContext(ctx, cols+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, seq) DO NOTHING`)
+		if err != nil {
+			return nil, err
+		}
+		defer ins.Close()
+		for _, sc := range scans {
+			res, err := ins.ExecContext(ctx, device, sc.Seq, sc.Event, sc.TicketID, sc.Gate, ms(sc.At), sc.Outcome, sc.Reason, sc.Sentence, recv)
+			if err != nil {
+				return nil, fmt.Errorf("scan %d: %w", sc.Seq, err)
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				inserted[sc.Seq] = true
+			}
+		}
+		return inserted, nil
+	}
+	// Over the network: the whole batch as arrays in one statement.
+	n := len(scans)
+	seq, at := make([]int64, n), make([]int64, n)
+	ev, tk, gate, out, reason, sentence := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, sc := range scans {
+		seq[i], at[i], ev[i], tk[i], gate[i], out[i], reason[i], sentence[i] = sc.Seq, ms(sc.At), sc.Event, sc.TicketID, sc.Gate, sc.Outcome, sc.Reason, sc.Sentence
+	}
+	rows, err := tx.QueryContext(ctx, cols+` SELECT $1, * , $10 FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[])
+		ON CONFLICT (device_id, seq) DO NOTHING RETURNING seq`, device, seq, ev, tk, gate, at, out, reason, sentence, recv)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var q int64
+		if err := rows.Scan(&q); err != nil {
+			return nil, err
+		}
+		inserted[q] = true
+	}
+	return inserted, rows.Err()
 }

@@ -41,12 +41,21 @@ type Dialect struct {
 	Notify func(ctx context.Context, tx *sql.Tx, payload string) error
 	// MaxParams bounds the parameters of one statement.
 	MaxParams int
+	// Local says the database is in-process (SQLite): a prepared one-row
+	// statement executed per row is then cheaper than parsing multi-row
+	// statements; over a network (PostgreSQL) one statement per many rows
+	// saves round trips.
+	Local bool
 }
 
 // Store is a fleet.Store over a *sql.DB.
 type Store struct {
 	db *sql.DB
 	d  Dialect
+
+	scanq   chan *scanReq // to the group committer
+	stop    chan struct{} // closed by Close
+	stopped chan struct{} // closed when the committer returned
 }
 
 var _ fleet.Store = (*Store)(nil)
@@ -56,14 +65,20 @@ func New(db *sql.DB, d Dialect) *Store {
 	if d.MaxParams <= 0 {
 		d.MaxParams = 999
 	}
-	return &Store{db: db, d: d}
+	s := &Store{db: db, d: d, scanq: make(chan *scanReq), stop: make(chan struct{}), stopped: make(chan struct{})}
+	go s.writeScans()
+	return s
 }
 
 // DB returns the underlying database (for backend-specific extras).
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the scan writer and closes the database.
+func (s *Store) Close() error {
+	close(s.stop)
+	<-s.stopped
+	return s.db.Close()
+}
 
 // q rebinds a query for the dialect.
 func (s *Store) q(query string) string {
@@ -241,8 +256,21 @@ func (s *Store) appendChanges(ctx context.Context, tx *sql.Tx, event string, cs 
 
 // insertMany inserts rows of ncol values with multi-row VALUES statements.
 func (s *Store) insertMany(ctx context.Context, tx *sql.Tx, prefix string, ncol int, rows [][]any, suffix string) error {
-	per := max(1, min(500, s.d.MaxParams/ncol))
 	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", ncol), ", ") + ")"
+	if s.d.Local && len(rows) > 0 {
+		st, err := tx.PrepareContext(ctx, s.q(prefix+tuple+suffix))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, r := range rows {
+			if _, err := st.ExecContext(ctx, r...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	per := max(1, min(1000, s.d.MaxParams/ncol))
 	for len(rows) > 0 {
 		n := min(per, len(rows))
 		var b strings.Builder
