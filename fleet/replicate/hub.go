@@ -22,6 +22,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -223,6 +224,9 @@ type tail struct {
 	inited    bool
 	baseRun   uint64
 	maxItems  int
+	// frames holds batches already encoded, by (from, to): connections at
+	// the same cursor share one encoding. Cleared when the tail moves.
+	frames map[[2]int64]*websocket.PreparedMessage
 }
 
 func (h *Hub) tailOf(event string) *tail {
@@ -279,6 +283,7 @@ func (h *Hub) changesAfter(ctx context.Context, event string, after int64, limit
 				break
 			}
 		}
+		t.frames = nil
 		if drop := len(t.changes) - t.maxItems; drop > 0 {
 			t.baseRun = t.running[drop-1]
 			t.base += int64(drop)
@@ -295,6 +300,33 @@ func (h *Hub) changesAfter(ctx context.Context, event string, after int64, limit
 	}
 	j := min(len(t.changes), i+limit)
 	return fleet.ChangePage{Changes: t.changes[i:j], Running: t.running[j-1]}, nil
+}
+
+// batchFrame returns the encoded batch of event from..to, encoding it once
+// for every connection that needs the same batch.
+func (h *Hub) batchFrame(event string, b *wire.Batch) (*websocket.PreparedMessage, error) {
+	t := h.tailOf(event)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	key := [2]int64{b.From, b.To}
+	if pm := t.frames[key]; pm != nil {
+		return pm, nil
+	}
+	data, err := json.Marshal(&wire.Message{Type: wire.TypeBatch, Batch: b})
+	if err != nil {
+		return nil, err
+	}
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
+	if err != nil {
+		return nil, err
+	}
+	if t.frames == nil {
+		t.frames = map[[2]int64]*websocket.PreparedMessage{}
+	}
+	if len(t.frames) < 64 {
+		t.frames[key] = pm
+	}
+	return pm, nil
 }
 
 // conn is one agent's stream.
@@ -605,7 +637,15 @@ func (c *conn) step(ctx context.Context, s *stream) (bool, error) {
 	to := page.Changes[len(page.Changes)-1].Seq
 	b := &wire.Batch{Event: s.event, From: s.seq, To: to, Changes: page.Changes, Running: page.Running}
 	b.Seal()
-	if err := c.send(&wire.Message{Type: wire.TypeBatch, Batch: b}); err != nil {
+	pm, err := c.hub.batchFrame(s.event, b)
+	if err != nil {
+		return false, err
+	}
+	c.wmu.Lock()
+	c.ws.SetWriteDeadline(time.Now().Add(opts.Timeout))
+	err = c.ws.WritePreparedMessage(pm)
+	c.wmu.Unlock()
+	if err != nil {
 		return false, fmt.Errorf("send batch: %w", err)
 	}
 	s.seq = to
