@@ -55,6 +55,11 @@ type Symbol struct {
 // consecutive frames). It keeps an empty 640×480 frame cheap at 30 fps.
 const DefaultBudget = 4 * time.Millisecond
 
+// DefaultShare is the default Options.Share: over a stream of frames the
+// optional passes cost on average no more than the first pass, so a frame
+// costs on average at most twice a single gozxing pass.
+const DefaultShare = 1.0
+
 // Options configures a Decoder.
 type Options struct {
 	Formats []Format // enabled formats; empty means QR only
@@ -62,6 +67,13 @@ type Options struct {
 	// optional passes run only while the frame's elapsed time is below it.
 	// Zero means DefaultBudget; negative means the first pass only.
 	Budget time.Duration
+	// Share bounds the optional passes over a stream of frames: each frame
+	// earns Share × its first pass's time as credit, optional passes spend
+	// it (a pass waits, in its turn, until the credit covers its average
+	// cost) and unspent credit carries over, up to Budget. Zero means
+	// DefaultShare; negative means no credit limit, only Budget (still
+	// images, evaluation).
+	Share float64
 	// Now is the clock used for the budget; nil means time.Now.
 	Now func() time.Time
 }
@@ -83,8 +95,9 @@ type Decoder struct {
 	hasQR     bool
 	has2D     bool
 	hasLinear bool
-	passes    []pass // optional passes with this decoder's cost averages
-	next      int    // optional pass whose turn is next
+	passes    []pass        // optional passes with this decoder's cost averages
+	next      int           // optional pass whose turn is next
+	credit    time.Duration // what the optional passes may still spend (Options.Share)
 }
 
 // NewDecoder returns a decoder for the formats in opts.
@@ -95,6 +108,9 @@ func NewDecoder(opts Options) *Decoder {
 	}
 	if opts.Budget == 0 {
 		opts.Budget = DefaultBudget
+	}
+	if opts.Share == 0 {
+		opts.Share = DefaultShare
 	}
 	d := &Decoder{
 		opts:   opts,

@@ -234,15 +234,23 @@ var optionalPasses = []pass{
 // run is the multi-pass strategy on a continuous 8-bit gray frame.
 //
 // Pass 1, "gray", always runs: gozxing's hybrid binarizer on the frame and
-// every enabled reader. The optional passes then run while the frame stays
-// within Options.Budget, skipping a pass whose running-average cost would
-// overrun it (a pass runs once to learn its cost). They rotate: each frame
-// starts where the previous frame's budget ran out, so a camera that sees
-// the same code for several frames tries every affordable pass within a
-// few frames while each frame stays cheap; a still image with a large
-// budget gets them all. With the default budget, passes that cost more than
-// a frame allows (OpenCV's QR locator and CLAHE on a noisy 640×480 frame)
-// are effectively still-image only.
+// every enabled reader. The optional passes then run in turn, each frame
+// starting where the previous one stopped (after a read, at the pass that
+// read), so a camera that sees the same code for several frames tries
+// every pass within a few frames while each frame stays cheap. Two limits
+// stop a frame's optional passes:
+//
+//   - Options.Budget bounds one frame: a pass runs only if its running
+//     average cost fits what is left (a pass runs once to learn its cost);
+//     a pass that costs more than a whole budget is skipped (with the
+//     default budget, OpenCV's QR locator on a noisy 640×480 frame is
+//     effectively still-image only).
+//   - Options.Share bounds the average over frames: each frame earns Share
+//     × its first pass's time as credit and the passes spend it; the pass
+//     whose turn it is waits for the credit to cover it, so expensive
+//     passes run every few frames rather than every frame.
+//
+// A still image with a large budget and a negative Share gets every pass.
 //
 //   - inverted: light and dark swapped (dark-mode screens); 2D readers.
 //   - global: gozxing's global-histogram binarizer (evenly lit prints).
@@ -284,6 +292,10 @@ func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 	if d.opts.Budget < 0 {
 		return Symbol{}, ErrNoSymbol
 	}
+	limited := d.opts.Share >= 0
+	if limited {
+		d.credit = min(d.credit+time.Duration(d.opts.Share*float64(d.now().Sub(start))), d.opts.Budget)
+	}
 	n := len(d.passes)
 	for k := 0; k < n; k++ {
 		if ctx.Err() != nil {
@@ -292,23 +304,28 @@ func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 		i := (d.next + k) % n
 		p := &d.passes[i]
 		t0 := d.now()
-		if t0.Sub(start)+p.cost > d.opts.Budget {
-			// Skip a pass that would overrun; stop at the first elapsed
-			// budget and let the next frame start here.
-			if t0.Sub(start) > d.opts.Budget {
-				d.next = i
-				return Symbol{}, ErrNoSymbol
-			}
-			continue
+		elapsed := t0.Sub(start)
+		if elapsed > d.opts.Budget || limited && p.cost > d.credit {
+			// The frame's budget is spent, or this pass waits for credit:
+			// the next frame starts here.
+			d.next = i
+			return Symbol{}, ErrNoSymbol
+		}
+		if elapsed+p.cost > d.opts.Budget {
+			continue // does not fit this frame
 		}
 		s, ok := p.run(d, gray, src)
 		el := d.now().Sub(t0)
+		if limited {
+			d.credit -= el
+		}
 		if p.cost == 0 {
 			p.cost = el
 		} else {
 			p.cost = (3*p.cost + el) / 4
 		}
 		if ok {
+			d.next = i
 			return s, nil
 		}
 	}

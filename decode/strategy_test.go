@@ -94,7 +94,7 @@ func TestStrategyPasses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := grayMat(t, tc.img)
 			defer m.Close()
-			d := NewDecoder(Options{Formats: all, Budget: time.Hour}) // every pass, whatever the machine load
+			d := NewDecoder(Options{Formats: all, Budget: time.Hour, Share: -1}) // every pass, whatever the machine load
 			defer d.Close()
 			sym, err := d.Decode(ctx, m)
 			if err != nil {
@@ -149,7 +149,7 @@ func TestStrategyNoFalsePositivesOnNoise(t *testing.T) {
 	}
 	m := grayMat(t, img)
 	defer m.Close()
-	d := NewDecoder(Options{Formats: AllFormats, Budget: time.Hour})
+	d := NewDecoder(Options{Formats: AllFormats, Budget: time.Hour, Share: -1})
 	defer d.Close()
 	if sym, err := d.Decode(context.Background(), m); !errors.Is(err, ErrNoSymbol) {
 		t.Fatalf("noise decoded: %+v %v", sym, err)

@@ -22,14 +22,28 @@ import (
 
 // Options configures a run.
 type Options struct {
-	// Formats enabled in the decoder; nil means Families' formats
-	// (QR, PDF417, Aztec, Code 128, DataMatrix).
+	// Formats enabled in the decoder; nil means DefaultFormats (QR,
+	// PDF417, Aztec, Code 128, DataMatrix), or in Gate mode each set's
+	// own format (GateFormats).
 	Formats []decode.Format
+	// Gate runs the decoder as a gate does: the per-frame budget of
+	// decode.DefaultBudget and the default Share (optional passes only while
+	// they fit, rotating over consecutive images) instead of StillBudget
+	// and every pass, and, unless Formats
+	// is set, only the format a gate scanning that set's tickets would
+	// enable. Read rates then depend on machine load; use it for timing.
+	Gate bool
 	// Rotations in degrees (0, 90, 180, 270); nil means {0}.
 	Rotations []int
-	// Budget is the decoder's per-frame budget; zero means StillBudget.
+	// Frames, in Gate mode, shows each image to the decoder up to Frames
+	// times, as a camera sees a code held up for Frames frames (30 fps:
+	// 15 frames is half a second); an image counts as read if one of them
+	// decodes it. Times are those of the first frame. Zero means 1.
+	Frames int
+	// Budget is the decoder's per-frame budget; zero means StillBudget
+	// (decode.DefaultBudget in Gate mode).
 	Budget time.Duration
-	// Baseline also times gozxing's QR reader alone on every image at 0°.
+	// Baseline also times gozxing's QR reader alone on every image.
 	Baseline bool
 	// Sets restricts the run to these set names; nil means all.
 	Sets []string
@@ -78,6 +92,29 @@ type Report struct {
 	// BaselineMedian/BaselineP90: gozxing's QR reader alone at 0° (zero
 	// unless Options.Baseline).
 	BaselineMedian, BaselineP90 time.Duration
+	// Times[rotation][family] and BaselineTimes[rotation][family] are the
+	// per-image times of the decoder and (with Options.Baseline) of
+	// gozxing's QR reader alone; family "" is the falsepositives sets.
+	Times, BaselineTimes map[int]map[string][]time.Duration
+}
+
+// GateFormats is what a gate scanning a set's tickets enables: the set's
+// own symbology; the falsepositives sets get DefaultFormats.
+func GateFormats(set string) []decode.Format {
+	prefixes := []struct {
+		prefix string
+		format decode.Format
+	}{
+		{"qrcode", decode.QR}, {"pdf417", decode.PDF417}, {"aztec", decode.Aztec},
+		{"code128", decode.Code128}, {"datamatrix", decode.DataMatrix}, {"code39", decode.Code39},
+		{"ean13", decode.EAN13}, {"upca", decode.UPCA}, {"itf", decode.ITF},
+	}
+	for _, p := range prefixes {
+		if strings.HasPrefix(set, p.prefix) {
+			return []decode.Format{p.format}
+		}
+	}
+	return DefaultFormats
 }
 
 // item is one message: one image, or several for structured append.
@@ -90,6 +127,7 @@ type item struct {
 
 // Run evaluates the decoder on corpusDir and prints a table to w.
 func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Report, error) {
+	perSet := opts.Formats == nil && opts.Gate
 	if opts.Formats == nil {
 		opts.Formats = DefaultFormats
 	}
@@ -98,6 +136,9 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 	}
 	if opts.Budget == 0 {
 		opts.Budget = StillBudget
+		if opts.Gate {
+			opts.Budget = decode.DefaultBudget
+		}
 	}
 	entries, err := os.ReadDir(corpusDir)
 	if err != nil {
@@ -107,9 +148,14 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 		Family: map[int]map[string]Counts{}, FalsePositives: map[int]int{},
 		Median: map[int]time.Duration{}, P90: map[int]time.Duration{},
 		Passes: map[int]map[string]int{},
+		Times:  map[int]map[string][]time.Duration{}, BaselineTimes: map[int]map[string][]time.Duration{},
 	}
-	dec := decode.NewDecoder(decode.Options{Formats: opts.Formats, Budget: opts.Budget})
-	defer dec.Close()
+	share := -1.0 // still images: every pass
+	if opts.Gate {
+		share = 0 // the decoder's default, as a gate runs it
+	}
+	shared := decode.NewDecoder(decode.Options{Formats: opts.Formats, Budget: opts.Budget, Share: share})
+	defer shared.Close()
 	all := map[int][]time.Duration{}
 	var baseline []time.Duration
 	frame, rot := gocv.NewMat(), gocv.NewMat()
@@ -127,6 +173,10 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 		fam := family(set)
 		if fam == "" {
 			rep.FPImages += len(items)
+		}
+		dec := shared
+		if perSet {
+			dec = decode.NewDecoder(decode.Options{Formats: GateFormats(set), Budget: opts.Budget, Share: share})
 		}
 		for _, r := range opts.Rotations {
 			sr := SetResult{Name: set, Family: fam, Rotation: r}
@@ -150,10 +200,19 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 					t0 := time.Now()
 					sym, err := dec.Decode(ctx, src)
 					el := time.Since(t0)
+					// A camera sees the code again in the next frames.
+					for f := 1; f < opts.Frames && errors.Is(err, decode.ErrNoSymbol); f++ {
+						sym, err = dec.Decode(ctx, src)
+					}
 					sr.Times = append(sr.Times, el)
 					all[r] = append(all[r], el)
-					if opts.Baseline && r == 0 {
-						baseline = append(baseline, timeBaseline(src))
+					addTime(rep.Times, r, fam, el)
+					if opts.Baseline {
+						bt := timeBaseline(src)
+						addTime(rep.BaselineTimes, r, fam, bt)
+						if r == 0 {
+							baseline = append(baseline, bt)
+						}
 					}
 					img.Close()
 					if err != nil {
@@ -196,6 +255,9 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 				c.Total += sr.Counts.Total
 				rep.Family[r][fam] = c
 			}
+		}
+		if dec != shared {
+			dec.Close()
 		}
 	}
 	for r, ts := range all {
@@ -257,9 +319,50 @@ func (rep Report) Print(w io.Writer, rotations []int) {
 		}
 		fmt.Fprintln(w)
 	}
+	if len(rep.BaselineTimes) > 0 {
+		rep.printTimes(w, rotations)
+	}
 	if rep.BaselineMedian > 0 {
 		fmt.Fprintf(w, "gozxing QR reader alone (0°): median %s, p90 %s per image\n", round(rep.BaselineMedian), round(rep.BaselineP90))
 	}
+}
+
+func addTime(m map[int]map[string][]time.Duration, r int, fam string, d time.Duration) {
+	if m[r] == nil {
+		m[r] = map[string][]time.Duration{}
+	}
+	m[r][fam] = append(m[r][fam], d)
+}
+
+// printTimes writes the median time per image by family, the decoder's
+// next to gozxing's QR reader alone.
+func (rep Report) printTimes(w io.Writer, rotations []int) {
+	for _, r := range rotations {
+		fmt.Fprintf(w, "median time per image at %d°: %-12s %9s %9s %6s\n", r, "family", "decoder", "gozxing", "ratio")
+		var ours, base []time.Duration
+		for _, f := range append(slices.Clone(Families), "") {
+			ts, bs := rep.Times[r][f], rep.BaselineTimes[r][f]
+			if len(ts) == 0 {
+				continue
+			}
+			ours, base = append(ours, ts...), append(base, bs...)
+			name := f
+			if f == "" {
+				name = "(none)"
+			}
+			printRatio(w, name, ts, bs)
+		}
+		printRatio(w, "all", ours, base)
+	}
+}
+
+func printRatio(w io.Writer, name string, ts, bs []time.Duration) {
+	m, b := quantile(ts, 0.5), quantile(bs, 0.5)
+	ratio := "-"
+	if b > 0 {
+		ratio = fmt.Sprintf("%.2f×", float64(m)/float64(b))
+	}
+	fmt.Fprintf(w, "%28s %-12s %9s %9s %6s\n", "", name, round(m), round(b), ratio)
 }
 
 func round(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }

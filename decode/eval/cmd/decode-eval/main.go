@@ -1,6 +1,11 @@
 // Command decode-eval measures admit's decoder on a barcode corpus:
 //
 //	go run ./decode/eval/cmd/decode-eval -corpus ../shared/corpus -rotations 0,90,180,270 -baseline
+//
+// With -gate it runs the decoder as a gate does (default per-frame budget,
+// each set's own format) to compare decode time with gozxing's QR reader:
+//
+//	go run ./decode/eval/cmd/decode-eval -corpus ../shared/corpus -gate -baseline
 package main
 
 import (
@@ -24,9 +29,11 @@ func main() {
 	sets := flag.String("sets", "", "comma-separated set names (default: all)")
 	budget := flag.Duration("budget", 0, "per-frame budget for optional passes (0: decoder default)")
 	baseline := flag.Bool("baseline", false, "also time gozxing's QR reader alone")
+	frames := flag.Int("frames", 1, "with -gate: show each image up to this many times, like a code held up to a camera")
+	gate := flag.Bool("gate", false, "run as a gate: default per-frame budget, each set's own format unless -formats")
 	flag.Parse()
 
-	opts := eval.Options{Budget: *budget, Baseline: *baseline}
+	opts := eval.Options{Budget: *budget, Baseline: *baseline, Gate: *gate, Frames: *frames}
 	for _, r := range strings.Split(*rots, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(r))
 		if err != nil {
