@@ -1,0 +1,242 @@
+package decode
+
+import (
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"testing"
+	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/oned"
+	"github.com/makiuchi-d/gozxing/qrcode"
+	"gocv.io/x/gocv"
+)
+
+// bitMatrixImage draws bm with px pixels per module and margin light
+// pixels around it.
+func bitMatrixImage(bm *gozxing.BitMatrix, px, margin int) *image.Gray {
+	w, h := bm.GetWidth()*px+2*margin, bm.GetHeight()*px+2*margin
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = 235
+	}
+	for y := 0; y < bm.GetHeight()*px; y++ {
+		for x := 0; x < bm.GetWidth()*px; x++ {
+			if bm.Get(x/px, y/px) {
+				img.SetGray(margin+x, margin+y, color.Gray{Y: 25})
+			}
+		}
+	}
+	return img
+}
+
+// firstPassOnly reports whether the first pass alone reads m; the cases
+// below are only meaningful when it does not.
+func firstPassOnly(t *testing.T, m gocv.Mat, formats []Format) bool {
+	t.Helper()
+	d := NewDecoder(Options{Formats: formats, Budget: -1})
+	defer d.Close()
+	_, err := d.Decode(context.Background(), m)
+	return err == nil
+}
+
+func TestStrategyOptionalPassesRead(t *testing.T) {
+	ctx := context.Background()
+	c128, err := oned.NewCode128Writer().Encode("GATE-7-ROW-12", gozxing.BarcodeFormat_CODE_128, 0, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sideways := func(img *image.Gray) gocv.Mat {
+		m := grayMat(t, img)
+		defer m.Close()
+		out := gocv.NewMat()
+		gocv.Rotate(m, &out, gocv.Rotate90Clockwise)
+		return out
+	}
+	tall := func(bm *gozxing.BitMatrix, px, height int) *image.Gray {
+		img := image.NewGray(image.Rect(0, 0, bm.GetWidth()*px+80, height))
+		for i := range img.Pix {
+			img.Pix[i] = 235
+		}
+		for y := 20; y < height-20; y++ {
+			for x := 0; x < bm.GetWidth()*px; x++ {
+				if bm.Get(x/px, 0) {
+					img.SetGray(40+x, y, color.Gray{Y: 25})
+				}
+			}
+		}
+		return img
+	}
+	cases := []struct {
+		name    string
+		frame   gocv.Mat
+		formats []Format
+		text    string
+	}{
+		// A Code 128 ticket held sideways: the 1D reader scans rows only.
+		{"code 128 sideways", sideways(tall(c128, 3, 120)), []Format{QR, Code128}, "GATE-7-ROW-12"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			defer tc.frame.Close()
+			if firstPassOnly(t, tc.frame, tc.formats) {
+				t.Fatal("the first pass already reads this frame; the case tests nothing")
+			}
+			d := NewDecoder(Options{Formats: tc.formats, Budget: time.Hour, Share: -1})
+			defer d.Close()
+			sym, err := d.Decode(ctx, tc.frame)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sym.Text != tc.text {
+				t.Fatalf("read %q via %s, want %q", sym.Text, sym.Pass, tc.text)
+			}
+		})
+	}
+}
+
+func TestPassQuietAddsBorder(t *testing.T) {
+	// A QR cropped to the symbol: the finder patterns touch the image edge.
+	bm, err := qrcode.NewQRCodeWriter().Encode("AD1:EDGE-CUT", gozxing.BarcodeFormat_QR_CODE, 0, 0,
+		map[gozxing.EncodeHintType]interface{}{gozxing.EncodeHintType_MARGIN: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := grayMat(t, bitMatrixImage(bm, 6, 0))
+	defer m.Close()
+	d := NewDecoder(Options{Formats: []Format{QR}})
+	defer d.Close()
+	sym, ok := d.passQuiet(m, nil)
+	if !ok || sym.Text != "AD1:EDGE-CUT" || sym.Pass != "quiet" {
+		t.Fatalf("quiet: %+v, %v", sym, ok)
+	}
+	if d.work.Cols() <= m.Cols() || d.work.GetUCharAt(0, 0) != 255 {
+		t.Fatalf("bordered frame %dx%d, corner %d", d.work.Cols(), d.work.Rows(), d.work.GetUCharAt(0, 0))
+	}
+}
+
+func TestPassQRWarpUndoesPerspective(t *testing.T) {
+	const want = "AD1:TILTED-PHONE"
+	bm, err := qrcode.NewQRCodeWriter().Encode(want, gozxing.BarcodeFormat_QR_CODE, 0, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := grayMat(t, bitMatrixImage(bm, 8, 40))
+	defer flat.Close()
+	w, h := float32(flat.Cols()), float32(flat.Rows())
+	// The top edge leans away from the camera: a strong keystone.
+	src := gocv.NewPoint2fVectorFromPoints([]gocv.Point2f{{X: 0, Y: 0}, {X: w, Y: 0}, {X: w, Y: h}, {X: 0, Y: h}})
+	dst := gocv.NewPoint2fVectorFromPoints([]gocv.Point2f{{X: 150, Y: 60}, {X: 420, Y: 90}, {X: 560, Y: 430}, {X: 60, Y: 400}})
+	defer src.Close()
+	defer dst.Close()
+	hm := gocv.GetPerspectiveTransform2f(src, dst)
+	defer hm.Close()
+	frame := gocv.NewMat()
+	defer frame.Close()
+	gocv.WarpPerspectiveWithParams(flat, &frame, hm, image.Pt(640, 480), gocv.InterpolationLinear, gocv.BorderConstant, color.RGBA{R: 200, G: 200, B: 200, A: 255})
+
+	d := NewDecoder(Options{Formats: []Format{QR}})
+	defer d.Close()
+	lum, err := luminance(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sym, ok := d.passQRWarp(frame, lum)
+	if !ok || sym.Text != want || sym.Pass != "qr-warp" {
+		t.Fatalf("qr-warp: %+v, %v", sym, ok)
+	}
+}
+
+func TestShareBoundsOptionalPasses(t *testing.T) {
+	// Every clock reading advances 1 ms, so a pass "costs" the readings
+	// around it. With Share 0.25 the optional passes may spend a quarter of
+	// the first passes' time: most frames run none.
+	readings := func(share float64, frames int) (perFrame []int) {
+		clk := &fakeClock{t: time.Unix(0, 0), step: time.Millisecond}
+		d := NewDecoder(Options{Formats: []Format{QR}, Budget: time.Hour, Share: share, Now: clk.now})
+		defer d.Close()
+		m := grayMat(t, blankish(160, 120))
+		defer m.Close()
+		for i := 0; i < frames; i++ {
+			before := clk.t
+			if _, err := d.Decode(context.Background(), m); !errors.Is(err, ErrNoSymbol) {
+				t.Fatal(err)
+			}
+			perFrame = append(perFrame, int(clk.t.Sub(before)/time.Millisecond))
+		}
+		return perFrame
+	}
+	unlimited := readings(-1, 4)
+	for _, n := range unlimited {
+		if n < 2*len(optionalPasses) {
+			t.Fatalf("Share -1: %v clock readings per frame, want every pass each frame", unlimited)
+		}
+	}
+	limited := readings(0.25, 40)
+	withPass, total := 0, 0
+	for _, n := range limited {
+		total += n
+		if n > 3 {
+			withPass++
+		}
+	}
+	if withPass == 0 || withPass > 40/3 {
+		t.Fatalf("Share 0.25: %d of 40 frames ran optional passes (%v)", withPass, limited)
+	}
+}
+
+func TestLatin1(t *testing.T) {
+	if got := latin1("ab\xf3\xe9"); got != "abóé" {
+		t.Fatalf("latin1 = %q", got)
+	}
+	if got := latin1("plain"); got != "plain" {
+		t.Fatalf("latin1 = %q", got)
+	}
+}
+
+// bitsOf packs 5-bit codes (then raw bit strings) MSB first, as gozxing
+// returns an Aztec symbol's corrected data bits.
+func bitsOf(codes ...int) []byte {
+	var out []byte
+	n := 0
+	for _, c := range codes {
+		for i := 4; i >= 0; i-- {
+			if n%8 == 0 {
+				out = append(out, 0)
+			}
+			if c>>i&1 == 1 {
+				out[n/8] |= 1 << (7 - n%8)
+			}
+			n++
+		}
+	}
+	return out
+}
+
+func TestAztecContent(t *testing.T) {
+	cases := []struct {
+		name, text string
+		raw        []byte
+		want       string
+		seq        int
+	}{
+		// M/L U/L, then " Z1.txt DG" and the data: part 4 of 7.
+		{"structured append with id", " Z1.txt DG3456", bitsOf(29, 29, 1), "3456", 3},
+		{"structured append without id", "BCDATA", bitsOf(29, 29, 3), "DATA", 1},
+		// P/S FLG(0) first: FNC1 in first position, GS1 data.
+		{"gs1", "\x1d0109504000059101", bitsOf(0, 0, 0), "0109504000059101", -1},
+		// A leading GS that is data (not FLG(0)) stays.
+		{"gs data", "\x1dA", bitsOf(30, 30, 1), "\x1dA", -1},
+		// M/L U/L without a valid header: left alone.
+		{"latches only", "hello", bitsOf(29, 29, 8), "hello", -1},
+	}
+	for _, tc := range cases {
+		sym := Symbol{Text: tc.text, Raw: tc.raw, Sequence: -1}
+		aztecContent(&sym)
+		if sym.Text != tc.want || sym.Sequence != tc.seq {
+			t.Errorf("%s: got %q seq %d, want %q seq %d", tc.name, sym.Text, sym.Sequence, tc.want, tc.seq)
+		}
+	}
+}
