@@ -34,5 +34,11 @@ func (m *Main) runBoard(ctx context.Context, log *slog.Logger) error {
 	if r.Indicator != nil {
 		cfg.Indicator = r.Indicator
 	}
+	if r.Buzzer != nil {
+		cfg.Buzzer = r.Buzzer
+	}
+	if r.Passage != nil {
+		cfg.Passage = r.Passage
+	}
 	return m.runAgent(ctx, cfg)
 }
