@@ -40,5 +40,8 @@ func (m *Main) runBoard(ctx context.Context, log *slog.Logger) error {
 	if r.Passage != nil {
 		cfg.Passage = r.Passage
 	}
+	if r.Display != nil {
+		cfg.Display = r.Display
+	}
 	return m.runAgent(ctx, cfg)
 }

@@ -18,6 +18,7 @@ import (
 
 	"admit/hal"
 	"admit/hal/board"
+	"admit/hal/display"
 	halgpio "admit/hal/gpio"
 	"admit/hal/hwcheck"
 	"admit/hal/kbdscan"
@@ -35,6 +36,7 @@ type Rig struct {
 	Buzzer    *halgpio.Buzzer
 	Passage   *halgpio.Passage
 	Button    *halgpio.Button
+	Display   *display.Display
 
 	closers []io.Closer
 }
@@ -88,6 +90,22 @@ func (r *Rig) open(ctx context.Context, f *board.File, env hwcheck.Env, log *slo
 		}
 		r.closers = append(r.closers, sc)
 		r.Readers = append(r.Readers, sc)
+	}
+	if d := f.Display; d != nil {
+		switch d.Chip {
+		case "ssd1306":
+			bus, err := env.OpenI2C(d.I2C)
+			if err != nil {
+				return fmt.Errorf("display: %w", err)
+			}
+			r.closers = append(r.closers, bus)
+			if r.Display, err = display.NewSSD1306(bus, uint16(d.Addr), 0); err != nil {
+				return fmt.Errorf("display: %w", err)
+			}
+			r.closers = append(r.closers, haltCloser{r.Display})
+		default:
+			log.Warn("rig: display chip not supported yet; running without a display", "chip", d.Chip)
+		}
 	}
 	if f.Relay != nil {
 		p, err := pin("relay", f.Relay.Pin)
