@@ -9,7 +9,6 @@ import (
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
-
 	"gocv.io/x/gocv"
 
 	"admit/decode"

@@ -209,26 +209,29 @@ type pass struct {
 	name string
 	run  func(d *Decoder, gray gocv.Mat, src gozxing.LuminanceSource) (Symbol, bool)
 	cost time.Duration // running average of what the pass costs here
+	// prior is the cost assumed before the first measurement, relative to
+	// the frame's first pass.
+	prior float64
 }
 
 // optionalPasses, in the order a still image gets them.
 var optionalPasses = []pass{
-	{name: "inverted", run: (*Decoder).passInverted},
-	{name: "global", run: (*Decoder).passGlobal},
-	{name: "quiet", run: (*Decoder).passQuiet},
-	{name: "rotated", run: (*Decoder).passRotated},
-	{name: "half", run: (*Decoder).passHalf},
-	{name: "qr-crop", run: (*Decoder).passQRCrop},
-	{name: "qr-warp", run: (*Decoder).passQRWarp},
-	{name: "scaled", run: (*Decoder).passScaled},
-	{name: "three-quarter", run: (*Decoder).passThreeQuarter},
-	{name: "median", run: (*Decoder).passMedian},
-	{name: "blur", run: (*Decoder).passBlur},
-	{name: "otsu", run: (*Decoder).passOtsu},
-	{name: "erode", run: (*Decoder).passErode},
-	{name: "sharpen", run: (*Decoder).passSharpen},
-	{name: "clahe", run: (*Decoder).passCLAHE},
-	{name: "adaptive", run: (*Decoder).passAdaptive},
+	{name: "inverted", run: (*Decoder).passInverted, prior: 1},
+	{name: "global", run: (*Decoder).passGlobal, prior: 1},
+	{name: "quiet", run: (*Decoder).passQuiet, prior: 1.3},
+	{name: "rotated", run: (*Decoder).passRotated, prior: 1},
+	{name: "half", run: (*Decoder).passHalf, prior: 0.3},
+	{name: "qr-crop", run: (*Decoder).passQRCrop, prior: 20},
+	{name: "qr-warp", run: (*Decoder).passQRWarp, prior: 20},
+	{name: "scaled", run: (*Decoder).passScaled, prior: 4},
+	{name: "three-quarter", run: (*Decoder).passThreeQuarter, prior: 0.6},
+	{name: "median", run: (*Decoder).passMedian, prior: 1},
+	{name: "blur", run: (*Decoder).passBlur, prior: 1.2},
+	{name: "otsu", run: (*Decoder).passOtsu, prior: 1},
+	{name: "erode", run: (*Decoder).passErode, prior: 1},
+	{name: "sharpen", run: (*Decoder).passSharpen, prior: 1.3},
+	{name: "clahe", run: (*Decoder).passCLAHE, prior: 1.3},
+	{name: "adaptive", run: (*Decoder).passAdaptive, prior: 1.3},
 }
 
 // run is the multi-pass strategy on a continuous 8-bit gray frame.
@@ -292,9 +295,10 @@ func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 	if d.opts.Budget < 0 {
 		return Symbol{}, ErrNoSymbol
 	}
+	first := d.now().Sub(start)
 	limited := d.opts.Share >= 0
 	if limited {
-		d.credit = min(d.credit+time.Duration(d.opts.Share*float64(d.now().Sub(start))), d.opts.Budget)
+		d.credit = min(d.credit+time.Duration(d.opts.Share*float64(first)), d.opts.Budget)
 	}
 	n := len(d.passes)
 	for k := 0; k < n; k++ {
@@ -305,19 +309,31 @@ func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 		p := &d.passes[i]
 		t0 := d.now()
 		elapsed := t0.Sub(start)
-		if elapsed > d.opts.Budget || limited && p.cost > d.credit {
-			// The frame's budget is spent, or this pass waits for credit:
-			// the next frame starts here.
-			d.next = i
-			return Symbol{}, ErrNoSymbol
+		est := p.cost
+		if est == 0 {
+			// Not measured yet: a prior relative to the first pass, so
+			// that OpenCV's QR locator (tens of ms on a large noisy
+			// frame) is not tried on a camera frame just to learn that.
+			est = time.Duration(p.prior * float64(first))
 		}
-		if elapsed+p.cost > d.opts.Budget {
-			continue // does not fit this frame
+		switch {
+		case elapsed > d.opts.Budget:
+			d.next = i // the frame's budget is spent: the next frame starts here
+			return Symbol{}, ErrNoSymbol
+		case est > d.opts.Budget:
+			continue // never fits a frame: still images only
+		case limited && est > d.credit:
+			d.next = i // this pass waits for credit
+			return Symbol{}, ErrNoSymbol
+		case elapsed+est > d.opts.Budget:
+			continue // does not fit what is left of this frame
 		}
 		s, ok := p.run(d, gray, src)
 		el := d.now().Sub(t0)
 		if limited {
-			d.credit -= el
+			// A pass that overran its estimate leaves a debt, bounded so
+			// that one slow frame does not mute the passes for long.
+			d.credit = max(d.credit-el, -d.opts.Budget)
 		}
 		if p.cost == 0 {
 			p.cost = el

@@ -12,4 +12,15 @@
 // Families: QR, PDF417, Aztec, Code 128, DataMatrix, and "other" (Code 39,
 // EAN-13, UPC-A, ITF). Any symbol read in a falsepositives-* image is a
 // false positive.
+//
+// Two modes. Still-image mode (the default, used for the read-rate floors
+// in the test) gives every image every pass with the five default formats
+// enabled, so rates do not depend on machine load: it stands for a code
+// held in front of the camera long enough for the decoder to try all its
+// passes. Gate mode (Options.Gate) runs the decoder as a gate configures
+// it: each set's own format, decode.DefaultBudget and decode.DefaultShare,
+// one decoder per set whose pass rotation and credit carry over from image
+// to image as over camera frames; it is the mode for decode time, compared
+// per image with gozxing's QR reader alone (Options.Baseline). Options.Frames
+// shows each image several times, like consecutive camera frames.
 package eval
