@@ -240,3 +240,25 @@ func TestAztecContent(t *testing.T) {
 		}
 	}
 }
+
+func TestRotationSkipsPassesThatNeverFit(t *testing.T) {
+	// 1 ms per clock reading: the first pass "costs" 1 ms, the QR locator
+	// passes are estimated at 20 ms, beyond the 12 ms budget. They must be
+	// skipped, not waited for, so the rotation reaches the last pass.
+	clk := &fakeClock{t: time.Unix(0, 0), step: time.Millisecond}
+	d := NewDecoder(Options{Formats: []Format{QR}, Budget: 12 * time.Millisecond, Now: clk.now})
+	defer d.Close()
+	m := grayMat(t, blankish(160, 120))
+	defer m.Close()
+	for i := 0; i < 200; i++ {
+		if _, err := d.Decode(context.Background(), m); !errors.Is(err, ErrNoSymbol) {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range d.passes {
+		ran := p.cost > 0
+		if big := p.name == "qr-crop" || p.name == "qr-warp"; ran == big {
+			t.Errorf("pass %s: ran %v", p.name, ran)
+		}
+	}
+}
