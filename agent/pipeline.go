@@ -131,16 +131,16 @@ func (a *Agent) Present(ctx context.Context, cred hal.Credential) (Decision, err
 	return d, nil
 }
 
-// scan is the upstream form of a decision. An exit is an admitted scan
-// with reason "exit" until the wire carries a direction.
+// scan is the upstream form of a decision: an admitted exit is an
+// admitted scan with direction out, which the fleet fans out as an exit.
 func (a *Agent) scan(d Decision) wire.Scan {
 	s := wire.Scan{Event: a.cfg.Event, TicketID: d.TicketID, Gate: a.cfg.Gate, At: d.At,
-		Outcome: wire.Refused, Reason: d.Reason, Sentence: d.Sentence}
+		Outcome: wire.Refused, Reason: d.Reason, Sentence: d.Sentence, Direction: wire.DirIn}
 	if d.Admitted {
 		s.Outcome = wire.Admitted
-		if d.Direction == decide.Out {
-			s.Reason = "exit"
-		}
+	}
+	if d.Direction == decide.Out {
+		s.Direction = wire.DirOut
 	}
 	return s
 }

@@ -176,13 +176,32 @@ func applyChange(ctx context.Context, tx *sql.Tx, event string, gen int64, c wir
 	case wire.KindRevoke:
 		_, err = tx.ExecContext(ctx, `UPDATE tickets SET revoked = 1 WHERE event_id = ? AND id = ?`, event, c.Revoke.TicketID)
 	case wire.KindUsed:
-		u := c.Used
-		_, err = tx.ExecContext(ctx, `INSERT OR IGNORE INTO used (event_id, ticket_id, device, at, gate) VALUES (?, ?, ?, ?, ?)`,
-			event, u.TicketID, u.Device, ms(u.At), u.Gate)
+		err = putUsed(ctx, tx, event, c.Used)
 	default:
 		err = fmt.Errorf("unknown kind %q", c.Kind)
 	}
 	return nil, err
+}
+
+// putUsed records a passage the fleet fanned out as a direction-aware mark
+// (an exit must not count as an entry) and, for an entry, as a used row.
+// A mark already here (this gate's own, or a peer's) is kept as it is: in
+// particular an annulment stays.
+func putUsed(ctx context.Context, tx *sql.Tx, event string, u *wire.Used) error {
+	dir := In
+	if u.Exit() {
+		dir = Out
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO marks (event_id, ticket_id, device, at, gate, direction) VALUES (?, ?, ?, ?, ?, ?)`,
+		event, u.TicketID, u.Device, ms(u.At), u.Gate, dir); err != nil {
+		return err
+	}
+	if dir != In {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO used (event_id, ticket_id, device, at, gate) VALUES (?, ?, ?, ?, ?)`,
+		event, u.TicketID, u.Device, ms(u.At), u.Gate)
+	return err
 }
 
 // ApplySnapshot applies one validated snapshot chunk in one transaction.
@@ -232,9 +251,8 @@ func (d *DB) ApplySnapshot(ctx context.Context, s *wire.Snapshot) ([]Key, error)
 	if err := insertSnapTickets(ctx, tx, s.Event, gen, s.Tickets); err != nil {
 		return nil, err
 	}
-	for _, u := range s.Used {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO used (event_id, ticket_id, device, at, gate) VALUES (?, ?, ?, ?, ?)`,
-			s.Event, u.TicketID, u.Device, ms(u.At), u.Gate); err != nil {
+	for i := range s.Used {
+		if err := putUsed(ctx, tx, s.Event, &s.Used[i]); err != nil {
 			return nil, fmt.Errorf("gatedb: snapshot used mark: %w", err)
 		}
 	}

@@ -442,11 +442,15 @@ func (s *Store) recordScansTx(ctx context.Context, tx *sql.Tx, device string, sc
 		if _, ok := byEvent[sc.Event]; !ok {
 			order = append(order, sc.Event)
 		}
-		byEvent[sc.Event] = append(byEvent[sc.Event], wire.Change{Kind: wire.KindUsed,
-			Used: &wire.Used{TicketID: sc.TicketID, Device: device, Gate: sc.Gate, At: sc.At}})
-		used = append(used, []any{sc.Event, sc.TicketID, device, ms(sc.At), sc.Gate})
+		dir := direction(sc.Direction)
+		u := &wire.Used{TicketID: sc.TicketID, Device: device, Gate: sc.Gate, At: sc.At}
+		if dir == wire.DirOut {
+			u.Direction = wire.DirOut // entries leave it empty, as before protocol 3
+		}
+		byEvent[sc.Event] = append(byEvent[sc.Event], wire.Change{Kind: wire.KindUsed, Used: u})
+		used = append(used, []any{sc.Event, sc.TicketID, device, ms(sc.At), sc.Gate, dir})
 	}
-	if err := s.insertMany(ctx, tx, `INSERT INTO used (event_id, ticket_id, device_id, at, gate) VALUES `, 5, used,
+	if err := s.insertMany(ctx, tx, `INSERT INTO used (event_id, ticket_id, device_id, at, gate, direction) VALUES `, 6, used,
 		` ON CONFLICT (event_id, ticket_id, device_id, at) DO NOTHING`); err != nil {
 		return nil, fmt.Errorf("record scans of %q: %w", device, err)
 	}
@@ -466,8 +470,17 @@ func (s *Store) recordScansTx(ctx context.Context, tx *sql.Tx, device string, sc
 	return grown, nil
 }
 
+// direction is a scan's direction as stored and fanned out: wire.DirIn
+// for "" (agents before protocol 3 and tools that leave it out).
+func direction(d string) string {
+	if d == wire.DirOut {
+		return wire.DirOut
+	}
+	return wire.DirIn
+}
+
 func (s *Store) RecentScans(ctx context.Context, limit int) ([]fleet.ScanRecord, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT device_id, seq, event_id, ticket_id, gate, at, outcome, reason, sentence, received_at
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT device_id, seq, event_id, ticket_id, gate, at, outcome, reason, sentence, received_at, direction
 		FROM scans ORDER BY received_at DESC, at DESC, seq DESC LIMIT ?`), limit)
 	if err != nil {
 		return nil, fmt.Errorf("recent scans: %w", err)
@@ -477,7 +490,7 @@ func (s *Store) RecentScans(ctx context.Context, limit int) ([]fleet.ScanRecord,
 	for rows.Next() {
 		var r fleet.ScanRecord
 		var at, received int64
-		if err := rows.Scan(&r.Device, &r.Seq, &r.Event, &r.TicketID, &r.Gate, &at, &r.Outcome, &r.Reason, &r.Sentence, &received); err != nil {
+		if err := rows.Scan(&r.Device, &r.Seq, &r.Event, &r.TicketID, &r.Gate, &at, &r.Outcome, &r.Reason, &r.Sentence, &received, &r.Direction); err != nil {
 			return nil, fmt.Errorf("recent scans: %w", err)
 		}
 		r.At, r.ReceivedAt = fromMS(at), fromMS(received)
@@ -490,16 +503,16 @@ func (s *Store) RecentScans(ctx context.Context, limit int) ([]fleet.ScanRecord,
 // returns the seqs it inserted.
 func (s *Store) insertScans(ctx context.Context, tx *sql.Tx, device string, scans []wire.Scan, recv int64) (map[int64]bool, error) {
 	inserted := make(map[int64]bool, len(scans))
-	const cols = `INSERT INTO scans (device_id, seq, event_id, ticket_id, gate, at, outcome, reason, sentence, received_at)`
+	const cols = `INSERT INTO scans (device_id, seq, event_id, ticket_id, gate, at, outcome, reason, sentence, direction, received_at)`
 	if s.d.Local {
 		// In-process: one prepared statement, one row at a time.
-		ins, err := tx.PrepareContext(ctx, cols+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, seq) DO NOTHING`)
+		ins, err := tx.PrepareContext(ctx, cols+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, seq) DO NOTHING`)
 		if err != nil {
 			return nil, err
 		}
 		defer ins.Close()
 		for _, sc := range scans {
-			res, err := ins.ExecContext(ctx, device, sc.Seq, sc.Event, sc.TicketID, sc.Gate, ms(sc.At), sc.Outcome, sc.Reason, sc.Sentence, recv)
+			res, err := ins.ExecContext(ctx, device, sc.Seq, sc.Event, sc.TicketID, sc.Gate, ms(sc.At), sc.Outcome, sc.Reason, sc.Sentence, direction(sc.Direction), recv)
 			if err != nil {
 				return nil, fmt.Errorf("scan %d: %w", sc.Seq, err)
 			}
@@ -513,11 +526,13 @@ func (s *Store) insertScans(ctx context.Context, tx *sql.Tx, device string, scan
 	n := len(scans)
 	seq, at := make([]int64, n), make([]int64, n)
 	ev, tk, gate, out, reason, sentence := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	dir := make([]string, n)
 	for i, sc := range scans {
 		seq[i], at[i], ev[i], tk[i], gate[i], out[i], reason[i], sentence[i] = sc.Seq, ms(sc.At), sc.Event, sc.TicketID, sc.Gate, sc.Outcome, sc.Reason, sc.Sentence
+		dir[i] = direction(sc.Direction)
 	}
-	rows, err := tx.QueryContext(ctx, cols+` SELECT $1, * , $10 FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[])
-		ON CONFLICT (device_id, seq) DO NOTHING RETURNING seq`, device, seq, ev, tk, gate, at, out, reason, sentence, recv)
+	rows, err := tx.QueryContext(ctx, cols+` SELECT $1, * , $11 FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[])
+		ON CONFLICT (device_id, seq) DO NOTHING RETURNING seq`, device, seq, ev, tk, gate, at, out, reason, sentence, dir, recv)
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) fleet.Store) {
 		{"Compaction", testCompaction},
 		{"Snapshot", testSnapshot},
 		{"Scans", testScans},
+		{"Passages", testPassages},
 		{"Devices", testDevices},
 		{"Configs", testConfigs},
 		{"Layout", testLayout},
@@ -327,6 +328,36 @@ func testScans(t *testing.T, s fleet.Store) {
 	st3, _ := s.LogState(ctx, "gala")
 	if st3.Last != st2.Last+1+2500 {
 		t.Fatalf("big batch logged %d marks", st3.Last-st2.Last-1)
+	}
+}
+
+// testPassages: scans carry their direction; an exit is stored, logged
+// and snapshotted as an exit, not as an entry.
+func testPassages(t *testing.T, s fleet.Store) {
+	ctx := context.Background()
+	mustEvent(t, s, "gala")
+	st0, _ := s.LogState(ctx, "gala")
+	if _, err := s.RecordScans(ctx, "dev1", []wire.Scan{
+		{Seq: 1, Event: "gala", TicketID: "R", Gate: "In", At: t0, Outcome: wire.Admitted, Direction: wire.DirIn},
+		{Seq: 2, Event: "gala", TicketID: "R", Gate: "Out", At: t0.Add(time.Minute), Outcome: wire.Admitted, Direction: wire.DirOut},
+	}, t0); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Changes(ctx, "gala", st0.Last, 10)
+	if err != nil || len(p.Changes) != 2 || p.Changes[0].Used.Exit() || !p.Changes[1].Used.Exit() {
+		t.Fatalf("logged passages: %+v %v", p.Changes, err)
+	}
+	recent, _ := s.RecentScans(ctx, 10)
+	dirs := map[int64]string{}
+	for _, r := range recent {
+		dirs[r.Seq] = r.Direction
+	}
+	if dirs[1] != wire.DirIn || dirs[2] != wire.DirOut {
+		t.Fatalf("recorded directions %v", dirs)
+	}
+	snap, err := s.Snapshot(ctx, "gala", "", 100)
+	if err != nil || len(snap.Used) != 2 || snap.Used[0].Exit() == snap.Used[1].Exit() {
+		t.Fatalf("snapshot passages: %+v %v", snap.Used, err)
 	}
 }
 

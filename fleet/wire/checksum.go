@@ -61,11 +61,18 @@ func (r *Revoke) appendCanonical(b []byte) []byte {
 	return appendString(b, r.Reason)
 }
 
+// appendCanonical of a used mark: an entry encodes as it did before
+// protocol 3 (logs written then keep their checksums); an exit appends its
+// direction.
 func (u *Used) appendCanonical(b []byte) []byte {
 	b = appendString(b, u.TicketID)
 	b = appendString(b, u.Device)
 	b = appendString(b, u.Gate)
-	return appendTime(b, u.At)
+	b = appendTime(b, u.At)
+	if u.Exit() {
+		b = appendString(b, DirOut)
+	}
+	return b
 }
 
 func (t *SnapTicket) appendCanonical(b []byte) []byte {
@@ -168,12 +175,12 @@ var handledFields = map[string][]string{
 	"Key":              {"ID", "Public", "RetiredAt"},
 	"Ticket":           {"ID", "Type", "Holder"},
 	"Revoke":           {"TicketID", "Reason"},
-	"Used":             {"TicketID", "Device", "Gate", "At"},
+	"Used":             {"TicketID", "Device", "Gate", "At", "Direction"},
 	"Batch":            {"Event", "From", "To", "Changes", "Checksum", "Running"},
 	"SnapTicket":       {"ID", "Type", "Holder", "Revoked"},
 	"Snapshot":         {"Event", "Seq", "Running", "After", "Last", "Keys", "Tickets", "Used", "Done", "Checksum"},
 	"Ack":              {"Event", "Cursor"},
-	"Scan":             {"Seq", "Event", "TicketID", "Gate", "At", "Outcome", "Reason", "Sentence"},
+	"Scan":             {"Seq", "Event", "TicketID", "Gate", "At", "Outcome", "Reason", "Sentence", "Direction"},
 	"Scans":            {"Scans"},
 	"ScanAck":          {"UpTo"},
 	"Config":           {"Version", "Body"},

@@ -31,7 +31,10 @@ import (
 //   - 2 (2026-11-28): challenge and signed hello (device keys); per-event
 //     cursors with running checksum and snapshot progress; snapshot chunks;
 //     batch checksums; config and config ack; revoked; ext.
-const ProtocolVersion = 2
+//   - 3 (2026-11-27, the day the agent and fleet halves met): Scan and Used
+//     carry the passage direction (an exit is no longer an admitted scan
+//     with reason "exit", which other gates counted as an entry).
+const ProtocolVersion = 3
 
 // MaxMessageBytes bounds one frame in either direction.
 const MaxMessageBytes = 4 << 20
@@ -159,13 +162,25 @@ type Revoke struct {
 	Reason   string `json:"reason,omitempty"`
 }
 
-// Used records an admission somewhere in the venue.
+// Directions of a passage (Scan.Direction, Used.Direction).
+const (
+	DirIn  = "in"  // an entry; "" means the same
+	DirOut = "out" // an exit
+)
+
+// Used records a passage through a gate somewhere in the venue: an entry
+// (the ticket was used) or an exit (a re-entry ticket may come back in).
 type Used struct {
 	TicketID string    `json:"ticket_id"`
 	Device   string    `json:"device"`
 	Gate     string    `json:"gate"`
 	At       time.Time `json:"at"`
+	// Direction is DirIn ("" means the same) or DirOut.
+	Direction string `json:"direction,omitempty"`
 }
+
+// Exit reports whether u is an exit.
+func (u *Used) Exit() bool { return u.Direction == DirOut }
 
 // Batch carries consecutive changes of one event, after From and up to To.
 type Batch struct {
@@ -229,6 +244,10 @@ type Scan struct {
 	Outcome  string    `json:"outcome"`
 	Reason   string    `json:"reason,omitempty"`   // machine-readable, empty when admitted
 	Sentence string    `json:"sentence,omitempty"` // what the gate showed
+	// Direction is the way the holder went (or tried to): DirIn ("" means
+	// the same) or DirOut. An admitted exit is Outcome Admitted with
+	// Direction DirOut.
+	Direction string `json:"direction,omitempty"`
 }
 
 // Scans carries journaled scans upstream.
@@ -425,8 +444,10 @@ func (b *Batch) validate() error {
 
 func (k *Key) validate() bool { return okID(k.ID) && len(k.Public) == 32 }
 
+func okDirection(d string) bool { return d == "" || d == DirIn || d == DirOut }
+
 func (u *Used) validate() bool {
-	return okID(u.TicketID) && okID(u.Device) && okText(u.Gate)
+	return okID(u.TicketID) && okID(u.Device) && okText(u.Gate) && okDirection(u.Direction)
 }
 
 func (c *Change) validate() error {
@@ -518,6 +539,9 @@ func (s *Scans) validate() error {
 		}
 		if len(sc.TicketID) > MaxIDLen || !okText(sc.Gate) || !okText(sc.Reason) || !okText(sc.Sentence) {
 			return invalid("scan %d: field too long", sc.Seq)
+		}
+		if !okDirection(sc.Direction) {
+			return invalid("scan %d: direction %.8q", sc.Seq, sc.Direction)
 		}
 		if sc.Outcome == Admitted && sc.TicketID == "" {
 			return invalid("scan %d: admitted without ticket", sc.Seq)

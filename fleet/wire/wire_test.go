@@ -114,6 +114,12 @@ func TestValidate(t *testing.T) {
 		{"config", wire.Message{Type: wire.TypeConfig, Config: &wire.Config{Version: 1, Body: json.RawMessage(`{"a":1}`)}}, true},
 		{"challenge", wire.Message{Type: wire.TypeChallenge, Challenge: &wire.Challenge{Nonce: make([]byte, 32)}}, true},
 		{"short nonce", wire.Message{Type: wire.TypeChallenge, Challenge: &wire.Challenge{Nonce: make([]byte, 8)}}, false},
+		{"exit scan", wire.Message{Type: wire.TypeScans, Scans: &wire.Scans{Scans: []wire.Scan{
+			{Seq: 1, Event: "e", TicketID: "T", Outcome: wire.Admitted, Direction: wire.DirOut}}}}, true},
+		{"scan direction", wire.Message{Type: wire.TypeScans, Scans: &wire.Scans{Scans: []wire.Scan{
+			{Seq: 1, Event: "e", TicketID: "T", Outcome: wire.Admitted, Direction: "sideways"}}}}, false},
+		{"used direction", wire.Message{Type: wire.TypeBatch, Batch: sealed(wire.Batch{Event: "gala", From: 0, To: 1, Changes: []wire.Change{
+			{Seq: 1, Kind: wire.KindUsed, Used: &wire.Used{TicketID: "T1", Device: "d", Gate: "A", At: at, Direction: "up"}}}})}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,6 +151,22 @@ func TestRunningChecksumIsTheLogCRC(t *testing.T) {
 	swapped := wire.RunningChecksum(0, []wire.Change{cs[1], cs[0]})
 	if swapped == whole {
 		t.Fatal("running checksum ignores order")
+	}
+}
+
+// TestDirectionIsChecksummed: an exit and an entry of the same ticket at
+// the same time are different changes to the replica; an entry encodes as
+// before protocol 3, so older logs keep their checksums.
+func TestDirectionIsChecksummed(t *testing.T) {
+	at := time.Date(2026, 11, 28, 19, 4, 0, 0, time.UTC)
+	used := func(dir string) []wire.Change {
+		return []wire.Change{{Seq: 1, Kind: wire.KindUsed, Used: &wire.Used{TicketID: "T", Device: "d", Gate: "A", At: at, Direction: dir}}}
+	}
+	if wire.RunningChecksum(0, used("")) != wire.RunningChecksum(0, used(wire.DirIn)) {
+		t.Fatal(`"" and "in" checksum differently`)
+	}
+	if wire.RunningChecksum(0, used(wire.DirIn)) == wire.RunningChecksum(0, used(wire.DirOut)) {
+		t.Fatal("the direction of a used mark is not checksummed")
 	}
 }
 

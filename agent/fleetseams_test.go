@@ -1,0 +1,64 @@
+package agent_test
+
+import (
+	"context"
+	"testing"
+
+	"admit/agent"
+	"admit/agent/decide"
+	"admit/agent/gatedb"
+)
+
+// marksAt returns the passages gate g knows of a ticket.
+func (g *testGate) marksAt(t testing.TB, event, id string) []gatedb.Mark {
+	t.Helper()
+	ms, err := g.DB().Marks(context.Background(), event, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+// TestExitThroughFleet: a re-entry ticket enters at gate A, exits at gate
+// B, and comes back in at gate C, which learnt of both passages only
+// through the fleet (no peers). Before protocol 3 the exit travelled as an
+// admission, so C counted two entries and refused the holder.
+func TestExitThroughFleet(t *testing.T) {
+	f := startFleet(t, t.TempDir(), 1, "reentry")
+	gate := func(device, name string, dir decide.Direction) *testGate {
+		g := startGate(t, agent.Config{Device: device, Gate: name, Event: f.event, FleetURL: f.wsURL(), Direction: dir})
+		g.waitReplica(t, f)
+		return g
+	}
+	a := gate("gate-a", "Gate A", decide.In)
+	b := gate("gate-b", "Gate B", decide.Out)
+	c := gate("gate-c", "Gate C", decide.In)
+	tk := f.tickets[0]
+
+	if d := a.present(t, tk.Code); !d.Admitted {
+		t.Fatalf("entry at A: %+v", d)
+	}
+	waitFor(t, "C to learn the entry", func() bool { return len(c.marksAt(t, f.event, tk.ID)) == 1 })
+	if d := c.present(t, tk.Code); d.Admitted || d.Reason != decide.ReasonNoExit {
+		t.Fatalf("at C while inside: %+v, want refused (no exit)", d)
+	}
+	if d := b.present(t, tk.Code); !d.Admitted || d.Direction != decide.Out {
+		t.Fatalf("exit at B: %+v", d)
+	}
+	var fromB *gatedb.Mark
+	waitFor(t, "C to learn of the passage at B", func() bool {
+		for _, m := range c.marksAt(t, f.event, tk.ID) {
+			if m.Device == "gate-b" {
+				fromB = &m
+				return true
+			}
+		}
+		return false
+	})
+	if fromB.Direction != gatedb.Out || fromB.Gate != "Gate B" {
+		t.Fatalf("C knows the exit at B as %+v", *fromB)
+	}
+	if d := c.present(t, tk.Code); !d.Admitted || d.Sentence != "Welcome back" {
+		t.Fatalf("re-entry at C after the exit at B: %+v", d)
+	}
+}
