@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,19 +56,38 @@ func main() {
 	scans := flag.Int("scans", 200_000, "scans in the ingestion measurement (0: skip)")
 	pg := flag.String("postgres", "", "PostgreSQL DSN for the PostgreSQL ingestion measurement (a scratch schema is created and dropped)")
 	child := flag.String("child", "", "internal: run the gates against this agent URL")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (the node side, or the gates with -child) to this file")
+	childProfile = flag.String("gates-cpuprofile", "", "write a CPU profile of the gates process to this file")
 	flag.Parse()
 	ctx := context.Background()
 	var err error
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "admit-loadgen:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *child != "" {
 		err = runGates(ctx, *child, *gates, *changes)
 	} else {
 		err = run(ctx, *gates, *changes, *snapshot, *scans, *pg)
 	}
 	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "admit-loadgen:", err)
 		os.Exit(1)
 	}
 }
+
+var (
+	childProfile *string
+	pace         = flag.Duration("pace", 20*time.Millisecond, "pause between two measured changes")
+)
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -198,17 +218,29 @@ func heap() uint64 {
 }
 
 type childReport struct {
-	Connected int       `json:"connected"`
-	Latencies []float64 `json:"latencies_ms,omitempty"`
+	Connected int `json:"connected"`
+	// Applied maps each measured change (its ticket id) to the Unix
+	// nanosecond at which each gate had it applied.
+	Applied map[string][]int64 `json:"applied,omitempty"`
+	// Bad counts batches a gate refused (checksum or running checksum).
+	Bad int `json:"bad,omitempty"`
 }
 
+// measurePropagation measures, for every change and every gate, the time
+// from the change's commit at the fleet (the store call returned) to its
+// application at the gate (frame read, decoded, batch checksum checked and
+// the gate's running checksum advanced and matched against the fleet's).
 func measurePropagation(ctx context.Context, nd *node.Node, n, changes int) error {
 	before := heap()
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, self, "-child", nd.AgentURL(), "-n", strconv.Itoa(n), "-changes", strconv.Itoa(changes))
+	args := []string{"-child", nd.AgentURL(), "-n", strconv.Itoa(n), "-changes", strconv.Itoa(changes)}
+	if *childProfile != "" {
+		args = append(args, "-cpuprofile", *childProfile)
+	}
+	cmd := exec.CommandContext(ctx, self, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -223,7 +255,7 @@ func measurePropagation(ctx context.Context, nd *node.Node, n, changes int) erro
 	}
 	defer cmd.Wait()
 	sc := bufio.NewScanner(out)
-	sc.Buffer(nil, 64<<20)
+	sc.Buffer(nil, 256<<20)
 	if !sc.Scan() {
 		return fmt.Errorf("gates process ended early")
 	}
@@ -239,14 +271,15 @@ func measurePropagation(ctx context.Context, nd *node.Node, n, changes int) erro
 	fmt.Printf("memory: %d gates connected; node heap+stack %.1f MiB → %.1f MiB: %.1f KiB per connected gate\n",
 		nd.Hub.Connected(), float64(before)/(1<<20), float64(after)/(1<<20), float64(int64(after)-int64(before))/1024/float64(n))
 
+	committed := make(map[string]int64, changes)
 	for i := range changes {
-		t := fleet.Ticket{Event: "gala", ID: fmt.Sprintf("P%06d", i), Type: "GA", Code: "x",
-			Holder: strconv.FormatInt(time.Now().UnixNano(), 10), IssuedAt: time.Now()}
+		t := fleet.Ticket{Event: "gala", ID: fmt.Sprintf("P%06d", i), Type: "GA", Code: "x", IssuedAt: time.Now()}
 		if err := nd.Service.Store.AddTickets(ctx, []fleet.Ticket{t}); err != nil {
 			return err
 		}
-		nd.Hub.Notify("gala")
-		time.Sleep(20 * time.Millisecond) // one change at a time, as an operator makes them
+		committed[t.ID] = time.Now().UnixNano()
+		nd.Hub.Notify("gala") // what fleet.Service does after a commit
+		time.Sleep(*pace) // one change at a time
 	}
 	in.Close() // tells the gates process the last change was made
 	if !sc.Scan() {
@@ -256,25 +289,37 @@ func measurePropagation(ctx context.Context, nd *node.Node, n, changes int) erro
 	if err := json.Unmarshal(sc.Bytes(), &rep); err != nil {
 		return err
 	}
-	lat := rep.Latencies
+	var lat []float64
+	for id, ats := range rep.Applied {
+		c, ok := committed[id]
+		if !ok {
+			return fmt.Errorf("gates applied %s, which was never committed", id)
+		}
+		for _, at := range ats {
+			lat = append(lat, float64(at-c)/1e6)
+		}
+	}
 	slices.Sort(lat)
 	if len(lat) == 0 {
 		return fmt.Errorf("no latencies")
 	}
 	pct := func(p float64) float64 { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-	fmt.Printf("propagation: %d deliveries (%d changes × %d gates): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+	fmt.Printf("propagation (commit at the fleet → applied at the gate): %d deliveries (%d changes × %d gates): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
 		len(lat), changes, n, pct(0.50), pct(0.99), lat[len(lat)-1])
+	if rep.Bad > 0 {
+		return fmt.Errorf("gates refused %d batches", rep.Bad)
+	}
 	if want := changes * n; len(lat) != want {
 		return fmt.Errorf("%d deliveries, want %d", len(lat), want)
 	}
 	return nil
 }
 
-// runGates is the child: n raw protocol clients that sync, then record
-// the latency of every ticket change whose holder is a send timestamp.
+// runGates is the child: n raw protocol clients that sync, then note when
+// each measured change (tickets P…) is applied.
 func runGates(ctx context.Context, url string, n, changes int) error {
 	var mu sync.Mutex
-	var lat []float64
+	rep := childReport{Connected: n, Applied: map[string][]int64{}}
 	var wg sync.WaitGroup
 	synced := make(chan error, n)
 	stop := make(chan struct{})
@@ -284,11 +329,17 @@ func runGates(ctx context.Context, url string, n, changes int) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := gateLoop(url, id, key, synced, stop, func(ms float64) {
+			err := gateLoop(url, id, key, synced, stop, func(ticket string, at int64, bad bool) {
 				mu.Lock()
-				lat = append(lat, ms)
+				if bad {
+					rep.Bad++
+				} else {
+					rep.Applied[ticket] = append(rep.Applied[ticket], at)
+				}
 				mu.Unlock()
-				got <- struct{}{}
+				if !bad {
+					got <- struct{}{}
+				}
 			})
 			if err != nil {
 				synced <- err
@@ -304,21 +355,23 @@ func runGates(ctx context.Context, url string, n, changes int) error {
 	enc.Encode(childReport{Connected: n})
 	io.Copy(io.Discard, os.Stdin) // the parent makes its changes, then closes stdin
 	deadline := time.After(time.Minute)
+wait:
 	for range n * changes {
 		select {
 		case <-got:
 		case <-deadline:
-			close(stop)
-			wg.Wait()
-			return enc.Encode(childReport{Connected: n, Latencies: lat})
+			break wait
 		}
 	}
 	close(stop)
 	wg.Wait()
-	return enc.Encode(childReport{Connected: n, Latencies: lat})
+	return enc.Encode(&rep)
 }
 
-func gateLoop(url, id string, key ed25519.PrivateKey, synced chan<- error, stop <-chan struct{}, record func(ms float64)) error {
+// gateLoop is one simulated gate: it keeps its replica's running checksum
+// in memory and applies every batch as a gate does (checksums checked,
+// running checksum advanced and compared with the fleet's).
+func gateLoop(url, id string, key ed25519.PrivateKey, synced chan<- error, stop <-chan struct{}, applied func(ticket string, at int64, bad bool)) error {
 	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
 		return err
@@ -334,6 +387,8 @@ func gateLoop(url, id string, key ed25519.PrivateKey, synced chan<- error, stop 
 		return err
 	}
 	first := true
+	var cursor int64
+	var running uint64
 	for {
 		_, data, err := ws.ReadMessage()
 		if err != nil {
@@ -344,22 +399,32 @@ func gateLoop(url, id string, key ed25519.PrivateKey, synced chan<- error, stop 
 				return fmt.Errorf("%s: %w", id, err)
 			}
 		}
-		now := time.Now().UnixNano()
-		m, err := wire.Decode(data)
+		m, err := wire.Decode(data) // validates the batch checksum
 		if err != nil {
 			return err
 		}
-		if m.Batch == nil {
+		b := m.Batch
+		if b == nil {
 			continue
 		}
+		if b.From != cursor {
+			applied("", 0, true)
+			continue
+		}
+		run := wire.RunningChecksum(running, b.Changes)
+		if run != b.Running {
+			applied("", 0, true)
+			continue
+		}
+		cursor, running = b.To, run
+		now := time.Now().UnixNano()
 		if first {
 			first = false
 			synced <- nil // the initial log (the event's key) arrived
 		}
-		for _, c := range m.Batch.Changes {
+		for _, c := range b.Changes {
 			if c.Ticket != nil && strings.HasPrefix(c.Ticket.ID, "P") {
-				sent, _ := strconv.ParseInt(c.Ticket.Holder, 10, 64)
-				record(float64(now-sent) / 1e6)
+				applied(c.Ticket.ID, now, false)
 			}
 		}
 	}
