@@ -279,7 +279,7 @@ func measurePropagation(ctx context.Context, nd *node.Node, n, changes int) erro
 		}
 		committed[t.ID] = time.Now().UnixNano()
 		nd.Hub.Notify("gala") // what fleet.Service does after a commit
-		time.Sleep(*pace) // one change at a time
+		time.Sleep(*pace)     // one change at a time
 	}
 	in.Close() // tells the gates process the last change was made
 	if !sc.Scan() {
