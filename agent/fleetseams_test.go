@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"admit/agent"
@@ -60,5 +61,40 @@ func TestExitThroughFleet(t *testing.T) {
 	}
 	if d := c.present(t, tk.Code); !d.Admitted || d.Sentence != "Welcome back" {
 		t.Fatalf("re-entry at C after the exit at B: %+v", d)
+	}
+}
+
+// TestAnnulThroughFleet: a single-entry ticket admitted at gate A is
+// annulled there by staff ("did not go through"); gate B, which hears of
+// both only through the fleet (no peers), then admits it.
+func TestAnnulThroughFleet(t *testing.T) {
+	f := startFleet(t, t.TempDir(), 1, "single")
+	a := startGate(t, agent.Config{Device: "gate-a", Gate: "Gate A", Event: f.event, FleetURL: f.wsURL()})
+	b := startGate(t, agent.Config{Device: "gate-b", Gate: "Gate B", Event: f.event, FleetURL: f.wsURL()})
+	a.waitReplica(t, f)
+	b.waitReplica(t, f)
+	tk := f.tickets[0]
+
+	if d := a.present(t, tk.Code); !d.Admitted {
+		t.Fatalf("entry at A: %+v", d)
+	}
+	waitFor(t, "B to learn the entry", func() bool { return len(b.marksAt(t, f.event, tk.ID)) == 1 })
+	if d := b.present(t, tk.Code); d.Admitted || d.Reason != decide.ReasonAlreadyUsed {
+		t.Fatalf("at B before the annulment: %+v", d)
+	}
+	if _, err := a.AnnulLast(context.Background(), "did not go through"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B to learn the annulment", func() bool {
+		ms := b.marksAt(t, f.event, tk.ID)
+		return len(ms) == 1 && ms[0].Annulled
+	})
+	if d := b.present(t, tk.Code); !d.Admitted {
+		t.Fatalf("at B after the annulment at A: %+v", d)
+	}
+	// The new entry counts again, everywhere.
+	waitFor(t, "A to learn the entry at B", func() bool { return len(a.marksAt(t, f.event, tk.ID)) == 2 })
+	if d := a.present(t, tk.Code); d.Admitted || !strings.Contains(d.Sentence, "Gate B") {
+		t.Fatalf("at A after the entry at B: %+v", d)
 	}
 }

@@ -156,7 +156,7 @@ func (d *DB) Record(ctx context.Context, device string, s wire.Scan) (int64, err
 
 // Pending returns up to limit journaled scans with seq > after, oldest first.
 func (d *DB) Pending(ctx context.Context, after int64, limit int) ([]wire.Scan, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT seq, event_id, ticket_id, gate, at, outcome, reason, sentence, direction
+	rows, err := d.db.QueryContext(ctx, `SELECT seq, event_id, ticket_id, gate, at, outcome, reason, sentence, direction, annuls
 		FROM journal WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("gatedb: pending: %w", err)
@@ -165,11 +165,11 @@ func (d *DB) Pending(ctx context.Context, after int64, limit int) ([]wire.Scan, 
 	var out []wire.Scan
 	for rows.Next() {
 		var s wire.Scan
-		var at int64
-		if err := rows.Scan(&s.Seq, &s.Event, &s.TicketID, &s.Gate, &at, &s.Outcome, &s.Reason, &s.Sentence, &s.Direction); err != nil {
+		var at, annuls int64
+		if err := rows.Scan(&s.Seq, &s.Event, &s.TicketID, &s.Gate, &at, &s.Outcome, &s.Reason, &s.Sentence, &s.Direction, &annuls); err != nil {
 			return nil, fmt.Errorf("gatedb: pending: %w", err)
 		}
-		s.At = fromMS(at)
+		s.At, s.Annuls = fromMS(at), fromMS(annuls)
 		out = append(out, s)
 	}
 	return out, rows.Err()

@@ -203,8 +203,9 @@ func (d *DB) Passed(ctx context.Context, seq int64) error {
 // Annul cancels this gate's passage of ticket at (an admission with no
 // passage, or staff's "annul last scan"): the mark is kept but flagged, so
 // the holder may present again, and the annulment itself is journaled as
-// entry (a refusal carrying the reason), in one transaction. It returns the
-// journal seq of the annulment and the annulled mark.
+// entry (a refusal carrying the reason, and the annulled passage's time,
+// which the fleet fans out as a retraction), in one transaction. It returns
+// the journal seq of the annulment and the annulled mark.
 func (d *DB) Annul(ctx context.Context, device, event, ticketID string, at time.Time, e Entry) (int64, Mark, error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -224,8 +225,8 @@ func (d *DB) Annul(ctx context.Context, device, event, ticketID string, at time.
 		return 0, Mark{}, fmt.Errorf("gatedb: annul: %w", err)
 	}
 	s := e.Scan
-	res, err := tx.ExecContext(ctx, `INSERT INTO journal (event_id, ticket_id, gate, at, outcome, reason, sentence, direction, source, forced)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.Event, s.TicketID, s.Gate, ms(s.At), s.Outcome, s.Reason, s.Sentence, m.Direction, e.Source, e.Forced)
+	res, err := tx.ExecContext(ctx, `INSERT INTO journal (event_id, ticket_id, gate, at, outcome, reason, sentence, direction, source, forced, annuls)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.Event, s.TicketID, s.Gate, ms(s.At), s.Outcome, s.Reason, s.Sentence, m.Direction, e.Source, e.Forced, ms(m.At))
 	if err != nil {
 		return 0, Mark{}, fmt.Errorf("gatedb: annul: %w", err)
 	}

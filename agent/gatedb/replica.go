@@ -177,6 +177,10 @@ func applyChange(ctx context.Context, tx *sql.Tx, event string, gen int64, c wir
 		_, err = tx.ExecContext(ctx, `UPDATE tickets SET revoked = 1 WHERE event_id = ? AND id = ?`, event, c.Revoke.TicketID)
 	case wire.KindUsed:
 		err = putUsed(ctx, tx, event, c.Used)
+	case wire.KindAnnul:
+		a := c.Annul
+		err = putUsed(ctx, tx, event, &wire.Used{TicketID: a.TicketID, Device: a.Device, Gate: a.Gate, At: a.At,
+			Direction: a.Direction, Annulled: true})
 	default:
 		err = fmt.Errorf("unknown kind %q", c.Kind)
 	}
@@ -185,15 +189,17 @@ func applyChange(ctx context.Context, tx *sql.Tx, event string, gen int64, c wir
 
 // putUsed records a passage the fleet fanned out as a direction-aware mark
 // (an exit must not count as an entry) and, for an entry, as a used row.
-// A mark already here (this gate's own, or a peer's) is kept as it is: in
-// particular an annulment stays.
+// A mark already here (this gate's own, or a peer's) keeps its direction;
+// an annulment is sticky: u.Annulled (an annul change, or an annulled mark
+// in a snapshot) sets it, whether the passage arrived before or not.
 func putUsed(ctx context.Context, tx *sql.Tx, event string, u *wire.Used) error {
 	dir := In
 	if u.Exit() {
 		dir = Out
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO marks (event_id, ticket_id, device, at, gate, direction) VALUES (?, ?, ?, ?, ?, ?)`,
-		event, u.TicketID, u.Device, ms(u.At), u.Gate, dir); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO marks (event_id, ticket_id, device, at, gate, direction, annulled) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (event_id, ticket_id, device, at) DO UPDATE SET annulled = max(annulled, excluded.annulled)`,
+		event, u.TicketID, u.Device, ms(u.At), u.Gate, dir, u.Annulled); err != nil {
 		return err
 	}
 	if dir != In {

@@ -434,15 +434,27 @@ func (s *Store) recordScansTx(ctx context.Context, tx *sql.Tx, device string, sc
 	}
 	byEvent := map[string][]wire.Change{}
 	var order []string
-	var used [][]any
+	var used, annulled [][]any
 	for _, sc := range scans {
-		if !inserted[sc.Seq] || sc.Outcome != wire.Admitted {
+		annul := !sc.Annuls.IsZero()
+		if !inserted[sc.Seq] || (sc.Outcome != wire.Admitted && !annul) {
 			continue // a duplicate, or nothing for the other gates to learn
 		}
 		if _, ok := byEvent[sc.Event]; !ok {
 			order = append(order, sc.Event)
 		}
 		dir := direction(sc.Direction)
+		if annul {
+			// An annulment of this device's passage at sc.Annuls: flag the
+			// mark (recorded already, or later never counted) and fan out.
+			a := &wire.Annul{TicketID: sc.TicketID, Device: device, Gate: sc.Gate, At: sc.Annuls, Reason: sc.Reason}
+			if dir == wire.DirOut {
+				a.Direction = wire.DirOut
+			}
+			byEvent[sc.Event] = append(byEvent[sc.Event], wire.Change{Kind: wire.KindAnnul, Annul: a})
+			annulled = append(annulled, []any{sc.Event, sc.TicketID, device, ms(sc.Annuls), sc.Gate, dir, 1})
+			continue
+		}
 		u := &wire.Used{TicketID: sc.TicketID, Device: device, Gate: sc.Gate, At: sc.At}
 		if dir == wire.DirOut {
 			u.Direction = wire.DirOut // entries leave it empty, as before protocol 3
@@ -453,6 +465,12 @@ func (s *Store) recordScansTx(ctx context.Context, tx *sql.Tx, device string, sc
 	if err := s.insertMany(ctx, tx, `INSERT INTO used (event_id, ticket_id, device_id, at, gate, direction) VALUES `, 6, used,
 		` ON CONFLICT (event_id, ticket_id, device_id, at) DO NOTHING`); err != nil {
 		return nil, fmt.Errorf("record scans of %q: %w", device, err)
+	}
+	// After the passages: an annulment always follows its passage in the
+	// device's seq order, within this batch or an earlier one.
+	if err := s.insertMany(ctx, tx, `INSERT INTO used (event_id, ticket_id, device_id, at, gate, direction, annulled) VALUES `, 7, annulled,
+		` ON CONFLICT (event_id, ticket_id, device_id, at) DO UPDATE SET annulled = 1`); err != nil {
+		return nil, fmt.Errorf("record annulments of %q: %w", device, err)
 	}
 	var grown []string
 	for _, ev := range order {

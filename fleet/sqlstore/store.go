@@ -459,10 +459,10 @@ func (s *Store) Snapshot(ctx context.Context, event, after string, limit int) (f
 	// every ticket id after after, so none is lost to a ticket row missing.
 	var urows *sql.Rows
 	if page.Done {
-		urows, err = s.db.QueryContext(ctx, s.q(`SELECT ticket_id, device_id, gate, at, direction FROM used
+		urows, err = s.db.QueryContext(ctx, s.q(`SELECT ticket_id, device_id, gate, at, direction, annulled FROM used
 			WHERE event_id = ? AND ticket_id > ? ORDER BY ticket_id, device_id, at`), event, after)
 	} else {
-		urows, err = s.db.QueryContext(ctx, s.q(`SELECT ticket_id, device_id, gate, at, direction FROM used
+		urows, err = s.db.QueryContext(ctx, s.q(`SELECT ticket_id, device_id, gate, at, direction, annulled FROM used
 			WHERE event_id = ? AND ticket_id > ? AND ticket_id <= ? ORDER BY ticket_id, device_id, at`), event, after, page.Last)
 	}
 	if err != nil {
@@ -472,7 +472,7 @@ func (s *Store) Snapshot(ctx context.Context, event, after string, limit int) (f
 	for urows.Next() {
 		var u wire.Used
 		var at int64
-		if err := urows.Scan(&u.TicketID, &u.Device, &u.Gate, &at, &u.Direction); err != nil {
+		if err := urows.Scan(&u.TicketID, &u.Device, &u.Gate, &at, &u.Direction, &u.Annulled); err != nil {
 			return page, fmt.Errorf("snapshot of %q: %w", event, err)
 		}
 		u.At = fromMS(at)

@@ -359,6 +359,28 @@ func testPassages(t *testing.T, s fleet.Store) {
 	if err != nil || len(snap.Used) != 2 || snap.Used[0].Exit() == snap.Used[1].Exit() {
 		t.Fatalf("snapshot passages: %+v %v", snap.Used, err)
 	}
+
+	// An annulment of the entry (sent twice) is logged once as a
+	// retraction and flags the mark in snapshots.
+	st1, _ := s.LogState(ctx, "gala")
+	annul := []wire.Scan{{Seq: 3, Event: "gala", TicketID: "R", Gate: "In", At: t0.Add(2 * time.Minute), Outcome: wire.Refused,
+		Reason: "annulled", Direction: wire.DirIn, Annuls: t0}}
+	for range 2 {
+		if _, err := s.RecordScans(ctx, "dev1", annul, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err = s.Changes(ctx, "gala", st1.Last, 10)
+	if err != nil || len(p.Changes) != 1 || p.Changes[0].Kind != wire.KindAnnul {
+		t.Fatalf("logged annulments: %+v %v", p.Changes, err)
+	}
+	if a := p.Changes[0].Annul; a.TicketID != "R" || a.Device != "dev1" || !a.At.Equal(t0) || a.Reason != "annulled" {
+		t.Fatalf("annulment %+v", a)
+	}
+	snap, err = s.Snapshot(ctx, "gala", "", 100)
+	if err != nil || len(snap.Used) != 2 || !snap.Used[0].Annulled || snap.Used[1].Annulled {
+		t.Fatalf("snapshot after the annulment: %+v %v", snap.Used, err)
+	}
 }
 
 func testDevices(t *testing.T, s fleet.Store) {

@@ -72,7 +72,19 @@ func (u *Used) appendCanonical(b []byte) []byte {
 	if u.Exit() {
 		b = appendString(b, DirOut)
 	}
+	if u.Annulled {
+		b = appendString(b, KindAnnul)
+	}
 	return b
+}
+
+func (a *Annul) appendCanonical(b []byte) []byte {
+	b = appendString(b, a.TicketID)
+	b = appendString(b, a.Device)
+	b = appendString(b, a.Gate)
+	b = appendTime(b, a.At)
+	b = appendString(b, a.Direction)
+	return appendString(b, a.Reason)
 }
 
 func (t *SnapTicket) appendCanonical(b []byte) []byte {
@@ -95,6 +107,8 @@ func (c *Change) AppendCanonical(b []byte) []byte {
 		b = c.Revoke.appendCanonical(append(b, 'r'))
 	case c.Used != nil:
 		b = c.Used.appendCanonical(append(b, 'u'))
+	case c.Annul != nil:
+		b = c.Annul.appendCanonical(append(b, 'a'))
 	}
 	return b
 }
@@ -171,16 +185,17 @@ var handledFields = map[string][]string{
 	"Hello":            {"Protocol", "Device", "Firmware", "ConfigVersion", "Cursors", "Signature"},
 	"Cursor":           {"Seq", "Running", "Snapshot"},
 	"SnapshotProgress": {"Seq", "After"},
-	"Change":           {"Seq", "Kind", "Key", "Ticket", "Revoke", "Used"},
+	"Change":           {"Seq", "Kind", "Key", "Ticket", "Revoke", "Used", "Annul"},
 	"Key":              {"ID", "Public", "RetiredAt"},
 	"Ticket":           {"ID", "Type", "Holder"},
 	"Revoke":           {"TicketID", "Reason"},
-	"Used":             {"TicketID", "Device", "Gate", "At", "Direction"},
+	"Used":             {"TicketID", "Device", "Gate", "At", "Direction", "Annulled"},
+	"Annul":            {"TicketID", "Device", "Gate", "At", "Direction", "Reason"},
 	"Batch":            {"Event", "From", "To", "Changes", "Checksum", "Running"},
 	"SnapTicket":       {"ID", "Type", "Holder", "Revoked"},
 	"Snapshot":         {"Event", "Seq", "Running", "After", "Last", "Keys", "Tickets", "Used", "Done", "Checksum"},
 	"Ack":              {"Event", "Cursor"},
-	"Scan":             {"Seq", "Event", "TicketID", "Gate", "At", "Outcome", "Reason", "Sentence", "Direction"},
+	"Scan":             {"Seq", "Event", "TicketID", "Gate", "At", "Outcome", "Reason", "Sentence", "Direction", "Annuls"},
 	"Scans":            {"Scans"},
 	"ScanAck":          {"UpTo"},
 	"Config":           {"Version", "Body"},

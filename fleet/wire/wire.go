@@ -33,7 +33,10 @@ import (
 //     batch checksums; config and config ack; revoked; ext.
 //   - 3 (2026-11-27, the day the agent and fleet halves met): Scan and Used
 //     carry the passage direction (an exit is no longer an admitted scan
-//     with reason "exit", which other gates counted as an entry).
+//     with reason "exit", which other gates counted as an entry). Annulled
+//     passages travel too: Scan.Annuls names the passage an annulment
+//     takes back, the fleet logs it as a change of kind "annul", and
+//     snapshots flag annulled marks (Used.Annulled).
 const ProtocolVersion = 3
 
 // MaxMessageBytes bounds one frame in either direction.
@@ -130,6 +133,7 @@ const (
 	KindTicket = "ticket" // a ticket on the allowlist
 	KindRevoke = "revoke" // a ticket revoked
 	KindUsed   = "used"   // a ticket used at a gate
+	KindAnnul  = "annul"  // a used mark taken back: the ticket may be used again
 )
 
 // Change is one entry of an event's change log.
@@ -140,6 +144,7 @@ type Change struct {
 	Ticket *Ticket `json:"ticket,omitempty"`
 	Revoke *Revoke `json:"revoke,omitempty"`
 	Used   *Used   `json:"used,omitempty"`
+	Annul  *Annul  `json:"annul,omitempty"`
 }
 
 // Key is an event's public signing key.
@@ -177,10 +182,26 @@ type Used struct {
 	At       time.Time `json:"at"`
 	// Direction is DirIn ("" means the same) or DirOut.
 	Direction string `json:"direction,omitempty"`
+	// Annulled is set in snapshot chunks only: the passage was taken back
+	// (see Annul). A change of kind used never sets it.
+	Annulled bool `json:"annulled,omitempty"`
 }
 
 // Exit reports whether u is an exit.
 func (u *Used) Exit() bool { return u.Direction == DirOut }
+
+// Annul takes back the passage of a ticket at a device at a time (the
+// turnstile did not turn, or staff annulled it): it no longer counts, so
+// the holder may present again. Annulling a passage no gate has heard of
+// yet is valid; the annulment then waits for it.
+type Annul struct {
+	TicketID  string    `json:"ticket_id"`
+	Device    string    `json:"device"`
+	Gate      string    `json:"gate"`
+	At        time.Time `json:"at"` // of the passage taken back
+	Direction string    `json:"direction,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+}
 
 // Batch carries consecutive changes of one event, after From and up to To.
 type Batch struct {
@@ -248,6 +269,10 @@ type Scan struct {
 	// the same) or DirOut. An admitted exit is Outcome Admitted with
 	// Direction DirOut.
 	Direction string `json:"direction,omitempty"`
+	// Annuls, when set, makes this scan an annulment (Outcome Refused) of
+	// this device's passage of TicketID at that time; the fleet logs it as
+	// a change of kind annul.
+	Annuls time.Time `json:"annuls,omitzero"`
 }
 
 // Scans carries journaled scans upstream.
@@ -452,7 +477,7 @@ func (u *Used) validate() bool {
 
 func (c *Change) validate() error {
 	bodies := 0
-	for _, present := range []bool{c.Key != nil, c.Ticket != nil, c.Revoke != nil, c.Used != nil} {
+	for _, present := range []bool{c.Key != nil, c.Ticket != nil, c.Revoke != nil, c.Used != nil, c.Annul != nil} {
 		if present {
 			bodies++
 		}
@@ -474,8 +499,13 @@ func (c *Change) validate() error {
 			return invalid("change %d: bad revoke", c.Seq)
 		}
 	case c.Kind == KindUsed && c.Used != nil:
-		if !c.Used.validate() {
+		if !c.Used.validate() || c.Used.Annulled {
 			return invalid("change %d: bad used mark", c.Seq)
+		}
+	case c.Kind == KindAnnul && c.Annul != nil:
+		a := c.Annul
+		if !okID(a.TicketID) || !okID(a.Device) || !okText(a.Gate) || !okDirection(a.Direction) || !okText(a.Reason) {
+			return invalid("change %d: bad annulment", c.Seq)
 		}
 	default:
 		return invalid("change %d: kind %.16q does not match its body", c.Seq, c.Kind)
@@ -542,6 +572,9 @@ func (s *Scans) validate() error {
 		}
 		if !okDirection(sc.Direction) {
 			return invalid("scan %d: direction %.8q", sc.Seq, sc.Direction)
+		}
+		if !sc.Annuls.IsZero() && (sc.TicketID == "" || sc.Outcome != Refused) {
+			return invalid("scan %d: an annulment needs a ticket and is not an admission", sc.Seq)
 		}
 		if sc.Outcome == Admitted && sc.TicketID == "" {
 			return invalid("scan %d: admitted without ticket", sc.Seq)

@@ -118,6 +118,12 @@ func TestValidate(t *testing.T) {
 			{Seq: 1, Event: "e", TicketID: "T", Outcome: wire.Admitted, Direction: wire.DirOut}}}}, true},
 		{"scan direction", wire.Message{Type: wire.TypeScans, Scans: &wire.Scans{Scans: []wire.Scan{
 			{Seq: 1, Event: "e", TicketID: "T", Outcome: wire.Admitted, Direction: "sideways"}}}}, false},
+		{"annul", wire.Message{Type: wire.TypeBatch, Batch: sealed(wire.Batch{Event: "gala", From: 0, To: 1, Changes: []wire.Change{
+			{Seq: 1, Kind: wire.KindAnnul, Annul: &wire.Annul{TicketID: "T1", Device: "d", Gate: "A", At: at, Reason: "no_passage"}}}})}, true},
+		{"annulled used change", wire.Message{Type: wire.TypeBatch, Batch: sealed(wire.Batch{Event: "gala", From: 0, To: 1, Changes: []wire.Change{
+			{Seq: 1, Kind: wire.KindUsed, Used: &wire.Used{TicketID: "T1", Device: "d", Gate: "A", At: at, Annulled: true}}}})}, false},
+		{"admitted annulment", wire.Message{Type: wire.TypeScans, Scans: &wire.Scans{Scans: []wire.Scan{
+			{Seq: 1, Event: "e", TicketID: "T", Outcome: wire.Admitted, Annuls: at}}}}, false},
 		{"used direction", wire.Message{Type: wire.TypeBatch, Batch: sealed(wire.Batch{Event: "gala", From: 0, To: 1, Changes: []wire.Change{
 			{Seq: 1, Kind: wire.KindUsed, Used: &wire.Used{TicketID: "T1", Device: "d", Gate: "A", At: at, Direction: "up"}}}})}, false},
 	}
