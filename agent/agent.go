@@ -72,7 +72,11 @@ type Config struct {
 	ReaderSides map[string]decide.Direction
 	Location    *time.Location // venue time zone for sentences; default time.Local
 
-	Cameras   []decode.Source // frames to decode
+	Cameras []decode.Source // frames to decode
+	// Formats are the symbologies the cameras read; empty means QR only.
+	// Enable only what this gate's tickets use: each format costs time on
+	// every frame without a code.
+	Formats   []decode.Format
 	Readers   []hal.CredentialReader
 	Relay     hal.Relay
 	Indicator hal.Indicator

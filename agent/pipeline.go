@@ -20,7 +20,7 @@ import (
 func (a *Agent) runCamera(ctx context.Context, name string, src decode.Source) error {
 	frame := gocv.NewMat()
 	defer frame.Close()
-	dec := decode.NewDecoder(decode.Options{})
+	dec := decode.NewDecoder(decode.Options{Formats: a.cfg.Formats})
 	defer dec.Close()
 	for {
 		if err := src.Read(ctx, &frame); err != nil {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -62,6 +63,27 @@ type Main struct {
 	Online              bool
 	Debounce            time.Duration
 	PassageTimeout      time.Duration
+	Formats             []decode.Format
+}
+
+func formatNames() string {
+	names := make([]string, len(decode.AllFormats))
+	for i, f := range decode.AllFormats {
+		names[i] = string(f)
+	}
+	return strings.Join(names, ",")
+}
+
+func parseFormats(v string) ([]decode.Format, error) {
+	var out []decode.Format
+	for _, name := range strings.Split(v, ",") {
+		f := decode.Format(strings.TrimSpace(strings.ToLower(name)))
+		if !slices.Contains(decode.AllFormats, f) {
+			return nil, fmt.Errorf("unknown format %q (want %s)", name, formatNames())
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 // ParseFlags reads the command line.
@@ -74,6 +96,11 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&m.DataDir, "data", "var/agent", "data directory (holds gate.db)")
 	fs.StringVar(&m.Fleet, "fleet", "ws://127.0.0.1:8080/ws", "fleet stream URL; empty runs offline")
 	fs.StringVar(&m.Camera, "camera", "0", "camera: device index, /dev/videoN, video file or image folder; empty for none")
+	fs.Func("formats", "symbologies the camera reads, comma-separated: "+formatNames()+" (default qr)", func(v string) error {
+		formats, err := parseFormats(v)
+		m.Formats = formats
+		return err
+	})
 	fs.StringVar(&m.RelayPin, "relay", "GPIO17", "relay GPIO")
 	fs.BoolVar(&m.RelayActiveLow, "relay-active-low", true, "relay board closes on a low level")
 	fs.StringVar(&m.GreenPin, "led-green", "GPIO22", "green LED GPIO")
@@ -175,6 +202,7 @@ func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
 		}
 		defer cam.Close()
 		cfg.Cameras = []decode.Source{cam}
+		cfg.Formats = m.Formats
 	}
 	a, err := agent.Open(ctx, cfg)
 	if err != nil {
