@@ -25,8 +25,9 @@ test: deps ## vet, then every test (unit, fuzz seeds, end to end, corpus evaluat
 bench: deps ## run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-eval: deps ## decoder read rates, false positives and timing on the shared barcode corpus
+eval: deps ## decoder read rates, false positives and timing on the shared barcode corpus (still images, then as a gate decodes)
 	$(GO) run ./decode/eval/cmd/decode-eval -corpus $(CORPUS) -rotations 0,90,180,270 -baseline
+	$(GO) run ./decode/eval/cmd/decode-eval -corpus $(CORPUS) -rotations 0 -baseline -gate
 
 clean: ## remove built binaries and demo data
 	rm -rf $(BIN) var
