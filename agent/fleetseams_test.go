@@ -4,10 +4,13 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"admit/agent"
 	"admit/agent/decide"
 	"admit/agent/gatedb"
+	"admit/fleet"
+	"admit/ticket"
 )
 
 // marksAt returns the passages gate g knows of a ticket.
@@ -96,5 +99,45 @@ func TestAnnulThroughFleet(t *testing.T) {
 	waitFor(t, "A to learn the entry at B", func() bool { return len(a.marksAt(t, f.event, tk.ID)) == 2 })
 	if d := a.present(t, tk.Code); d.Admitted || !strings.Contains(d.Sentence, "Gate B") {
 		t.Fatalf("at A after the entry at B: %+v", d)
+	}
+}
+
+// TestRotatingTicketFromFleet: a ticket the fleet issues as rotating
+// carries its TOTP secret to the gate through the replica (never in the
+// code): the current rotating code admits, an old one is refused as a
+// screenshot, and the static code alone is refused.
+func TestRotatingTicketFromFleet(t *testing.T) {
+	ctx := context.Background()
+	f := startFleet(t, t.TempDir(), 0, "")
+	ts, err := f.node.Service.Issue(ctx, fleet.IssueRequest{Event: f.event, Type: "GA", Count: 2, Rotating: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.tickets = ts
+	tk := ts[0]
+	if len(tk.CodeSecret) == 0 {
+		t.Fatal("rotating ticket issued without a secret")
+	}
+	if c, err := ticket.ParseUnverified(tk.Code); err != nil || !c.Rotating {
+		t.Fatalf("static code of a rotating ticket: %+v %v", c, err)
+	}
+	g := startGate(t, agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, FleetURL: f.wsURL()})
+	g.waitReplica(t, f)
+
+	if d := g.present(t, tk.Code); d.Admitted || d.Reason != string(ticket.ReasonMissingCode) {
+		t.Fatalf("static code: %+v", d)
+	}
+	old, _ := ticket.Rotate(tk.Code, tk.CodeSecret, time.Now().Add(-2*time.Minute))
+	if d := g.present(t, old); d.Admitted || d.Reason != string(ticket.ReasonExpiredCode) || d.Sentence != "expired code (screenshot?)" {
+		t.Fatalf("old rotating code: %+v", d)
+	}
+	cur, _ := ticket.Rotate(tk.Code, tk.CodeSecret, time.Now())
+	if d := g.present(t, cur); !d.Admitted || d.TicketID != tk.ID {
+		t.Fatalf("current rotating code: %+v", d)
+	}
+	// Another ticket's secret does not open this one.
+	wrong, _ := ticket.Rotate(ts[1].Code, tk.CodeSecret, time.Now())
+	if d := g.present(t, wrong); d.Admitted {
+		t.Fatalf("rotating code made with another ticket's secret: %+v", d)
 	}
 }

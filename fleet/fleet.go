@@ -74,6 +74,10 @@ type Ticket struct {
 	RevokedAt    time.Time `json:"revoked_at,omitzero"`
 	RevokeReason string    `json:"revoke_reason,omitempty"`
 	ReplacedBy   string    `json:"replaced_by,omitempty"` // the ticket reissued in its place
+	// CodeSecret is the rotating-code (TOTP) secret of a ticket issued as
+	// rotating (Code then says so, and gates refuse it without the current
+	// code); the wallet needs it to show the code. Nil: not rotating.
+	CodeSecret []byte `json:"code_secret,omitempty"`
 }
 
 // Device is an enrolled gate, kiosk or handheld.

@@ -78,6 +78,10 @@ type IssueRequest struct {
 	Count  int    `json:"count"`
 	Holder string `json:"holder,omitempty"`
 	Policy string `json:"policy,omitempty"` // single (default), multi, reentry
+	// Rotating issues anti-screenshot tickets: each gets its own TOTP
+	// secret, replicated to the gates, and must be shown as a rotating
+	// code (ticket.Rotate).
+	Rotating bool `json:"rotating,omitempty"`
 }
 
 // MaxIssue bounds one issuing request.
@@ -99,7 +103,7 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) ([]Ticket, error)
 		if err != nil {
 			return nil, err
 		}
-		t, err := is.sign(id, req.Type, req.Holder, req.Policy)
+		t, err := is.sign(id, req.Type, req.Holder, req.Policy, req.Rotating)
 		if err != nil {
 			return nil, fmt.Errorf("issue: %w", err)
 		}
@@ -140,7 +144,7 @@ func (s *Service) issuer(ctx context.Context, event string) (*issuer, error) {
 	return is, nil
 }
 
-func (is *issuer) sign(id, typ, holder, policyName string) (Ticket, error) {
+func (is *issuer) sign(id, typ, holder, policyName string, rotating bool) (Ticket, error) {
 	if typ == "" {
 		typ = "GA"
 	}
@@ -162,13 +166,19 @@ func (is *issuer) sign(id, typ, holder, policyName string) (Ticket, error) {
 	c := ticket.Claims{
 		ID: id, Event: is.ev.ID, Type: typ, Zones: tt.Zones,
 		NotBefore: is.ev.StartsAt.Add(-6 * time.Hour), NotAfter: is.ev.EndsAt,
-		Policy: policy,
+		Policy: policy, Rotating: rotating,
 	}
 	code, err := ticket.Encode(c, is.key)
 	if err != nil {
 		return Ticket{}, err
 	}
-	return Ticket{Event: is.ev.ID, ID: id, Type: typ, Holder: holder, Code: code, IssuedAt: is.now}, nil
+	t := Ticket{Event: is.ev.ID, ID: id, Type: typ, Holder: holder, Code: code, IssuedAt: is.now}
+	if rotating {
+		if t.CodeSecret, err = ticket.GenerateCodeSecret(); err != nil {
+			return Ticket{}, err
+		}
+	}
+	return t, nil
 }
 
 var ticketIDEncoding = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)

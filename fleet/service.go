@@ -72,7 +72,7 @@ func (s *Service) ImportCSV(ctx context.Context, event string, r io.Reader) ([]T
 			return nil, fmt.Errorf("import: line %d: ticket %q twice: %w", line, id, ErrInvalid)
 		}
 		seen[id] = true
-		t, err := is.sign(id, field(rec, "type"), field(rec, "holder"), field(rec, "policy"))
+		t, err := is.sign(id, field(rec, "type"), field(rec, "holder"), field(rec, "policy"), false)
 		if err != nil {
 			return nil, fmt.Errorf("import: line %d: %w", line, err)
 		}
@@ -116,7 +116,7 @@ func (s *Service) Reissue(ctx context.Context, event, id string) (Ticket, error)
 	if err != nil {
 		return Ticket{}, err
 	}
-	repl, err := is.sign(nid, old.Type, old.Holder, "")
+	repl, err := is.sign(nid, old.Type, old.Holder, "", len(old.CodeSecret) > 0)
 	if err != nil {
 		return Ticket{}, fmt.Errorf("reissue: %w", err)
 	}

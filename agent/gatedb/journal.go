@@ -92,7 +92,9 @@ func scanMarks(rows *sql.Rows, event, id string) ([]Mark, error) {
 }
 
 // SetCodeSecret stores a ticket's rotating-code secret. The fleet stream
-// will carry it with the ticket row; until then tests and tools set it here.
+// carries it with the ticket row (wire.Ticket.CodeSecret), and the next
+// change of that ticket overwrites what is set here; tools and tests of a
+// gate without a fleet set it here.
 func (d *DB) SetCodeSecret(ctx context.Context, event, id string, secret []byte) error {
 	res, err := d.db.ExecContext(ctx, `UPDATE tickets SET code_secret = ? WHERE event_id = ? AND id = ?`, secret, event, id)
 	if err != nil {

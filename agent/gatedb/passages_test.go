@@ -56,3 +56,27 @@ func TestFleetPassages(t *testing.T) {
 		t.Fatalf("annulment not applied: %+v", ms)
 	}
 }
+
+// TestCodeSecretReplicated: a ticket's rotating-code secret arrives with
+// its row, in a batch or a snapshot.
+func TestCodeSecretReplicated(t *testing.T) {
+	ctx := context.Background()
+	db := openReplica(t)
+	secret := []byte("0123456789abcdefghij")
+	apply(t, db, wire.Change{Kind: wire.KindTicket, Ticket: &wire.Ticket{ID: "B", Type: "GA", CodeSecret: secret}})
+	if st, err := db.State(ctx, "gala", "B"); err != nil || string(st.CodeSecret) != string(secret) {
+		t.Fatalf("secret from a batch: %x %v", st.CodeSecret, err)
+	}
+	snap := &wire.Snapshot{Event: "gala", Seq: 5, Last: "S", Done: true,
+		Tickets: []wire.SnapTicket{{ID: "P", Type: "GA"}, {ID: "S", Type: "GA", CodeSecret: secret}}}
+	snap.Seal()
+	if _, err := db.ApplySnapshot(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := db.State(ctx, "gala", "S"); err != nil || string(st.CodeSecret) != string(secret) {
+		t.Fatalf("secret from a snapshot: %x %v", st.CodeSecret, err)
+	}
+	if st, err := db.State(ctx, "gala", "P"); err != nil || st.CodeSecret != nil {
+		t.Fatalf("ticket without a secret: %x %v", st.CodeSecret, err)
+	}
+}

@@ -170,9 +170,10 @@ func applyChange(ctx context.Context, tx *sql.Tx, event string, gen int64, c wir
 			event, k.ID, k.Public, ms(k.RetiredAt), gen)
 		return k, err
 	case wire.KindTicket:
-		_, err = tx.ExecContext(ctx, `INSERT INTO tickets (event_id, id, type, holder, gen) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (event_id, id) DO UPDATE SET type = excluded.type, holder = excluded.holder, gen = excluded.gen`,
-			event, c.Ticket.ID, c.Ticket.Type, c.Ticket.Holder, gen)
+		_, err = tx.ExecContext(ctx, `INSERT INTO tickets (event_id, id, type, holder, code_secret, gen) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (event_id, id) DO UPDATE SET type = excluded.type, holder = excluded.holder,
+			code_secret = excluded.code_secret, gen = excluded.gen`,
+			event, c.Ticket.ID, c.Ticket.Type, c.Ticket.Holder, secret(c.Ticket.CodeSecret), gen)
 	case wire.KindRevoke:
 		_, err = tx.ExecContext(ctx, `UPDATE tickets SET revoked = 1 WHERE event_id = ? AND id = ?`, event, c.Revoke.TicketID)
 	case wire.KindUsed:
@@ -282,22 +283,30 @@ func (d *DB) ApplySnapshot(ctx context.Context, s *wire.Snapshot) ([]Key, error)
 	return keys, nil
 }
 
+// secret stores an empty rotating-code secret as NULL (no rotating code).
+func secret(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
 // insertSnapTickets upserts tickets 100 to a statement.
 func insertSnapTickets(ctx context.Context, tx *sql.Tx, event string, gen int64, ts []wire.SnapTicket) error {
 	const per = 100
 	const tail = ` ON CONFLICT (event_id, id) DO UPDATE SET type = excluded.type, holder = excluded.holder,
-		revoked = excluded.revoked, gen = excluded.gen`
+		revoked = excluded.revoked, code_secret = excluded.code_secret, gen = excluded.gen`
 	build := func(n int) string {
-		return `INSERT INTO tickets (event_id, id, type, holder, revoked, gen) VALUES ` +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?), ", n), ", ") + tail
+		return `INSERT INTO tickets (event_id, id, type, holder, revoked, code_secret, gen) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", n), ", ") + tail
 	}
 	var full *sql.Stmt
-	args := make([]any, 0, per*6)
+	args := make([]any, 0, per*7)
 	for len(ts) > 0 {
 		n := min(per, len(ts))
 		args = args[:0]
 		for _, t := range ts[:n] {
-			args = append(args, event, t.ID, t.Type, t.Holder, t.Revoked, gen)
+			args = append(args, event, t.ID, t.Type, t.Holder, t.Revoked, secret(t.CodeSecret), gen)
 		}
 		var err error
 		if n == per {

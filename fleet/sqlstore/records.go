@@ -35,13 +35,14 @@ func (s *Store) addTicketsTx(ctx context.Context, tx *sql.Tx, ts []fleet.Ticket)
 	var order []string
 	rows := make([][]any, 0, len(ts))
 	for _, t := range ts {
-		rows = append(rows, []any{t.Event, t.ID, t.Type, t.Holder, t.Code, ms(t.IssuedAt)})
+		rows = append(rows, []any{t.Event, t.ID, t.Type, t.Holder, t.Code, ms(t.IssuedAt), nilIfEmpty(t.CodeSecret)})
 		if _, ok := byEvent[t.Event]; !ok {
 			order = append(order, t.Event)
 		}
-		byEvent[t.Event] = append(byEvent[t.Event], wire.Change{Kind: wire.KindTicket, Ticket: &wire.Ticket{ID: t.ID, Type: t.Type, Holder: t.Holder}})
+		byEvent[t.Event] = append(byEvent[t.Event], wire.Change{Kind: wire.KindTicket,
+			Ticket: &wire.Ticket{ID: t.ID, Type: t.Type, Holder: t.Holder, CodeSecret: t.CodeSecret}})
 	}
-	if err := s.insertMany(ctx, tx, `INSERT INTO tickets (event_id, id, type, holder, code, issued_at) VALUES `, 6, rows, ""); err != nil {
+	if err := s.insertMany(ctx, tx, `INSERT INTO tickets (event_id, id, type, holder, code, issued_at, code_secret) VALUES `, 7, rows, ""); err != nil {
 		return s.wrapUnique(err, "add tickets")
 	}
 	for _, ev := range order {
@@ -52,12 +53,20 @@ func (s *Store) addTicketsTx(ctx context.Context, tx *sql.Tx, ts []fleet.Ticket)
 	return nil
 }
 
-const ticketCols = `event_id, id, type, holder, code, issued_at, COALESCE(revoked_at, 0), revoke_reason, replaced_by`
+// nilIfEmpty stores an empty rotating-code secret as NULL.
+func nilIfEmpty(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+const ticketCols = `event_id, id, type, holder, code, issued_at, COALESCE(revoked_at, 0), revoke_reason, replaced_by, code_secret`
 
 func scanTicket(sc interface{ Scan(...any) error }) (fleet.Ticket, error) {
 	var t fleet.Ticket
 	var issued, revoked int64
-	err := sc.Scan(&t.Event, &t.ID, &t.Type, &t.Holder, &t.Code, &issued, &revoked, &t.RevokeReason, &t.ReplacedBy)
+	err := sc.Scan(&t.Event, &t.ID, &t.Type, &t.Holder, &t.Code, &issued, &revoked, &t.RevokeReason, &t.ReplacedBy, &t.CodeSecret)
 	t.IssuedAt, t.RevokedAt = fromMS(issued), fromMS(revoked)
 	return t, err
 }
@@ -523,20 +532,39 @@ func (s *Store) insertScans(ctx context.Context, tx *sql.Tx, device string, scan
 	inserted := make(map[int64]bool, len(scans))
 	const cols = `INSERT INTO scans (device_id, seq, event_id, ticket_id, gate, at, outcome, reason, sentence, direction, received_at)`
 	if s.d.Local {
-		// In-process: one prepared statement, one row at a time.
-		ins, err := tx.PrepareContext(ctx, cols+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, seq) DO NOTHING`)
+		// In-process: the seqs already stored (none, normally) from the
+		// primary key, then the others in one bulk insert.
+		lo, hi := scans[0].Seq, scans[0].Seq
+		for _, sc := range scans {
+			lo, hi = min(lo, sc.Seq), max(hi, sc.Seq)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT seq FROM scans WHERE device_id = ? AND seq BETWEEN ? AND ?`, device, lo, hi)
 		if err != nil {
 			return nil, err
 		}
-		defer ins.Close()
+		stored := map[int64]bool{}
+		for rows.Next() {
+			var q int64
+			if err := rows.Scan(&q); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			stored[q] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		add := make([][]any, 0, len(scans))
 		for _, sc := range scans {
-			res, err := ins.ExecContext(ctx, device, sc.Seq, sc.Event, sc.TicketID, sc.Gate, ms(sc.At), sc.Outcome, sc.Reason, sc.Sentence, direction(sc.Direction), recv)
-			if err != nil {
-				return nil, fmt.Errorf("scan %d: %w", sc.Seq, err)
+			if stored[sc.Seq] || inserted[sc.Seq] {
+				continue
 			}
-			if n, _ := res.RowsAffected(); n > 0 {
-				inserted[sc.Seq] = true
-			}
+			inserted[sc.Seq] = true
+			add = append(add, []any{device, sc.Seq, sc.Event, sc.TicketID, sc.Gate, ms(sc.At), sc.Outcome, sc.Reason, sc.Sentence, direction(sc.Direction), recv})
+		}
+		if err := s.insertMany(ctx, tx, cols+` VALUES `, 11, add, ` ON CONFLICT (device_id, seq) DO NOTHING`); err != nil {
+			return nil, err
 		}
 		return inserted, nil
 	}

@@ -254,8 +254,14 @@ func (s *Store) appendChanges(ctx context.Context, tx *sql.Tx, event string, cs 
 	return s.notify(ctx, tx, "e:"+event)
 }
 
-// insertMany inserts rows of ncol values with multi-row VALUES statements.
+// insertMany inserts rows of ncol values: in one bulk statement (bulk.go)
+// when the values allow, else with multi-row VALUES statements.
 func (s *Store) insertMany(ctx context.Context, tx *sql.Tx, prefix string, ncol int, rows [][]any, suffix string) error {
+	if len(rows) > 1 {
+		if done, err := s.bulkInsert(ctx, tx, prefix, rows, suffix); done || err != nil {
+			return err
+		}
+	}
 	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", ncol), ", ") + ")"
 	if s.d.Local && len(rows) > 0 {
 		st, err := tx.PrepareContext(ctx, s.q(prefix+tuple+suffix))
@@ -427,7 +433,7 @@ func (s *Store) Snapshot(ctx context.Context, event, after string, limit int) (f
 			return page, fmt.Errorf("snapshot of %q: %w", event, err)
 		}
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, type, holder, COALESCE(revoked_at, 0) FROM tickets
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, type, holder, COALESCE(revoked_at, 0), code_secret FROM tickets
 		WHERE event_id = ? AND id > ? ORDER BY id LIMIT ?`), event, after, limit+1)
 	if err != nil {
 		return page, fmt.Errorf("snapshot of %q: %w", event, err)
@@ -436,7 +442,7 @@ func (s *Store) Snapshot(ctx context.Context, event, after string, limit int) (f
 	for rows.Next() {
 		var t wire.SnapTicket
 		var revoked int64
-		if err := rows.Scan(&t.ID, &t.Type, &t.Holder, &revoked); err != nil {
+		if err := rows.Scan(&t.ID, &t.Type, &t.Holder, &revoked, &t.CodeSecret); err != nil {
 			rows.Close()
 			return page, fmt.Errorf("snapshot of %q: %w", event, err)
 		}

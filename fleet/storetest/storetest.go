@@ -4,6 +4,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -33,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) fleet.Store) {
 		{"Snapshot", testSnapshot},
 		{"Scans", testScans},
 		{"Passages", testPassages},
+		{"CodeSecrets", testCodeSecrets},
 		{"Devices", testDevices},
 		{"Configs", testConfigs},
 		{"Layout", testLayout},
@@ -380,6 +382,33 @@ func testPassages(t *testing.T, s fleet.Store) {
 	snap, err = s.Snapshot(ctx, "gala", "", 100)
 	if err != nil || len(snap.Used) != 2 || !snap.Used[0].Annulled || snap.Used[1].Annulled {
 		t.Fatalf("snapshot after the annulment: %+v %v", snap.Used, err)
+	}
+}
+
+// testCodeSecrets: a rotating ticket's secret is stored, logged with the
+// ticket and snapshotted; other tickets have none.
+func testCodeSecrets(t *testing.T, s fleet.Store) {
+	ctx := context.Background()
+	mustEvent(t, s, "gala")
+	st0, _ := s.LogState(ctx, "gala")
+	secret := []byte("0123456789abcdefghij")
+	if err := s.AddTickets(ctx, []fleet.Ticket{
+		{Event: "gala", ID: "R", Type: "GA", Code: "AD1:R", IssuedAt: t0, CodeSecret: secret},
+		{Event: "gala", ID: "S", Type: "GA", Code: "AD1:S", IssuedAt: t0},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Ticket(ctx, "gala", "R")
+	if err != nil || !bytes.Equal(r.CodeSecret, secret) {
+		t.Fatalf("stored secret %x %v", r.CodeSecret, err)
+	}
+	p, _ := s.Changes(ctx, "gala", st0.Last, 10)
+	if len(p.Changes) != 2 || !bytes.Equal(p.Changes[0].Ticket.CodeSecret, secret) || p.Changes[1].Ticket.CodeSecret != nil {
+		t.Fatalf("logged tickets %+v", p.Changes)
+	}
+	snap, err := s.Snapshot(ctx, "gala", "", 10)
+	if err != nil || len(snap.Tickets) != 2 || !bytes.Equal(snap.Tickets[0].CodeSecret, secret) || snap.Tickets[1].CodeSecret != nil {
+		t.Fatalf("snapshot tickets %+v %v", snap.Tickets, err)
 	}
 }
 

@@ -50,10 +50,16 @@ func (k *Key) appendCanonical(b []byte) []byte {
 	return appendTime(b, k.RetiredAt)
 }
 
+// appendCanonical of a ticket: one without a rotating-code secret encodes
+// as before protocol 3.
 func (t *Ticket) appendCanonical(b []byte) []byte {
 	b = appendString(b, t.ID)
 	b = appendString(b, t.Type)
-	return appendString(b, t.Holder)
+	b = appendString(b, t.Holder)
+	if len(t.CodeSecret) > 0 {
+		b = appendBytes(b, t.CodeSecret)
+	}
+	return b
 }
 
 func (r *Revoke) appendCanonical(b []byte) []byte {
@@ -91,7 +97,11 @@ func (t *SnapTicket) appendCanonical(b []byte) []byte {
 	b = appendString(b, t.ID)
 	b = appendString(b, t.Type)
 	b = appendString(b, t.Holder)
-	return appendBool(b, t.Revoked)
+	b = appendBool(b, t.Revoked)
+	if len(t.CodeSecret) > 0 {
+		b = appendBytes(b, t.CodeSecret)
+	}
+	return b
 }
 
 // AppendCanonical appends the canonical encoding of c to b.
@@ -187,12 +197,12 @@ var handledFields = map[string][]string{
 	"SnapshotProgress": {"Seq", "After"},
 	"Change":           {"Seq", "Kind", "Key", "Ticket", "Revoke", "Used", "Annul"},
 	"Key":              {"ID", "Public", "RetiredAt"},
-	"Ticket":           {"ID", "Type", "Holder"},
+	"Ticket":           {"ID", "Type", "Holder", "CodeSecret"},
 	"Revoke":           {"TicketID", "Reason"},
 	"Used":             {"TicketID", "Device", "Gate", "At", "Direction", "Annulled"},
 	"Annul":            {"TicketID", "Device", "Gate", "At", "Direction", "Reason"},
 	"Batch":            {"Event", "From", "To", "Changes", "Checksum", "Running"},
-	"SnapTicket":       {"ID", "Type", "Holder", "Revoked"},
+	"SnapTicket":       {"ID", "Type", "Holder", "Revoked", "CodeSecret"},
 	"Snapshot":         {"Event", "Seq", "Running", "After", "Last", "Keys", "Tickets", "Used", "Done", "Checksum"},
 	"Ack":              {"Event", "Cursor"},
 	"Scan":             {"Seq", "Event", "TicketID", "Gate", "At", "Outcome", "Reason", "Sentence", "Direction", "Annuls"},

@@ -36,7 +36,8 @@ import (
 //     with reason "exit", which other gates counted as an entry). Annulled
 //     passages travel too: Scan.Annuls names the passage an annulment
 //     takes back, the fleet logs it as a change of kind "annul", and
-//     snapshots flag annulled marks (Used.Annulled).
+//     snapshots flag annulled marks (Used.Annulled). Ticket and SnapTicket
+//     carry the per-ticket rotating-code secret.
 const ProtocolVersion = 3
 
 // MaxMessageBytes bounds one frame in either direction.
@@ -154,11 +155,18 @@ type Key struct {
 	RetiredAt time.Time `json:"retired_at,omitzero"`
 }
 
+// MaxCodeSecret bounds a rotating-code secret.
+const MaxCodeSecret = 64
+
 // Ticket is an allowlist row.
 type Ticket struct {
 	ID     string `json:"id"`
 	Type   string `json:"type"`
 	Holder string `json:"holder,omitempty"`
+	// CodeSecret is the ticket's rotating-code (TOTP) secret, for tickets
+	// issued as rotating; it is never in the static code, so a gate learns
+	// it only from its replica. Empty: no rotating code.
+	CodeSecret []byte `json:"code_secret,omitempty"`
 }
 
 // Revoke marks a ticket revoked.
@@ -222,6 +230,8 @@ type SnapTicket struct {
 	Type    string `json:"type"`
 	Holder  string `json:"holder,omitempty"`
 	Revoked bool   `json:"revoked,omitempty"`
+	// CodeSecret: see Ticket.
+	CodeSecret []byte `json:"code_secret,omitempty"`
 }
 
 // Snapshot is one chunk of an event's full replica as of log position Seq
@@ -491,7 +501,7 @@ func (c *Change) validate() error {
 			return invalid("change %d: bad key", c.Seq)
 		}
 	case c.Kind == KindTicket && c.Ticket != nil:
-		if !okID(c.Ticket.ID) || !okText(c.Ticket.Type) || !okText(c.Ticket.Holder) {
+		if !okID(c.Ticket.ID) || !okText(c.Ticket.Type) || !okText(c.Ticket.Holder) || len(c.Ticket.CodeSecret) > MaxCodeSecret {
 			return invalid("change %d: bad ticket", c.Seq)
 		}
 	case c.Kind == KindRevoke && c.Revoke != nil:
@@ -531,7 +541,7 @@ func (s *Snapshot) validate() error {
 	}
 	prev := s.After
 	for _, t := range s.Tickets {
-		if !okID(t.ID) || t.ID <= prev || t.ID > s.Last || !okText(t.Type) || !okText(t.Holder) {
+		if !okID(t.ID) || t.ID <= prev || t.ID > s.Last || !okText(t.Type) || !okText(t.Holder) || len(t.CodeSecret) > MaxCodeSecret {
 			return invalid("snapshot of %q: ticket %.32q out of order or bad", s.Event, t.ID)
 		}
 		prev = t.ID
