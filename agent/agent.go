@@ -32,6 +32,7 @@ package agent
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,7 +62,16 @@ type Config struct {
 	Event   string // the event this gate admits to
 	DataDir string // holds gate.db
 
-	FleetURL string // ws://fleet/ws; empty runs offline
+	FleetURL string // ws://fleet/ws or wss://; empty runs offline
+	// Key is the device's Ed25519 key, enrolled with the fleet: it signs
+	// the stream's hello and online-decision requests. Nil: unsigned, which
+	// only a fleet that allows unenrolled devices accepts.
+	Key ed25519.PrivateKey
+	// CAFingerprint pins the fleet's CA (SHA-256 of its certificate, from
+	// enrollment) for wss:// and https://; nil uses the system roots.
+	CAFingerprint []byte
+	// Firmware is reported to the fleet in the hello.
+	Firmware string
 
 	// Rules of this gate (see package decide).
 	Zone      string           // zone this gate leads into; "" = no zone check
@@ -233,13 +243,22 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	a.addKeys(keys)
 	if cfg.FleetURL != "" {
 		a.uplink = uplink.New(uplink.Options{
-			URL: cfg.FleetURL, Device: cfg.Device, DB: db, Log: cfg.Log,
+			URL: cfg.FleetURL, Device: cfg.Device, Firmware: cfg.Firmware, DB: db, Log: cfg.Log,
+			Key: cfg.Key, CAFingerprint: cfg.CAFingerprint,
 			OnKeys: a.addKeys,
 		})
 	}
 	a.gossip = peer.New(peer.Options{Device: cfg.Device, Peers: cfg.Peers, Store: db, Log: cfg.Log})
 	if cfg.Online != nil {
-		a.online = newOnline(*cfg.Online)
+		oc := *cfg.Online
+		if oc.Authority == nil {
+			if cfg.FleetURL == "" {
+				db.Close()
+				return nil, errors.New("agent: online mode needs a fleet (FleetURL) or an Authority")
+			}
+			oc.Authority = NewHTTPAuthority(cfg.FleetURL, cfg.Key, cfg.CAFingerprint)
+		}
+		a.online = newOnline(oc)
 	}
 	a.metrics = newMetrics(a)
 	if a.hot, err = db.Hot(ctx); err != nil {

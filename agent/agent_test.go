@@ -373,7 +373,7 @@ func TestOnlineOverHTTP(t *testing.T) {
 	var gates []*testGate
 	for _, name := range []string{"gate-1", "gate-2"} {
 		g := startGate(t, agent.Config{Device: name, Gate: name, Event: f.event, FleetURL: f.wsURL(),
-			Online: &agent.OnlineConfig{Authority: agent.NewHTTPAuthority(srv.URL), Timeout: 5 * time.Second}})
+			Online: &agent.OnlineConfig{Authority: agent.NewHTTPAuthority(srv.URL, nil, nil), Timeout: 5 * time.Second}})
 		g.waitReplica(t, f)
 		gates = append(gates, g)
 	}

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"admit/agent/decide"
 	"admit/agent/gatedb"
 	"admit/fleet"
+	"admit/fleet/node"
 	"admit/ticket"
 )
 
@@ -139,5 +141,55 @@ func TestRotatingTicketFromFleet(t *testing.T) {
 	wrong, _ := ticket.Rotate(ts[1].Code, tk.CodeSecret, time.Now())
 	if d := g.present(t, wrong); d.Admitted {
 		t.Fatalf("rotating code made with another ticket's secret: %+v", d)
+	}
+}
+
+// enrolled pre-enrolls a device key with the fleet and returns it.
+func (f *testFleet) enrolled(t testing.TB, device string) ed25519.PrivateKey {
+	t.Helper()
+	pub, key, _ := ed25519.GenerateKey(nil)
+	if _, err := f.node.Service.PreEnroll(context.Background(), fleet.Device{ID: device, PublicKey: pub}); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// TestOnlineThroughNode: two enrolled gates in online mode against a real
+// node that requires enrollment. Gate 2's stream is cut once its replica
+// is complete, so only the fleet's online decision (signed with its device
+// key, claimed in the node's store) can tell it that gate 1 admitted the
+// ticket.
+func TestOnlineThroughNode(t *testing.T) {
+	f := startFleetWith(t, node.Config{DataDir: t.TempDir(), RequireEnrollment: true}, 2, "single")
+	px := newProxy(t, f.node.Addr())
+	var gates []*testGate
+	for i, name := range []string{"gate-1", "gate-2"} {
+		key := f.enrolled(t, name)
+		url := f.wsURL()
+		if i == 1 {
+			url = px.wsURL()
+		}
+		g := startGate(t, agent.Config{Device: name, Gate: name, Event: f.event, FleetURL: url, Key: key,
+			Online: &agent.OnlineConfig{Authority: agent.NewHTTPAuthority(f.wsURL(), key, nil), Timeout: 5 * time.Second}})
+		g.waitReplica(t, f)
+		gates = append(gates, g)
+	}
+	px.SetUp(false)
+	waitFor(t, "gate-2's stream to drop", func() bool { return !gates[1].Online() })
+
+	tk := f.tickets[0]
+	if d := gates[0].present(t, tk.Code); !d.Admitted || !d.ByFleet {
+		t.Fatalf("gate-1: %+v, want admitted by the fleet", d)
+	}
+	d := gates[1].present(t, tk.Code)
+	if d.Admitted || !d.ByFleet || d.Reason != agent.ReasonAlreadyUsed || !strings.Contains(d.Sentence, "gate-1") {
+		t.Fatalf("gate-2: %+v, want refused by the fleet as used at gate-1", d)
+	}
+	if gates[1].Mode() != agent.ModeOnline {
+		t.Fatalf("gate-2 fell back to %s", gates[1].Mode())
+	}
+	// The other ticket is free: gate-2 gets it.
+	if d := gates[1].present(t, f.tickets[1].Code); !d.Admitted || !d.ByFleet {
+		t.Fatalf("gate-2, a fresh ticket: %+v", d)
 	}
 }

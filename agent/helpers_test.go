@@ -40,8 +40,16 @@ type testFleet struct {
 
 func startFleet(t testing.TB, dir string, n int, policy string) *testFleet {
 	t.Helper()
+	return startFleetWith(t, node.Config{DataDir: dir}, n, policy)
+}
+
+// startFleetWith starts a node configured by cfg (address and log filled
+// in) with one event and n tickets.
+func startFleetWith(t testing.TB, cfg node.Config, n int, policy string) *testFleet {
+	t.Helper()
 	ctx := context.Background()
-	nd, err := node.Open(ctx, node.Config{DataDir: dir, Addr: "127.0.0.1:0", Log: quiet})
+	cfg.Addr, cfg.Log = "127.0.0.1:0", quiet
+	nd, err := node.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"admit/agent/decide"
+	"admit/agent/uplink"
 	"admit/fleet/wire"
 	"admit/ticket"
 )
@@ -42,6 +45,8 @@ type Authority interface {
 // Each switch is journaled in the gate log, logged, counted in the metrics
 // and shown on the status endpoint.
 type OnlineConfig struct {
+	// Authority answers; nil asks the fleet at Config.FleetURL over HTTP,
+	// signed with Config.Key (NewHTTPAuthority).
 	Authority      Authority
 	Timeout        time.Duration // per request; default 300 ms
 	MaxFailures    int           // default 3
@@ -170,19 +175,28 @@ func (a *Agent) runOnlineProbe(ctx context.Context) error {
 	}
 }
 
-// HTTPAuthority asks a fleet node over HTTP (wire.DecidePath).
+// HTTPAuthority asks a fleet node over HTTP (wire.DecidePath), signing
+// each request with the device key like the agent stream's hello.
 type HTTPAuthority struct {
 	URL    string // the fleet's base URL, e.g. http://fleet:8080
 	Client *http.Client
+	// Key signs requests (wire.DecideSignatureHeader); nil sends them
+	// unsigned, which only a fleet that allows unenrolled devices accepts.
+	Key ed25519.PrivateKey
 }
 
 // NewHTTPAuthority returns an authority at base, which may also be the
-// fleet's stream URL (ws://host/ws).
-func NewHTTPAuthority(base string) *HTTPAuthority {
+// fleet's stream URL (ws://host/ws), signing with key, over TLS pinned to
+// the fleet CA's fingerprint pin when pin is set (see uplink.TLSConfig).
+func NewHTTPAuthority(base string, key ed25519.PrivateKey, pin []byte) *HTTPAuthority {
 	base = strings.TrimSuffix(base, "/ws")
 	base = strings.Replace(base, "ws://", "http://", 1)
 	base = strings.Replace(base, "wss://", "https://", 1)
-	return &HTTPAuthority{URL: strings.TrimSuffix(base, "/"), Client: &http.Client{}}
+	client := &http.Client{}
+	if len(pin) > 0 {
+		client.Transport = &http.Transport{TLSClientConfig: uplink.TLSConfig(pin)}
+	}
+	return &HTTPAuthority{URL: strings.TrimSuffix(base, "/"), Client: client, Key: key}
 }
 
 // Decide implements Authority.
@@ -196,6 +210,10 @@ func (h *HTTPAuthority) Decide(ctx context.Context, r wire.DecideRequest) (wire.
 		return wire.DecideResponse{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(wire.DecideDeviceHeader, r.Device)
+	if h.Key != nil {
+		req.Header.Set(wire.DecideSignatureHeader, base64.StdEncoding.EncodeToString(ed25519.Sign(h.Key, wire.DecideSigningBytes(body))))
+	}
 	resp, err := h.Client.Do(req)
 	if err != nil {
 		return wire.DecideResponse{}, fmt.Errorf("agent: fleet decision: %w", err)

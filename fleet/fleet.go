@@ -225,5 +225,10 @@ type Store interface {
 	RecordScans(ctx context.Context, device string, scans []wire.Scan, at time.Time) (grown []string, err error)
 	RecentScans(ctx context.Context, limit int) ([]ScanRecord, error)
 
+	// Claim serialises online decisions on one ticket (across nodes): in
+	// one transaction it reads what is known of r's ticket, asks rule,
+	// and, when rule admits, records r's passage as a used mark.
+	Claim(ctx context.Context, r wire.DecideRequest, rule func(ClaimState) wire.DecideResponse) (wire.DecideResponse, error)
+
 	Close() error
 }

@@ -21,6 +21,9 @@ type Service struct {
 	Store Store
 	Now   func() time.Time
 	Wake  func(payload string)
+	// Location formats times in the sentences of online decisions (the
+	// venue's zone); default time.Local.
+	Location *time.Location
 }
 
 func (s *Service) now() time.Time {

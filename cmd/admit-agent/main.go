@@ -193,7 +193,7 @@ func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
 	cfg.Direction, cfg.Zone, cfg.Types, cfg.Peers = dir, m.Zone, splitList(m.Types), splitList(m.Peers)
 	cfg.StatusAddr, cfg.Debounce, cfg.PassageTimeout = m.Status, m.Debounce, m.PassageTimeout
 	if m.Online && m.Fleet != "" {
-		cfg.Online = &agent.OnlineConfig{Authority: agent.NewHTTPAuthority(m.Fleet)}
+		cfg.Online = &agent.OnlineConfig{} // the fleet at cfg.FleetURL, signed with cfg.Key
 	}
 	if m.Camera != "" {
 		cam, err := decode.Open(m.Camera, decode.CaptureOpts{Width: 1280, Height: 720, FPS: 30})

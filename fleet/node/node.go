@@ -1,6 +1,7 @@
 // Package node runs one fleet node: the store (SQLite in a data directory,
-// or a PostgreSQL shared with other nodes), the replication hub and the
-// HTTP API on one listener, over TLS when configured. admit-fleet, the demo
+// or a PostgreSQL shared with other nodes), the replication hub, the
+// online-decision endpoint (wire.DecidePath) and the HTTP API on one
+// listener, over TLS when configured. admit-fleet, the demo
 // venue and the end-to-end tests all start fleets through it.
 package node
 
@@ -22,6 +23,7 @@ import (
 	"admit/fleet/postgres"
 	"admit/fleet/replicate"
 	"admit/fleet/sqlite"
+	"admit/fleet/wire"
 )
 
 // Config configures a node.
@@ -114,8 +116,14 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
 	n.ln = ln
+	// Online decisions next to the API, authenticated like the agent
+	// stream; claims go through the store, so they hold across nodes.
+	mux := http.NewServeMux()
+	mux.Handle(wire.DecidePath, replicate.NewDecideHandler(replicate.DecideOptions{
+		Claimer: svc, Devices: store, AllowUnenrolled: !cfg.RequireEnrollment, Log: cfg.Log}))
+	mux.Handle("/", api.Handler(svc, hub, cfg.Log, api.Options{CAFingerprint: n.CAFingerprint}))
 	n.srv = &http.Server{
-		Handler:           api.Handler(svc, hub, cfg.Log, api.Options{CAFingerprint: n.CAFingerprint}),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
 	}

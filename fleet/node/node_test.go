@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"admit/fleet/api"
 	"admit/fleet/node"
 	"admit/fleet/postgres/pgtest"
+	"admit/fleet/wire"
 	"admit/internal/sqlitedb"
 )
 
@@ -170,5 +172,65 @@ func TestTwoNodesOnPostgres(t *testing.T) {
 	}
 	if g.has(ts[0].ID) {
 		t.Fatal("revoked gate kept its replica")
+	}
+}
+
+// TestDecideAuthenticated: the node's online-decision endpoint takes only
+// requests signed by the device's enrolled key, refuses revoked devices,
+// and admits a ticket once.
+func TestDecideAuthenticated(t *testing.T) {
+	n := open(t, node.Config{RequireEnrollment: true})
+	ctx := context.Background()
+	if _, err := n.Service.CreateEvent(ctx, fleet.Event{ID: "gala"}); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := n.Service.Issue(ctx, fleet.IssueRequest{Event: "gala", Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, key, _ := ed25519.GenerateKey(nil)
+	if _, err := n.Service.PreEnroll(ctx, fleet.Device{ID: "gate-1", PublicKey: pub}); err != nil {
+		t.Fatal(err)
+	}
+	_, other, _ := ed25519.GenerateKey(nil)
+	post := func(device string, key ed25519.PrivateKey, at time.Time) (int, wire.DecideResponse) {
+		t.Helper()
+		body, _ := json.Marshal(wire.DecideRequest{Device: device, Gate: "Gate 1", Event: "gala", TicketID: ts[0].ID,
+			Direction: "in", Policy: "single", At: at})
+		req, _ := http.NewRequest(http.MethodPost, n.URL()+wire.DecidePath, bytes.NewReader(body))
+		req.Header.Set(wire.DecideDeviceHeader, device)
+		if key != nil {
+			req.Header.Set(wire.DecideSignatureHeader, base64.StdEncoding.EncodeToString(ed25519.Sign(key, wire.DecideSigningBytes(body))))
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out wire.DecideResponse
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	for _, tc := range []struct {
+		name   string
+		device string
+		key    ed25519.PrivateKey
+	}{{"unsigned", "gate-1", nil}, {"another key", "gate-1", other}, {"unknown device", "gate-9", other}} {
+		if code, _ := post(tc.device, tc.key, at); code != http.StatusUnauthorized {
+			t.Fatalf("%s: %d, want 401", tc.name, code)
+		}
+	}
+	if code, resp := post("gate-1", key, at); code != http.StatusOK || !resp.Admit {
+		t.Fatalf("signed: %d %+v", code, resp)
+	}
+	if code, resp := post("gate-1", key, at.Add(time.Minute)); code != http.StatusOK || resp.Admit || resp.Reason != "already_used" {
+		t.Fatalf("second entry: %d %+v", code, resp)
+	}
+	if err := n.Service.RevokeDevice(ctx, "gate-1"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := post("gate-1", key, at.Add(2*time.Minute)); code != http.StatusForbidden {
+		t.Fatalf("revoked: %d, want 403", code)
 	}
 }

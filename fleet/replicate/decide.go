@@ -2,13 +2,18 @@ package replicate
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
+	"admit/fleet"
 	"admit/fleet/wire"
 )
 
@@ -19,9 +24,40 @@ type Claimer interface {
 	Claim(ctx context.Context, r wire.DecideRequest) (wire.DecideResponse, error)
 }
 
-// DecideHandler serves wire.DecidePath: POST a DecideRequest, get a
-// DecideResponse; GET is a health probe (204).
+// DecideHandler serves wire.DecidePath without authentication: POST a
+// DecideRequest, get a DecideResponse; GET is a health probe (204). For
+// tests and tools; a fleet node serves NewDecideHandler.
 func DecideHandler(c Claimer, log *slog.Logger) http.Handler {
+	return NewDecideHandler(DecideOptions{Claimer: c, Log: log})
+}
+
+// Devices looks devices up (fleet.Store does).
+type Devices interface {
+	Device(ctx context.Context, id string) (fleet.Device, error)
+}
+
+// DecideOptions configures NewDecideHandler.
+type DecideOptions struct {
+	Claimer Claimer
+	// Devices, when set, authenticates every request like the agent
+	// stream: the device must be enrolled, not revoked, and have signed
+	// the body with its key (wire.DecideSignatureHeader). Nil: no check.
+	Devices Devices
+	// AllowUnenrolled accepts unsigned requests from devices the fleet
+	// does not know (Options.AllowUnenrolled of the stream); enrolled
+	// devices must sign either way.
+	AllowUnenrolled bool
+	Log             *slog.Logger
+}
+
+// maxDecideBody bounds a decision request.
+const maxDecideBody = 64 << 10
+
+// NewDecideHandler serves wire.DecidePath: POST a signed DecideRequest,
+// get a DecideResponse (401 unauthenticated, 403 revoked, 400 malformed);
+// GET is a health probe (204).
+func NewDecideHandler(o DecideOptions) http.Handler {
+	log := o.Log
 	if log == nil {
 		log = slog.Default()
 	}
@@ -35,9 +71,13 @@ func DecideHandler(c Claimer, log *slog.Logger) http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxDecideBody))
+		if err != nil {
+			http.Error(w, fmt.Sprintf("%v: %v", wire.ErrInvalid, err), http.StatusBadRequest)
+			return
+		}
 		var req wire.DecideRequest
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-		if err := dec.Decode(&req); err != nil {
+		if err := json.Unmarshal(body, &req); err != nil {
 			http.Error(w, fmt.Sprintf("%v: %v", wire.ErrInvalid, err), http.StatusBadRequest)
 			return
 		}
@@ -45,7 +85,14 @@ func DecideHandler(c Claimer, log *slog.Logger) http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		resp, err := c.Claim(r.Context(), req)
+		if o.Devices != nil {
+			if code, err := o.authenticate(r, req.Device, body); err != nil {
+				log.Warn("replicate: online decision refused", "device", req.Device, "remote", r.RemoteAddr, "err", err)
+				http.Error(w, err.Error(), code)
+				return
+			}
+		}
+		resp, err := o.Claimer.Claim(r.Context(), req)
 		if err != nil {
 			log.Error("replicate: online decision", "device", req.Device, "ticket", req.TicketID, "err", err)
 			http.Error(w, "decision failed", http.StatusInternalServerError)
@@ -56,10 +103,39 @@ func DecideHandler(c Claimer, log *slog.Logger) http.Handler {
 	})
 }
 
-// MemClaimer is a Claimer that keeps passages in memory: one fleet node,
-// forgotten on restart (gates then fall back to their replicas, which hold
-// every used mark the fleet fanned out). A store-backed Claimer replaces it
-// when the fleet serves online mode across nodes.
+// authenticate checks that device signed body with its enrolled key. It
+// returns the HTTP status to answer with when not.
+func (o *DecideOptions) authenticate(r *http.Request, device string, body []byte) (int, error) {
+	if h := r.Header.Get(wire.DecideDeviceHeader); h != device {
+		return http.StatusUnauthorized, fmt.Errorf("request for device %q sent as %q", device, h)
+	}
+	d, err := o.Devices.Device(r.Context(), device)
+	switch {
+	case errors.Is(err, fleet.ErrNotFound):
+		if o.AllowUnenrolled {
+			return 0, nil
+		}
+		return http.StatusUnauthorized, fmt.Errorf("device %q is not enrolled", device)
+	case err != nil:
+		return http.StatusInternalServerError, err
+	case d.Revoked():
+		return http.StatusForbidden, fmt.Errorf("device %q is revoked", device)
+	case len(d.PublicKey) != ed25519.PublicKeySize:
+		if o.AllowUnenrolled {
+			return 0, nil
+		}
+		return http.StatusUnauthorized, fmt.Errorf("device %q has no key", device)
+	}
+	sig, err := base64.StdEncoding.DecodeString(r.Header.Get(wire.DecideSignatureHeader))
+	if err != nil || !ed25519.Verify(d.PublicKey, wire.DecideSigningBytes(body), sig) {
+		return http.StatusUnauthorized, fmt.Errorf("request of %q not signed by its enrolled key", device)
+	}
+	return 0, nil
+}
+
+// MemClaimer is a Claimer that keeps passages in memory: one process,
+// forgotten on restart. For tests and tools; a fleet node claims through
+// its store (fleet.Service.Claim), which holds across nodes and restarts.
 type MemClaimer struct {
 	Location *time.Location // formats times in sentences; default UTC
 

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) fleet.Store) {
 		{"Scans", testScans},
 		{"Passages", testPassages},
 		{"CodeSecrets", testCodeSecrets},
+		{"Claims", testClaims},
 		{"Devices", testDevices},
 		{"Configs", testConfigs},
 		{"Layout", testLayout},
@@ -409,6 +412,94 @@ func testCodeSecrets(t *testing.T, s fleet.Store) {
 	snap, err := s.Snapshot(ctx, "gala", "", 10)
 	if err != nil || len(snap.Tickets) != 2 || !bytes.Equal(snap.Tickets[0].CodeSecret, secret) || snap.Tickets[1].CodeSecret != nil {
 		t.Fatalf("snapshot tickets %+v %v", snap.Tickets, err)
+	}
+}
+
+// testClaims: online decisions. Of many gates claiming one ticket at once,
+// exactly one is admitted; a retry of the admitted request is admitted
+// again; a claimed passage blocks later claims and counts in snapshots;
+// an exit and an annulment count as they should; a revoked ticket is
+// refused.
+func testClaims(t *testing.T, s fleet.Store) {
+	ctx := context.Background()
+	mustEvent(t, s, "gala")
+	if err := s.AddTickets(ctx, []fleet.Ticket{
+		{Event: "gala", ID: "A", Type: "GA", Code: "AD1:A", IssuedAt: t0},
+		{Event: "gala", ID: "R", Type: "GA", Code: "AD1:R", IssuedAt: t0},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	claim := func(device, id, policy, dir string, at time.Time) wire.DecideResponse {
+		t.Helper()
+		r := wire.DecideRequest{Device: device, Gate: "Gate " + device, Event: "gala", TicketID: id, Direction: dir, Policy: policy, At: at}
+		resp, err := s.Claim(ctx, r, func(st fleet.ClaimState) wire.DecideResponse { return fleet.Rule(r, st, time.UTC) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	var wg sync.WaitGroup
+	admitted := make(chan string, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dev := fmt.Sprintf("g%d", i)
+			if claim(dev, "A", "single", wire.DirIn, t0.Add(time.Duration(i)*time.Millisecond)).Admit {
+				admitted <- dev
+			}
+		}()
+	}
+	wg.Wait()
+	close(admitted)
+	var winners []string
+	for d := range admitted {
+		winners = append(winners, d)
+	}
+	if len(winners) != 1 {
+		t.Fatalf("admitted at %v, want exactly one gate", winners)
+	}
+	w := winners[0]
+	i := int(w[1] - '0')
+	if !claim(w, "A", "single", wire.DirIn, t0.Add(time.Duration(i)*time.Millisecond)).Admit {
+		t.Fatal("a retried claim was refused")
+	}
+	if resp := claim("late", "A", "single", wire.DirIn, t0.Add(time.Hour)); resp.Admit || resp.Reason != "already_used" ||
+		!strings.Contains(resp.Sentence, "Gate "+w) {
+		t.Fatalf("late claim: %+v", resp)
+	}
+	snap, _ := s.Snapshot(ctx, "gala", "", 10)
+	if len(snap.Used) != 1 || snap.Used[0].Device != w {
+		t.Fatalf("claimed passage in the snapshot: %+v", snap.Used)
+	}
+
+	// Re-entry: in, refused while inside, out, in again.
+	now := t0
+	for _, step := range []struct {
+		dir  string
+		want bool
+	}{{wire.DirIn, true}, {wire.DirIn, false}, {wire.DirOut, true}, {wire.DirIn, true}} {
+		now = now.Add(time.Minute)
+		if got := claim("g1", "R", "reentry", step.dir, now).Admit; got != step.want {
+			t.Fatalf("re-entry %s: admitted %v, want %v", step.dir, got, step.want)
+		}
+	}
+	// An annulled passage does not count.
+	if _, err := s.RecordScans(ctx, "g1", []wire.Scan{{Seq: 1, Event: "gala", TicketID: "R", Gate: "Gate g1", At: now.Add(time.Second),
+		Outcome: wire.Refused, Reason: "no_passage", Annuls: now}}, now); err != nil {
+		t.Fatal(err)
+	}
+	if resp := claim("g2", "R", "single", wire.DirIn, now.Add(time.Minute)); resp.Admit || resp.Reason != "already_used" {
+		t.Fatalf("claim after an annulled re-entry, single policy: %+v (the first entry still counts)", resp)
+	}
+	if resp := claim("g2", "R", "reentry", wire.DirIn, now.Add(2*time.Minute)); !resp.Admit {
+		t.Fatalf("re-entry after the exit, the later entry annulled: %+v", resp)
+	}
+	if _, err := s.RevokeTicket(ctx, "gala", "R", "lost", now); err != nil {
+		t.Fatal(err)
+	}
+	if resp := claim("g3", "R", "multi", wire.DirIn, now.Add(3*time.Minute)); resp.Admit || resp.Reason != "revoked" {
+		t.Fatalf("revoked ticket: %+v", resp)
 	}
 }
 

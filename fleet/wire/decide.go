@@ -12,6 +12,23 @@ import "time"
 // locally (see agent.OnlineConfig).
 const DecidePath = "/agent/decide"
 
+// A DecideRequest is authenticated like the agent stream, by the device's
+// enrolled key: the POST carries the device id in DecideDeviceHeader and,
+// in DecideSignatureHeader, the base64 (standard encoding) Ed25519
+// signature of DecideSigningBytes(body) over the exact body bytes. A
+// replayed request can only repeat an answer: the fleet treats the same
+// device, ticket and time as one claim.
+const (
+	DecideDeviceHeader    = "Admit-Device"
+	DecideSignatureHeader = "Admit-Signature"
+)
+
+// DecideSigningBytes is what a device signs to authenticate a decision
+// request body.
+func DecideSigningBytes(body []byte) []byte {
+	return append([]byte("admit-decide-v1\x00"), body...)
+}
+
 // DecideRequest asks whether a ticket may pass now, and reserves the
 // passage if so.
 type DecideRequest struct {
@@ -33,8 +50,8 @@ type DecideResponse struct {
 
 // Validate checks that r is well formed.
 func (r *DecideRequest) Validate() error {
-	if r.Device == "" || r.Event == "" || r.TicketID == "" {
-		return invalid("decide: device, event and ticket are required")
+	if !okID(r.Device) || !okID(r.Event) || !okID(r.TicketID) || !okText(r.Gate) {
+		return invalid("decide: device, event and ticket are required, within bounds")
 	}
 	if r.Direction != "in" && r.Direction != "out" {
 		return invalid("decide: direction %q", r.Direction)
