@@ -245,7 +245,7 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 		a.uplink = uplink.New(uplink.Options{
 			URL: cfg.FleetURL, Device: cfg.Device, Firmware: cfg.Firmware, DB: db, Log: cfg.Log,
 			Key: cfg.Key, CAFingerprint: cfg.CAFingerprint,
-			OnKeys: a.addKeys,
+			OnKeys: a.addKeys, OnRevoked: a.revoked,
 		})
 	}
 	a.gossip = peer.New(peer.Options{Device: cfg.Device, Peers: cfg.Peers, Store: db, Log: cfg.Log})
@@ -299,6 +299,20 @@ func (a *Agent) recover(ctx context.Context) error {
 		a.cfg.Log.Warn("agent: annulled entries left unconfirmed by a restart", "n", len(left))
 	}
 	return nil
+}
+
+// revoked forgets, after the uplink wiped the database on the fleet's
+// word, what the gate still held in memory: the event keys (so nothing
+// verifies any more) and the last decisions shown on the status page. The
+// gate keeps running and refuses everything until it is enrolled again.
+func (a *Agent) revoked() {
+	for _, k := range a.keyring.Keys() {
+		a.keyring.Remove(k.Event, k.ID)
+	}
+	a.mu.Lock()
+	a.last = nil
+	a.mu.Unlock()
+	a.cfg.Log.Error("agent: revoked by the fleet: replica wiped, every ticket refused until the device is enrolled again")
 }
 
 func (a *Agent) addKeys(keys []gatedb.Key) {

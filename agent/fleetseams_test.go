@@ -3,6 +3,8 @@ package agent_test
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -191,5 +193,63 @@ func TestOnlineThroughNode(t *testing.T) {
 	// The other ticket is free: gate-2 gets it.
 	if d := gates[1].present(t, f.tickets[1].Code); !d.Admitted || !d.ByFleet {
 		t.Fatalf("gate-2, a fresh ticket: %+v", d)
+	}
+}
+
+// TestRevocationWipesButKeepsTheBacklog: a gate admits two tickets while
+// its uplink is cut, and is revoked meanwhile. When the link comes back the
+// fleet tells it, and the gate wipes what names or opens tickets and
+// refuses everything; its two unacknowledged scans survive the wipe and
+// reach the fleet, once each, after the operator enrolls it again.
+func TestRevocationWipesButKeepsTheBacklog(t *testing.T) {
+	ctx := context.Background()
+	f := startFleetWith(t, node.Config{DataDir: t.TempDir(), RequireEnrollment: true}, 3, "single")
+	px := newProxy(t, f.node.Addr())
+	dir := filepath.Join(t.TempDir(), "gate-1")
+	cfg := agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, FleetURL: px.wsURL(), DataDir: dir, Key: f.enrolled(t, "gate-1")}
+	g := startGate(t, cfg)
+	g.waitReplica(t, f)
+	waitFor(t, "the uplink", g.Online)
+
+	px.SetUp(false)
+	waitFor(t, "the uplink to drop", func() bool { return !g.Online() })
+	for _, tk := range f.tickets[:2] {
+		if d := g.present(t, tk.Code); !d.Admitted {
+			t.Fatalf("entry: %+v", d)
+		}
+	}
+	if err := f.node.Service.RevokeDevice(ctx, "gate-1"); err != nil {
+		t.Fatal(err)
+	}
+	px.SetUp(true)
+	waitFor(t, "the wipe", func() bool {
+		_, err := g.DB().State(ctx, f.event, f.tickets[2].ID)
+		return errors.Is(err, gatedb.ErrUnknownTicket)
+	})
+	if ms := g.marksAt(t, f.event, f.tickets[0].ID); len(ms) != 0 {
+		t.Fatalf("marks survived the wipe: %+v", ms)
+	}
+	waitFor(t, "the gate to forget its decisions", func() bool { return len(g.LastDecisions(10)) == 0 })
+	if d := g.present(t, f.tickets[2].Code); d.Admitted {
+		t.Fatalf("a revoked gate admitted: %+v", d)
+	}
+	if n := g.backlog(t); n != 3 {
+		t.Fatalf("backlog after the wipe: %d, want 3 (two entries and the refusal since)", n)
+	}
+	if n := len(f.scans(t)); n != 0 {
+		t.Fatalf("the fleet took %d scans from a revoked device", n)
+	}
+
+	// Enrolled again (a new key): the backlog drains, each scan once.
+	g.stop()
+	cfg.Key = f.enrolled(t, "gate-1")
+	g = startGate(t, cfg)
+	waitFor(t, "the backlog to drain", func() bool { return g.backlog(t) == 0 })
+	seqs := map[int64]int{}
+	for _, s := range f.scans(t) {
+		seqs[s.Seq]++
+	}
+	if len(seqs) != 3 || seqs[1] != 1 || seqs[2] != 1 || seqs[3] != 1 {
+		t.Fatalf("fleet scans by seq after re-enrollment: %v", seqs)
 	}
 }

@@ -2,6 +2,7 @@ package gatedb_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -78,5 +79,76 @@ func TestCodeSecretReplicated(t *testing.T) {
 	}
 	if st, err := db.State(ctx, "gala", "P"); err != nil || st.CodeSecret != nil {
 		t.Fatalf("ticket without a secret: %x %v", st.CodeSecret, err)
+	}
+}
+
+// TestWipeKeepsOnlyTheBacklog: a revoked device's wipe leaves nothing that
+// names an admission or opens a gate — replica, secrets, every mark, the
+// admissions waiting for the turnstile — but keeps the journal rows the
+// fleet has not acknowledged, with their sequence, so they still reach the
+// fleet once the device is enrolled again.
+func TestWipeKeepsOnlyTheBacklog(t *testing.T) {
+	ctx := context.Background()
+	db := openReplica(t)
+	at := time.Date(2026, 11, 28, 19, 4, 0, 0, time.UTC)
+	apply(t, db,
+		wire.Change{Kind: wire.KindKey, Key: &wire.Key{ID: "k1", Public: make([]byte, 32)}},
+		wire.Change{Kind: wire.KindTicket, Ticket: &wire.Ticket{ID: "T", Type: "GA", CodeSecret: []byte("s")}},
+		wire.Change{Kind: wire.KindTicket, Ticket: &wire.Ticket{ID: "U", Type: "GA"}},
+		wire.Change{Kind: wire.KindUsed, Used: &wire.Used{TicketID: "U", Device: "other", Gate: "B", At: at}},
+	)
+	// Two decisions of this gate: the first acknowledged, the second not
+	// (and waiting for its passage); a mark gossiped by a peer.
+	for i, id := range []string{"T", "U"} {
+		e := gatedb.Entry{Scan: wire.Scan{Event: "gala", TicketID: id, Gate: "A", At: at.Add(time.Duration(i+1) * time.Second), Outcome: wire.Admitted},
+			Mark: true, PassageDeadline: at.Add(time.Minute)}
+		if _, err := db.Journal(ctx, "me", e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Acked(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutMark(ctx, gatedb.Mark{Event: "gala", TicketID: "T", Device: "peer", Gate: "C", At: at, Direction: gatedb.Out}); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := db.Wipe(ctx, at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := db.Keys(ctx); len(keys) != 0 {
+		t.Fatalf("keys survived: %+v", keys)
+	}
+	for _, id := range []string{"T", "U"} {
+		if _, err := db.State(ctx, "gala", id); !errors.Is(err, gatedb.ErrUnknownTicket) {
+			t.Fatalf("ticket %s survived: %v", id, err)
+		}
+		if ms, _ := db.Marks(ctx, "gala", id); len(ms) != 0 {
+			t.Fatalf("marks of %s survived: %+v", id, ms)
+		}
+		if uses, _ := db.Uses(ctx, "gala", id); len(uses) != 0 {
+			t.Fatalf("used marks of %s survived: %+v", id, uses)
+		}
+	}
+	for _, dev := range []string{"me", "peer"} {
+		if ms, _ := db.MarksOf(ctx, dev, time.Time{}, 10); len(ms) != 0 {
+			t.Fatalf("marks of %s survived: %+v", dev, ms)
+		}
+	}
+	if _, err := db.LastMark(ctx, "me"); !errors.Is(err, gatedb.ErrNoMark) {
+		t.Fatalf("last mark survived: %v", err)
+	}
+	if ps, _ := db.PendingPassages(ctx); len(ps) != 0 {
+		t.Fatalf("pending passages survived: %+v", ps)
+	}
+	backlog, err := db.Pending(ctx, 0, 10)
+	if err != nil || len(backlog) != 1 || backlog[0].Seq != 2 || backlog[0].TicketID != "U" {
+		t.Fatalf("unacknowledged journal after the wipe: %+v %v", backlog, err)
+	}
+	if seq, _ := db.LastSeq(ctx); seq != 2 {
+		t.Fatalf("journal sequence after the wipe: %d", seq)
+	}
+	if log, _ := db.GateLog(ctx, 1); len(log) != 1 || log[0].Kind != "wiped" {
+		t.Fatalf("gate log: %+v", log)
 	}
 }

@@ -328,23 +328,49 @@ func insertSnapTickets(ctx context.Context, tx *sql.Tx, event string, gen int64,
 	return nil
 }
 
-// Wipe deletes the replica (keys, tickets, used marks, cursors back to 0)
-// and the applied config: what a revoked device does.
-func (d *DB) Wipe(ctx context.Context) error {
+// Wipe is what a revoked device does to its database, in one transaction.
+//
+// Gone: everything that would let someone holding the device learn about
+// or forge admissions — the replica (keys, tickets with their rotating-code
+// secrets, revocations, cursors back to 0), every passage it knows (used
+// marks and direction-aware marks, its own and those from the fleet and
+// peers), admissions waiting for the turnstile, and the applied config.
+//
+// Kept: the journal rows the fleet has not acknowledged. They are the only
+// record of decisions the gate acted on (people went through), so they
+// must still reach the fleet: if the operator re-enrolls the device, its
+// next session streams them and the fleet dedups by (device, seq) as
+// always (acknowledged rows were compacted away already). They hold ticket
+// ids and what the gate showed, no codes or secrets. The journal's
+// sequence and the gate log (mode switches, with a "wiped" entry added)
+// are kept too.
+func (d *DB) Wipe(ctx context.Context, at time.Time) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("gatedb: wipe: %w", err)
 	}
 	defer tx.Rollback()
 	for _, q := range []string{
-		`DELETE FROM keys`, `DELETE FROM tickets`, `DELETE FROM used`, `DELETE FROM device_config`,
+		`DELETE FROM keys`, `DELETE FROM tickets`, `DELETE FROM used`, `DELETE FROM marks`,
+		`DELETE FROM pending_passages`, `DELETE FROM device_config`,
 		`UPDATE cursors SET seq = 0, running = 0, gen = 0, snap_active = 0, snap_seq = 0, snap_running = 0, snap_after = ''`,
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("gatedb: wipe: %w", err)
 		}
 	}
-	return tx.Commit()
+	var backlog int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM journal`).Scan(&backlog); err != nil {
+		return fmt.Errorf("gatedb: wipe: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO gate_log (at, kind, detail) VALUES (?, 'wiped', ?)`,
+		ms(at), fmt.Sprintf("revoked by the fleet; %d unacknowledged journal rows kept", backlog)); err != nil {
+		return fmt.Errorf("gatedb: wipe: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("gatedb: wipe: %w", err)
+	}
+	return nil
 }
 
 // Config returns the config this device applied last (version 0: none).

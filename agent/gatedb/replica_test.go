@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"admit/agent/gatedb"
 	"admit/fleet/wire"
@@ -175,7 +176,7 @@ func TestWipe(t *testing.T) {
 	if _, err := db.Apply(ctx, batch(0, 2, 0)); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Wipe(ctx); err != nil {
+	if err := db.Wipe(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Ticket(ctx, "gala", "T001"); !errors.Is(err, gatedb.ErrUnknownTicket) {
