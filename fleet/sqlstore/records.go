@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"admit/fleet"
@@ -377,12 +378,32 @@ type scanReq struct {
 // maxGroupScans bounds the scans one group commit takes.
 const maxGroupScans = 20_000
 
-// writeScans is the group committer: it takes every request waiting (up to
-// maxGroupScans scans), records them in one transaction and answers each.
-// A failing group is retried one request at a time, so one bad request
-// fails alone.
+// writeScans runs the group committers and closes s.stopped when they
+// have returned. SQLite has one writer at a time anyway; on PostgreSQL two
+// committers overlap: one group's scan and used-mark inserts run while the
+// other group holds an event's log (row lock) until its commit.
 func (s *Store) writeScans() {
 	defer close(s.stopped)
+	writers := 1
+	if !s.d.Local {
+		writers = 2
+	}
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.commitGroups()
+		}()
+	}
+	wg.Wait()
+}
+
+// commitGroups is a group committer: it takes every request waiting (up
+// to maxGroupScans scans), records them in one transaction and answers
+// each. A failing group is retried one request at a time, so one bad
+// request fails alone.
+func (s *Store) commitGroups() {
 	for {
 		var group []*scanReq
 		select {
@@ -404,7 +425,7 @@ func (s *Store) writeScans() {
 		}
 		if err := s.recordGroup(group); err != nil && len(group) > 1 {
 			for _, r := range group {
-				r.grown, r.err = nil, s.recordGroup([]*scanReq{r})
+				r.err = s.recordGroup([]*scanReq{r}) // sets r.grown
 			}
 		} else if err != nil {
 			group[0].err = err
@@ -412,6 +433,25 @@ func (s *Store) writeScans() {
 		for _, r := range group {
 			close(r.done)
 		}
+	}
+}
+
+// groupLog collects the changes a group's scans log, per event, in the
+// order the requests were taken; they are appended after every request's
+// rows, one append per event, events in name order (so that concurrent
+// committers lock event rows in the same order).
+type groupLog struct {
+	changes map[string][]wire.Change
+	from    map[string][]*scanReq // requests that logged changes for the event
+}
+
+func (g *groupLog) add(r *scanReq, event string, c wire.Change) {
+	if g.changes == nil {
+		g.changes, g.from = map[string][]wire.Change{}, map[string][]*scanReq{}
+	}
+	g.changes[event] = append(g.changes[event], c)
+	if f := g.from[event]; len(f) == 0 || f[len(f)-1] != r {
+		g.from[event] = append(f, r)
 	}
 }
 
@@ -425,32 +465,53 @@ func (s *Store) recordGroup(group []*scanReq) error {
 		return fmt.Errorf("record scans: %w", err)
 	}
 	defer tx.Rollback()
+	var log groupLog
 	for _, r := range group {
-		if r.grown, err = s.recordScansTx(ctx, tx, r.device, r.scans, r.at); err != nil {
+		r.grown = nil
+		if err := s.recordScansTx(ctx, tx, r, &log); err != nil {
 			return err
+		}
+	}
+	events := make([]string, 0, len(log.changes))
+	for ev := range log.changes {
+		events = append(events, ev)
+	}
+	slices.Sort(events)
+	grown := map[*scanReq][]string{}
+	for _, ev := range events {
+		err := s.appendChanges(ctx, tx, ev, log.changes[ev])
+		if errors.Is(err, fleet.ErrNotFound) {
+			continue // scans for an event this fleet does not know: recorded, not fanned out
+		}
+		if err != nil {
+			return fmt.Errorf("record scans: %w", err)
+		}
+		for _, r := range log.from[ev] {
+			grown[r] = append(grown[r], ev)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("record scans: %w", err)
 	}
+	for r, evs := range grown {
+		r.grown = evs
+	}
 	return nil
 }
 
-func (s *Store) recordScansTx(ctx context.Context, tx *sql.Tx, device string, scans []wire.Scan, at time.Time) ([]string, error) {
-	inserted, err := s.insertScans(ctx, tx, device, scans, ms(at))
+// recordScansTx stores r's scans and used marks and adds the changes
+// they log to log.
+func (s *Store) recordScansTx(ctx context.Context, tx *sql.Tx, r *scanReq, log *groupLog) error {
+	device, scans := r.device, r.scans
+	inserted, err := s.insertScans(ctx, tx, device, scans, ms(r.at))
 	if err != nil {
-		return nil, fmt.Errorf("record scans of %q: %w", device, err)
+		return fmt.Errorf("record scans of %q: %w", device, err)
 	}
-	byEvent := map[string][]wire.Change{}
-	var order []string
 	var used, annulled [][]any
 	for _, sc := range scans {
 		annul := !sc.Annuls.IsZero()
 		if !inserted[sc.Seq] || (sc.Outcome != wire.Admitted && !annul) {
 			continue // a duplicate, or nothing for the other gates to learn
-		}
-		if _, ok := byEvent[sc.Event]; !ok {
-			order = append(order, sc.Event)
 		}
 		dir := direction(sc.Direction)
 		if annul {
@@ -460,7 +521,7 @@ func (s *Store) recordScansTx(ctx context.Context, tx *sql.Tx, device string, sc
 			if dir == wire.DirOut {
 				a.Direction = wire.DirOut
 			}
-			byEvent[sc.Event] = append(byEvent[sc.Event], wire.Change{Kind: wire.KindAnnul, Annul: a})
+			log.add(r, sc.Event, wire.Change{Kind: wire.KindAnnul, Annul: a})
 			annulled = append(annulled, []any{sc.Event, sc.TicketID, device, ms(sc.Annuls), sc.Gate, dir, 1})
 			continue
 		}
@@ -468,33 +529,20 @@ func (s *Store) recordScansTx(ctx context.Context, tx *sql.Tx, device string, sc
 		if dir == wire.DirOut {
 			u.Direction = wire.DirOut // entries leave it empty, as before protocol 3
 		}
-		byEvent[sc.Event] = append(byEvent[sc.Event], wire.Change{Kind: wire.KindUsed, Used: u})
+		log.add(r, sc.Event, wire.Change{Kind: wire.KindUsed, Used: u})
 		used = append(used, []any{sc.Event, sc.TicketID, device, ms(sc.At), sc.Gate, dir})
 	}
 	if err := s.insertMany(ctx, tx, `INSERT INTO used (event_id, ticket_id, device_id, at, gate, direction) VALUES `, 6, used,
 		` ON CONFLICT (event_id, ticket_id, device_id, at) DO NOTHING`); err != nil {
-		return nil, fmt.Errorf("record scans of %q: %w", device, err)
+		return fmt.Errorf("record scans of %q: %w", device, err)
 	}
 	// After the passages: an annulment always follows its passage in the
 	// device's seq order, within this batch or an earlier one.
 	if err := s.insertMany(ctx, tx, `INSERT INTO used (event_id, ticket_id, device_id, at, gate, direction, annulled) VALUES `, 7, annulled,
 		` ON CONFLICT (event_id, ticket_id, device_id, at) DO UPDATE SET annulled = 1`); err != nil {
-		return nil, fmt.Errorf("record annulments of %q: %w", device, err)
+		return fmt.Errorf("record annulments of %q: %w", device, err)
 	}
-	var grown []string
-	for _, ev := range order {
-		err := s.appendChanges(ctx, tx, ev, byEvent[ev])
-		if errors.Is(err, fleet.ErrNotFound) {
-			continue // a scan for an event this fleet does not know: recorded, not fanned out
-		}
-		if err != nil {
-			return nil, fmt.Errorf("record scans of %q: %w", device, err)
-		}
-		if !slices.Contains(grown, ev) {
-			grown = append(grown, ev)
-		}
-	}
-	return grown, nil
+	return nil
 }
 
 // direction is a scan's direction as stored and fanned out: wire.DirIn

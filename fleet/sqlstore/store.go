@@ -254,8 +254,14 @@ func (s *Store) appendChanges(ctx context.Context, tx *sql.Tx, event string, cs 
 	return s.notify(ctx, tx, "e:"+event)
 }
 
-// insertMany inserts rows of ncol values with multi-row VALUES statements.
+// insertMany inserts rows of ncol values: in one bulk statement (bulk.go)
+// when the values allow, else with multi-row VALUES statements.
 func (s *Store) insertMany(ctx context.Context, tx *sql.Tx, prefix string, ncol int, rows [][]any, suffix string) error {
+	if len(rows) > 1 {
+		if done, err := s.bulkInsert(ctx, tx, prefix, rows, suffix); done || err != nil {
+			return err
+		}
+	}
 	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", ncol), ", ") + ")"
 	if s.d.Local && len(rows) > 0 {
 		st, err := tx.PrepareContext(ctx, s.q(prefix+tuple+suffix))
