@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -64,6 +65,14 @@ type Main struct {
 	Debounce            time.Duration
 	PassageTimeout      time.Duration
 	Formats             []decode.Format
+	// Enroll is the text of an enrollment QR: enroll once, keep the key
+	// and CA pin in DataDir, then run.
+	Enroll string
+	// Log, when set, receives the gate's log (tests); default stderr.
+	Log *slog.Logger
+
+	fleetSet bool      // -fleet given on the command line
+	id       *identity // from enrollment, when enrolled
 }
 
 func formatNames() string {
@@ -90,11 +99,12 @@ func parseFormats(v string) ([]decode.Format, error) {
 func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("admit-agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&m.Device, "device", "", "device id (required)")
+	fs.StringVar(&m.Device, "device", "", "device id (required unless the gate enrolls with -enroll or enrolled before)")
 	fs.StringVar(&m.Gate, "gate", "", "gate name shown to staff (default: device id)")
 	fs.StringVar(&m.Event, "event", "", "event this gate admits to (required)")
 	fs.StringVar(&m.DataDir, "data", "var/agent", "data directory (holds gate.db)")
-	fs.StringVar(&m.Fleet, "fleet", "ws://127.0.0.1:8080/ws", "fleet stream URL; empty runs offline")
+	fs.StringVar(&m.Fleet, "fleet", "ws://127.0.0.1:8080/ws", "fleet stream URL; empty runs offline (default for an enrolled gate: the fleet it enrolled with)")
+	fs.StringVar(&m.Enroll, "enroll", "", "enrollment code (the text of the enrollment QR, admit-enroll:?...): enroll once, keep the device key and fleet CA pin in the data directory (0600), then run; later starts use them")
 	fs.StringVar(&m.Camera, "camera", "0", "camera: device index, /dev/videoN, video file or image folder; empty for none")
 	fs.Func("formats", "symbologies the camera reads, comma-separated: "+formatNames()+" (default qr)", func(v string) error {
 		formats, err := parseFormats(v)
@@ -118,10 +128,51 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if m.Device == "" || m.Event == "" {
-		err := errors.New("-device and -event are required")
+	fs.Visit(func(f *flag.Flag) { m.fleetSet = m.fleetSet || f.Name == "fleet" })
+	var err error
+	switch _, statErr := os.Stat(filepath.Join(m.DataDir, identityFile)); {
+	case m.Event == "":
+		err = errors.New("-event is required")
+	case m.Device == "" && m.Enroll == "" && statErr != nil:
+		err = errNoIdentity
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "admit-agent:", err)
 		return err
+	}
+	return nil
+}
+
+// resolveIdentity enrolls (-enroll) or loads the identity of an enrolled
+// gate, and takes the device id, gate name and fleet from it unless the
+// flags say otherwise. A gate that never enrolled runs unsigned, which
+// only a fleet that allows unenrolled devices accepts.
+func (m *Main) resolveIdentity(ctx context.Context, log *slog.Logger) error {
+	var err error
+	if m.Enroll != "" {
+		if m.id, err = enroll(ctx, m.DataDir, m.Enroll); err != nil {
+			return err
+		}
+		log.Info("enrolled", "device", m.id.Device, "fleet", m.id.Fleet, "identity", filepath.Join(m.DataDir, identityFile))
+	} else if m.id, err = loadIdentity(m.DataDir); errors.Is(err, os.ErrNotExist) {
+		if m.Device == "" {
+			return errNoIdentity
+		}
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if m.Device == "" {
+		m.Device = m.id.Device
+	}
+	if m.Device != m.id.Device {
+		return fmt.Errorf("-device %q, but %s says this gate enrolled as %q", m.Device, identityFile, m.id.Device)
+	}
+	if m.Gate == "" {
+		m.Gate = m.id.Gate
+	}
+	if !m.fleetSet {
+		m.Fleet = m.id.Fleet
 	}
 	return nil
 }
@@ -149,7 +200,13 @@ func splitList(s string) []string {
 
 // Run runs the gate until ctx ends.
 func (m *Main) Run(ctx context.Context) error {
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := m.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if err := m.resolveIdentity(ctx, log); err != nil {
+		return err
+	}
 	if !m.SimPins {
 		if _, err := host.Init(); err != nil {
 			return fmt.Errorf("periph host: %w", err)
@@ -186,6 +243,9 @@ func (m *Main) Run(ctx context.Context) error {
 // the gate until ctx ends.
 func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
 	cfg.Device, cfg.Gate, cfg.Event, cfg.DataDir, cfg.FleetURL = m.Device, m.Gate, m.Event, m.DataDir, m.Fleet
+	if m.id != nil {
+		cfg.Key, cfg.CAFingerprint = m.id.Key, m.id.pin()
+	}
 	dir, err := decide.ParseDirection(m.Direction)
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ const usage = `usage: admitctl <command> [flags]
 commands:
   issue    issue tickets for an event through the fleet, into a folder of QR PNGs
   scans    list the most recent scans the fleet recorded
+  enroll-token  create a one-time enrollment token for a device; prints the QR text for admit-agent -enroll
   demo     run a fleet and a simulated venue of gates (what "make run" starts)
   ticket   issue, show or verify ticket codes offline (admitctl ticket -h)
   keys     generate, list and retire event signing keys offline (admitctl keys -h)
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return issue(ctx, args[1:], stdout, stderr)
 	case "scans":
 		return scans(ctx, args[1:], stdout, stderr)
+	case "enroll-token":
+		return enrollToken(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return demo(ctx, args[1:], stdout, stderr)
 	case "ticket", "keys":

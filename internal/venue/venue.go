@@ -7,6 +7,7 @@ package venue
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"image"
@@ -85,7 +86,10 @@ func Start(ctx context.Context, cfg Config) (*Venue, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(cfg.DataDir, "fleet"), Addr: cfg.Addr, Log: cfg.Log.With("part", "fleet")})
+	// Gates are enrolled (pre-enrolled with keys made here, as a
+	// provisioning station would): the fleet takes no unsigned agent.
+	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(cfg.DataDir, "fleet"), Addr: cfg.Addr, Log: cfg.Log.With("part", "fleet"),
+		RequireEnrollment: true})
 	if err != nil {
 		return nil, err
 	}
@@ -150,13 +154,21 @@ func (v *Venue) startGate(ctx context.Context, i int) error {
 		return fmt.Errorf("%s nfc: %w", name, err)
 	}
 	reader := nfc.NewReader(dev, &nfc.Opts{Name: "nfc0", Logger: v.cfg.Log.With("part", "nfc")})
+	// Each gate holds its own device key; the fleet knows its public half.
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return fmt.Errorf("%s key: %w", name, err)
+	}
+	if _, err := v.Fleet.Service.PreEnroll(ctx, fleet.Device{ID: device, Name: name, Gate: name, PublicKey: pub}); err != nil {
+		return fmt.Errorf("%s enrollment: %w", name, err)
+	}
 	cfg := agent.Config{
 		Device: device, Gate: name, Event: v.cfg.Event,
 		DataDir:  filepath.Join(v.cfg.DataDir, device),
-		FleetURL: "ws://" + v.Fleet.Addr() + "/ws",
-		Cameras:  []decode.Source{g.Camera},
-		Readers:  []hal.CredentialReader{reader},
-		Relay:    g.Relay, Indicator: g.Indicator,
+		FleetURL: v.Fleet.AgentURL(), Key: key, CAFingerprint: v.Fleet.CAFingerprint,
+		Cameras: []decode.Source{g.Camera},
+		Readers: []hal.CredentialReader{reader},
+		Relay:   g.Relay, Indicator: g.Indicator,
 		Log: v.cfg.Log.With("part", "gate"),
 	}
 	if v.cfg.OnDecision != nil {

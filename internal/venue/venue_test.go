@@ -57,6 +57,14 @@ func TestEndToEnd(t *testing.T) {
 			return err == nil
 		})
 	}
+	// The gates are enrolled devices with their own keys: the fleet takes
+	// no unsigned agent.
+	for _, id := range []string{"turnstile-a", "turnstile-b"} {
+		d, err := v.Fleet.Store.Device(ctx, id)
+		if err != nil || len(d.PublicKey) != 32 || !v.Fleet.Hub.ConnectedDevice(id) {
+			t.Fatalf("gate device %s: %+v %v, connected %v", id, d, err, v.Fleet.Hub.ConnectedDevice(id))
+		}
+	}
 	next := func(gate int) agent.Decision {
 		t.Helper()
 		select {
