@@ -227,6 +227,33 @@ type tail struct {
 	// frames holds batches already encoded, by (from, to): connections at
 	// the same cursor share one encoding. Cleared when the tail moves.
 	frames map[[2]int64]*websocket.PreparedMessage
+	// live holds, by From, the encoded batches that end at the tail's end:
+	// a caught-up connection woken by new changes finds its frame here
+	// with one lookup, without building, sealing or encoding anything.
+	// Cleared with frames.
+	live map[int64]liveFrame
+}
+
+// liveFrame is an encoded batch ending at the tail's end.
+type liveFrame struct {
+	to int64
+	pm *websocket.PreparedMessage
+}
+
+// liveFrom returns the encoded batch from seq to the tail's end, if one was
+// encoded since the tail last grew. A frame returned while the log grows
+// again is still a valid batch; the next step sends the rest.
+func (t *tail) liveFrom(from int64) (*websocket.PreparedMessage, int64) {
+	if t.dirtyFlag.Load() {
+		return nil, 0 // the slow path reads the new changes first
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f, ok := t.live[from]
+	if !ok {
+		return nil, 0
+	}
+	return f.pm, f.to
 }
 
 func (h *Hub) tailOf(event string) *tail {
@@ -247,8 +274,7 @@ func (t *tail) markDirty() { t.dirtyFlag.Store(true) }
 
 // changesAfter returns up to limit changes after seq: from the tail when it
 // covers seq, else from the store.
-func (h *Hub) changesAfter(ctx context.Context, event string, after int64, limit int) (fleet.ChangePage, error) {
-	t := h.tailOf(event)
+func (h *Hub) changesAfter(ctx context.Context, t *tail, event string, after int64, limit int) (fleet.ChangePage, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.inited {
@@ -283,7 +309,7 @@ func (h *Hub) changesAfter(ctx context.Context, event string, after int64, limit
 				break
 			}
 		}
-		t.frames = nil
+		t.frames, t.live = nil, nil
 		if drop := len(t.changes) - t.maxItems; drop > 0 {
 			t.baseRun = t.running[drop-1]
 			t.base += int64(drop)
@@ -304,8 +330,7 @@ func (h *Hub) changesAfter(ctx context.Context, event string, after int64, limit
 
 // batchFrame returns the encoded batch of event from..to, encoding it once
 // for every connection that needs the same batch.
-func (h *Hub) batchFrame(event string, b *wire.Batch) (*websocket.PreparedMessage, error) {
-	t := h.tailOf(event)
+func (h *Hub) batchFrame(t *tail, b *wire.Batch) (*websocket.PreparedMessage, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	key := [2]int64{b.From, b.To}
@@ -325,6 +350,12 @@ func (h *Hub) batchFrame(event string, b *wire.Batch) (*websocket.PreparedMessag
 	}
 	if len(t.frames) < 64 {
 		t.frames[key] = pm
+	}
+	if b.To == t.base+int64(len(t.changes)) && !t.dirtyFlag.Load() {
+		if t.live == nil {
+			t.live = map[int64]liveFrame{}
+		}
+		t.live[b.From] = liveFrame{to: b.To, pm: pm}
 	}
 	return pm, nil
 }
@@ -505,6 +536,7 @@ func (c *conn) authenticate(ctx context.Context, h *wire.Hello, nonce []byte) er
 // stream is where one event's replication stands on this connection.
 type stream struct {
 	event    string
+	tail     *tail // the event's tail, once looked up
 	seq      int64
 	snapshot bool // sending a snapshot
 	snapSeq  int64
@@ -619,13 +651,23 @@ func (c *conn) step(ctx context.Context, s *stream) (bool, error) {
 		}
 		return true, nil
 	}
-	page, err := c.hub.changesAfter(ctx, s.event, s.seq, opts.BatchSize)
+	if s.tail == nil {
+		s.tail = c.hub.tailOf(s.event)
+	}
+	if pm, to := s.tail.liveFrom(s.seq); pm != nil {
+		if err := c.writeFrame(pm); err != nil {
+			return false, fmt.Errorf("send batch: %w", err)
+		}
+		s.seq = to
+		return true, nil
+	}
+	page, err := c.hub.changesAfter(ctx, s.tail, s.event, s.seq, opts.BatchSize)
 	if errors.Is(err, fleet.ErrCompacted) {
 		st, err := opts.Store.LogState(ctx, s.event)
 		if err != nil {
 			return false, err
 		}
-		*s = stream{event: s.event, snapshot: true, snapSeq: st.Last, snapRun: st.Running}
+		*s = stream{event: s.event, tail: s.tail, snapshot: true, snapSeq: st.Last, snapRun: st.Running}
 		return true, nil
 	}
 	if err != nil {
@@ -637,19 +679,23 @@ func (c *conn) step(ctx context.Context, s *stream) (bool, error) {
 	to := page.Changes[len(page.Changes)-1].Seq
 	b := &wire.Batch{Event: s.event, From: s.seq, To: to, Changes: page.Changes, Running: page.Running}
 	b.Seal()
-	pm, err := c.hub.batchFrame(s.event, b)
+	pm, err := c.hub.batchFrame(s.tail, b)
 	if err != nil {
 		return false, err
 	}
-	c.wmu.Lock()
-	c.ws.SetWriteDeadline(time.Now().Add(opts.Timeout))
-	err = c.ws.WritePreparedMessage(pm)
-	c.wmu.Unlock()
-	if err != nil {
+	if err := c.writeFrame(pm); err != nil {
 		return false, fmt.Errorf("send batch: %w", err)
 	}
 	s.seq = to
 	return true, nil
+}
+
+// writeFrame writes an encoded frame.
+func (c *conn) writeFrame(pm *websocket.PreparedMessage) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.ws.SetWriteDeadline(time.Now().Add(c.hub.opts.Timeout))
+	return c.ws.WritePreparedMessage(pm)
 }
 
 // recheckDevice re-reads the device: revoked → told and dropped; a newer
