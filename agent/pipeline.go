@@ -258,6 +258,11 @@ func (a *Agent) decideLocked(ctx context.Context, cred hal.Credential, now time.
 		},
 	}
 	res, err := ticket.Check(string(cred.Payload), a.keyring, opts)
+	if ticket.ReasonOf(err) == ticket.ReasonUnknownKey && a.loadNewKeys(ctx) {
+		// The key committed with a replica batch an instant before the
+		// uplink handed it over (OnKeys): look again with the replica's.
+		res, err = ticket.Check(string(cred.Payload), a.keyring, opts)
+	}
 	if err != nil {
 		reason, sentence := string(ticket.ReasonOf(err)), ticket.SentenceOf(err)
 		if reason == string(ticket.ReasonLookupFailed) {
@@ -268,6 +273,24 @@ func (a *Agent) decideLocked(ctx context.Context, cred hal.Credential, now time.
 	}
 	v := a.gate.Decide(res.Claims, dir, passages(st.Marks))
 	return Decision{Admitted: v.Admit, Reason: v.Reason, Sentence: v.Sentence, TicketID: res.Claims.ID, Direction: v.Direction}, res.Claims
+}
+
+// loadNewKeys adds the replica's keys the keyring lacks; it reports
+// whether there were any.
+func (a *Agent) loadNewKeys(ctx context.Context) bool {
+	keys, err := a.db.Keys(ctx)
+	if err != nil {
+		a.cfg.Log.Error("agent: reload keys", "err", err)
+		return false
+	}
+	var fresh []gatedb.Key
+	for _, k := range keys {
+		if _, ok := a.keyring.Lookup(k.Event, k.ID); !ok {
+			fresh = append(fresh, k)
+		}
+	}
+	a.addKeys(fresh)
+	return len(fresh) > 0
 }
 
 func passages(ms []gatedb.Mark) []decide.Passage {
