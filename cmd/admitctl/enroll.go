@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -13,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	"admit/agent/uplink"
 	"admit/fleet/api"
 )
 
@@ -24,8 +20,7 @@ import (
 func enrollToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("admitctl enroll-token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fleetURL := fs.String("fleet", "http://127.0.0.1:8080", "fleet base URL (https:// for a fleet with TLS)")
-	pin := fs.String("pin", "", "hex SHA-256 of the fleet's CA certificate, for a fleet that runs its own CA (admit-fleet prints it)")
+	client := fleetFlags(fs)
 	req := api.EnrollmentRequest{}
 	fs.StringVar(&req.Device, "device", "", "device id the token enrolls (required)")
 	fs.StringVar(&req.Gate, "gate", "", "gate name the device serves")
@@ -40,31 +35,12 @@ func enrollToken(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("enroll-token: -device is required")
 	}
 	req.TTLSeconds = int(ttl.Seconds())
-	client := http.DefaultClient
-	if *pin != "" {
-		fp, err := hex.DecodeString(*pin)
-		if err != nil || len(fp) != 32 {
-			return fmt.Errorf("enroll-token: -pin is not a hex SHA-256")
-		}
-		client = &http.Client{Transport: &http.Transport{TLSClientConfig: uplink.TLSConfig(fp)}}
-	}
-	body, _ := json.Marshal(req)
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, *fleetURL+"/api/enrollments", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(hreq)
+	fc, err := client()
 	if err != nil {
 		return fmt.Errorf("enroll-token: %w", err)
 	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("enroll-token: fleet answered %s: %s", resp.Status, bytes.TrimSpace(data))
-	}
 	var tok api.EnrollmentToken
-	if err := json.Unmarshal(data, &tok); err != nil {
+	if err := fc.call(ctx, http.MethodPost, "/api/enrollments", req, &tok); err != nil {
 		return fmt.Errorf("enroll-token: %w", err)
 	}
 	if *qr != "" {

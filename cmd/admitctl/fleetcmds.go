@@ -3,22 +3,50 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"admit/agent/uplink"
 	"admit/fleet"
 	"admit/fleet/qrimage"
 )
 
+// fleetClient talks to the fleet's HTTP API.
+type fleetClient struct {
+	base string
+	http *http.Client
+}
+
+// fleetFlags adds -fleet and -pin to fs; call client() after parsing.
+func fleetFlags(fs *flag.FlagSet) func() (*fleetClient, error) {
+	base := fs.String("fleet", "http://127.0.0.1:8080", "fleet base URL (https:// for a fleet with TLS)")
+	pin := fs.String("pin", "", "hex SHA-256 of the fleet's CA certificate, for a fleet that runs its own CA (admit-fleet prints it)")
+	return func() (*fleetClient, error) {
+		c := &fleetClient{base: strings.TrimRight(*base, "/"), http: http.DefaultClient}
+		if *pin != "" {
+			fp, err := hex.DecodeString(*pin)
+			if err != nil || len(fp) != sha256.Size {
+				return nil, fmt.Errorf("-pin is not a hex SHA-256")
+			}
+			c.http = &http.Client{Transport: &http.Transport{TLSClientConfig: uplink.TLSConfig(fp)}}
+		}
+		return c, nil
+	}
+}
+
 // call does one JSON request against the fleet API.
-func call(ctx context.Context, method, url string, in, out any) error {
+func (c *fleetClient) call(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -27,12 +55,12 @@ func call(ctx context.Context, method, url string, in, out any) error {
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("fleet: %w", err)
 	}
@@ -40,18 +68,18 @@ func call(ctx context.Context, method, url string, in, out any) error {
 	if resp.StatusCode >= 300 {
 		var e struct{ Code, Message string }
 		json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e)
-		return fmt.Errorf("fleet: %s %s: %s: %s", method, url, resp.Status, e.Message)
+		return fmt.Errorf("fleet: %s %s: %s: %s", method, path, resp.Status, e.Message)
 	}
 	if out == nil {
 		return nil
 	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out)
 }
 
 func issue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("admitctl issue", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fleetURL := fs.String("fleet", "http://127.0.0.1:8080", "fleet base URL")
+	client := fleetFlags(fs)
 	event := fs.String("event", "", "event id (created if -create is set)")
 	create := fs.Bool("create", false, "create the event first")
 	n := fs.Int("n", 10, "number of tickets")
@@ -65,14 +93,18 @@ func issue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *event == "" {
 		return fmt.Errorf("issue: -event is required")
 	}
+	fc, err := client()
+	if err != nil {
+		return fmt.Errorf("issue: %w", err)
+	}
 	if *create {
-		if err := call(ctx, "POST", *fleetURL+"/api/events", fleet.Event{ID: *event}, nil); err != nil {
+		if err := fc.call(ctx, "POST", "/api/events", fleet.Event{ID: *event}, nil); err != nil {
 			return err
 		}
 	}
 	var ts []fleet.Ticket
 	req := fleet.IssueRequest{Type: *typ, Count: *n, Policy: *policy}
-	if err := call(ctx, "POST", *fleetURL+"/api/events/"+*event+"/tickets", req, &ts); err != nil {
+	if err := fc.call(ctx, "POST", "/api/events/"+url.PathEscape(*event)+"/tickets", req, &ts); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
@@ -95,13 +127,17 @@ func issue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func scans(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("admitctl scans", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fleetURL := fs.String("fleet", "http://127.0.0.1:8080", "fleet base URL")
+	client := fleetFlags(fs)
 	limit := fs.Int("n", 20, "how many")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	fc, err := client()
+	if err != nil {
+		return fmt.Errorf("scans: %w", err)
+	}
 	var rs []fleet.ScanRecord
-	if err := call(ctx, "GET", fmt.Sprintf("%s/api/scans?limit=%d", *fleetURL, *limit), nil, &rs); err != nil {
+	if err := fc.call(ctx, "GET", fmt.Sprintf("/api/scans?limit=%d", *limit), nil, &rs); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
