@@ -3,6 +3,7 @@ package gatedb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -219,8 +220,27 @@ func putUsed(ctx context.Context, tx *sql.Tx, event string, u *wire.Used) error 
 // to the snapshot's Seq, after which batches continue from there. Used
 // marks are never dropped: a mark only ever refuses a ticket. It returns
 // the keys the chunk added.
+//
+// Only the Done chunk, which makes the snapshot the replica and after which
+// the agent acknowledges, commits with the database's durability (an fsync
+// at SyncFull). The chunks before it commit without waiting for the disk:
+// SQLite's WAL keeps them atomic and in order, so power lost mid-snapshot
+// leaves the replica at an earlier chunk, from which the hello resumes; and
+// the Done chunk's fsync of the WAL makes every earlier chunk durable too.
 func (d *DB) ApplySnapshot(ctx context.Context, s *wire.Snapshot) ([]Key, error) {
-	tx, err := d.db.BeginTx(ctx, nil)
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("gatedb: snapshot: %w", err)
+	}
+	defer conn.Close()
+	if !s.Done {
+		restore, err := relaxSync(ctx, conn)
+		if err != nil {
+			return nil, fmt.Errorf("gatedb: snapshot: %w", err)
+		}
+		defer restore()
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("gatedb: snapshot: %w", err)
 	}
@@ -281,6 +301,30 @@ func (d *DB) ApplySnapshot(ctx context.Context, s *wire.Snapshot) ([]Key, error)
 		return nil, fmt.Errorf("gatedb: snapshot: %w", err)
 	}
 	return keys, nil
+}
+
+// relaxSync sets conn's commits to synchronous=NORMAL (no fsync per commit
+// in WAL mode) if they were stricter; restore sets them back, or, when it
+// cannot, discards the connection so that no other statement of the pool
+// runs with less durability than the database was opened with.
+func relaxSync(ctx context.Context, conn *sql.Conn) (restore func(), err error) {
+	var was int
+	if err := conn.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&was); err != nil {
+		return nil, err
+	}
+	const normal = 1
+	if was <= normal {
+		return func() {}, nil
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+		return nil, err
+	}
+	return func() {
+		_, err := conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA synchronous = %d`, was))
+		if err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn }) // dropped from the pool
+		}
+	}, nil
 }
 
 // secret stores an empty rotating-code secret as NULL (no rotating code).

@@ -45,7 +45,9 @@ type Options struct {
 	Now   func() time.Time
 	// BatchSize is the most changes per batch; default 1000.
 	BatchSize int
-	// SnapshotChunk is the most tickets per snapshot chunk; default 10,000.
+	// SnapshotChunk is the most tickets per snapshot chunk; default (and
+	// most) wire.MaxSnapshotRows. A gate commits each chunk: fewer, larger
+	// chunks apply faster.
 	SnapshotChunk int
 	// SnapshotMin: a new replica (cursor 0) of a log longer than this gets
 	// a snapshot rather than the whole log; default 10,000.
@@ -90,7 +92,7 @@ func NewHub(opts Options) *Hub {
 		opts.BatchSize = 1000
 	}
 	if opts.SnapshotChunk <= 0 {
-		opts.SnapshotChunk = 10_000
+		opts.SnapshotChunk = wire.MaxSnapshotRows
 	}
 	opts.SnapshotChunk = min(opts.SnapshotChunk, wire.MaxSnapshotRows)
 	opts.BatchSize = min(opts.BatchSize, wire.MaxChangesPerBatch)
@@ -635,9 +637,17 @@ func (c *conn) push(ctx context.Context, h *wire.Hello) error {
 func (c *conn) step(ctx context.Context, s *stream) (bool, error) {
 	opts := &c.hub.opts
 	if s.snapshot {
-		page, err := opts.Store.Snapshot(ctx, s.event, s.after, opts.SnapshotChunk)
-		if err != nil {
-			return false, err
+		var page fleet.SnapshotPage
+		for limit := opts.SnapshotChunk; ; limit = max(1, limit/2) {
+			var err error
+			if page, err = opts.Store.Snapshot(ctx, s.event, s.after, limit); err != nil {
+				return false, err
+			}
+			// A chunk carries as many used marks as tickets at most: fewer
+			// tickets when the venue has many marks per ticket.
+			if len(page.Used) <= wire.MaxSnapshotRows || limit == 1 {
+				break
+			}
 		}
 		m := &wire.Snapshot{Event: s.event, Seq: s.snapSeq, Running: s.snapRun, After: s.after, Last: page.Last,
 			Keys: page.Keys, Tickets: page.Tickets, Used: page.Used, Done: page.Done}
