@@ -68,7 +68,7 @@ func TestOpenBoardFilesAndReadATicket(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.Scanners = nil // no evdev device on a test machine
-			f.Display = nil // its I²C bus is the emulated PN532's here
+			f.Display = nil  // its I²C bus is the emulated PN532's here
 			chip := pn532sim.New()
 			const code = "AD1:TICKET-FROM-NTAG"
 			chip.Place(pn532sim.NewNTAG(pn532sim.NTAG213, []byte{4, 1, 2, 3, 4, 5, 6}, pn532sim.NDEFTLV(pn532sim.TextRecord("en", code))))
