@@ -335,22 +335,33 @@ func secret(b []byte) any {
 	return b
 }
 
-// insertSnapTickets upserts tickets 100 to a statement.
+// insertSnapTickets upserts tickets 250 to a statement. The event and the
+// generation are bound once per statement (?1, ?2), each ticket's own
+// values after them: fewer values to convert and bind per row.
 func insertSnapTickets(ctx context.Context, tx *sql.Tx, event string, gen int64, ts []wire.SnapTicket) error {
-	const per = 100
-	const tail = ` ON CONFLICT (event_id, id) DO UPDATE SET type = excluded.type, holder = excluded.holder,
-		revoked = excluded.revoked, code_secret = excluded.code_secret, gen = excluded.gen`
+	const per = 250
 	build := func(n int) string {
-		return `INSERT INTO tickets (event_id, id, type, holder, revoked, code_secret, gen) VALUES ` +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", n), ", ") + tail
+		var b strings.Builder
+		b.WriteString(`INSERT INTO tickets (event_id, id, type, holder, revoked, code_secret, gen) VALUES `)
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			p := 3 + 5*i
+			fmt.Fprintf(&b, "(?1, ?%d, ?%d, ?%d, ?%d, ?%d, ?2)", p, p+1, p+2, p+3, p+4)
+		}
+		b.WriteString(` ON CONFLICT (event_id, id) DO UPDATE SET type = excluded.type, holder = excluded.holder,
+		revoked = excluded.revoked, code_secret = excluded.code_secret, gen = excluded.gen`)
+		return b.String()
 	}
 	var full *sql.Stmt
-	args := make([]any, 0, per*7)
+	args := make([]any, 0, 2+per*5)
 	for len(ts) > 0 {
 		n := min(per, len(ts))
-		args = args[:0]
-		for _, t := range ts[:n] {
-			args = append(args, event, t.ID, t.Type, t.Holder, t.Revoked, secret(t.CodeSecret), gen)
+		args = append(args[:0], event, gen)
+		for i := range ts[:n] {
+			t := &ts[i]
+			args = append(args, t.ID, t.Type, t.Holder, t.Revoked, secret(t.CodeSecret))
 		}
 		var err error
 		if n == per {
