@@ -18,7 +18,8 @@ build: deps ## build admit-fleet, admit-agent and admitctl into bin/
 run: build ## run the fleet and a simulated venue of three gates; prints the console URL
 	$(BIN)/admitctl demo -addr 127.0.0.1:8080 -data var/demo -gates 3
 
-test: deps ## vet, then every test (unit, fuzz seeds, end to end, corpus evaluation)
+test: ## vet, then every test (unit, fuzz seeds, end to end, browser, corpus evaluation)
+	@build/install-deps.sh test
 	$(GO) vet ./...
 	$(GO) test -timeout 30m ./...
 
