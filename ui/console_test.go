@@ -138,8 +138,8 @@ func TestConsoleDevicesPanel(t *testing.T) {
 		return m
 	}
 	for id, want := range map[string][]string{
-		"north-1":      {"North", "seen ", "v1 / v1", "1.4.2"},
-		"north-2":      {`class="drift"`, "North", "seen ", "v0 / v1", "drift: no buzzer on this board"},
+		"north-1":      {"North", "st-connected", "v1 / v1", "1.4.2"},
+		"north-2":      {`class="drift"`, "North", "st-connected", "v0 / v1", "drift: no buzzer on this board"},
 		"vip-handheld": {"VIP", "never connected", "v0 / v0"},
 		"old-3":        {"South", "revoked"},
 	} {

@@ -30,6 +30,25 @@ type Options struct {
 	// PublicURL is the base URL put in enrollment QRs; default: the
 	// scheme and host of the request that created the token.
 	PublicURL string
+	// Connected, when set, reports whether a device has a stream open to
+	// this node; device listings then carry "connected".
+	Connected func(device string) bool
+}
+
+// deviceView is a device as the API shows it: its status and whether it
+// has a stream open to this node (absent when the node cannot tell).
+type deviceView struct {
+	fleet.DeviceStatus
+	Connected *bool `json:"connected,omitempty"`
+}
+
+func (a *api) view(d fleet.DeviceStatus) deviceView {
+	v := deviceView{DeviceStatus: d}
+	if a.opts.Connected != nil {
+		c := a.opts.Connected(d.ID)
+		v.Connected = &c
+	}
+	return v
 }
 
 // Handler returns the fleet's HTTP handler. agents serves /ws.
@@ -308,12 +327,20 @@ func (a *api) putGate(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) listDevices(w http.ResponseWriter, r *http.Request) {
 	ds, err := a.svc.Devices(r.Context())
-	a.reply(w, r, http.StatusOK, nonNil(ds), err)
+	views := make([]deviceView, len(ds))
+	for i, d := range ds {
+		views[i] = a.view(d)
+	}
+	a.reply(w, r, http.StatusOK, views, err)
 }
 
 func (a *api) getDevice(w http.ResponseWriter, r *http.Request) {
 	d, err := a.svc.Store.Device(r.Context(), r.PathValue("id"))
-	a.reply(w, r, http.StatusOK, d, err)
+	v := struct {
+		fleet.Device
+		Connected *bool `json:"connected,omitempty"`
+	}{Device: d, Connected: a.view(fleet.DeviceStatus{Device: d}).Connected}
+	a.reply(w, r, http.StatusOK, v, err)
 }
 
 func (a *api) preEnroll(w http.ResponseWriter, r *http.Request) {

@@ -121,7 +121,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	mux := http.NewServeMux()
 	mux.Handle(wire.DecidePath, replicate.NewDecideHandler(replicate.DecideOptions{
 		Claimer: svc, Devices: store, AllowUnenrolled: !cfg.RequireEnrollment, Log: cfg.Log}))
-	mux.Handle("/", api.Handler(svc, hub, cfg.Log, api.Options{CAFingerprint: n.CAFingerprint}))
+	mux.Handle("/", api.Handler(svc, hub, cfg.Log, api.Options{CAFingerprint: n.CAFingerprint, Connected: hub.ConnectedDevice}))
 	n.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
