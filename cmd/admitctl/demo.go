@@ -34,6 +34,9 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "admit demo: fleet and %d gates running (data in %s)\n", *gates, *data)
 	fmt.Fprintf(stdout, "console: %s/\n", v.Fleet.URL())
+	for _, g := range v.Gates {
+		fmt.Fprintf(stdout, "  %s status: %s\n", g.Name, g.StatusURL)
+	}
 	fmt.Fprintln(stdout, "press Ctrl-C to stop")
 	err = v.Attendees(ctx, *pace)
 	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)

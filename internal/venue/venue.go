@@ -15,6 +15,7 @@ import (
 	"image/draw"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -58,6 +59,9 @@ type Gate struct {
 	// NFC is the gate's PN532, emulated on a fake I²C bus: the agent's
 	// driver talks to it frame by frame as it would to the chip.
 	NFC *pn532sim.Chip
+	// StatusURL is the gate's local status page (status, metrics, staff
+	// actions); gates also gossip used marks to each other there.
+	StatusURL string
 }
 
 // Venue is a running fleet with its gates.
@@ -99,8 +103,29 @@ func Start(ctx context.Context, cfg Config) (*Venue, error) {
 		v.Close(ctx)
 		return nil, err
 	}
+	// Every gate's local endpoint is bound first, so each gate can be
+	// told its peers' addresses: they gossip used marks over the LAN.
+	lns := make([]net.Listener, cfg.Gates)
+	for i := range lns {
+		if lns[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			for _, ln := range lns[:i] {
+				ln.Close()
+			}
+			v.Close(ctx)
+			return nil, fmt.Errorf("gate %d status listener: %w", i, err)
+		}
+	}
 	for i := range cfg.Gates {
-		if err := v.startGate(runCtx, i); err != nil {
+		var peers []string
+		for j, ln := range lns {
+			if j != i {
+				peers = append(peers, "ws://"+ln.Addr().String()+"/peer")
+			}
+		}
+		if err := v.startGate(runCtx, i, lns[i], peers); err != nil {
+			for _, ln := range lns[i:] {
+				ln.Close()
+			}
 			v.Close(ctx)
 			return nil, err
 		}
@@ -131,10 +156,11 @@ func (v *Venue) setup(ctx context.Context) error {
 // GateName is the name of gate i: "Gate A", "Gate B", ...
 func GateName(i int) string { return "Gate " + string(rune('A'+i%26)) }
 
-func (v *Venue) startGate(ctx context.Context, i int) error {
+func (v *Venue) startGate(ctx context.Context, i int, ln net.Listener, peers []string) error {
 	name := GateName(i)
 	device := "turnstile-" + strings.ToLower(name[len(name)-1:])
-	g := &Gate{Name: name, Camera: decode.NewVirtualCamera(), RelayPin: &gpiotest.Pin{N: "GPIO17"}}
+	g := &Gate{Name: name, Camera: decode.NewVirtualCamera(), RelayPin: &gpiotest.Pin{N: "GPIO17"},
+		StatusURL: "http://" + ln.Addr().String() + "/status"}
 	var err error
 	if g.Relay, err = halgpio.NewRelay(g.RelayPin, halgpio.RelayOpts{ActiveLow: true}); err != nil {
 		return err
@@ -169,6 +195,7 @@ func (v *Venue) startGate(ctx context.Context, i int) error {
 		Cameras: []decode.Source{g.Camera},
 		Readers: []hal.CredentialReader{reader},
 		Relay:   g.Relay, Indicator: g.Indicator,
+		StatusListener: ln, Peers: peers,
 		Log: v.cfg.Log.With("part", "gate"),
 	}
 	if v.cfg.OnDecision != nil {
@@ -277,14 +304,28 @@ func (v *Venue) Unknown(ctx context.Context) (string, error) {
 // ctx ends: mostly valid tickets, some shown a second time at another gate,
 // some forged, some unknown.
 func (v *Venue) Attendees(ctx context.Context, pace time.Duration) error {
+	type use struct {
+		code string
+		at   time.Time
+	}
 	var mu sync.Mutex
-	next, used := 0, []string(nil)
-	pick := func(r *rand.Rand) (kind, code string, err error) {
+	next, used := 0, []use(nil)
+	pick := func(r *rand.Rand, now time.Time) (kind, code string, err error) {
 		mu.Lock()
 		defer mu.Unlock()
+		// A code comes back "already used" once its holder is through:
+		// a screenshot passed back over the fence, seconds later. (A copy
+		// shown at two gates in the same instant is a race no offline
+		// gate can settle; online mode is the answer there.)
+		var old []use
+		for _, u := range used {
+			if now.Sub(u.at) > 2*pace {
+				old = append(old, u)
+			}
+		}
 		switch x := r.IntN(100); {
-		case x < 15 && len(used) > 0:
-			return "already used", used[r.IntN(len(used))], nil
+		case x < 15 && len(old) > 0:
+			return "already used", old[r.IntN(len(old))].code, nil
 		case x < 25:
 			code, err = v.Forge()
 			return "forged", code, err
@@ -297,7 +338,10 @@ func (v *Venue) Attendees(ctx context.Context, pace time.Duration) error {
 			}
 			t := v.Tickets[next]
 			next++
-			used = append(used, t.Code)
+			used = append(used, use{t.Code, now})
+			if len(used) > 500 {
+				used = used[len(used)-500:]
+			}
 			return "valid", t.Code, nil
 		}
 	}
@@ -308,29 +352,35 @@ func (v *Venue) Attendees(ctx context.Context, pace time.Duration) error {
 		go func() {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
+			// Gates' queues are not in step: stagger the first attendee.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pace * time.Duration(i) / time.Duration(len(v.Gates))):
+			}
 			t := time.NewTicker(pace)
 			defer t.Stop()
 			for {
 				select {
 				case <-ctx.Done():
 					return
-				case <-t.C:
-				}
-				kind, code, err := pick(r)
-				if err == nil {
-					v.Gates[i].NFC.Remove() // the previous attendee walked on
-					switch x := r.IntN(100); {
-					case x < 10:
-						v.Tap(i, code, false)
-					case x < 20:
-						v.Tap(i, code, true)
-					default:
-						err = v.Show(i, code)
+				case now := <-t.C:
+					kind, code, err := pick(r, now)
+					if err == nil {
+						v.Gates[i].NFC.Remove() // the previous attendee walked on
+						switch x := r.IntN(100); {
+						case x < 10:
+							v.Tap(i, code, false)
+						case x < 20:
+							v.Tap(i, code, true)
+						default:
+							err = v.Show(i, code)
+						}
 					}
-				}
-				if err != nil {
-					errc <- fmt.Errorf("attendee at %s (%s): %w", GateName(i), kind, err)
-					return
+					if err != nil {
+						errc <- fmt.Errorf("attendee at %s (%s): %w", GateName(i), kind, err)
+						return
+					}
 				}
 			}
 		}()
