@@ -2,7 +2,8 @@
 // their WebSocket stream. Both sides import it; it is the one contract
 // between them.
 //
-// Every frame is one JSON Message. A message has a Type and exactly the one
+// Every frame is one JSON Message, except batches, which travel as binary
+// frames (binary.go); Decode reads both. A message has a Type and exactly the one
 // body field that type names; Validate enforces that, and every size bound,
 // before anything acts on a message.
 //
@@ -38,7 +39,11 @@ import (
 //     takes back, the fleet logs it as a change of kind "annul", and
 //     snapshots flag annulled marks (Used.Annulled). Ticket and SnapTicket
 //     carry the per-ticket rotating-code secret.
-const ProtocolVersion = 3
+//   - 4 (2026-11-27): batches travel as binary frames (binary.go,
+//     MarshalBatch; WebSocket binary messages): a gate decodes one in a
+//     fraction of the JSON cost. Decode reads both; every other message is
+//     JSON as before.
+const ProtocolVersion = 4
 
 // MaxMessageBytes bounds one frame in either direction.
 const MaxMessageBytes = 4 << 20
@@ -331,6 +336,17 @@ func invalid(format string, args ...any) error {
 func Decode(data []byte) (*Message, error) {
 	if len(data) > MaxMessageBytes {
 		return nil, invalid("frame of %d bytes exceeds %d", len(data), MaxMessageBytes)
+	}
+	if len(data) > 0 && data[0] == frameBatch {
+		b, err := decodeBatchFrame(data)
+		if err != nil {
+			return nil, err
+		}
+		m := &Message{Type: TypeBatch, Batch: b}
+		if err := m.Validate(); err != nil {
+			return nil, err
+		}
+		return m, nil
 	}
 	var m Message
 	if err := json.Unmarshal(data, &m); err != nil {

@@ -1,0 +1,317 @@
+package wire
+
+import (
+	"encoding/binary"
+	"math"
+	"time"
+)
+
+// Binary batch frames (protocol 4). A Batch is the frame the fleet sends
+// most: one per change to every connected gate of the event. JSON costs a
+// gate more to decode than the rest of applying a small batch, so batches
+// travel as WebSocket binary messages in a compact encoding; every other
+// message stays JSON. Decode tells them apart by the first byte: a JSON
+// frame starts with '{' (or white space), a binary batch with
+// frameBatch.
+//
+// Layout (varint and uvarint as in encoding/binary; str and bytes are a
+// uvarint length then the bytes; time is 0 for the zero time, else 1, a
+// varint of Unix seconds and a uvarint of nanoseconds):
+//
+//	frameBatch
+//	event str, from varint, to varint
+//	checksum, running: 8 bytes each, little endian
+//	count uvarint, then per change:
+//	  seq varint (minus the previous change's seq, From for the first)
+//	  kind str
+//	  bodies byte: bit 0 key, 1 ticket, 2 revoke, 3 used, 4 annul;
+//	  then each present body in that order:
+//	    key:    id str, public bytes, retired_at time
+//	    ticket: id str, type str, holder str, code_secret bytes
+//	    revoke: ticket_id str, reason str
+//	    used:   ticket_id str, device str, gate str, at time, direction str, annulled byte
+//	    annul:  ticket_id str, device str, gate str, at time, direction str, reason str
+//
+// The decoder only parses; Decode then validates the batch (bounds, order,
+// checksum) exactly as it validates a JSON one.
+const frameBatch = 0x01
+
+// MarshalBatch returns b as a binary frame (a WebSocket binary message).
+func MarshalBatch(b *Batch) []byte {
+	out := make([]byte, 0, 64+len(b.Event)+64*len(b.Changes))
+	out = append(out, frameBatch)
+	out = appendString(out, b.Event)
+	out = binary.AppendVarint(out, b.From)
+	out = binary.AppendVarint(out, b.To)
+	out = binary.LittleEndian.AppendUint64(out, b.Checksum)
+	out = binary.LittleEndian.AppendUint64(out, b.Running)
+	out = binary.AppendUvarint(out, uint64(len(b.Changes)))
+	prev := b.From
+	for i := range b.Changes {
+		c := &b.Changes[i]
+		out = binary.AppendVarint(out, c.Seq-prev)
+		prev = c.Seq
+		out = appendString(out, c.Kind)
+		var bodies byte
+		for bit, present := range [...]bool{c.Key != nil, c.Ticket != nil, c.Revoke != nil, c.Used != nil, c.Annul != nil} {
+			if present {
+				bodies |= 1 << bit
+			}
+		}
+		out = append(out, bodies)
+		if k := c.Key; k != nil {
+			out = appendString(out, k.ID)
+			out = appendBytes(out, k.Public)
+			out = appendFrameTime(out, k.RetiredAt)
+		}
+		if t := c.Ticket; t != nil {
+			out = appendString(out, t.ID)
+			out = appendString(out, t.Type)
+			out = appendString(out, t.Holder)
+			out = appendBytes(out, t.CodeSecret)
+		}
+		if r := c.Revoke; r != nil {
+			out = appendString(out, r.TicketID)
+			out = appendString(out, r.Reason)
+		}
+		if u := c.Used; u != nil {
+			out = appendString(out, u.TicketID)
+			out = appendString(out, u.Device)
+			out = appendString(out, u.Gate)
+			out = appendFrameTime(out, u.At)
+			out = appendString(out, u.Direction)
+			out = appendBool(out, u.Annulled)
+		}
+		if a := c.Annul; a != nil {
+			out = appendString(out, a.TicketID)
+			out = appendString(out, a.Device)
+			out = appendString(out, a.Gate)
+			out = appendFrameTime(out, a.At)
+			out = appendString(out, a.Direction)
+			out = appendString(out, a.Reason)
+		}
+	}
+	return out
+}
+
+func appendFrameTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	b = binary.AppendVarint(b, t.Unix())
+	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
+}
+
+// frameReader parses a binary frame. Strings are slices of one string
+// holding the whole frame (one allocation per frame, not one per field).
+type frameReader struct {
+	s   string
+	off int
+	bad bool
+}
+
+func (r *frameReader) byte() byte {
+	if r.off >= len(r.s) {
+		r.bad = true
+		return 0
+	}
+	c := r.s[r.off]
+	r.off++
+	return c
+}
+
+func (r *frameReader) uvarint() uint64 {
+	var x uint64
+	for shift := 0; shift < 70; shift += 7 {
+		c := r.byte()
+		if r.bad {
+			return 0
+		}
+		if shift == 63 && c > 1 {
+			r.bad = true // overflows 64 bits
+			return 0
+		}
+		x |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			return x
+		}
+	}
+	r.bad = true
+	return 0
+}
+
+func (r *frameReader) varint() int64 {
+	u := r.uvarint()
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
+	}
+	return x
+}
+
+func (r *frameReader) uint64() uint64 {
+	if len(r.s)-r.off < 8 {
+		r.bad = true
+		return 0
+	}
+	v := uint64(r.s[r.off]) | uint64(r.s[r.off+1])<<8 | uint64(r.s[r.off+2])<<16 | uint64(r.s[r.off+3])<<24 |
+		uint64(r.s[r.off+4])<<32 | uint64(r.s[r.off+5])<<40 | uint64(r.s[r.off+6])<<48 | uint64(r.s[r.off+7])<<56
+	r.off += 8
+	return v
+}
+
+func (r *frameReader) str() string {
+	n := r.uvarint()
+	if r.bad || n > uint64(len(r.s)-r.off) {
+		r.bad = true
+		return ""
+	}
+	s := r.s[r.off : r.off+int(n)]
+	r.off += int(n)
+	return s
+}
+
+// kind returns the change kind, the package's constant for known kinds.
+func (r *frameReader) kind() string {
+	switch k := r.str(); k {
+	case KindKey:
+		return KindKey
+	case KindTicket:
+		return KindTicket
+	case KindRevoke:
+		return KindRevoke
+	case KindUsed:
+		return KindUsed
+	case KindAnnul:
+		return KindAnnul
+	default:
+		return k
+	}
+}
+
+func (r *frameReader) direction() string {
+	switch d := r.str(); d {
+	case DirIn:
+		return DirIn
+	case DirOut:
+		return DirOut
+	default:
+		return d
+	}
+}
+
+// bytes returns a copy (byte slices are mutable; the frame's string is not).
+func (r *frameReader) bytes() []byte {
+	s := r.str()
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
+}
+
+func (r *frameReader) bool() bool {
+	switch r.byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	r.bad = true
+	return false
+}
+
+func (r *frameReader) time() time.Time {
+	switch r.byte() {
+	case 0:
+		return time.Time{}
+	case 1:
+	default:
+		r.bad = true
+		return time.Time{}
+	}
+	sec, nsec := r.varint(), r.uvarint()
+	if nsec >= 1e9 || sec < math.MinInt64/2 || sec > math.MaxInt64/2 {
+		r.bad = true
+		return time.Time{}
+	}
+	return time.Unix(sec, int64(nsec)).UTC()
+}
+
+// minChangeBytes is the fewest bytes a change takes (seq, kind, bodies),
+// which bounds the count a frame may claim before anything is allocated.
+const minChangeBytes = 3
+
+// decodeBatchFrame parses a binary batch frame (without validating it).
+func decodeBatchFrame(data []byte) (*Batch, error) {
+	r := frameReader{s: string(data), off: 1}
+	b := &Batch{Event: r.str(), From: r.varint(), To: r.varint()}
+	b.Checksum, b.Running = r.uint64(), r.uint64()
+	n := r.uvarint()
+	if r.bad {
+		return nil, invalid("binary batch: truncated header")
+	}
+	if n > MaxChangesPerBatch || n > uint64(len(r.s)-r.off)/minChangeBytes {
+		return nil, invalid("binary batch: %d changes", n)
+	}
+	b.Changes = make([]Change, n)
+	// One allocation per body kind for the whole batch.
+	var keys []Key
+	var tickets []Ticket
+	var revokes []Revoke
+	var used []Used
+	var annuls []Annul
+	prev := b.From
+	for i := range b.Changes {
+		c := &b.Changes[i]
+		c.Seq = prev + r.varint()
+		prev = c.Seq
+		c.Kind = r.kind()
+		bodies := r.byte()
+		if r.bad || bodies >= 1<<5 {
+			return nil, invalid("binary batch: change %d: bad header", i)
+		}
+		if bodies&1 != 0 {
+			if keys == nil {
+				keys = make([]Key, 0, n-uint64(i))
+			}
+			keys = append(keys, Key{ID: r.str(), Public: r.bytes(), RetiredAt: r.time()})
+			c.Key = &keys[len(keys)-1]
+		}
+		if bodies&2 != 0 {
+			if tickets == nil {
+				tickets = make([]Ticket, 0, n-uint64(i))
+			}
+			tickets = append(tickets, Ticket{ID: r.str(), Type: r.str(), Holder: r.str(), CodeSecret: r.bytes()})
+			c.Ticket = &tickets[len(tickets)-1]
+		}
+		if bodies&4 != 0 {
+			if revokes == nil {
+				revokes = make([]Revoke, 0, n-uint64(i))
+			}
+			revokes = append(revokes, Revoke{TicketID: r.str(), Reason: r.str()})
+			c.Revoke = &revokes[len(revokes)-1]
+		}
+		if bodies&8 != 0 {
+			if used == nil {
+				used = make([]Used, 0, n-uint64(i))
+			}
+			used = append(used, Used{TicketID: r.str(), Device: r.str(), Gate: r.str(), At: r.time(), Direction: r.direction(), Annulled: r.bool()})
+			c.Used = &used[len(used)-1]
+		}
+		if bodies&16 != 0 {
+			if annuls == nil {
+				annuls = make([]Annul, 0, n-uint64(i))
+			}
+			annuls = append(annuls, Annul{TicketID: r.str(), Device: r.str(), Gate: r.str(), At: r.time(), Direction: r.direction(), Reason: r.str()})
+			c.Annul = &annuls[len(annuls)-1]
+		}
+		if r.bad {
+			return nil, invalid("binary batch: change %d truncated or bad", i)
+		}
+	}
+	if r.off != len(r.s) {
+		return nil, invalid("binary batch: %d trailing bytes", len(r.s)-r.off)
+	}
+	return b, nil
+}
