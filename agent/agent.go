@@ -120,6 +120,16 @@ type Config struct {
 	// OnDecision, when set, is called after each decision was journaled
 	// and actuated.
 	OnDecision func(Decision)
+	// OnPeerMark, when set, is called once a passage sent by a peer gate
+	// counts for this gate's decisions (before it is persisted). It runs
+	// on the peer's receiving goroutine: it must not block.
+	OnPeerMark func(gatedb.Mark)
+
+	// TestHookPersistPeerMarks, test-only, replaces the background
+	// persistence of the marks peers sent (gatedb.DB.PersistPeerMarks),
+	// including the last one when Run stops: tests hold marks in memory
+	// with it, or lose them as a crash would.
+	TestHookPersistPeerMarks func(ctx context.Context, db *gatedb.DB) error
 }
 
 // Decision is the outcome of one presentation (or of a staff action).
@@ -248,7 +258,7 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 			OnKeys: a.addKeys, OnRevoked: a.revoked,
 		})
 	}
-	a.gossip = peer.New(peer.Options{Device: cfg.Device, Peers: cfg.Peers, Store: db, Log: cfg.Log})
+	a.gossip = peer.New(peer.Options{Device: cfg.Device, Peers: cfg.Peers, Store: db, Log: cfg.Log, OnMark: cfg.OnPeerMark})
 	if cfg.Online != nil {
 		oc := *cfg.Online
 		if oc.Authority == nil {
@@ -375,6 +385,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	start("decider", a.runDecider)
 	start("passage", a.runPassage)
 	start("checkpoint", a.runCheckpoint)
+	start("peer-marks", a.runPeerMarks)
 	if a.uplink != nil {
 		start("uplink", a.uplink.Run)
 	}
@@ -394,7 +405,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer scancel()
 			_ = srv.Shutdown(sctx)
-			_ = srv.Close() // hijacked peer WebSockets
+			a.gossip.CloseInbound() // hijacked: Shutdown leaves them open
+			_ = srv.Close()
 			if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
@@ -417,6 +429,43 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.mu.Unlock()
 	return nil
+}
+
+// runPeerMarks persists the marks peers sent, in the background: whatever
+// arrived while the previous transaction ran goes in the next one (group
+// commit, no timer). The decision path never waits for it: a peer's mark
+// counts from its arrival (see gatedb.DB.AddPeerMark for why it needs no
+// fsync first). What is held when the gate stops is persisted then.
+func (a *Agent) runPeerMarks(ctx context.Context) error {
+	persist := func(ctx context.Context) error {
+		if a.cfg.TestHookPersistPeerMarks != nil {
+			return a.cfg.TestHookPersistPeerMarks(ctx, a.db)
+		}
+		n, err := a.db.PersistPeerMarks(ctx)
+		a.journaled.Add(int64(n)) // the checkpointer's business too
+		return err
+	}
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := persist(sctx); err != nil {
+				// Not lost: the peers send them again when they reconnect.
+				a.cfg.Log.Warn("agent: peer marks not persisted at stop", "err", err)
+			}
+			return nil
+		case <-a.db.PeerMarksArrived():
+		case <-retry:
+		}
+		retry = nil
+		if err := persist(ctx); err != nil && ctx.Err() == nil {
+			// They still count for decisions; try again in a while.
+			a.cfg.Log.Warn("agent: persist peer marks", "err", err)
+			retry = a.cfg.Clock.After(time.Second)
+		}
+	}
 }
 
 // runCheckpoint checkpoints the WAL off the decision path: every 2 s when

@@ -145,9 +145,16 @@ func (a *Agent) scan(d Decision) wire.Scan {
 	return s
 }
 
-// afterJournalLocked acts on a journaled decision: relay, indicator,
-// buzzer, display, peers, uplink, metrics, observers.
+// afterJournalLocked acts on a journaled decision: peers, relay,
+// indicator, buzzer, display, uplink, metrics, observers. The peers come
+// first: the passage is durable now (a mark is never published before its
+// journal row committed), and a relay or buzzer that holds the line for
+// its pulse must not hold up the other gates' knowledge of it.
 func (a *Agent) afterJournalLocked(ctx context.Context, d Decision, e gatedb.Entry) {
+	if e.Mark {
+		a.gossip.Publish(gatedb.Mark{Event: a.cfg.Event, TicketID: d.TicketID, Device: a.cfg.Device, Gate: a.cfg.Gate,
+			At: d.At.Truncate(time.Millisecond), Direction: string(d.Direction)})
+	}
 	if d.Admitted && a.cfg.Relay != nil {
 		if err := a.cfg.Relay.Pulse(ctx, a.cfg.PulseLength); err != nil {
 			a.cfg.Log.Error("agent: relay", "err", err)
@@ -171,10 +178,6 @@ func (a *Agent) afterJournalLocked(ctx context.Context, d Decision, e gatedb.Ent
 		if err := a.cfg.Buzzer.Beep(ctx, pattern...); err != nil {
 			a.cfg.Log.Error("agent: buzzer", "err", err)
 		}
-	}
-	if e.Mark {
-		a.gossip.Publish(gatedb.Mark{Event: a.cfg.Event, TicketID: d.TicketID, Device: a.cfg.Device, Gate: a.cfg.Gate,
-			At: d.At.Truncate(time.Millisecond), Direction: string(d.Direction)})
 	}
 	if !e.PassageDeadline.IsZero() {
 		select {

@@ -88,6 +88,12 @@ func listen(t testing.TB) net.Listener {
 // startPeers starts n gates whose uplink goes through px and that gossip
 // with each other.
 func startPeers(t testing.TB, f *testFleet, px *proxy, n int) []*testGate {
+	return startPeersWith(t, f, px, n, nil)
+}
+
+// startPeersWith is startPeers with each gate's config (i from 0) passed
+// through adjust first, when it is not nil.
+func startPeersWith(t testing.TB, f *testFleet, px *proxy, n int, adjust func(i int, cfg *agent.Config)) []*testGate {
 	var lns []net.Listener
 	for range n {
 		lns = append(lns, listen(t))
@@ -101,8 +107,12 @@ func startPeers(t testing.TB, f *testFleet, px *proxy, n int) []*testGate {
 			}
 		}
 		name := fmt.Sprintf("Gate %c", 'A'+i)
-		gates = append(gates, startGate(t, agent.Config{Device: fmt.Sprintf("gate-%d", i), Gate: name, Event: f.event,
-			FleetURL: px.wsURL(), StatusListener: lns[i], Peers: peers}))
+		cfg := agent.Config{Device: fmt.Sprintf("gate-%d", i), Gate: name, Event: f.event,
+			FleetURL: px.wsURL(), StatusListener: lns[i], Peers: peers}
+		if adjust != nil {
+			adjust(i, &cfg)
+		}
+		gates = append(gates, startGate(t, cfg))
 	}
 	for _, g := range gates {
 		g.waitReplica(t, f)

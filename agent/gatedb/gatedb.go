@@ -28,7 +28,8 @@ var ErrCursorMismatch = errors.New("gatedb: batch does not continue the replica"
 
 // DB is a gate's database.
 type DB struct {
-	db *sql.DB
+	db   *sql.DB
+	peer *peerMarks // peers' marks not yet persisted (peermarks.go)
 }
 
 // Open opens or creates the database at path. sync is the durability of a
@@ -39,11 +40,15 @@ func Open(ctx context.Context, path string, sync sqlitedb.Sync) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gatedb: %w", err)
 	}
-	return &DB{db: db}, nil
+	return &DB{db: db, peer: newPeerMarks()}, nil
 }
 
-// Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+// Close closes the database. Peer marks still held in memory are not
+// persisted (PersistPeerMarks first for that); peers send them again.
+func (d *DB) Close() error {
+	d.closePeerMarks()
+	return d.db.Close()
+}
 
 func ms(t time.Time) int64 {
 	if t.IsZero() {

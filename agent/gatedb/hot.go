@@ -14,6 +14,7 @@ import (
 // the hot path through DB.Checkpoint. Not safe for concurrent use: the
 // agent serialises decisions.
 type Hot struct {
+	peer                                               *peerMarks
 	conn                                               *sql.Conn
 	ticket, marks, journal, mark, used, pending, begin *sql.Stmt
 	commit, rollback                                   *sql.Stmt
@@ -25,7 +26,7 @@ func (d *DB) Hot(ctx context.Context) (*Hot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gatedb: hot connection: %w", err)
 	}
-	h := &Hot{conn: conn}
+	h := &Hot{conn: conn, peer: d.peer}
 	if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("gatedb: hot connection: %w", err)
@@ -63,9 +64,12 @@ func (h *Hot) Close() error {
 	return h.conn.Close()
 }
 
-// State is DB.State on the hot connection.
+// State is DB.State on the hot connection: the database's marks merged
+// with the peers' marks held in memory, which count from the moment they
+// arrived (see peermarks.go).
 func (h *Hot) State(ctx context.Context, event, id string) (State, error) {
 	st := State{Ticket: Ticket{Event: event, ID: id}}
+	held := h.peer.of(event, id) // before the database: see peermarks.go
 	err := h.ticket.QueryRowContext(ctx, event, id).Scan(&st.Type, &st.Holder, &st.Revoked, &st.CodeSecret)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, ErrUnknownTicket
@@ -78,6 +82,7 @@ func (h *Hot) State(ctx context.Context, event, id string) (State, error) {
 		return st, fmt.Errorf("gatedb: marks of %s/%s: %w", event, id, err)
 	}
 	st.Marks, err = scanMarks(rows, event, id)
+	st.Marks = withHeld(st.Marks, held)
 	return st, err
 }
 

@@ -42,6 +42,7 @@ type Mark struct {
 // otherwise).
 func (d *DB) State(ctx context.Context, event, id string) (State, error) {
 	st := State{Ticket: Ticket{Event: event, ID: id}}
+	held := d.peer.of(event, id) // before the database: see peermarks.go
 	err := d.db.QueryRowContext(ctx, `SELECT type, holder, revoked, code_secret FROM tickets WHERE event_id = ? AND id = ?`, event, id).
 		Scan(&st.Type, &st.Holder, &st.Revoked, &st.CodeSecret)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -50,13 +51,26 @@ func (d *DB) State(ctx context.Context, event, id string) (State, error) {
 	if err != nil {
 		return st, fmt.Errorf("gatedb: ticket %s/%s: %w", event, id, err)
 	}
-	st.Marks, err = d.marks(ctx, event, id)
+	st.Marks, err = d.storedMarks(ctx, event, id)
+	st.Marks = withHeld(st.Marks, held)
 	return st, err
 }
 
-// Marks returns the passages of a ticket, oldest first.
+// Marks returns the passages of a ticket, oldest first: those in the
+// database and the peers' marks not yet persisted.
 func (d *DB) Marks(ctx context.Context, event, id string) ([]Mark, error) {
-	return d.marks(ctx, event, id)
+	held := d.peer.of(event, id) // before the database: see peermarks.go
+	ms, err := d.storedMarks(ctx, event, id)
+	if err != nil {
+		return nil, err
+	}
+	return withHeld(ms, held), nil
+}
+
+// StoredMarks returns the passages of a ticket that are in the database,
+// oldest first, leaving out the peers' marks not yet persisted.
+func (d *DB) StoredMarks(ctx context.Context, event, id string) ([]Mark, error) {
+	return d.storedMarks(ctx, event, id)
 }
 
 // marksQuery selects a ticket's passages (?1 event, ?2 ticket).
@@ -68,7 +82,7 @@ const marksQuery = `
 				AND m.device = u.device AND m.at = u.at)
 		ORDER BY 3, 1`
 
-func (d *DB) marks(ctx context.Context, event, id string) ([]Mark, error) {
+func (d *DB) storedMarks(ctx context.Context, event, id string) ([]Mark, error) {
 	rows, err := d.db.QueryContext(ctx, marksQuery, event, id)
 	if err != nil {
 		return nil, fmt.Errorf("gatedb: marks of %s/%s: %w", event, id, err)
@@ -260,8 +274,10 @@ func (d *DB) LastMark(ctx context.Context, device string) (Mark, error) {
 	return m, nil
 }
 
-// PutMark stores a passage learnt from a peer gate. Replaying it is a
-// no-op; an annulment is sticky.
+// PutMark stores a passage of another gate in the database at once, with
+// the database's durability. Replaying it is a no-op; an annulment is
+// sticky. Peer gossip uses AddPeerMark instead (effective at once,
+// persisted in the background).
 func (d *DB) PutMark(ctx context.Context, m Mark) error {
 	if m.Direction != In && m.Direction != Out {
 		return fmt.Errorf("gatedb: put mark: direction %q", m.Direction)
@@ -275,8 +291,9 @@ func (d *DB) PutMark(ctx context.Context, m Mark) error {
 	return nil
 }
 
-// MarksOf returns the passages device recorded after since, oldest first,
-// at most limit (peers catch up with it).
+// MarksOf returns the passages of device in the database after since,
+// oldest first, at most limit (peers catch up with it, for this gate's own
+// passages, which the journal commits).
 func (d *DB) MarksOf(ctx context.Context, device string, since time.Time, limit int) ([]Mark, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT event_id, ticket_id, gate, at, direction, annulled FROM marks
 		WHERE device = ? AND at > ? ORDER BY at LIMIT ?`, device, ms(since), limit)

@@ -8,7 +8,20 @@
 // after a restart or a partition), then each new passage as soon as it is
 // journaled. On a connection it accepted, it only receives. So each
 // direction of a pair has exactly one writer; marks are idempotent
-// (gatedb.PutMark), so a replay is harmless.
+// (gatedb.DB.AddPeerMark), so a replay is harmless.
+//
+// # Latency
+//
+// Nothing between a passage journaled at gate A and its refusal at gate B
+// waits for a timer or a disk other than A's own journal commit: A
+// publishes right after that commit (before it moves its relay); Publish
+// only hands the mark to each peer's own queue, drained by that peer's own
+// writer goroutine, so a slow or dead peer delays no other (its queue
+// overflows into a resync from A's database, never into a wait); a writer
+// sends at once whatever is queued, in one frame, with no batching timer;
+// and B's receiver puts the mark in the gate database's in-memory index,
+// which B's decision path reads, while B persists it in the background
+// (gatedb.DB.AddPeerMark says why that needs no fsync first).
 //
 // Frames are JSON Messages. The LAN is assumed to be the venue's gate
 // network; peers do not authenticate each other yet.
@@ -20,6 +33,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -74,7 +88,11 @@ func (m Mark) validate() error {
 
 // Store is what gossip needs of the gate database.
 type Store interface {
-	PutMark(ctx context.Context, m gatedb.Mark) error
+	// AddPeerMark makes a peer's passage count for the gate's decisions
+	// at once; it must not wait for a disk (gatedb.DB persists them in the
+	// background: a lost one is sent again by the peer's catch-up).
+	AddPeerMark(m gatedb.Mark) error
+	// MarksOf returns this gate's own passages, for the catch-up.
 	MarksOf(ctx context.Context, device string, since time.Time, limit int) ([]gatedb.Mark, error)
 }
 
@@ -84,7 +102,7 @@ type Options struct {
 	Peers  []string // ws://host:port/peer of the other gates
 	Store  Store
 	Log    *slog.Logger
-	// OnMark is called after a peer's mark was stored.
+	// OnMark is called after a peer's mark was added to the store.
 	OnMark     func(gatedb.Mark)
 	MaxBackoff time.Duration // between redials; default 2 s
 	Timeout    time.Duration // dial and write; default 2 s
@@ -97,9 +115,13 @@ type Gossip struct {
 	upgrader websocket.Upgrader
 	received atomic.Int64
 
-	mu    sync.Mutex // guards outs
-	outs  map[*out]struct{}
-	inbnd atomic.Int64 // accepted connections currently open
+	mu   sync.Mutex // guards outs
+	outs map[*out]struct{}
+
+	inMu     sync.Mutex // guards ins and inClosed
+	ins      map[*websocket.Conn]struct{}
+	inClosed bool           // CloseInbound ran: accept no more
+	inWG     sync.WaitGroup // Handler calls under way
 }
 
 // out is one connection this gate dialed.
@@ -124,7 +146,7 @@ func New(opts Options) *Gossip {
 	if opts.Queue <= 0 {
 		opts.Queue = 1024
 	}
-	return &Gossip{opts: opts, outs: map[*out]struct{}{}}
+	return &Gossip{opts: opts, outs: map[*out]struct{}{}, ins: map[*websocket.Conn]struct{}{}}
 }
 
 // Publish sends a passage of this gate to every connected peer. It never
@@ -192,8 +214,20 @@ func (g *Gossip) keep(ctx context.Context, url string) {
 
 // push runs one outgoing connection: hello, catch-up, then live marks.
 func (g *Gossip) push(ctx context.Context, url string) error {
-	d := websocket.Dialer{HandshakeTimeout: g.opts.Timeout}
-	ws, resp, err := d.DialContext(ctx, url, nil)
+	// The connection closes when ctx ends or push returns, whatever it is
+	// doing: a handshake a dead peer never answers (the dialer itself only
+	// watches its timeout) or a write a peer stopped reading.
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	d := websocket.Dialer{HandshakeTimeout: g.opts.Timeout,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err == nil {
+				context.AfterFunc(cctx, func() { c.Close() })
+			}
+			return c, err
+		}}
+	ws, resp, err := d.DialContext(cctx, url, nil)
 	if err != nil {
 		return fmt.Errorf("peer: dial %s: %w", url, err)
 	}
@@ -278,13 +312,32 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 // Handler accepts peers' connections and stores the marks they push.
 func (g *Gossip) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.inMu.Lock()
+		if g.inClosed {
+			g.inMu.Unlock()
+			http.Error(w, "peer: gate stopping", http.StatusServiceUnavailable)
+			return
+		}
+		g.inWG.Add(1)
+		g.inMu.Unlock()
+		defer g.inWG.Done()
 		ws, err := g.upgrader.Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
 		defer ws.Close()
-		g.inbnd.Add(1)
-		defer g.inbnd.Add(-1)
+		g.inMu.Lock()
+		if g.inClosed {
+			g.inMu.Unlock()
+			return
+		}
+		g.ins[ws] = struct{}{}
+		g.inMu.Unlock()
+		defer func() {
+			g.inMu.Lock()
+			delete(g.ins, ws)
+			g.inMu.Unlock()
+		}()
 		ws.SetReadLimit(MaxFrameBytes)
 		if err := g.receive(r.Context(), ws); err != nil && !websocket.IsCloseError(err, websocket.CloseGoingAway, websocket.CloseNormalClosure) {
 			g.opts.Log.Debug("peer: inbound closed", "remote", r.RemoteAddr, "err", err)
@@ -319,7 +372,7 @@ func (g *Gossip) receive(ctx context.Context, ws *websocket.Conn) error {
 				return fmt.Errorf("peer: %s sent a mark of %s", hello.Device, wm.Device)
 			}
 			mk := wm.db()
-			if err := g.opts.Store.PutMark(ctx, mk); err != nil {
+			if err := g.opts.Store.AddPeerMark(mk); err != nil {
 				return err
 			}
 			g.received.Add(1)
@@ -331,4 +384,22 @@ func (g *Gossip) receive(ctx context.Context, ws *websocket.Conn) error {
 }
 
 // Inbound returns the number of peers currently pushing to this gate.
-func (g *Gossip) Inbound() int { return int(g.inbnd.Load()) }
+func (g *Gossip) Inbound() int {
+	g.inMu.Lock()
+	defer g.inMu.Unlock()
+	return len(g.ins)
+}
+
+// CloseInbound closes the connections peers opened to this gate, refuses
+// new ones, and returns once every Handler call has returned. An HTTP
+// server's Shutdown does not do it: the connections are hijacked. The
+// peers notice, redial, and catch up with whoever serves this gate next.
+func (g *Gossip) CloseInbound() {
+	g.inMu.Lock()
+	g.inClosed = true
+	for ws := range g.ins {
+		ws.Close()
+	}
+	g.inMu.Unlock()
+	g.inWG.Wait()
+}

@@ -297,7 +297,7 @@ func (s *session) receive(ctx context.Context) error {
 				return err
 			}
 		case wire.TypeRevoked:
-			if err := opts.DB.Wipe(ctx, time.Now()); err != nil {
+			if err := opts.DB.Revoke(ctx, time.Now()); err != nil {
 				return fmt.Errorf("uplink: revoked, and the wipe failed: %w", err)
 			}
 			if opts.OnRevoked != nil {

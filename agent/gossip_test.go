@@ -1,0 +1,188 @@
+package agent_test
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"admit/agent"
+	"admit/agent/gatedb"
+	"admit/internal/sqlitedb"
+)
+
+// heldPeerMarks is a TestHookPersistPeerMarks that persists nothing while
+// hold is set, as if the background persistence had not run yet (or the
+// gate crashed before it did), and counts how often it was asked.
+type heldPeerMarks struct {
+	hold  atomic.Bool
+	asked atomic.Int64
+}
+
+func (h *heldPeerMarks) persist(ctx context.Context, db *gatedb.DB) error {
+	h.asked.Add(1)
+	if h.hold.Load() {
+		return nil
+	}
+	_, err := db.PersistPeerMarks(ctx)
+	return err
+}
+
+// arrivals is a Config.OnPeerMark that reports each mark's ticket.
+func arrivals() (chan string, func(gatedb.Mark)) {
+	ch := make(chan string, 64)
+	return ch, func(m gatedb.Mark) {
+		select {
+		case ch <- m.TicketID:
+		default:
+		}
+	}
+}
+
+// waitArrival waits until a mark of ticket id arrived.
+func waitArrival(t *testing.T, ch chan string, id string) {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case got := <-ch:
+			if got == id {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no mark of %s arrived", id)
+		}
+	}
+}
+
+// TestPeerMarkRefusesBeforePersisted: with the uplink down, gate B refuses
+// a ticket gate A just admitted as soon as A's mark arrived, while B's
+// background persistence has not written it yet; once persistence runs,
+// the mark is in B's database and B still refuses.
+func TestPeerMarkRefusesBeforePersisted(t *testing.T) {
+	ctx := context.Background()
+	f := startFleet(t, t.TempDir(), 2, "single")
+	px := newProxy(t, f.node.Addr())
+	hook := &heldPeerMarks{}
+	hook.hold.Store(true)
+	arrived, onMark := arrivals()
+	gates := startPeersWith(t, f, px, 2, func(i int, cfg *agent.Config) {
+		if i == 1 {
+			cfg.TestHookPersistPeerMarks, cfg.OnPeerMark = hook.persist, onMark
+		}
+	})
+	a, b := gates[0], gates[1]
+	px.SetUp(false)
+	waitFor(t, "both uplinks to drop", func() bool { return !a.Online() && !b.Online() })
+
+	tk := f.tickets[0]
+	if d := a.present(t, tk.Code); !d.Admitted {
+		t.Fatalf("gate A: %+v", d)
+	}
+	waitArrival(t, arrived, tk.ID)
+	if stored, err := b.DB().StoredMarks(ctx, f.event, tk.ID); err != nil || len(stored) != 0 {
+		t.Fatalf("gate B's database already has %+v (%v): the test proves nothing", stored, err)
+	}
+	if n := b.DB().PeerMarksHeld(); n != 1 {
+		t.Fatalf("gate B holds %d peer marks, want 1", n)
+	}
+	d := b.present(t, tk.Code)
+	if d.Admitted || d.Reason != agent.ReasonAlreadyUsed || !strings.Contains(d.Sentence, "Gate A") {
+		t.Fatalf("gate B: %+v, want refused as used at Gate A", d)
+	}
+	if b.relay.Pulses() != 0 {
+		t.Fatalf("gate B pulsed its relay %d times", b.relay.Pulses())
+	}
+	if hook.asked.Load() == 0 {
+		t.Fatal("gate B never tried to persist the mark")
+	}
+
+	// Persistence runs: the mark moves to the database, nothing changes
+	// for the decisions.
+	hook.hold.Store(false)
+	if _, err := b.DB().PersistPeerMarks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if stored, _ := b.DB().StoredMarks(ctx, f.event, tk.ID); len(stored) != 1 || stored[0].Gate != "Gate A" || b.DB().PeerMarksHeld() != 0 {
+		t.Fatalf("after persistence gate B stores %+v and holds %d", stored, b.DB().PeerMarksHeld())
+	}
+	if d := b.present(t, tk.Code); d.Admitted || d.Reason != agent.ReasonAlreadyUsed {
+		t.Fatalf("gate B after persistence: %+v", d)
+	}
+	// The background persistence, no longer held, writes the next mark.
+	tk2 := f.tickets[1]
+	if d := a.present(t, tk2.Code); !d.Admitted {
+		t.Fatalf("gate A: %+v", d)
+	}
+	waitFor(t, "gate B to persist the next mark", func() bool {
+		stored, _ := b.DB().StoredMarks(ctx, f.event, tk2.ID)
+		return len(stored) == 1
+	})
+}
+
+// TestUnpersistedPeerMarkRecoveredAfterRestart: gate B learns A's passage
+// but stops before persisting it (as a kill -9 would); restarted, with
+// the uplink still down, B learns it again from A's catch-up and refuses
+// the ticket.
+func TestUnpersistedPeerMarkRecoveredAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	f := startFleet(t, t.TempDir(), 1, "single")
+	px := newProxy(t, f.node.Addr())
+	lnB := listen(t)
+	addrB := lnB.Addr().String()
+	a := startGate(t, agent.Config{Device: "gate-0", Gate: "Gate A", Event: f.event, FleetURL: px.wsURL(),
+		Peers: []string{"ws://" + addrB + "/peer"}})
+	hook := &heldPeerMarks{}
+	hook.hold.Store(true)
+	arrived, onMark := arrivals()
+	dirB := filepath.Join(t.TempDir(), "gate-1")
+	cfgB := agent.Config{Device: "gate-1", Gate: "Gate B", Event: f.event, FleetURL: px.wsURL(), DataDir: dirB,
+		TestHookPersistPeerMarks: hook.persist, OnPeerMark: onMark}
+	cfgB.StatusListener = lnB
+	b := startGate(t, cfgB)
+	a.waitReplica(t, f)
+	b.waitReplica(t, f)
+	waitFor(t, "the peer link", func() bool { return a.PeersConnected() == 1 })
+	px.SetUp(false) // neither gate can tell the fleet, nor hear from it
+	waitFor(t, "both uplinks to drop", func() bool { return !a.Online() && !b.Online() })
+
+	tk := f.tickets[0]
+	if d := a.present(t, tk.Code); !d.Admitted {
+		t.Fatalf("gate A: %+v", d)
+	}
+	waitArrival(t, arrived, tk.ID)
+	b.stop() // the mark is only in B's memory: lost with the process
+
+	db, err := gatedb.Open(ctx, filepath.Join(dirB, "gate.db"), sqlitedb.SyncFull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := db.Marks(ctx, f.event, tk.ID)
+	db.Close()
+	if err != nil || len(ms) != 0 {
+		t.Fatalf("gate B's database kept %+v (%v): the test proves nothing", ms, err)
+	}
+
+	lnB2, err := net.Listen("tcp", addrB) // A dials this address
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgB.StatusListener = lnB2
+	cfgB.TestHookPersistPeerMarks = nil
+	b2 := startGate(t, cfgB)
+	waitArrival(t, arrived, tk.ID) // A's catch-up after it redialed
+	d := b2.present(t, tk.Code)
+	if d.Admitted || d.Reason != agent.ReasonAlreadyUsed || !strings.Contains(d.Sentence, "Gate A") {
+		t.Fatalf("restarted gate B: %+v, want refused as used at Gate A", d)
+	}
+	if b2.Online() {
+		t.Fatal("gate B reached the fleet: the mark may not have come from the catch-up")
+	}
+	waitFor(t, "gate B to persist the recovered mark", func() bool {
+		stored, _ := b2.DB().StoredMarks(ctx, f.event, tk.ID)
+		return len(stored) == 1
+	})
+}

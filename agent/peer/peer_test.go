@@ -1,0 +1,178 @@
+package peer_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"admit/agent/gatedb"
+	"admit/agent/peer"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// memStore is a gate database twin: it keeps what peers send, and the
+// gate's own passages (journal) for the catch-up.
+type memStore struct {
+	mu   sync.Mutex // guards the fields below
+	got  map[string]bool
+	all  chan struct{} // closed once want marks arrived
+	want int
+	own  []gatedb.Mark // oldest first
+}
+
+func (s *memStore) journal(m gatedb.Mark) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.own = append(s.own, m)
+}
+
+func newMemStore(want int) *memStore {
+	return &memStore{got: map[string]bool{}, all: make(chan struct{}), want: want}
+}
+
+func (s *memStore) AddPeerMark(m gatedb.Mark) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got[m.TicketID] = true
+	if len(s.got) == s.want {
+		close(s.all)
+	}
+	return nil
+}
+
+func (s *memStore) MarksOf(_ context.Context, _ string, since time.Time, limit int) ([]gatedb.Mark, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []gatedb.Mark
+	for _, m := range s.own {
+		if m.At.After(since) && len(out) < limit {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// TestDeadAndSlowPeersDelayNoOther: a gate publishing to three peers — one
+// that accepts TCP and never answers the handshake, one that takes the
+// connection and never reads again, and a healthy one — delivers every
+// passage to the healthy one while the other two are stuck, and Publish
+// never blocks.
+func TestDeadAndSlowPeersDelayNoOther(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// Dead: the handshake never completes.
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	accepted := make(chan net.Conn, 8)
+	go func() {
+		for {
+			c, err := dead.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	defer func() {
+		for {
+			select {
+			case c := <-accepted:
+				c.Close()
+			default:
+				return
+			}
+		}
+	}()
+
+	// Slow: reads the hello, then nothing until the test ends.
+	release := make(chan struct{})
+	var up websocket.Upgrader
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		_, _, _ = ws.ReadMessage()
+		<-release
+	}))
+	defer slow.Close()
+	defer close(release)
+
+	const n = 3000 // more than a peer's queue (1024) holds: a resync too
+	store := newMemStore(n)
+	healthy := peer.New(peer.Options{Device: "gate-b", Store: store, Log: quiet})
+	good := httptest.NewServer(healthy.Handler())
+	defer good.Close()
+	defer healthy.CloseInbound()
+
+	ws := func(u string) string { return "ws" + strings.TrimPrefix(u, "http") + "/peer" }
+	own := newMemStore(-1)
+	g := peer.New(peer.Options{Device: "gate-a", Log: quiet, Store: own,
+		Timeout: time.Minute, // the stuck peers stay stuck for the whole test
+		Peers:   []string{"ws://" + dead.Addr().String() + "/peer", ws(slow.URL), ws(good.URL)}})
+	done := make(chan struct{})
+	go func() { defer close(done); g.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor(t, "the slow and the healthy peer to be connected", func() bool { return g.Connected() == 2 })
+	select {
+	case <-accepted:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the dead peer never saw the dial")
+	}
+	at := time.Date(2026, 11, 28, 19, 0, 0, 0, time.UTC)
+	// Long gate names: the burst is far more than the stuck peer's socket
+	// buffers hold, so its writer really is stuck.
+	gate := "Gate A " + strings.Repeat("x", 1500)
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for i := range n {
+			m := gatedb.Mark{Event: "gala", TicketID: fmt.Sprintf("T%04d", i), Device: "gate-a", Gate: gate,
+				At: at.Add(time.Duration(i) * time.Millisecond), Direction: gatedb.In}
+			own.journal(m)
+			g.Publish(m) // a burst beyond a peer's queue: it resyncs from the journal
+		}
+	}()
+	timeout := time.After(20 * time.Second)
+	for _, c := range []struct {
+		what string
+		ch   chan struct{}
+	}{{"Publish to return", published}, {"the healthy peer to get every passage", store.all}} {
+		select {
+		case <-c.ch:
+		case <-timeout:
+			store.mu.Lock()
+			defer store.mu.Unlock()
+			t.Fatalf("timed out waiting for %s (it got %d of %d)", c.what, len(store.got), n)
+		}
+	}
+}
+
+// waitFor polls cond until it holds or a generous deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
