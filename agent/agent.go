@@ -28,6 +28,14 @@
 // upstream with their per-device seq until the fleet acknowledges them,
 // then are compacted; the fleet dedups by (device, seq), so a scan sent
 // twice around a crash is recorded once.
+//
+// Passages learnt from peer gates are the exception on purpose: they count
+// for this gate's decisions the moment they arrive and are written in the
+// background, without an fsync of their own, since one lost in a crash
+// comes back through the peer's catch-up and the fleet (see
+// gatedb.DB.AddPeerMark). The peer's own journal commit is the fsync that
+// makes the passage durable; it happens before that gate moves its relay
+// or tells anyone.
 package agent
 
 import (

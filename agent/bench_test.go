@@ -183,9 +183,6 @@ func BenchmarkPeerPropagation(b *testing.B) {
 	reportPercentiles(b, "", durable)
 	reportPercentiles(b, "scan-", scan)
 	reportPercentiles(b, "counts-", counts)
-	if n := g.DB().PeerMarksHeld(); n > 0 {
-		b.Logf("gate B: %d peer marks still held in memory at the end", n)
-	}
 }
 
 // peerBenchTickets bounds BenchmarkPeerPropagation's iterations.

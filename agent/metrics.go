@@ -58,6 +58,8 @@ func newMetrics(a *Agent) *metrics {
 	r.GaugeFunc("admit_online_mode", "1 while the gate asks the fleet before each entry.", func() float64 { return b2f(a.Mode() == ModeOnline) })
 	r.GaugeFunc("admit_peers_connected", "Peer gates this gate pushes its passages to.", func() float64 { return float64(a.gossip.Connected()) })
 	r.GaugeFunc("admit_peer_marks_received", "Passages received from peer gates since start.", func() float64 { return float64(a.gossip.Received()) })
+	r.GaugeFunc("admit_peer_marks_unpersisted", "Passages from peer gates that count for decisions but are not written to the database yet.",
+		func() float64 { return float64(a.db.PeerMarksHeld()) })
 	return m
 }
 

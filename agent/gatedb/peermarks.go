@@ -72,6 +72,12 @@ func newPeerMarks() *peerMarks {
 // every lookup from now on, and queues it for persistence (see
 // PersistPeerMarks). Adding a mark again is a no-op; an annulment is
 // sticky. It does no I/O.
+//
+// The gate may act on the mark before any disk write because the mark is
+// a copy of the peer's durable journal row: lost in a crash or a power cut
+// before PersistPeerMarks wrote it, it comes back with the peer's catch-up
+// when the peer redials, and through the fleet's fan-out once an uplink
+// is back (the comment on peerMarks says more).
 func (d *DB) AddPeerMark(m Mark) error {
 	if m.Direction != In && m.Direction != Out {
 		return fmt.Errorf("gatedb: peer mark %s/%s: direction %q", m.Event, m.TicketID, m.Direction)
