@@ -138,6 +138,12 @@ func (d *DB) PersistPeerMarks(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	if err := d.writePeerMarksLocked(ctx, batch); err != nil {
+		// The connection may be unusable now (a cancelled context closes
+		// it): the next persistence starts on a fresh one.
+		if p.conn != nil {
+			discard(p.conn)
+			p.conn = nil
+		}
 		return 0, fmt.Errorf("gatedb: persist %d peer marks: %w", len(batch), err)
 	}
 	p.mu.Lock()

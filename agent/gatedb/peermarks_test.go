@@ -182,3 +182,38 @@ func TestRevokeForgetsHeldPeerMarks(t *testing.T) {
 		t.Fatalf("gate log: %+v", log)
 	}
 }
+
+// TestPersistRecoversFromAFailedOne: a persistence that fails (here its
+// context was cancelled) keeps the marks counting and held, and the next
+// one writes them.
+func TestPersistRecoversFromAFailedOne(t *testing.T) {
+	ctx := context.Background()
+	db := openReplica(t)
+	at := time.Date(2026, 11, 28, 19, 4, 0, 0, time.UTC)
+	add := func(i int) {
+		t.Helper()
+		m := gatedb.Mark{Event: "gala", TicketID: "T", Device: "gate-a", Gate: "Gate A", At: at.Add(time.Duration(i) * time.Second), Direction: gatedb.In}
+		if err := db.AddPeerMark(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(0)
+	if n, err := db.PersistPeerMarks(ctx); err != nil || n != 1 {
+		t.Fatalf("persisted %d (%v)", n, err)
+	}
+	add(1)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := db.PersistPeerMarks(cancelled); err == nil {
+		t.Fatal("persisted with a cancelled context")
+	}
+	if ms, _ := db.Marks(ctx, "gala", "T"); len(ms) != 2 || db.PeerMarksHeld() != 1 {
+		t.Fatalf("after the failure: %+v, held %d", ms, db.PeerMarksHeld())
+	}
+	if n, err := db.PersistPeerMarks(ctx); err != nil || n != 1 {
+		t.Fatalf("persisted %d (%v) after the failure", n, err)
+	}
+	if ms, _ := db.StoredMarks(ctx, "gala", "T"); len(ms) != 2 || db.PeerMarksHeld() != 0 {
+		t.Fatalf("stored %+v, held %d", ms, db.PeerMarksHeld())
+	}
+}
