@@ -354,6 +354,7 @@ func (s *Store) RecordScans(ctx context.Context, device string, scans []wire.Sca
 		return nil, nil
 	}
 	req := &scanReq{ctx: ctx, device: device, scans: scans, at: at, done: make(chan struct{})}
+	req.prep = prepareScans(device, scans, ms(at), s.d.Local)
 	select {
 	case s.scanq <- req:
 	case <-ctx.Done():
@@ -370,9 +371,54 @@ type scanReq struct {
 	device string
 	scans  []wire.Scan
 	at     time.Time
+	prep   []scanPrep // one per scan, built by the caller before queueing
 	grown  []string
 	err    error
 	done   chan struct{}
+}
+
+// scanPrep is what a scan adds to the store once it is known to be new.
+// The caller's goroutine builds it before queueing, so that the one
+// committer (SQLite has one writer) does less per scan: rows boxed, the
+// change body marshaled (measured: about a fifth of the committer's CPU).
+type scanPrep struct {
+	row    []any       // its scans row (SQLite; PostgreSQL sends arrays)
+	mark   []any       // its used row, passage or annulment; nil: it logs nothing
+	change wire.Change // the change it logs, Seq 0 until appended
+	body   []byte      // change marshaled with Seq 0 (see changeBody)
+}
+
+func prepareScans(device string, scans []wire.Scan, recv int64, local bool) []scanPrep {
+	prep := make([]scanPrep, len(scans))
+	for i, sc := range scans {
+		p := &prep[i]
+		dir := direction(sc.Direction)
+		if local {
+			p.row = []any{device, sc.Seq, sc.Event, sc.TicketID, sc.Gate, ms(sc.At), sc.Outcome, sc.Reason, sc.Sentence, dir, recv}
+		}
+		switch {
+		case !sc.Annuls.IsZero():
+			// An annulment of this device's passage at sc.Annuls: flag the
+			// mark (recorded already, or later never counted) and fan out.
+			a := &wire.Annul{TicketID: sc.TicketID, Device: device, Gate: sc.Gate, At: sc.Annuls, Reason: sc.Reason}
+			if dir == wire.DirOut {
+				a.Direction = wire.DirOut
+			}
+			p.change = wire.Change{Kind: wire.KindAnnul, Annul: a}
+			p.mark = []any{sc.Event, sc.TicketID, device, ms(sc.Annuls), sc.Gate, dir, 1}
+		case sc.Outcome == wire.Admitted:
+			u := &wire.Used{TicketID: sc.TicketID, Device: device, Gate: sc.Gate, At: sc.At}
+			if dir == wire.DirOut {
+				u.Direction = wire.DirOut // entries leave it empty, as before protocol 3
+			}
+			p.change = wire.Change{Kind: wire.KindUsed, Used: u}
+			p.mark = []any{sc.Event, sc.TicketID, device, ms(sc.At), sc.Gate, dir}
+		default:
+			continue // nothing for the other gates to learn
+		}
+		p.body, _ = json.Marshal(&p.change) // on error, nil: appendChangesPre marshals and reports it
+	}
+	return prep
 }
 
 // maxGroupScans bounds the scans one group commit takes.
@@ -441,14 +487,16 @@ func (s *Store) commitGroups() {
 // committers lock event rows in the same order).
 type groupLog struct {
 	changes map[string][]wire.Change
+	bodies  map[string][][]byte   // changes marshaled ahead, with Seq 0
 	from    map[string][]*scanReq // requests that logged changes for the event
 }
 
-func (g *groupLog) add(r *scanReq, event string, c wire.Change) {
+func (g *groupLog) add(r *scanReq, event string, c wire.Change, body []byte) {
 	if g.changes == nil {
-		g.changes, g.from = map[string][]wire.Change{}, map[string][]*scanReq{}
+		g.changes, g.bodies, g.from = map[string][]wire.Change{}, map[string][][]byte{}, map[string][]*scanReq{}
 	}
 	g.changes[event] = append(g.changes[event], c)
+	g.bodies[event] = append(g.bodies[event], body)
 	if f := g.from[event]; len(f) == 0 || f[len(f)-1] != r {
 		g.from[event] = append(f, r)
 	}
@@ -486,7 +534,7 @@ func (s *Store) recordGroup(group []*scanReq, careful bool) error {
 	slices.Sort(events)
 	grown := map[*scanReq][]string{}
 	for _, ev := range events {
-		err := s.appendChanges(ctx, tx, ev, log.changes[ev])
+		err := s.appendChangesPre(ctx, tx, ev, log.changes[ev], log.bodies[ev])
 		if errors.Is(err, fleet.ErrNotFound) {
 			continue // scans for an event this fleet does not know: recorded, not fanned out
 		}
@@ -510,34 +558,22 @@ func (s *Store) recordGroup(group []*scanReq, careful bool) error {
 // they log to log.
 func (s *Store) recordScansTx(ctx context.Context, tx *sql.Tx, r *scanReq, log *groupLog, careful bool) error {
 	device, scans := r.device, r.scans
-	inserted, err := s.insertScans(ctx, tx, device, scans, ms(r.at), careful)
+	inserted, err := s.insertScans(ctx, tx, device, scans, r.prep, ms(r.at), careful)
 	if err != nil {
 		return fmt.Errorf("record scans of %q: %w", device, err)
 	}
 	var used, annulled [][]any
-	for _, sc := range scans {
-		annul := !sc.Annuls.IsZero()
-		if !inserted[sc.Seq] || (sc.Outcome != wire.Admitted && !annul) {
+	for i, sc := range scans {
+		p := &r.prep[i]
+		if !inserted[sc.Seq] || p.mark == nil {
 			continue // a duplicate, or nothing for the other gates to learn
 		}
-		dir := direction(sc.Direction)
-		if annul {
-			// An annulment of this device's passage at sc.Annuls: flag the
-			// mark (recorded already, or later never counted) and fan out.
-			a := &wire.Annul{TicketID: sc.TicketID, Device: device, Gate: sc.Gate, At: sc.Annuls, Reason: sc.Reason}
-			if dir == wire.DirOut {
-				a.Direction = wire.DirOut
-			}
-			log.add(r, sc.Event, wire.Change{Kind: wire.KindAnnul, Annul: a})
-			annulled = append(annulled, []any{sc.Event, sc.TicketID, device, ms(sc.Annuls), sc.Gate, dir, 1})
-			continue
+		log.add(r, sc.Event, p.change, p.body)
+		if p.change.Annul != nil {
+			annulled = append(annulled, p.mark)
+		} else {
+			used = append(used, p.mark)
 		}
-		u := &wire.Used{TicketID: sc.TicketID, Device: device, Gate: sc.Gate, At: sc.At}
-		if dir == wire.DirOut {
-			u.Direction = wire.DirOut // entries leave it empty, as before protocol 3
-		}
-		log.add(r, sc.Event, wire.Change{Kind: wire.KindUsed, Used: u})
-		used = append(used, []any{sc.Event, sc.TicketID, device, ms(sc.At), sc.Gate, dir})
 	}
 	if !s.d.Local && !careful && len(used) > 0 {
 		if err := s.insertUsedFast(ctx, tx, used); err != nil {
@@ -587,7 +623,7 @@ func (s *Store) RecentScans(ctx context.Context, limit int) ([]fleet.ScanRecord,
 
 // insertScans stores scans, skipping a (device, seq) already stored, and
 // returns the seqs it inserted.
-func (s *Store) insertScans(ctx context.Context, tx *sql.Tx, device string, scans []wire.Scan, recv int64, careful bool) (map[int64]bool, error) {
+func (s *Store) insertScans(ctx context.Context, tx *sql.Tx, device string, scans []wire.Scan, prep []scanPrep, recv int64, careful bool) (map[int64]bool, error) {
 	inserted := make(map[int64]bool, len(scans))
 	const cols = `INSERT INTO scans (device_id, seq, event_id, ticket_id, gate, at, outcome, reason, sentence, direction, received_at)`
 	if s.d.Local {
@@ -615,12 +651,12 @@ func (s *Store) insertScans(ctx context.Context, tx *sql.Tx, device string, scan
 			return nil, err
 		}
 		add := make([][]any, 0, len(scans))
-		for _, sc := range scans {
+		for i, sc := range scans {
 			if stored[sc.Seq] || inserted[sc.Seq] {
 				continue
 			}
 			inserted[sc.Seq] = true
-			add = append(add, []any{device, sc.Seq, sc.Event, sc.TicketID, sc.Gate, ms(sc.At), sc.Outcome, sc.Reason, sc.Sentence, direction(sc.Direction), recv})
+			add = append(add, prep[i].row)
 		}
 		if err := s.insertMany(ctx, tx, cols+` VALUES `, 11, add, ` ON CONFLICT (device_id, seq) DO NOTHING`); err != nil {
 			return nil, err

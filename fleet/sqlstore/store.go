@@ -13,6 +13,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"database/sql"
@@ -218,6 +219,29 @@ func (s *Store) SigningKey(ctx context.Context, event string) (ticket.SigningKey
 // appendChanges logs cs for event inside tx, numbering them. It returns
 // fleet.ErrNotFound when the event does not exist.
 func (s *Store) appendChanges(ctx context.Context, tx *sql.Tx, event string, cs []wire.Change) error {
+	return s.appendChangesPre(ctx, tx, event, cs, nil)
+}
+
+// seqZero is how json.Marshal of a Change with Seq 0 begins (Seq is the
+// first field and has no omitempty).
+var seqZero = []byte(`{"seq":0`)
+
+// changeBody returns the JSON of c logged at seq: pre (c marshaled with
+// Seq 0, done by the caller ahead of the commit) with its seq spliced in,
+// or c marshaled now.
+func changeBody(c *wire.Change, pre []byte) ([]byte, error) {
+	if !bytes.HasPrefix(pre, seqZero) {
+		return json.Marshal(c)
+	}
+	body := make([]byte, 0, len(pre)+20)
+	body = append(body, `{"seq":`...)
+	body = strconv.AppendInt(body, c.Seq, 10)
+	return append(body, pre[len(seqZero):]...), nil
+}
+
+// appendChangesPre is appendChanges with bodies marshaled ahead (pre[i]
+// for cs[i], see changeBody; nil or short: marshal here).
+func (s *Store) appendChangesPre(ctx context.Context, tx *sql.Tx, event string, cs []wire.Change, pre [][]byte) error {
 	if len(cs) == 0 {
 		return nil
 	}
@@ -239,7 +263,11 @@ func (s *Store) appendChanges(ctx context.Context, tx *sql.Tx, event string, cs 
 		last++
 		cs[i].Seq = last
 		sum, scratch = cs[i].Running(sum, scratch)
-		body, err := json.Marshal(&cs[i])
+		var p []byte
+		if i < len(pre) {
+			p = pre[i]
+		}
+		body, err := changeBody(&cs[i], p)
 		if err != nil {
 			return err
 		}
