@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"time"
+	"unicode/utf8"
 )
 
 // Binary batch frames (protocol 4). A Batch is the frame the fleet sends
@@ -32,8 +33,9 @@ import (
 //	    used:   ticket_id str, device str, gate str, at time, direction str, annulled byte
 //	    annul:  ticket_id str, device str, gate str, at time, direction str, reason str
 //
-// The decoder only parses; Decode then validates the batch (bounds, order,
-// checksum) exactly as it validates a JSON one.
+// Strings must be UTF-8, as in JSON. The decoder only parses; Decode then
+// validates the batch (bounds, order, checksum) exactly as it validates a
+// JSON one.
 const frameBatch = 0x01
 
 // MarshalBatch returns b as a binary frame (a WebSocket binary message).
@@ -162,6 +164,16 @@ func (r *frameReader) uint64() uint64 {
 }
 
 func (r *frameReader) str() string {
+	s := r.raw()
+	if !utf8.ValidString(s) {
+		r.bad = true // JSON could not carry it either
+		return ""
+	}
+	return s
+}
+
+// raw returns a length-prefixed run of bytes, as a slice of the frame.
+func (r *frameReader) raw() string {
 	n := r.uvarint()
 	if r.bad || n > uint64(len(r.s)-r.off) {
 		r.bad = true
@@ -203,7 +215,7 @@ func (r *frameReader) direction() string {
 
 // bytes returns a copy (byte slices are mutable; the frame's string is not).
 func (r *frameReader) bytes() []byte {
-	s := r.str()
+	s := r.raw()
 	if s == "" {
 		return nil
 	}

@@ -113,6 +113,12 @@ func TestBinaryAndJSONBatchDecodeAlike(t *testing.T) {
 	if _, err := wire.Decode(append(bytes.Clone(frame), 0)); !errors.Is(err, wire.ErrInvalid) {
 		t.Fatalf("trailing byte: %v, want ErrInvalid", err)
 	}
+	// A string JSON could not carry (not UTF-8), even under a valid checksum.
+	bad := sealed(wire.Batch{Event: "gala", From: 0, To: 1, Changes: []wire.Change{
+		{Seq: 1, Kind: wire.KindTicket, Ticket: &wire.Ticket{ID: "T\xff", Type: "GA"}}}})
+	if _, err := wire.Decode(wire.MarshalBatch(bad)); !errors.Is(err, wire.ErrInvalid) {
+		t.Fatalf("non-UTF-8 ticket id: %v, want ErrInvalid", err)
+	}
 }
 
 // FuzzBatchFrame: the binary parser never panics, answers ErrInvalid for
