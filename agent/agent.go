@@ -180,7 +180,8 @@ type Agent struct {
 
 	presentations chan hal.Credential
 	pending       chan pendingPassage
-	journaled     atomic.Int64 // decisions since the last checkpoint
+	beeps         chan []time.Duration // the buzzer's next pattern (latest wins)
+	journaled     atomic.Int64         // decisions since the last checkpoint
 
 	mu    sync.Mutex // serialises decisions; guards the fields below
 	idle  *time.Timer
@@ -252,6 +253,7 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 		gate:          decide.Gate{Name: cfg.Gate, Zone: cfg.Zone, Types: cfg.Types, Direction: cfg.Direction, Location: cfg.Location},
 		presentations: make(chan hal.Credential, 16),
 		pending:       make(chan pendingPassage, 64),
+		beeps:         make(chan []time.Duration, 1),
 	}
 	keys, err := db.Keys(ctx)
 	if err != nil {
@@ -394,6 +396,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	start("passage", a.runPassage)
 	start("checkpoint", a.runCheckpoint)
 	start("peer-marks", a.runPeerMarks)
+	if a.cfg.Buzzer != nil {
+		start("buzzer", a.runBuzzer)
+	}
 	if a.uplink != nil {
 		start("uplink", a.uplink.Run)
 	}

@@ -175,9 +175,7 @@ func (a *Agent) afterJournalLocked(ctx context.Context, d Decision, e gatedb.Ent
 		if !d.Admitted {
 			pattern = []time.Duration{150 * time.Millisecond, 80 * time.Millisecond, 150 * time.Millisecond}
 		}
-		if err := a.cfg.Buzzer.Beep(ctx, pattern...); err != nil {
-			a.cfg.Log.Error("agent: buzzer", "err", err)
-		}
+		a.beep(pattern)
 	}
 	if !e.PassageDeadline.IsZero() {
 		select {
@@ -314,4 +312,35 @@ func (a *Agent) LastDecisions(n int) []Decision {
 		out = append(out, a.last[i])
 	}
 	return out
+}
+
+// beep hands pattern to the buzzer goroutine without waiting for it: a
+// beep lasts up to 380 ms, and the next attendee must not wait for it. A
+// pattern not yet started is replaced by the newer one.
+func (a *Agent) beep(pattern []time.Duration) {
+	for {
+		select {
+		case a.beeps <- pattern:
+			return
+		default:
+		}
+		select {
+		case <-a.beeps: // drop the stale pattern
+		default:
+		}
+	}
+}
+
+// runBuzzer plays the patterns beep hands it, one at a time.
+func (a *Agent) runBuzzer(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case p := <-a.beeps:
+			if err := a.cfg.Buzzer.Beep(ctx, p...); err != nil && ctx.Err() == nil {
+				a.cfg.Log.Error("agent: buzzer", "err", err)
+			}
+		}
+	}
 }
