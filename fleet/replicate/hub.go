@@ -408,6 +408,14 @@ func (c *conn) send(m *wire.Message) error {
 	return c.ws.WriteJSON(m)
 }
 
+// sendBinary writes one binary frame (wire.MarshalBatch, MarshalSnapshot).
+func (c *conn) sendBinary(data []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.ws.SetWriteDeadline(time.Now().Add(c.hub.opts.Timeout))
+	return c.ws.WriteMessage(websocket.BinaryMessage, data)
+}
+
 // closeErr is why the fleet dropped a connection.
 type closeErr struct {
 	code string
@@ -648,7 +656,7 @@ func (c *conn) step(ctx context.Context, s *stream) (bool, error) {
 		m := &wire.Snapshot{Event: s.event, Seq: s.snapSeq, Running: s.snapRun, After: s.after, Last: page.Last,
 			Keys: page.Keys, Tickets: page.Tickets, Used: page.Used, Done: page.Done}
 		m.Seal()
-		if err := c.send(&wire.Message{Type: wire.TypeSnapshot, Snapshot: m}); err != nil {
+		if err := c.sendBinary(wire.MarshalSnapshot(m)); err != nil { // protocol 4: a binary frame
 			return false, fmt.Errorf("send snapshot: %w", err)
 		}
 		s.after = page.Last

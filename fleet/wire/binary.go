@@ -7,13 +7,14 @@ import (
 	"unicode/utf8"
 )
 
-// Binary batch frames (protocol 4). A Batch is the frame the fleet sends
-// most: one per change to every connected gate of the event. JSON costs a
-// gate more to decode than the rest of applying a small batch, so batches
-// travel as WebSocket binary messages in a compact encoding; every other
-// message stays JSON. Decode tells them apart by the first byte: a JSON
-// frame starts with '{' (or white space), a binary batch with
-// frameBatch.
+// Binary frames (protocol 4). A Batch is the frame the fleet sends most:
+// one per change to every connected gate of the event; a Snapshot chunk is
+// the biggest (20,000 tickets). JSON costs a gate more to decode than the
+// rest of applying a small batch, and a second of CPU per million
+// snapshot tickets, so both travel as WebSocket binary messages in a
+// compact encoding; every other message stays JSON. Decode tells them
+// apart by the first byte: a JSON frame starts with '{' (or white space),
+// a binary one with frameBatch or frameSnapshot.
 //
 // Layout (varint and uvarint as in encoding/binary; str and bytes are a
 // uvarint length then the bytes; time is 0 for the zero time, else 1, a
@@ -37,6 +38,61 @@ import (
 // validates the batch (bounds, order, checksum) exactly as it validates a
 // JSON one.
 const frameBatch = 0x01
+
+// frameSnapshot starts a binary snapshot chunk (protocol 4):
+//
+//	frameSnapshot
+//	event str, seq varint, running 8 bytes, after str, last str,
+//	done byte, checksum 8 bytes
+//	keys uvarint, then per key: id str, public bytes, retired_at time
+//	tickets uvarint, then per ticket: id str, type str, holder str,
+//	  revoked byte, code_secret bytes
+//	used uvarint, then per mark: ticket_id str, device str, gate str,
+//	  at time, direction str, annulled byte
+const frameSnapshot = 0x02
+
+// MarshalSnapshot returns s as a binary frame (a WebSocket binary message).
+func MarshalSnapshot(s *Snapshot) []byte {
+	out := make([]byte, 0, 64+len(s.Event)+48*len(s.Tickets)+64*len(s.Used))
+	out = append(out, frameSnapshot)
+	out = appendString(out, s.Event)
+	out = binary.AppendVarint(out, s.Seq)
+	out = binary.LittleEndian.AppendUint64(out, s.Running)
+	out = appendString(out, s.After)
+	out = appendString(out, s.Last)
+	out = appendBool(out, s.Done)
+	out = binary.LittleEndian.AppendUint64(out, s.Checksum)
+	out = binary.AppendUvarint(out, uint64(len(s.Keys)))
+	for i := range s.Keys {
+		k := &s.Keys[i]
+		out = appendString(out, k.ID)
+		out = appendBytes(out, k.Public)
+		out = appendFrameTime(out, k.RetiredAt)
+	}
+	out = binary.AppendUvarint(out, uint64(len(s.Tickets)))
+	for i := range s.Tickets {
+		t := &s.Tickets[i]
+		out = appendString(out, t.ID)
+		out = appendString(out, t.Type)
+		out = appendString(out, t.Holder)
+		out = appendBool(out, t.Revoked)
+		out = appendBytes(out, t.CodeSecret)
+	}
+	out = binary.AppendUvarint(out, uint64(len(s.Used)))
+	for i := range s.Used {
+		out = appendFrameUsed(out, &s.Used[i])
+	}
+	return out
+}
+
+func appendFrameUsed(out []byte, u *Used) []byte {
+	out = appendString(out, u.TicketID)
+	out = appendString(out, u.Device)
+	out = appendString(out, u.Gate)
+	out = appendFrameTime(out, u.At)
+	out = appendString(out, u.Direction)
+	return appendBool(out, u.Annulled)
+}
 
 // MarshalBatch returns b as a binary frame (a WebSocket binary message).
 func MarshalBatch(b *Batch) []byte {
@@ -77,12 +133,7 @@ func MarshalBatch(b *Batch) []byte {
 			out = appendString(out, r.Reason)
 		}
 		if u := c.Used; u != nil {
-			out = appendString(out, u.TicketID)
-			out = appendString(out, u.Device)
-			out = appendString(out, u.Gate)
-			out = appendFrameTime(out, u.At)
-			out = appendString(out, u.Direction)
-			out = appendBool(out, u.Annulled)
+			out = appendFrameUsed(out, u)
 		}
 		if a := c.Annul; a != nil {
 			out = appendString(out, a.TicketID)
@@ -308,7 +359,7 @@ func decodeBatchFrame(data []byte) (*Batch, error) {
 			if used == nil {
 				used = make([]Used, 0, n-uint64(i))
 			}
-			used = append(used, Used{TicketID: r.str(), Device: r.str(), Gate: r.str(), At: r.time(), Direction: r.direction(), Annulled: r.bool()})
+			used = append(used, r.used())
 			c.Used = &used[len(used)-1]
 		}
 		if bodies&16 != 0 {
@@ -326,4 +377,60 @@ func decodeBatchFrame(data []byte) (*Batch, error) {
 		return nil, invalid("binary batch: %d trailing bytes", len(r.s)-r.off)
 	}
 	return b, nil
+}
+
+func (r *frameReader) used() Used {
+	return Used{TicketID: r.str(), Device: r.str(), Gate: r.str(), At: r.time(), Direction: r.direction(), Annulled: r.bool()}
+}
+
+// count reads a row count, bounded by max and by the bytes left (each row
+// takes at least minBytes), so a frame cannot make the decoder allocate
+// more than its own size warrants.
+func (r *frameReader) count(max, minBytes int) (int, bool) {
+	n := r.uvarint()
+	if r.bad || n > uint64(max) || n > uint64(len(r.s)-r.off)/uint64(minBytes) {
+		r.bad = true
+		return 0, false
+	}
+	return int(n), true
+}
+
+// decodeSnapshotFrame parses a binary snapshot chunk (without validating
+// it).
+func decodeSnapshotFrame(data []byte) (*Snapshot, error) {
+	r := frameReader{s: string(data), off: 1}
+	s := &Snapshot{Event: r.str(), Seq: r.varint(), Running: r.uint64(), After: r.str(), Last: r.str(), Done: r.bool(), Checksum: r.uint64()}
+	n, ok := r.count(MaxCursors, 3)
+	if !ok {
+		return nil, invalid("binary snapshot: bad header or key count")
+	}
+	if n > 0 {
+		s.Keys = make([]Key, n)
+		for i := range s.Keys {
+			s.Keys[i] = Key{ID: r.str(), Public: r.bytes(), RetiredAt: r.time()}
+		}
+	}
+	if n, ok = r.count(MaxSnapshotRows, 5); !ok {
+		return nil, invalid("binary snapshot: bad keys or ticket count")
+	}
+	s.Tickets = make([]SnapTicket, n)
+	for i := range s.Tickets {
+		s.Tickets[i] = SnapTicket{ID: r.str(), Type: r.str(), Holder: r.str(), Revoked: r.bool(), CodeSecret: r.bytes()}
+	}
+	if n, ok = r.count(MaxSnapshotRows, 6); !ok {
+		return nil, invalid("binary snapshot: bad tickets or used count")
+	}
+	if n > 0 {
+		s.Used = make([]Used, n)
+		for i := range s.Used {
+			s.Used[i] = r.used()
+		}
+	}
+	if r.bad {
+		return nil, invalid("binary snapshot: truncated or bad used marks")
+	}
+	if r.off != len(r.s) {
+		return nil, invalid("binary snapshot: %d trailing bytes", len(r.s)-r.off)
+	}
+	return s, nil
 }

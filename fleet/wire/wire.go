@@ -2,8 +2,8 @@
 // their WebSocket stream. Both sides import it; it is the one contract
 // between them.
 //
-// Every frame is one JSON Message, except batches, which travel as binary
-// frames (binary.go); Decode reads both. A message has a Type and exactly the one
+// Every frame is one JSON Message, except batches and snapshot chunks,
+// which travel as binary frames (binary.go); Decode reads both. A message has a Type and exactly the one
 // body field that type names; Validate enforces that, and every size bound,
 // before anything acts on a message.
 //
@@ -39,10 +39,10 @@ import (
 //     takes back, the fleet logs it as a change of kind "annul", and
 //     snapshots flag annulled marks (Used.Annulled). Ticket and SnapTicket
 //     carry the per-ticket rotating-code secret.
-//   - 4 (2026-11-27): batches travel as binary frames (binary.go,
-//     MarshalBatch; WebSocket binary messages): a gate decodes one in a
-//     fraction of the JSON cost. Decode reads both; every other message is
-//     JSON as before.
+//   - 4 (2026-11-27): batches and snapshot chunks travel as binary frames
+//     (binary.go, MarshalBatch, MarshalSnapshot; WebSocket binary
+//     messages): a gate decodes one in a fraction of the JSON cost. Decode
+//     reads both; every other message is JSON as before.
 const ProtocolVersion = 4
 
 // MaxMessageBytes bounds one frame in either direction.
@@ -337,12 +337,18 @@ func Decode(data []byte) (*Message, error) {
 	if len(data) > MaxMessageBytes {
 		return nil, invalid("frame of %d bytes exceeds %d", len(data), MaxMessageBytes)
 	}
-	if len(data) > 0 && data[0] == frameBatch {
-		b, err := decodeBatchFrame(data)
+	if len(data) > 0 && (data[0] == frameBatch || data[0] == frameSnapshot) {
+		m := &Message{Type: TypeBatch}
+		var err error
+		if data[0] == frameBatch {
+			m.Batch, err = decodeBatchFrame(data)
+		} else {
+			m.Type = TypeSnapshot
+			m.Snapshot, err = decodeSnapshotFrame(data)
+		}
 		if err != nil {
 			return nil, err
 		}
-		m := &Message{Type: TypeBatch, Batch: b}
 		if err := m.Validate(); err != nil {
 			return nil, err
 		}
