@@ -15,6 +15,7 @@ import (
 	"admit/fleet/wire"
 	"admit/hal"
 	"admit/hal/clock"
+	"admit/internal/testwait"
 	"admit/ticket"
 )
 
@@ -134,7 +135,7 @@ func TestPassageTimeoutAnnuls(t *testing.T) {
 		t.Fatalf("annulment: %+v", a)
 	}
 	// The annulment is journaled and reaches the fleet.
-	waitFor(t, "the annulment to reach the fleet", func() bool {
+	testwait.For(t, "the annulment to reach the fleet", func() bool {
 		for _, s := range f.scans(t) {
 			if s.Seq == a.Seq && s.TicketID == tk.ID && s.Reason == decide.ReasonNoPassage && s.Outcome == wire.Refused {
 				return true
@@ -149,7 +150,7 @@ func TestPassageTimeoutAnnuls(t *testing.T) {
 	}
 	<-armed
 	sensor.Pass()
-	waitFor(t, "the passage to be confirmed", func() bool {
+	testwait.For(t, "the passage to be confirmed", func() bool {
 		p, _ := g.DB().PendingPassages(ctx)
 		return len(p) == 0
 	})
@@ -215,7 +216,7 @@ func TestStaffActions(t *testing.T) {
 	if code, out := post("/staff/force-admit", `{"ticket":"`+tk.Code+`","reason":"wristband checked"}`); code != 200 || out["Admitted"] != true || out["Reason"] != decide.ReasonForced {
 		t.Fatalf("force-admit: %d %v", code, out)
 	}
-	waitFor(t, "the forced entry to reach the fleet", func() bool {
+	testwait.For(t, "the forced entry to reach the fleet", func() bool {
 		for _, s := range f.scans(t) {
 			if s.Reason == decide.ReasonForced && s.Outcome == wire.Admitted && strings.Contains(s.Sentence, "wristband checked") {
 				return true
@@ -237,7 +238,7 @@ func TestStaffActions(t *testing.T) {
 		t.Fatalf("relay pulses %d, want 3", g.relay.Pulses())
 	}
 	// Everything reaches the fleet: 2 entries, 1 annulment, 1 forced entry.
-	waitFor(t, "the journal to drain", func() bool { return g.backlog(t) == 0 })
+	testwait.For(t, "the journal to drain", func() bool { return g.backlog(t) == 0 })
 	reasons := map[string]int{}
 	for _, s := range f.scans(t) {
 		reasons[s.Outcome+"/"+s.Reason]++
@@ -355,7 +356,7 @@ func TestOnlineFallback(t *testing.T) {
 		}
 		clk.Advance(time.Second)
 	}
-	waitFor(t, "the switch back to be journaled", func() bool {
+	testwait.For(t, "the switch back to be journaled", func() bool {
 		log, _ = g.DB().GateLog(ctx, 10)
 		return len(log) == 2
 	})

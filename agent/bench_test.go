@@ -12,6 +12,7 @@ import (
 	"admit/agent/gatedb"
 	"admit/hal"
 	"admit/internal/sqlitedb"
+	"admit/internal/testwait"
 )
 
 // reportPercentiles reports p50 and p99 of durations as benchmark metrics.
@@ -124,7 +125,7 @@ func BenchmarkPeerPropagation(b *testing.B) {
 		}
 	})
 	px.SetUp(false)
-	waitFor(b, "both uplinks to drop", func() bool { return !gates[0].Online() && !gates[1].Online() })
+	testwait.For(b, "both uplinks to drop", func() bool { return !gates[0].Online() && !gates[1].Online() })
 	a, g := gates[0], gates[1]
 	durable := make([]time.Duration, 0, peerBenchTickets)
 	scan := make([]time.Duration, 0, peerBenchTickets)

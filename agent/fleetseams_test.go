@@ -14,6 +14,7 @@ import (
 	"admit/agent/gatedb"
 	"admit/fleet"
 	"admit/fleet/node"
+	"admit/internal/testwait"
 	"admit/ticket"
 )
 
@@ -46,7 +47,7 @@ func TestExitThroughFleet(t *testing.T) {
 	if d := a.present(t, tk.Code); !d.Admitted {
 		t.Fatalf("entry at A: %+v", d)
 	}
-	waitFor(t, "C to learn the entry", func() bool { return len(c.marksAt(t, f.event, tk.ID)) == 1 })
+	testwait.For(t, "C to learn the entry", func() bool { return len(c.marksAt(t, f.event, tk.ID)) == 1 })
 	if d := c.present(t, tk.Code); d.Admitted || d.Reason != decide.ReasonNoExit {
 		t.Fatalf("at C while inside: %+v, want refused (no exit)", d)
 	}
@@ -54,7 +55,7 @@ func TestExitThroughFleet(t *testing.T) {
 		t.Fatalf("exit at B: %+v", d)
 	}
 	var fromB *gatedb.Mark
-	waitFor(t, "C to learn of the passage at B", func() bool {
+	testwait.For(t, "C to learn of the passage at B", func() bool {
 		for _, m := range c.marksAt(t, f.event, tk.ID) {
 			if m.Device == "gate-b" {
 				fromB = &m
@@ -85,14 +86,14 @@ func TestAnnulThroughFleet(t *testing.T) {
 	if d := a.present(t, tk.Code); !d.Admitted {
 		t.Fatalf("entry at A: %+v", d)
 	}
-	waitFor(t, "B to learn the entry", func() bool { return len(b.marksAt(t, f.event, tk.ID)) == 1 })
+	testwait.For(t, "B to learn the entry", func() bool { return len(b.marksAt(t, f.event, tk.ID)) == 1 })
 	if d := b.present(t, tk.Code); d.Admitted || d.Reason != decide.ReasonAlreadyUsed {
 		t.Fatalf("at B before the annulment: %+v", d)
 	}
 	if _, err := a.AnnulLast(context.Background(), "did not go through"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "B to learn the annulment", func() bool {
+	testwait.For(t, "B to learn the annulment", func() bool {
 		ms := b.marksAt(t, f.event, tk.ID)
 		return len(ms) == 1 && ms[0].Annulled
 	})
@@ -100,7 +101,7 @@ func TestAnnulThroughFleet(t *testing.T) {
 		t.Fatalf("at B after the annulment at A: %+v", d)
 	}
 	// The new entry counts again, everywhere.
-	waitFor(t, "A to learn the entry at B", func() bool { return len(a.marksAt(t, f.event, tk.ID)) == 2 })
+	testwait.For(t, "A to learn the entry at B", func() bool { return len(a.marksAt(t, f.event, tk.ID)) == 2 })
 	if d := a.present(t, tk.Code); d.Admitted || !strings.Contains(d.Sentence, "Gate B") {
 		t.Fatalf("at A after the entry at B: %+v", d)
 	}
@@ -177,7 +178,7 @@ func TestOnlineThroughNode(t *testing.T) {
 		gates = append(gates, g)
 	}
 	px.SetUp(false)
-	waitFor(t, "gate-2's stream to drop", func() bool { return !gates[1].Online() })
+	testwait.For(t, "gate-2's stream to drop", func() bool { return !gates[1].Online() })
 
 	tk := f.tickets[0]
 	if d := gates[0].present(t, tk.Code); !d.Admitted || !d.ByFleet {
@@ -209,10 +210,10 @@ func TestRevocationWipesButKeepsTheBacklog(t *testing.T) {
 	cfg := agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, FleetURL: px.wsURL(), DataDir: dir, Key: f.enrolled(t, "gate-1")}
 	g := startGate(t, cfg)
 	g.waitReplica(t, f)
-	waitFor(t, "the uplink", g.Online)
+	testwait.For(t, "the uplink", g.Online)
 
 	px.SetUp(false)
-	waitFor(t, "the uplink to drop", func() bool { return !g.Online() })
+	testwait.For(t, "the uplink to drop", func() bool { return !g.Online() })
 	for _, tk := range f.tickets[:2] {
 		if d := g.present(t, tk.Code); !d.Admitted {
 			t.Fatalf("entry: %+v", d)
@@ -222,14 +223,14 @@ func TestRevocationWipesButKeepsTheBacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 	px.SetUp(true)
-	waitFor(t, "the wipe", func() bool {
+	testwait.For(t, "the wipe", func() bool {
 		_, err := g.DB().State(ctx, f.event, f.tickets[2].ID)
 		return errors.Is(err, gatedb.ErrUnknownTicket)
 	})
 	if ms := g.marksAt(t, f.event, f.tickets[0].ID); len(ms) != 0 {
 		t.Fatalf("marks survived the wipe: %+v", ms)
 	}
-	waitFor(t, "the gate to forget its decisions", func() bool { return len(g.LastDecisions(10)) == 0 })
+	testwait.For(t, "the gate to forget its decisions", func() bool { return len(g.LastDecisions(10)) == 0 })
 	if d := g.present(t, f.tickets[2].Code); d.Admitted {
 		t.Fatalf("a revoked gate admitted: %+v", d)
 	}
@@ -244,7 +245,7 @@ func TestRevocationWipesButKeepsTheBacklog(t *testing.T) {
 	g.stop()
 	cfg.Key = f.enrolled(t, "gate-1")
 	g = startGate(t, cfg)
-	waitFor(t, "the backlog to drain", func() bool { return g.backlog(t) == 0 })
+	testwait.For(t, "the backlog to drain", func() bool { return g.backlog(t) == 0 })
 	seqs := map[int64]int{}
 	for _, s := range f.scans(t) {
 		seqs[s.Seq]++

@@ -12,6 +12,7 @@ import (
 	"admit/agent"
 	"admit/agent/gatedb"
 	"admit/internal/sqlitedb"
+	"admit/internal/testwait"
 )
 
 // heldPeerMarks is a TestHookPersistPeerMarks that persists nothing while
@@ -76,7 +77,7 @@ func TestPeerMarkRefusesBeforePersisted(t *testing.T) {
 	})
 	a, b := gates[0], gates[1]
 	px.SetUp(false)
-	waitFor(t, "both uplinks to drop", func() bool { return !a.Online() && !b.Online() })
+	testwait.For(t, "both uplinks to drop", func() bool { return !a.Online() && !b.Online() })
 
 	tk := f.tickets[0]
 	if d := a.present(t, tk.Code); !d.Admitted {
@@ -117,7 +118,7 @@ func TestPeerMarkRefusesBeforePersisted(t *testing.T) {
 	if d := a.present(t, tk2.Code); !d.Admitted {
 		t.Fatalf("gate A: %+v", d)
 	}
-	waitFor(t, "gate B to persist the next mark", func() bool {
+	testwait.For(t, "gate B to persist the next mark", func() bool {
 		stored, _ := b.DB().StoredMarks(ctx, f.event, tk2.ID)
 		return len(stored) == 1
 	})
@@ -145,9 +146,9 @@ func TestUnpersistedPeerMarkRecoveredAfterRestart(t *testing.T) {
 	b := startGate(t, cfgB)
 	a.waitReplica(t, f)
 	b.waitReplica(t, f)
-	waitFor(t, "the peer link", func() bool { return a.PeersConnected() == 1 })
+	testwait.For(t, "the peer link", func() bool { return a.PeersConnected() == 1 })
 	px.SetUp(false) // neither gate can tell the fleet, nor hear from it
-	waitFor(t, "both uplinks to drop", func() bool { return !a.Online() && !b.Online() })
+	testwait.For(t, "both uplinks to drop", func() bool { return !a.Online() && !b.Online() })
 
 	tk := f.tickets[0]
 	if d := a.present(t, tk.Code); !d.Admitted {
@@ -181,7 +182,7 @@ func TestUnpersistedPeerMarkRecoveredAfterRestart(t *testing.T) {
 	if b2.Online() {
 		t.Fatal("gate B reached the fleet: the mark may not have come from the catch-up")
 	}
-	waitFor(t, "gate B to persist the recovered mark", func() bool {
+	testwait.For(t, "gate B to persist the recovered mark", func() bool {
 		stored, _ := b2.DB().StoredMarks(ctx, f.event, tk.ID)
 		return len(stored) == 1
 	})

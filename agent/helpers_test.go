@@ -14,22 +14,10 @@ import (
 	"admit/fleet"
 	"admit/fleet/node"
 	"admit/hal"
+	"admit/internal/testwait"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-// waitFor polls cond until it holds or a generous deadline passes: it
-// waits for a state, never for a guessed duration.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
 // testFleet is a real fleet node on loopback with one event.
 type testFleet struct {
@@ -233,7 +221,7 @@ func startGate(t testing.TB, cfg agent.Config) *testGate {
 func (g *testGate) waitReplica(t testing.TB, f *testFleet) {
 	t.Helper()
 	last := f.tickets[len(f.tickets)-1]
-	waitFor(t, "the replica", func() bool {
+	testwait.For(t, "the replica", func() bool {
 		_, err := g.DB().Ticket(context.Background(), f.event, last.ID)
 		return err == nil
 	})

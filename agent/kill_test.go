@@ -18,6 +18,7 @@ import (
 	"admit/agent"
 	"admit/fleet/wire"
 	"admit/hal"
+	"admit/internal/testwait"
 )
 
 // The kill test re-executes this test binary as a child that runs a real
@@ -172,7 +173,7 @@ func TestKill9DuringBurst(t *testing.T) {
 		before := countLines(decisions)
 		cmd := start()
 		target := before + 1 + rng.IntN(burst)
-		waitFor(t, "decisions before the kill", func() bool {
+		testwait.For(t, "decisions before the kill", func() bool {
 			return countLines(decisions) >= target || countLines(filepath.Join(dir, "child-errors")) > 0
 		})
 		cmd.Process.Signal(syscall.SIGKILL)
@@ -180,7 +181,7 @@ func TestKill9DuringBurst(t *testing.T) {
 		t.Logf("kill %d after %d decisions", i+1, countLines(decisions)-before)
 	}
 	cmd := start()
-	waitFor(t, "the last run to finish and drain", func() bool {
+	testwait.For(t, "the last run to finish and drain", func() bool {
 		return countLines(filepath.Join(dir, "done")) > 0 || countLines(filepath.Join(dir, "child-errors")) > 0
 	})
 	cmd.Process.Signal(syscall.SIGTERM)

@@ -19,6 +19,7 @@ import (
 
 	"admit/agent"
 	"admit/fleet/wire"
+	"admit/internal/testwait"
 )
 
 // TestUplinkCutThenRestored: the uplink is down for a whole burst; every
@@ -29,10 +30,10 @@ func TestUplinkCutThenRestored(t *testing.T) {
 	px := newProxy(t, f.node.Addr())
 	g := startGate(t, agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, FleetURL: px.wsURL()})
 	g.waitReplica(t, f)
-	waitFor(t, "the uplink", g.Online)
+	testwait.For(t, "the uplink", g.Online)
 
 	px.SetUp(false)
-	waitFor(t, "the uplink to drop", func() bool { return !g.Online() })
+	testwait.For(t, "the uplink to drop", func() bool { return !g.Online() })
 	const burst = 60 // 40 tickets, then 20 of them again
 	for i := range burst {
 		g.present(t, f.tickets[i%len(f.tickets)].Code)
@@ -45,7 +46,7 @@ func TestUplinkCutThenRestored(t *testing.T) {
 	}
 
 	px.SetUp(true)
-	waitFor(t, "the backlog to drain", func() bool { return g.backlog(t) == 0 })
+	testwait.For(t, "the backlog to drain", func() bool { return g.backlog(t) == 0 })
 	scans := f.scans(t)
 	if len(scans) != burst {
 		t.Fatalf("fleet has %d scans, want %d", len(scans), burst)
@@ -116,7 +117,7 @@ func startPeersWith(t testing.TB, f *testFleet, px *proxy, n int, adjust func(i 
 	}
 	for _, g := range gates {
 		g.waitReplica(t, f)
-		waitFor(t, "peer links", func() bool { return g.PeersConnected() == n-1 })
+		testwait.For(t, "peer links", func() bool { return g.PeersConnected() == n-1 })
 	}
 	return gates
 }
@@ -130,13 +131,13 @@ func TestPeersWithUplinkDown(t *testing.T) {
 	gates := startPeers(t, f, px, 2)
 	a, b := gates[0], gates[1]
 	px.SetUp(false)
-	waitFor(t, "both uplinks to drop", func() bool { return !a.Online() && !b.Online() })
+	testwait.For(t, "both uplinks to drop", func() bool { return !a.Online() && !b.Online() })
 
 	for _, tk := range f.tickets {
 		if d := a.present(t, tk.Code); !d.Admitted {
 			t.Fatalf("gate A: %+v", d)
 		}
-		waitFor(t, "gate B to learn the passage", func() bool {
+		testwait.For(t, "gate B to learn the passage", func() bool {
 			ms, _ := b.DB().Marks(ctx, f.event, tk.ID)
 			return len(ms) == 1
 		})
@@ -151,7 +152,7 @@ func TestPeersWithUplinkDown(t *testing.T) {
 	// Back online, the fleet records one admission per ticket.
 	px.SetUp(true)
 	for _, g := range gates {
-		waitFor(t, "the backlog to drain", func() bool { return g.backlog(t) == 0 })
+		testwait.For(t, "the backlog to drain", func() bool { return g.backlog(t) == 0 })
 	}
 	admitted := map[string]int{}
 	for _, s := range f.scans(t) {
@@ -181,7 +182,7 @@ func TestPeerCatchUp(t *testing.T) {
 	}
 	b := startGate(t, agent.Config{Device: "gate-1", Gate: "Gate B", Event: f.event, FleetURL: f.wsURL(), StatusListener: lnB})
 	b.waitReplica(t, f)
-	waitFor(t, "B to learn A's passage", func() bool {
+	testwait.For(t, "B to learn A's passage", func() bool {
 		ms, _ := b.DB().Marks(context.Background(), f.event, f.tickets[0].ID)
 		return len(ms) == 1
 	})

@@ -17,6 +17,7 @@ import (
 
 	"admit/agent/gatedb"
 	"admit/agent/peer"
+	"admit/internal/testwait"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -130,7 +131,7 @@ func TestDeadAndSlowPeersDelayNoOther(t *testing.T) {
 	go func() { defer close(done); g.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	waitFor(t, "the slow and the healthy peer to be connected", func() bool { return g.Connected() == 2 })
+	testwait.For(t, "the slow and the healthy peer to be connected", func() bool { return g.Connected() == 2 })
 	select {
 	case <-accepted:
 	case <-time.After(20 * time.Second):
@@ -162,17 +163,5 @@ func TestDeadAndSlowPeersDelayNoOther(t *testing.T) {
 			defer store.mu.Unlock()
 			t.Fatalf("timed out waiting for %s (it got %d of %d)", c.what, len(store.got), n)
 		}
-	}
-}
-
-// waitFor polls cond until it holds or a generous deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }

@@ -12,20 +12,10 @@ import (
 	"admit/fleet"
 	"admit/fleet/node"
 	"admit/fleet/wire"
+	"admit/internal/testwait"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // run parses args and runs the program until stop is called.
 func run(t *testing.T, args ...string) (stop func() error) {
@@ -67,7 +57,7 @@ func TestEnrollThenRestart(t *testing.T) {
 		t.Fatal("neither -device nor -enroll nor an identity: accepted")
 	}
 	stop := run(t, append([]string{"-enroll", code}, common...)...)
-	waitFor(t, "the enrolled gate's stream", func() bool { return n.Hub.ConnectedDevice("gate-1") })
+	testwait.For(t, "the enrolled gate's stream", func() bool { return n.Hub.ConnectedDevice("gate-1") })
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -79,11 +69,11 @@ func TestEnrollThenRestart(t *testing.T) {
 	if err != nil || id.Device != "gate-1" || id.Gate != "Gate 1" || id.Fleet != n.AgentURL() || len(id.pin()) != 32 {
 		t.Fatalf("identity %+v %v", id, err)
 	}
-	waitFor(t, "the fleet to see the first session end", func() bool { return !n.Hub.ConnectedDevice("gate-1") })
+	testwait.For(t, "the fleet to see the first session end", func() bool { return !n.Hub.ConnectedDevice("gate-1") })
 
 	// Later starts: the stored key and pin (the token is spent).
 	stop = run(t, common...)
-	waitFor(t, "the restarted gate's stream", func() bool { return n.Hub.ConnectedDevice("gate-1") })
+	testwait.For(t, "the restarted gate's stream", func() bool { return n.Hub.ConnectedDevice("gate-1") })
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}

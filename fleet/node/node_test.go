@@ -25,20 +25,10 @@ import (
 	"admit/fleet/postgres/pgtest"
 	"admit/fleet/wire"
 	"admit/internal/sqlitedb"
+	"admit/internal/testwait"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
 func open(t *testing.T, cfg node.Config) *node.Node {
 	t.Helper()
@@ -123,7 +113,7 @@ func TestEnrollOverPinnedTLS(t *testing.T) {
 		t.Fatal("a token enrolled twice")
 	}
 	g := runGate(t, uplink.Options{URL: n.AgentURL(), Device: res.Device, Key: key, CAFingerprint: res.CAFingerprint})
-	waitFor(t, "replication over WSS", func() bool { return g.has(ts[2].ID) })
+	testwait.For(t, "replication over WSS", func() bool { return g.has(ts[2].ID) })
 
 	// Another CA's fingerprint: the TLS handshake fails.
 	d := websocket.Dialer{TLSClientConfig: uplink.TLSConfig(make([]byte, 32))}
@@ -151,12 +141,12 @@ func TestTwoNodesOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := runGate(t, uplink.Options{URL: b.AgentURL(), Device: "gate-1", Key: key})
-	waitFor(t, "the gate on node B", func() bool { return b.Hub.ConnectedDevice("gate-1") })
+	testwait.For(t, "the gate on node B", func() bool { return b.Hub.ConnectedDevice("gate-1") })
 	ts, err := a.Service.Issue(ctx, fleet.IssueRequest{Event: "gala", Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the ticket issued on A to reach the gate on B", func() bool { return g.has(ts[0].ID) })
+	testwait.For(t, "the ticket issued on A to reach the gate on B", func() bool { return g.has(ts[0].ID) })
 
 	if err := a.Service.RevokeDevice(ctx, "gate-1"); err != nil {
 		t.Fatal(err)

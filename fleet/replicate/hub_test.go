@@ -25,6 +25,7 @@ import (
 	"admit/fleet/sqlite"
 	"admit/fleet/wire"
 	"admit/internal/sqlitedb"
+	"admit/internal/testwait"
 )
 
 // logBuffer collects the hub's log so tests can check logged reasons.
@@ -218,17 +219,6 @@ func expectClosed(t *testing.T, ws *websocket.Conn) string {
 	return ""
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func TestEnrolledDeviceMustSign(t *testing.T) {
 	f := startFleet(t, replicate.Options{})
 	key := f.enroll(t, "gate-1")
@@ -383,7 +373,7 @@ func TestBadPeersAreDroppedAlone(t *testing.T) {
 			if code := expectClosed(t, bad.ws); code != tc.code && !(tc.code == "oversized" && code == "") {
 				t.Fatalf("closed with %q, want %q", code, tc.code)
 			}
-			waitFor(t, "the reason in the log", func() bool {
+			testwait.For(t, "the reason in the log", func() bool {
 				return strings.Contains(f.log.String(), "device="+id) && strings.Contains(f.log.String(), tc.code)
 			})
 			// The good gate still gets live changes.
@@ -442,7 +432,7 @@ func TestRevokedDeviceIsDroppedAndWipes(t *testing.T) {
 	cl := uplink.New(uplink.Options{URL: f.url, Device: "gate-1", DB: db, Key: key, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	done := make(chan error, 1)
 	go func() { done <- cl.Run(ctx) }()
-	waitFor(t, "the replica", func() bool { _, err := db.Ticket(ctx, "gala", ts[4].ID); return err == nil })
+	testwait.For(t, "the replica", func() bool { _, err := db.Ticket(ctx, "gala", ts[4].ID); return err == nil })
 	if err := f.svc.RevokeDevice(ctx, "gate-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +447,7 @@ func TestRevokedDeviceIsDroppedAndWipes(t *testing.T) {
 	if _, err := db.Ticket(ctx, "gala", ts[4].ID); !errors.Is(err, gatedb.ErrUnknownTicket) {
 		t.Fatalf("replica not wiped: %v", err)
 	}
-	waitFor(t, "the hub to drop the revoked device", func() bool { return !f.hub.ConnectedDevice("gate-1") })
+	testwait.For(t, "the hub to drop the revoked device", func() bool { return !f.hub.ConnectedDevice("gate-1") })
 }
 
 // TestConfigPushAndDrift: a group config reaches the device, which
@@ -483,12 +473,12 @@ func TestConfigPushAndDrift(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cl.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, "the session", cl.Connected)
+	testwait.For(t, "the session", cl.Connected)
 	c, err := f.svc.PutConfig(ctx, "group:north", json.RawMessage(`{"pulse_ms":700}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the config to be applied and reported", func() bool {
+	testwait.For(t, "the config to be applied and reported", func() bool {
 		ds, _ := f.svc.Devices(ctx)
 		return len(ds) == 1 && !ds[0].Drift && ds[0].ConfigVersion == c.Version
 	})

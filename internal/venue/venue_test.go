@@ -14,20 +14,8 @@ import (
 	"admit/fleet"
 	"admit/fleet/wire"
 	"admit/hal"
+	"admit/internal/testwait"
 )
-
-// waitFor polls cond until it holds or the deadline passes. It waits for a
-// state to be reached, never for a guessed duration.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 type gateDecision struct {
 	gate int
@@ -52,7 +40,7 @@ func TestEndToEnd(t *testing.T) {
 	tk := v.Tickets[0]
 
 	for _, g := range v.Gates {
-		waitFor(t, g.Name+" to replicate the allowlist", func() bool {
+		testwait.For(t, g.Name+" to replicate the allowlist", func() bool {
 			_, err := g.Agent.DB().Ticket(ctx, tk.Event, tk.ID)
 			return err == nil
 		})
@@ -97,7 +85,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// 2. The fleet fans the used mark out; gate B refuses the same ticket.
 	b := v.Gates[1]
-	waitFor(t, "gate B to learn the used mark", func() bool {
+	testwait.For(t, "gate B to learn the used mark", func() bool {
 		uses, _ := b.Agent.DB().Uses(ctx, tk.Event, tk.ID)
 		return len(uses) == 1
 	})
@@ -132,7 +120,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// 4. The fleet has recorded all four scans with their outcomes.
 	var scans []fleet.ScanRecord
-	waitFor(t, "the fleet to record 4 scans", func() bool {
+	testwait.For(t, "the fleet to record 4 scans", func() bool {
 		scans, err = v.Fleet.Service.Store.RecentScans(ctx, 10)
 		return err == nil && len(scans) >= 4
 	})
@@ -142,7 +130,7 @@ func TestEndToEnd(t *testing.T) {
 	checkScans(t, scans)
 	// Every acknowledged scan left the gates' journals.
 	for _, g := range v.Gates {
-		waitFor(t, g.Name+" journal to drain", func() bool {
+		testwait.For(t, g.Name+" journal to drain", func() bool {
 			n, err := g.Agent.DB().Backlog(ctx)
 			return err == nil && n == 0
 		})
@@ -159,7 +147,7 @@ func TestEndToEnd(t *testing.T) {
 	if d := next(1); !d.Admitted || d.TicketID != v.Tickets[2].ID {
 		t.Fatalf("phone tap at gate B: %+v", d)
 	}
-	waitFor(t, "gate B to learn the NTAG admission", func() bool {
+	testwait.For(t, "gate B to learn the NTAG admission", func() bool {
 		uses, _ := b.Agent.DB().Uses(ctx, tk.Event, v.Tickets[1].ID)
 		return len(uses) == 1
 	})
