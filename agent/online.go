@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"admit/agent/decide"
-	"admit/agent/uplink"
 	"admit/fleet/wire"
+	"admit/internal/tlspin"
 	"admit/ticket"
 )
 
@@ -187,14 +187,14 @@ type HTTPAuthority struct {
 
 // NewHTTPAuthority returns an authority at base, which may also be the
 // fleet's stream URL (ws://host/ws), signing with key, over TLS pinned to
-// the fleet CA's fingerprint pin when pin is set (see uplink.TLSConfig).
+// the fleet CA's fingerprint pin when pin is set (see tlspin.Config).
 func NewHTTPAuthority(base string, key ed25519.PrivateKey, pin []byte) *HTTPAuthority {
 	base = strings.TrimSuffix(base, "/ws")
 	base = strings.Replace(base, "ws://", "http://", 1)
 	base = strings.Replace(base, "wss://", "https://", 1)
 	client := &http.Client{}
 	if len(pin) > 0 {
-		client.Transport = &http.Transport{TLSClientConfig: uplink.TLSConfig(pin)}
+		client.Transport = &http.Transport{TLSClientConfig: tlspin.Config(pin)}
 	}
 	return &HTTPAuthority{URL: strings.TrimSuffix(base, "/"), Client: client, Key: key}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"admit/fleet/wire"
+	"admit/internal/tlspin"
 )
 
 // Enroll registers key with the fleet named in an enrollment code (the text
@@ -30,7 +31,7 @@ func Enroll(ctx context.Context, code string, key ed25519.PrivateKey) (wire.Enro
 		return out, fmt.Errorf("uplink: enroll: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: TLSConfig(u.CAFingerprint)}}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tlspin.Config(u.CAFingerprint)}}
 	resp, err := client.Do(req)
 	if err != nil {
 		return out, fmt.Errorf("uplink: enroll: %w", err)

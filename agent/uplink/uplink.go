@@ -13,10 +13,6 @@ package uplink
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
-	"crypto/subtle"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +27,7 @@ import (
 
 	"admit/agent/gatedb"
 	"admit/fleet/wire"
+	"admit/internal/tlspin"
 )
 
 // ErrRevoked: the fleet revoked this device; the replica was wiped.
@@ -127,46 +124,6 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 }
 
-// TLSConfig returns the client TLS config for a fleet whose CA has the
-// SHA-256 fingerprint pin: the chain the fleet presents must be signed by
-// exactly that CA (names are not checked: the pin is the identity).
-func TLSConfig(pin []byte) *tls.Config {
-	if len(pin) == 0 {
-		return nil
-	}
-	return &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		InsecureSkipVerify: true, // replaced by VerifyPeerCertificate below
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 {
-				return errors.New("uplink: fleet sent no certificate")
-			}
-			leaf, err := x509.ParseCertificate(raw[0])
-			if err != nil {
-				return fmt.Errorf("uplink: fleet certificate: %w", err)
-			}
-			for _, der := range raw[1:] {
-				fp := sha256.Sum256(der)
-				if subtle.ConstantTimeCompare(fp[:], pin) != 1 {
-					continue
-				}
-				ca, err := x509.ParseCertificate(der)
-				if err != nil {
-					return fmt.Errorf("uplink: fleet CA: %w", err)
-				}
-				if err := leaf.CheckSignatureFrom(ca); err != nil {
-					return fmt.Errorf("uplink: fleet certificate not signed by the pinned CA: %w", err)
-				}
-				if now := time.Now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
-					return errors.New("uplink: fleet certificate expired or not yet valid")
-				}
-				return nil
-			}
-			return errors.New("uplink: fleet CA does not match the pinned fingerprint")
-		},
-	}
-}
-
 type session struct {
 	c   *Client
 	ws  *websocket.Conn
@@ -193,7 +150,7 @@ func (s *session) read() (*wire.Message, error) {
 }
 
 func (c *Client) session(ctx context.Context) error {
-	dialer := websocket.Dialer{HandshakeTimeout: c.opts.Timeout, TLSClientConfig: TLSConfig(c.opts.CAFingerprint)}
+	dialer := websocket.Dialer{HandshakeTimeout: c.opts.Timeout, TLSClientConfig: tlspin.Config(c.opts.CAFingerprint)}
 	ws, resp, err := dialer.DialContext(ctx, c.opts.URL, http.Header{})
 	if err != nil {
 		return fmt.Errorf("uplink: dial %s: %w", c.opts.URL, err)

@@ -17,9 +17,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"admit/agent/uplink"
 	"admit/fleet"
 	"admit/fleet/qrimage"
+	"admit/internal/tlspin"
 )
 
 // fleetClient talks to the fleet's HTTP API.
@@ -39,7 +39,7 @@ func fleetFlags(fs *flag.FlagSet) func() (*fleetClient, error) {
 			if err != nil || len(fp) != sha256.Size {
 				return nil, fmt.Errorf("-pin is not a hex SHA-256")
 			}
-			c.http = &http.Client{Transport: &http.Transport{TLSClientConfig: uplink.TLSConfig(fp)}}
+			c.http = &http.Client{Transport: &http.Transport{TLSClientConfig: tlspin.Config(fp)}}
 		}
 		return c, nil
 	}

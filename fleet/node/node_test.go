@@ -26,6 +26,7 @@ import (
 	"admit/fleet/wire"
 	"admit/internal/sqlitedb"
 	"admit/internal/testwait"
+	"admit/internal/tlspin"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -92,7 +93,7 @@ func TestEnrollOverPinnedTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: uplink.TLSConfig(n.CAFingerprint)}}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlspin.Config(n.CAFingerprint)}}
 	body, _ := json.Marshal(api.EnrollmentRequest{Device: "gate-1", Gate: "Gate 1"})
 	resp, err := client.Post(n.URL()+"/api/enrollments", "application/json", bytes.NewReader(body))
 	if err != nil {
@@ -116,7 +117,7 @@ func TestEnrollOverPinnedTLS(t *testing.T) {
 	testwait.For(t, "replication over WSS", func() bool { return g.has(ts[2].ID) })
 
 	// Another CA's fingerprint: the TLS handshake fails.
-	d := websocket.Dialer{TLSClientConfig: uplink.TLSConfig(make([]byte, 32))}
+	d := websocket.Dialer{TLSClientConfig: tlspin.Config(make([]byte, 32))}
 	if ws, _, err := d.Dial(n.AgentURL(), nil); err == nil || !strings.Contains(err.Error(), "pinned") {
 		if ws != nil {
 			ws.Close()
