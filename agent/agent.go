@@ -1,15 +1,17 @@
-// Package agent is the gate: it reads credentials (camera frames through
-// decode, NFC through hal), verifies tickets offline, decides with local
-// state only, journals every decision durably, then actuates the relay,
-// indicator, buzzer and display, and keeps its replica and journal in step
-// with the fleet through uplink and with the other gates through peer.
+// Package agent is the gate: it reads credentials (hal.CredentialReader:
+// NFC readers and USB scanners from hal, cameras through agent/camera),
+// verifies tickets offline, decides with local state only, journals every
+// decision durably, then actuates the relay, indicator, buzzer and display,
+// and keeps its replica and journal in step with the fleet through uplink
+// and with the other gates through peer. It never sees a pixel: decoding
+// (and OpenCV) stays in decode and agent/camera, which this package does
+// not import.
 //
 // # Pipeline
 //
-// Every reader (each camera, each credential reader) runs in its own
-// goroutine and hands presentations to one decider goroutine over a
-// channel; repeated reads of one code within Config.Debounce are one
-// presentation. The decider verifies (package ticket), looks the ticket up
+// Every credential reader runs in its own goroutine and hands
+// presentations to one decider goroutine over a channel; repeated reads of
+// one code within Config.Debounce are one presentation. The decider verifies (package ticket), looks the ticket up
 // in the replica, applies the gate's rules (package decide), optionally
 // asks the fleet (online mode), journals, then actuates. A passage watcher
 // goroutine confirms admissions on the turnstile's sensor or annuls them
@@ -56,7 +58,6 @@ import (
 	"admit/agent/gatedb"
 	"admit/agent/peer"
 	"admit/agent/uplink"
-	"admit/decode"
 	"admit/hal"
 	"admit/hal/clock"
 	"admit/internal/sqlitedb"
@@ -90,11 +91,10 @@ type Config struct {
 	ReaderSides map[string]decide.Direction
 	Location    *time.Location // venue time zone for sentences; default time.Local
 
-	Cameras []decode.Source // frames to decode
-	// Formats are the symbologies the cameras read; empty means QR only.
-	// Enable only what this gate's tickets use: each format costs time on
-	// every frame without a code.
-	Formats   []decode.Format
+	// Readers yield the credentials presented at this gate: NFC readers,
+	// USB scanners, cameras (agent/camera). A credential without a Source
+	// is named after its reader's place here ("reader0", ...); a reader
+	// whose stream ends (io.EOF) stops alone, the gate goes on.
 	Readers   []hal.CredentialReader
 	Relay     hal.Relay
 	Indicator hal.Indicator
@@ -378,7 +378,8 @@ func (a *Agent) Close() error {
 // Run runs the readers, the decider, the passage watcher, the uplink, the
 // peer links, the online prober and the status server until ctx ends, and
 // returns once every goroutine it started has stopped. A reader whose
-// stream ends (a video file) stops alone; the gate goes on with the others.
+// stream ends (io.EOF: a video file) stops alone; the gate goes on with
+// the others.
 func (a *Agent) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -425,10 +426,6 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 			return nil
 		})
-	}
-	for i, cam := range a.cfg.Cameras {
-		name := fmt.Sprintf("camera%d", i)
-		start(name, func(ctx context.Context) error { return a.runCamera(ctx, name, cam) })
 	}
 	for i, r := range a.cfg.Readers {
 		name := fmt.Sprintf("reader%d", i)

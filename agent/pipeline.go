@@ -4,47 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
-
-	"gocv.io/x/gocv"
 
 	"admit/agent/decide"
 	"admit/agent/gatedb"
-	"admit/decode"
 	"admit/fleet/wire"
 	"admit/hal"
 	"admit/ticket"
 )
 
-// runCamera decodes frames and hands each symbol to the decider.
-func (a *Agent) runCamera(ctx context.Context, name string, src decode.Source) error {
-	frame := gocv.NewMat()
-	defer frame.Close()
-	dec := decode.NewDecoder(decode.Options{Formats: a.cfg.Formats})
-	defer dec.Close()
-	for {
-		if err := src.Read(ctx, &frame); err != nil {
-			if errors.Is(err, decode.ErrEndOfStream) {
-				a.cfg.Log.Info("agent: camera stream ended", "camera", name)
-				return nil
-			}
-			return err
-		}
-		sym, err := dec.Decode(ctx, frame)
-		if errors.Is(err, decode.ErrNoSymbol) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		cred := hal.Credential{Source: name, Kind: string(sym.Format), Payload: []byte(sym.Text), At: a.cfg.Now()}
-		if err := a.enqueue(ctx, cred); err != nil {
-			return err
-		}
-	}
-}
-
-// runReader hands each credential a reader yields to the decider.
+// runReader hands each credential a reader yields to the decider, until
+// ctx ends or the reader's stream ends (io.EOF: a video file or an image
+// folder read to the end).
 func (a *Agent) runReader(ctx context.Context, name string, r hal.CredentialReader) error {
 	for {
 		cred, err := r.Read(ctx)
@@ -53,6 +25,10 @@ func (a *Agent) runReader(ctx context.Context, name string, r hal.CredentialRead
 		}
 		if err != nil {
 			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, io.EOF) {
+				a.cfg.Log.Info("agent: reader stream ended", "reader", name, "err", err)
 				return nil
 			}
 			return err
@@ -82,7 +58,7 @@ func (a *Agent) enqueue(ctx context.Context, cred hal.Credential) error {
 // again within Config.Debounce of its last sighting (consecutive frames, a
 // card left on the reader) is the same presentation and is dropped.
 func (a *Agent) runDecider(ctx context.Context) error {
-	deb := decode.NewDebouncer(a.cfg.Debounce)
+	deb := newDebouncer(a.cfg.Debounce)
 	for {
 		var cred hal.Credential
 		select {
@@ -90,7 +66,7 @@ func (a *Agent) runDecider(ctx context.Context) error {
 			return nil
 		case cred = <-a.presentations:
 		}
-		if !deb.Fresh(string(cred.Payload), cred.At) {
+		if !deb.fresh(string(cred.Payload), cred.At) {
 			a.metrics.debounced.Inc()
 			continue
 		}

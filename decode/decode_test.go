@@ -89,27 +89,6 @@ func TestDecodeEmptyFrame(t *testing.T) {
 	}
 }
 
-func TestDebouncer(t *testing.T) {
-	d := NewDebouncer(2 * time.Second)
-	t0 := time.Date(2026, 11, 27, 19, 0, 0, 0, time.UTC)
-	steps := []struct {
-		text string
-		at   time.Duration
-		want bool
-	}{
-		{"A", 0, true},
-		{"A", 500 * time.Millisecond, false}, // next frames
-		{"B", 600 * time.Millisecond, true},
-		{"A", 2 * time.Second, false}, // still held up: window extends
-		{"A", 5 * time.Second, true},  // presented again
-	}
-	for _, s := range steps {
-		if got := d.Fresh(s.text, t0.Add(s.at)); got != s.want {
-			t.Errorf("%s at %v: fresh=%v want %v", s.text, s.at, got, s.want)
-		}
-	}
-}
-
 func TestOpenFolder(t *testing.T) {
 	dir := t.TempDir()
 	img := qrFrame(t, "folder-1", 200, 320, 240)
@@ -139,5 +118,66 @@ func TestOpenFolder(t *testing.T) {
 	}
 	if err := src.Read(ctx, &frame); !errors.Is(err, ErrEndOfStream) {
 		t.Fatalf("after last image: %v", err)
+	}
+}
+
+// TestReader: the frame loop skips frames without a symbol, returns each
+// symbol it reads, and reports the end of the stream.
+func TestReader(t *testing.T) {
+	dir := t.TempDir()
+	for name, img := range map[string]image.Image{
+		"a.png": image.NewGray(image.Rect(0, 0, 320, 240)), // nothing in front of the camera
+		"b.png": qrFrame(t, "frame-b", 200, 320, 240),
+		"c.png": image.NewGray(image.Rect(0, 0, 320, 240)),
+		"d.png": qrFrame(t, "frame-d", 200, 320, 240),
+	} {
+		m, err := gocv.ImageToMatRGB(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok := gocv.IMWrite(dir+"/"+name, m)
+		m.Close()
+		if !ok {
+			t.Fatal("write png")
+		}
+	}
+	src, err := Open(dir, CaptureOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	r := NewReader(src, Options{})
+	defer r.Close()
+	ctx := context.Background()
+	for _, want := range []string{"frame-b", "frame-d"} {
+		if sym, err := r.Read(ctx); err != nil || sym.Text != want || sym.Format != QR {
+			t.Fatalf("read: %+v %v, want %s", sym, err, want)
+		}
+	}
+	if _, err := r.Read(ctx); !errors.Is(err, ErrEndOfStream) {
+		t.Fatalf("after the last image: %v, want end of stream", err)
+	}
+}
+
+// TestReaderStopsWithContext: a reader waiting for a frame returns when
+// its context ends, and reports a closed camera as the end of the stream.
+func TestReaderStopsWithContext(t *testing.T) {
+	cam := NewVirtualCamera()
+	defer cam.Close()
+	r := NewReader(cam, Options{})
+	defer r.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.Read(ctx)
+		errc <- err
+	}()
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("read after cancel: %v", err)
+	}
+	cam.Close()
+	if _, err := r.Read(context.Background()); !errors.Is(err, ErrEndOfStream) {
+		t.Fatalf("read from a closed camera: %v", err)
 	}
 }

@@ -1,5 +1,8 @@
 // Package decode turns pixels into symbols: frame capture through gocv
 // (V4L2 devices, video files, image folders, and a virtual camera fed with
-// images for tests and the demo venue), grayscale conversion, and gozxing
-// readers. It knows nothing about tickets.
+// images for tests and the demo venue), grayscale conversion, gozxing
+// readers under a multi-pass strategy (Decoder), and the frame loop of one
+// camera (Reader), which owns the frame buffer and the decoder. It knows
+// nothing about tickets, nor about presentations: deciding that the same
+// code read again is the same attendee is the gate's business.
 package decode

@@ -2,10 +2,10 @@ package decode_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
-	"time"
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
@@ -36,16 +36,14 @@ func ticketScene(text string) image.Image {
 	return img
 }
 
-// A gate reads frames from a camera (here the virtual one), decodes them
-// with the formats its config enables, and debounces repeats of a code
-// held in front of the camera.
+// A frame from a camera (here the virtual one) is decoded with the
+// formats the gate's config enables.
 func ExampleDecoder_Decode() {
 	ctx := context.Background()
 	cam := decode.NewVirtualCamera()
 	defer cam.Close()
 	dec := decode.NewDecoder(decode.Options{Formats: []decode.Format{decode.QR, decode.PDF417}})
 	defer dec.Close()
-	deb := decode.NewDebouncer(2 * time.Second)
 
 	if err := cam.Show(ticketScene("AD1:EXAMPLE")); err != nil {
 		fmt.Println(err)
@@ -62,11 +60,29 @@ func ExampleDecoder_Decode() {
 		fmt.Println(err)
 		return
 	}
-	t0 := time.Unix(1700000000, 0)
-	fmt.Println(sym.Format, sym.Text, deb.Fresh(sym.Text, t0))
-	// The same code one frame later is the same presentation.
-	fmt.Println(deb.Fresh(sym.Text, t0.Add(33*time.Millisecond)))
+	fmt.Println(sym.Format, sym.Text)
 	// Output:
-	// qr AD1:EXAMPLE true
-	// false
+	// qr AD1:EXAMPLE
+}
+
+// A gate's camera loop: a Reader owns the frame buffer and the decoder and
+// returns the symbols the camera sees, until the stream ends.
+func ExampleReader() {
+	ctx := context.Background()
+	cam := decode.NewVirtualCamera()
+	r := decode.NewReader(cam, decode.Options{Formats: []decode.Format{decode.QR}})
+	defer r.Close()
+
+	if err := cam.Show(ticketScene("AD1:EXAMPLE")); err != nil {
+		fmt.Println(err)
+		return
+	}
+	sym, err := r.Read(ctx)
+	fmt.Println(sym.Format, sym.Text, err)
+	cam.Close() // the camera goes away
+	_, err = r.Read(ctx)
+	fmt.Println(errors.Is(err, decode.ErrEndOfStream))
+	// Output:
+	// qr AD1:EXAMPLE <nil>
+	// true
 }

@@ -37,7 +37,9 @@ type Credential struct {
 }
 
 // CredentialReader yields one credential per presentation. Read blocks until
-// a credential is presented, ctx ends (ctx.Err()) or the reader fails.
+// a credential is presented, ctx ends (ctx.Err()) or the reader fails. A
+// reader of a finite stream (a video file, a folder of images) returns an
+// error wrapping io.EOF once it is exhausted.
 type CredentialReader interface {
 	Read(ctx context.Context) (Credential, error)
 }

@@ -23,6 +23,7 @@ import (
 	"periph.io/x/host/v3"
 
 	"admit/agent"
+	"admit/agent/camera"
 	"admit/agent/decide"
 	"admit/decode"
 	halgpio "admit/hal/gpio"
@@ -256,13 +257,17 @@ func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
 		cfg.Online = &agent.OnlineConfig{} // the fleet at cfg.FleetURL, signed with cfg.Key
 	}
 	if m.Camera != "" {
-		cam, err := decode.Open(m.Camera, decode.CaptureOpts{Width: 1280, Height: 720, FPS: 30})
+		src, err := decode.Open(m.Camera, decode.CaptureOpts{Width: 1280, Height: 720, FPS: 30})
 		if err != nil {
 			return err
 		}
+		defer src.Close()
+		// The camera's credentials are "camera0" (journals, ReaderSides).
+		// It comes after the board's readers, which keep their places
+		// ("reader0", ...), and closes after the agent's Run returned.
+		cam := camera.New("camera0", src, decode.Options{Formats: m.Formats})
 		defer cam.Close()
-		cfg.Cameras = []decode.Source{cam}
-		cfg.Formats = m.Formats
+		cfg.Readers = append(cfg.Readers, cam)
 	}
 	a, err := agent.Open(ctx, cfg)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"admit/agent"
+	"admit/agent/camera"
 	"admit/decode"
 	"admit/fleet"
 	"admit/fleet/node"
@@ -50,9 +51,12 @@ type Config struct {
 
 // Gate is one simulated turnstile.
 type Gate struct {
-	Name      string
-	Agent     *agent.Agent
+	Name  string
+	Agent *agent.Agent
+	// Camera is what the gate's camera sees; the gate reads it through
+	// camera (its credential reader, "camera0").
 	Camera    *decode.VirtualCamera
+	camera    *camera.Reader
 	Relay     *halgpio.Relay
 	Indicator *halgpio.Indicator
 	RelayPin  *gpiotest.Pin
@@ -188,12 +192,12 @@ func (v *Venue) startGate(ctx context.Context, i int, ln net.Listener, peers []s
 	if _, err := v.Fleet.Service.PreEnroll(ctx, fleet.Device{ID: device, Name: name, Gate: name, PublicKey: pub}); err != nil {
 		return fmt.Errorf("%s enrollment: %w", name, err)
 	}
+	g.camera = camera.New("camera0", g.Camera, decode.Options{})
 	cfg := agent.Config{
 		Device: device, Gate: name, Event: v.cfg.Event,
 		DataDir:  filepath.Join(v.cfg.DataDir, device),
 		FleetURL: v.Fleet.AgentURL(), Key: key, CAFingerprint: v.Fleet.CAFingerprint,
-		Cameras: []decode.Source{g.Camera},
-		Readers: []hal.CredentialReader{reader},
+		Readers: []hal.CredentialReader{g.camera, reader},
 		Relay:   g.Relay, Indicator: g.Indicator,
 		StatusListener: ln, Peers: peers,
 		Log: v.cfg.Log.With("part", "gate"),
@@ -203,6 +207,7 @@ func (v *Venue) startGate(ctx context.Context, i int, ln net.Listener, peers []s
 	}
 	g.Agent, err = agent.Open(ctx, cfg)
 	if err != nil {
+		g.camera.Close()
 		return err
 	}
 	v.Gates = append(v.Gates, g)
@@ -223,7 +228,7 @@ func (v *Venue) Close(ctx context.Context) error {
 	v.wg.Wait()
 	var errs []error
 	for _, g := range v.Gates {
-		errs = append(errs, g.Agent.Close(), g.Relay.Halt())
+		errs = append(errs, g.Agent.Close(), g.camera.Close(), g.Relay.Halt())
 	}
 	errs = append(errs, v.Fleet.Close(ctx))
 	return errors.Join(errs...)
