@@ -1,6 +1,7 @@
 // Command admitctl is the operator's tool: issue tickets into a folder of
-// QR PNGs, list recent scans, run the demo venue, and work with ticket codes
-// and keys offline.
+// QR PNGs, list recent scans, create enrollment tokens, and work with ticket
+// codes and keys offline. (The demo venue is its own command, admit-demo,
+// so the operator's tool links neither the agent nor OpenCV.)
 package main
 
 import (
@@ -22,7 +23,6 @@ commands:
   issue    issue tickets for an event through the fleet, into a folder of QR PNGs
   scans    list the most recent scans the fleet recorded
   enroll-token  create a one-time enrollment token for a device; prints the QR text for admit-agent -enroll
-  demo     run a fleet and a simulated venue of gates (what "make run" starts)
   ticket   issue, show or verify ticket codes offline (admitctl ticket -h)
   keys     generate, list and retire event signing keys offline (admitctl keys -h)
 `
@@ -50,8 +50,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return scans(ctx, args[1:], stdout, stderr)
 	case "enroll-token":
 		return enrollToken(ctx, args[1:], stdout, stderr)
-	case "demo":
-		return demo(ctx, args[1:], stdout, stderr)
 	case "ticket", "keys":
 		return ticketcli.Run(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":

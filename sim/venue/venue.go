@@ -1,8 +1,10 @@
 // Package venue runs a simulated venue: a real fleet node and real gate
 // agents (real SQLite files, real WebSocket streams on loopback) whose
-// hardware is simulated — virtual cameras and periph gpiotest pins — plus
-// attendees who hold up tickets, some of them invalid. `make run` shows it;
-// the end-to-end tests drive it.
+// hardware is simulated — virtual cameras, an emulated PN532 and periph
+// gpiotest pins — plus attendees who hold up tickets, some of them
+// invalid. cmd/admit-demo (`make run`) shows it; the end-to-end test
+// drives it. It wires a fleet and gates together, which only a command or
+// a simulation may do, so it lives here under sim/, apart from both.
 package venue
 
 import (

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"admit/internal/testwait"
+)
+
+// syncBuffer is an output the test reads while the demo writes.
+type syncBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRun: the demo prints where its data is, the console URL (which
+// answers) and each gate's status URL, then stops cleanly when its
+// context ends, as Ctrl-C does.
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-data", dir, "-gates", "2", "-tickets", "5", "-pace", "50ms"}, &out, io.Discard)
+	}()
+	testwait.For(t, "the demo to start", func() bool { return strings.Contains(out.String(), "press Ctrl-C to stop") })
+	text := out.String()
+	if !strings.Contains(text, "fleet and 2 gates running (data in "+dir+")") {
+		t.Errorf("no data location in\n%s", text)
+	}
+	console := regexp.MustCompile(`(?m)^console: (http://127\.0\.0\.1:\d+/)$`).FindStringSubmatch(text)
+	if console == nil {
+		t.Fatalf("no console URL in\n%s", text)
+	}
+	resp, err := http.Get(console[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("console: %s", resp.Status)
+	}
+	for _, gate := range []string{"Gate A", "Gate B"} {
+		if !regexp.MustCompile(`(?m)^  ` + gate + ` status: http://127\.0\.0\.1:\d+/status$`).MatchString(text) {
+			t.Errorf("no status URL for %s in\n%s", gate, text)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !strings.HasSuffix(out.String(), "admit demo: stopped\n") {
+		t.Errorf("not stopped cleanly:\n%s", out.String())
+	}
+}
