@@ -11,7 +11,8 @@
 //
 // Every credential reader runs in its own goroutine and hands
 // presentations to one decider goroutine over a channel; repeated reads of
-// one code within Config.Debounce are one presentation. The decider verifies (package ticket), looks the ticket up
+// one code within Config.Debounce are one presentation. The decider
+// verifies (package ticket), looks the ticket up
 // in the replica, applies the gate's rules (package decide), optionally
 // asks the fleet (online mode), journals, then actuates. A passage watcher
 // goroutine confirms admissions on the turnstile's sensor or annuls them
