@@ -23,10 +23,10 @@ import (
 	"periph.io/x/host/v3"
 
 	"admit/agent"
-	"admit/agent/decide"
 	"admit/decode"
 	halgpio "admit/hal/gpio"
 	"admit/hal/hwcheck"
+	"admit/ticket/entry"
 )
 
 func main() {
@@ -246,7 +246,7 @@ func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
 	if m.id != nil {
 		cfg.Key, cfg.CAFingerprint = m.id.Key, m.id.pin()
 	}
-	dir, err := decide.ParseDirection(m.Direction)
+	dir, err := entry.ParseDirection(m.Direction)
 	if err != nil {
 		return err
 	}
