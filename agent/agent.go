@@ -63,6 +63,7 @@ import (
 	"admit/hal/clock"
 	"admit/internal/sqlitedb"
 	"admit/ticket"
+	"admit/ticket/entry"
 )
 
 // Config configures a gate.
@@ -84,12 +85,12 @@ type Config struct {
 	Firmware string
 
 	// Rules of this gate (see package decide).
-	Zone      string           // zone this gate leads into; "" = no zone check
-	Types     []string         // ticket types admitted; empty = all
-	Direction decide.Direction // In (default), Out or Both
+	Zone      string          // zone this gate leads into; "" = no zone check
+	Types     []string        // ticket types admitted; empty = all
+	Direction entry.Direction // In (default), Out or Both
 	// ReaderSides gives, for a Both gate, the direction of each reader by
 	// its source name ("camera0", "nfc0"); readers not listed are entries.
-	ReaderSides map[string]decide.Direction
+	ReaderSides map[string]entry.Direction
 	Location    *time.Location // venue time zone for sentences; default time.Local
 
 	// Readers yield the credentials presented at this gate: NFC readers,
@@ -149,7 +150,7 @@ type Decision struct {
 	Sentence  string // what the gate shows
 	TicketID  string // empty when the ticket could not be trusted
 	Source    string
-	Direction decide.Direction
+	Direction entry.Direction
 	Forced    bool // staff override
 	ByFleet   bool // the fleet's online decision
 	At        time.Time
@@ -214,7 +215,7 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 		cfg.Gate = cfg.Device
 	}
 	if cfg.Direction == "" {
-		cfg.Direction = decide.In
+		cfg.Direction = entry.In
 	}
 	if cfg.PulseLength <= 0 {
 		cfg.PulseLength = time.Second

@@ -17,6 +17,7 @@ import (
 	"admit/hal/clock"
 	"admit/internal/testwait"
 	"admit/ticket"
+	"admit/ticket/entry"
 )
 
 // TestRules: single entry, re-entry through an exit on a two-sided gate,
@@ -26,11 +27,11 @@ func TestRules(t *testing.T) {
 	ctx := context.Background()
 	f := startFleet(t, t.TempDir(), 3, "single")
 	g := startGate(t, agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, FleetURL: f.wsURL(),
-		Direction: decide.Both, ReaderSides: map[string]decide.Direction{"exit-reader": decide.Out}, Location: time.UTC})
+		Direction: entry.Both, ReaderSides: map[string]entry.Direction{"exit-reader": entry.Out}, Location: time.UTC})
 	g.waitReplica(t, f)
 
 	tk := f.tickets[0]
-	if d := g.present(t, tk.Code); !d.Admitted || d.TicketID != tk.ID || d.Direction != decide.In {
+	if d := g.present(t, tk.Code); !d.Admitted || d.TicketID != tk.ID || d.Direction != entry.In {
 		t.Fatalf("first entry: %+v", d)
 	}
 	d := g.present(t, tk.Code)
@@ -39,7 +40,7 @@ func TestRules(t *testing.T) {
 	}
 	// An exit is always allowed; a single-entry ticket still cannot come back.
 	d, err := g.Present(ctx, hal.Credential{Source: "exit-reader", Payload: []byte(tk.Code)})
-	if err != nil || !d.Admitted || d.Direction != decide.Out {
+	if err != nil || !d.Admitted || d.Direction != entry.Out {
 		t.Fatalf("exit: %+v %v", d, err)
 	}
 	if d := g.present(t, tk.Code); d.Admitted {
@@ -76,7 +77,7 @@ func TestRules(t *testing.T) {
 func TestReEntryAndMulti(t *testing.T) {
 	f := startFleet(t, t.TempDir(), 1, "reentry")
 	g := startGate(t, agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, FleetURL: f.wsURL(),
-		Direction: decide.Both, ReaderSides: map[string]decide.Direction{"out": decide.Out}})
+		Direction: entry.Both, ReaderSides: map[string]entry.Direction{"out": entry.Out}})
 	g.waitReplica(t, f)
 	tk := f.tickets[0]
 	exit := func() {

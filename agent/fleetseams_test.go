@@ -16,6 +16,7 @@ import (
 	"admit/fleet/node"
 	"admit/internal/testwait"
 	"admit/ticket"
+	"admit/ticket/entry"
 )
 
 // marksAt returns the passages gate g knows of a ticket.
@@ -34,14 +35,14 @@ func (g *testGate) marksAt(t testing.TB, event, id string) []gatedb.Mark {
 // admission, so C counted two entries and refused the holder.
 func TestExitThroughFleet(t *testing.T) {
 	f := startFleet(t, t.TempDir(), 1, "reentry")
-	gate := func(device, name string, dir decide.Direction) *testGate {
+	gate := func(device, name string, dir entry.Direction) *testGate {
 		g := startGate(t, agent.Config{Device: device, Gate: name, Event: f.event, FleetURL: f.wsURL(), Direction: dir})
 		g.waitReplica(t, f)
 		return g
 	}
-	a := gate("gate-a", "Gate A", decide.In)
-	b := gate("gate-b", "Gate B", decide.Out)
-	c := gate("gate-c", "Gate C", decide.In)
+	a := gate("gate-a", "Gate A", entry.In)
+	b := gate("gate-b", "Gate B", entry.Out)
+	c := gate("gate-c", "Gate C", entry.In)
 	tk := f.tickets[0]
 
 	if d := a.present(t, tk.Code); !d.Admitted {
@@ -51,7 +52,7 @@ func TestExitThroughFleet(t *testing.T) {
 	if d := c.present(t, tk.Code); d.Admitted || d.Reason != decide.ReasonNoExit {
 		t.Fatalf("at C while inside: %+v, want refused (no exit)", d)
 	}
-	if d := b.present(t, tk.Code); !d.Admitted || d.Direction != decide.Out {
+	if d := b.present(t, tk.Code); !d.Admitted || d.Direction != entry.Out {
 		t.Fatalf("exit at B: %+v", d)
 	}
 	var fromB *gatedb.Mark
@@ -64,7 +65,7 @@ func TestExitThroughFleet(t *testing.T) {
 		}
 		return false
 	})
-	if fromB.Direction != gatedb.Out || fromB.Gate != "Gate B" {
+	if fromB.Direction != entry.Out || fromB.Gate != "Gate B" {
 		t.Fatalf("C knows the exit at B as %+v", *fromB)
 	}
 	if d := c.present(t, tk.Code); !d.Admitted || d.Sentence != "Welcome back" {

@@ -9,6 +9,7 @@ import (
 	"admit/agent/decide"
 	"admit/agent/gatedb"
 	"admit/fleet/wire"
+	"admit/ticket/entry"
 )
 
 // pendingPassage is an entry waiting for the turnstile to turn.
@@ -96,7 +97,7 @@ func (a *Agent) annulLocked(ctx context.Context, ticketID string, at time.Time, 
 // annul is Annul without the lock (Open calls it before anything runs).
 func (a *Agent) annul(ctx context.Context, event, ticketID string, at time.Time, reason, sentence string, forced bool) (Decision, error) {
 	now := a.stampLocked()
-	d := Decision{Reason: reason, Sentence: sentence, TicketID: ticketID, Source: "staff", At: now, Forced: forced, Direction: decide.In}
+	d := Decision{Reason: reason, Sentence: sentence, TicketID: ticketID, Source: "staff", At: now, Forced: forced, Direction: entry.In}
 	if reason == decide.ReasonNoPassage {
 		d.Source = "passage"
 	}
@@ -105,7 +106,7 @@ func (a *Agent) annul(ctx context.Context, event, ticketID string, at time.Time,
 	if err != nil {
 		return d, fmt.Errorf("agent: annul %s: %w", ticketID, err)
 	}
-	d.Seq, d.Direction = seq, decide.Direction(m.Direction)
+	d.Seq, d.Direction = seq, m.Direction
 	a.gossip.Publish(m)
 	if a.uplink != nil {
 		a.uplink.Kick()

@@ -12,6 +12,7 @@ import (
 	"admit/fleet/wire"
 	"admit/hal"
 	"admit/ticket"
+	"admit/ticket/entry"
 )
 
 // runReader hands each credential a reader yields to the decider, until
@@ -87,11 +88,11 @@ func (a *Agent) Present(ctx context.Context, cred hal.Credential) (Decision, err
 	now := a.stampLocked()
 	d, claims := a.decideLocked(ctx, cred, now)
 	d.Source, d.At = cred.Source, now
-	if d.Admitted && a.online != nil && a.online.active() && d.Direction == decide.In && claims.Policy != ticket.MultiEntry {
+	if d.Admitted && a.online != nil && a.online.active() && d.Direction == entry.In && claims.Policy != ticket.MultiEntry {
 		a.askFleetLocked(ctx, &d, claims)
 	}
-	e := gatedb.Entry{Scan: a.scan(d), Direction: string(d.Direction), Source: d.Source, Mark: d.Admitted}
-	if d.Admitted && d.Direction == decide.In && a.cfg.Passage != nil {
+	e := gatedb.Entry{Scan: a.scan(d), Direction: d.Direction, Source: d.Source, Mark: d.Admitted}
+	if d.Admitted && d.Direction == entry.In && a.cfg.Passage != nil {
 		e.PassageDeadline = now.Add(a.cfg.PassageTimeout)
 	}
 	seq, err := a.hot.Journal(ctx, a.cfg.Device, e)
@@ -115,7 +116,7 @@ func (a *Agent) scan(d Decision) wire.Scan {
 	if d.Admitted {
 		s.Outcome = wire.Admitted
 	}
-	if d.Direction == decide.Out {
+	if d.Direction == entry.Out {
 		s.Direction = wire.DirOut
 	}
 	return s
@@ -128,8 +129,8 @@ func (a *Agent) scan(d Decision) wire.Scan {
 // its pulse must not hold up the other gates' knowledge of it.
 func (a *Agent) afterJournalLocked(ctx context.Context, d Decision, e gatedb.Entry) {
 	if e.Mark {
-		a.gossip.Publish(gatedb.Mark{Event: a.cfg.Event, TicketID: d.TicketID, Device: a.cfg.Device, Gate: a.cfg.Gate,
-			At: d.At.Truncate(time.Millisecond), Direction: string(d.Direction)})
+		a.gossip.Publish(gatedb.Mark{Event: a.cfg.Event, TicketID: d.TicketID, Passage: entry.Passage{Device: a.cfg.Device,
+			Gate: a.cfg.Gate, At: d.At.Truncate(time.Millisecond), Direction: d.Direction}})
 	}
 	if d.Admitted && a.cfg.Relay != nil {
 		if err := a.cfg.Relay.Pulse(ctx, a.cfg.PulseLength); err != nil {
@@ -195,17 +196,22 @@ func (a *Agent) setIndicatorLocked(c hal.Color) {
 }
 
 // direction is the direction of a presentation seen by source.
-func (a *Agent) direction(source string) decide.Direction {
+func (a *Agent) direction(source string) entry.Direction {
 	switch a.cfg.Direction {
-	case decide.Out:
-		return decide.Out
-	case decide.Both:
-		if d, ok := a.cfg.ReaderSides[source]; ok && d == decide.Out {
-			return decide.Out
+	case entry.Out:
+		return entry.Out
+	case entry.Both:
+		if d, ok := a.cfg.ReaderSides[source]; ok && d == entry.Out {
+			return entry.Out
 		}
 	}
-	return decide.In
+	return entry.In
 }
+
+// aheadWarning is how far a ticket's latest passage may be dated after a
+// presentation, by this gate's clock, before the gate warns of a clock out
+// of step (the passage counts either way: entry.Allowed).
+const aheadWarning = time.Second
 
 // unknownTicket is returned through VerifyOptions.State for an authentic
 // ticket that is not on the allowlist.
@@ -248,7 +254,11 @@ func (a *Agent) decideLocked(ctx context.Context, cred hal.Credential, now time.
 		}
 		return Decision{Reason: reason, Sentence: sentence, TicketID: trusted, Direction: dir}, ticket.Claims{}
 	}
-	v := a.gate.Decide(res.Claims, dir, passages(st.Marks))
+	v := a.gate.Decide(res.Claims, dir, gatedb.Passages(st.Marks), now)
+	if v.Ahead >= aheadWarning {
+		a.cfg.Log.Warn("agent: a passage of this ticket is dated ahead of this gate's clock; one of the two clocks is off",
+			"ticket", res.Claims.ID, "ahead", v.Ahead)
+	}
 	return Decision{Admitted: v.Admit, Reason: v.Reason, Sentence: v.Sentence, TicketID: res.Claims.ID, Direction: v.Direction}, res.Claims
 }
 
@@ -268,14 +278,6 @@ func (a *Agent) loadNewKeys(ctx context.Context) bool {
 	}
 	a.addKeys(fresh)
 	return len(fresh) > 0
-}
-
-func passages(ms []gatedb.Mark) []decide.Passage {
-	out := make([]decide.Passage, len(ms))
-	for i, m := range ms {
-		out[i] = decide.Passage{Gate: m.Gate, At: m.At, Direction: decide.Direction(m.Direction), Annulled: m.Annulled}
-	}
-	return out
 }
 
 // LastDecisions returns up to n of the newest decisions, newest first.

@@ -12,6 +12,7 @@ import (
 	"admit/fleet/wire"
 	"admit/hal"
 	"admit/ticket"
+	"admit/ticket/entry"
 )
 
 // ErrNoReason: a staff override must say why.
@@ -54,11 +55,11 @@ func (a *Agent) ForceAdmit(ctx context.Context, credential, why string) (Decisio
 	defer a.mu.Unlock()
 	now := a.stampLocked()
 	d := Decision{Admitted: true, Reason: decide.ReasonForced, Sentence: "Admitted by staff: " + why, TicketID: id,
-		Source: "staff", Direction: decide.In, Forced: true, At: now}
+		Source: "staff", Direction: entry.In, Forced: true, At: now}
 	begin := time.Now()
 	scan := wire.Scan{Event: a.cfg.Event, TicketID: id, Gate: a.cfg.Gate, At: now, Outcome: wire.Admitted,
 		Reason: decide.ReasonForced, Sentence: d.Sentence}
-	e := gatedb.Entry{Scan: scan, Direction: gatedb.In, Source: "staff", Forced: true, Mark: true}
+	e := gatedb.Entry{Scan: scan, Direction: entry.In, Source: "staff", Forced: true, Mark: true}
 	seq, err := a.db.Journal(ctx, a.cfg.Device, e)
 	if err != nil {
 		a.setIndicatorLocked(hal.Red)

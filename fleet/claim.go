@@ -2,11 +2,11 @@ package fleet
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"admit/fleet/wire"
 	"admit/ticket"
+	"admit/ticket/entry"
 )
 
 // Online decisions: a gate in online mode asks the fleet before it opens
@@ -16,58 +16,57 @@ import (
 // gates asking at once, through the same node or two nodes on one
 // PostgreSQL, cannot both be told yes.
 
-// Passage is a recorded passage of a ticket that still counts (not
-// annulled), as the online decision sees it.
-type Passage struct {
-	Device, Gate string
-	At           time.Time
-	Direction    string // wire.DirIn or wire.DirOut
-}
-
 // ClaimState is what the store knows of a ticket when a gate asks.
 type ClaimState struct {
-	Known    bool // on the fleet's allowlist
-	Revoked  bool
-	Passages []Passage // oldest first, annulled ones left out
+	Known   bool // on the fleet's allowlist
+	Revoked bool
+	// Passages of the ticket at every gate, in any order; annulled ones
+	// may be left out or included (they never count).
+	Passages []entry.Passage
 }
 
-// Rule applies the entry policy to a request:
-//
-//	allowed = exit OR multi-entry OR no prior entry OR (re-entry AND last passage an exit)
-//
-// and refuses a ticket the fleet revoked. A ticket the fleet does not know
-// (an interop or legacy credential the gate verified by other means) is
-// ruled on its passages alone. loc formats times in sentences.
-func Rule(r wire.DecideRequest, st ClaimState, loc *time.Location) wire.DecideResponse {
-	if loc == nil {
-		loc = time.UTC
+// RequestedPassage is the passage r asks to record: its device, gate and
+// time (to the millisecond, as the stores keep it), and its direction
+// (wire.DirOut is an exit; anything else, "" included, an entry).
+func RequestedPassage(r wire.DecideRequest) entry.Passage {
+	p := entry.Passage{Device: r.Device, Gate: r.Gate, At: r.At.Truncate(time.Millisecond), Direction: entry.In}
+	if r.Direction == wire.DirOut {
+		p.Direction = entry.Out
 	}
+	return p
+}
+
+// Rule rules on a request with the entry policy (entry.Allowed, the rule a
+// gate applies offline):
+//
+//	allowed = exit OR multi-entry OR no prior entry OR (re-entry AND latest passage an exit)
+//
+// and, before it, what only the fleet's claim adds: a ticket the fleet
+// revoked is refused, and a request repeated by the same device for the
+// same instant — a passage on record that is not annulled — is this
+// request retried, admitted again. A ticket the fleet does not know (an
+// interop or legacy credential the gate verified by other means) is ruled
+// on its passages alone. A policy the request does not name correctly is
+// ruled as single entry. loc formats times in sentences (nil: UTC).
+func Rule(r wire.DecideRequest, st ClaimState, loc *time.Location) wire.DecideResponse {
 	if st.Revoked {
 		return wire.DecideResponse{Reason: string(ticket.ReasonRevoked), Sentence: ticket.SentenceOf(&ticket.Error{Reason: ticket.ReasonRevoked})}
 	}
-	if r.Direction == wire.DirOut || r.Policy == "multi" {
-		return wire.DecideResponse{Admit: true}
-	}
-	at := r.At.Truncate(time.Millisecond)
-	var last, lastEntry *Passage
-	for i := range st.Passages {
-		p := &st.Passages[i]
-		if p.Device == r.Device && p.At.Equal(at) {
+	asked := RequestedPassage(r)
+	for _, p := range st.Passages {
+		if !p.Annulled && p.Same(asked) {
 			return wire.DecideResponse{Admit: true} // this very request, retried
 		}
-		last = p
-		if p.Direction != wire.DirOut {
-			lastEntry = p
-		}
 	}
-	if lastEntry == nil || (r.Policy == "reentry" && last.Direction == wire.DirOut) {
+	policy, err := ticket.ParsePolicy(r.Policy)
+	if err != nil {
+		policy = ticket.SingleEntry
+	}
+	res := entry.Allowed(policy, asked.Direction, st.Passages, asked.At)
+	if res.Admit {
 		return wire.DecideResponse{Admit: true}
 	}
-	when := lastEntry.At.In(loc).Format("15:04")
-	if r.Policy == "reentry" {
-		return wire.DecideResponse{Reason: "no_exit", Sentence: fmt.Sprintf("Already inside: entered at %s at %s", lastEntry.Gate, when)}
-	}
-	return wire.DecideResponse{Reason: "already_used", Sentence: fmt.Sprintf("Already used at %s at %s", lastEntry.Gate, when)}
+	return wire.DecideResponse{Reason: res.Reason, Sentence: res.Sentence(loc)}
 }
 
 // Claim rules on a gate's online request and, when it admits, records the

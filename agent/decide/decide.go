@@ -4,11 +4,13 @@
 //
 //	allowed = exit OR multi-entry OR no prior entry OR (re-entry allowed AND last scan was an exit)
 //
-// over the ticket's passages anywhere in the venue. Signature, key,
-// revocation, validity window and rotating code are checked before, by
-// package ticket. decide does no I/O: the agent hands it the passages it
-// read from its replica, so the rules are a pure function, tested as a
-// table.
+// over the ticket's passages anywhere in the venue. The entry policy itself
+// is package ticket/entry's (entry.Allowed), the one the fleet's online
+// ruling applies too; decide adds what only a gate checks and the words it
+// shows. Signature, key, revocation, validity window and rotating code are
+// checked before, by package ticket. decide does no I/O: the agent hands it
+// the passages it read from its replica, so the rules are a pure function,
+// tested as a table.
 package decide
 
 import (
@@ -17,42 +19,21 @@ import (
 	"time"
 
 	"admit/ticket"
+	"admit/ticket/entry"
 )
-
-// Direction is which way a gate (or one presentation) lets people through.
-type Direction string
-
-const (
-	In   Direction = "in"   // an entry
-	Out  Direction = "out"  // an exit
-	Both Direction = "both" // a gate that is both; each reader has a side
-)
-
-// ParseDirection parses "in"/"entry", "out"/"exit" or "both".
-func ParseDirection(s string) (Direction, error) {
-	switch s {
-	case "in", "entry":
-		return In, nil
-	case "out", "exit":
-		return Out, nil
-	case "both":
-		return Both, nil
-	}
-	return "", fmt.Errorf("decide: unknown direction %q (want entry, exit or both)", s)
-}
 
 // Reasons added to those of package ticket. Each has a sentence.
 const (
-	ReasonUnknownTicket = "unknown_ticket" // authentic but not on the allowlist
-	ReasonAlreadyUsed   = "already_used"   // single-entry ticket with an entry on record
-	ReasonNoExit        = "no_exit"        // re-entry ticket whose last passage was an entry
-	ReasonWrongZone     = "wrong_zone"     // the ticket's zones do not include this gate's
-	ReasonWrongType     = "wrong_type"     // this gate does not take this ticket type
-	ReasonGateError     = "gate_error"     // the gate could not decide (database fault)
-	ReasonNoPassage     = "no_passage"     // admission annulled: the turnstile did not turn
-	ReasonAnnulled      = "annulled"       // admission annulled by staff
-	ReasonForced        = "forced"         // admitted by staff override
-	ReasonFleet         = "fleet"          // refused by the fleet's authoritative decision
+	ReasonUnknownTicket = "unknown_ticket"        // authentic but not on the allowlist
+	ReasonAlreadyUsed   = entry.ReasonAlreadyUsed // single-entry ticket with an entry on record
+	ReasonNoExit        = entry.ReasonNoExit      // re-entry ticket whose last passage was an entry
+	ReasonWrongZone     = "wrong_zone"            // the ticket's zones do not include this gate's
+	ReasonWrongType     = "wrong_type"            // this gate does not take this ticket type
+	ReasonGateError     = "gate_error"            // the gate could not decide (database fault)
+	ReasonNoPassage     = "no_passage"            // admission annulled: the turnstile did not turn
+	ReasonAnnulled      = "annulled"              // admission annulled by staff
+	ReasonForced        = "forced"                // admitted by staff override
+	ReasonFleet         = "fleet"                 // refused by the fleet's authoritative decision
 )
 
 // Gate is what a gate admits.
@@ -62,82 +43,56 @@ type Gate struct {
 	Types []string // ticket types admitted here; empty = every type
 	// Direction of the gate. A Both gate learns each presentation's
 	// direction from the reader that saw it.
-	Direction Direction
+	Direction entry.Direction
 	// Location formats times in sentences (the venue's zone); default UTC.
 	Location *time.Location
-}
-
-// Passage is one recorded passage of a ticket through some gate.
-type Passage struct {
-	Gate      string
-	At        time.Time
-	Direction Direction // In or Out
-	Annulled  bool      // an admission taken back: it does not count
 }
 
 // Verdict is the outcome of the rules.
 type Verdict struct {
 	Admit     bool
-	Direction Direction // In or Out: how the passage is recorded
-	Reason    string    // empty when admitted
+	Direction entry.Direction // In or Out: how the passage is recorded
+	Reason    string          // empty when admitted
 	Sentence  string
+	// Ahead is entry.Result.Ahead: how far the ticket's latest passage is
+	// dated after the presentation, by this gate's clock (0 when it is not,
+	// or the entry policy did not read the history).
+	Ahead time.Duration
 }
 
-func refuse(reason, sentence string, dir Direction) Verdict {
+func refuse(reason, sentence string, dir entry.Direction) Verdict {
 	return Verdict{Reason: reason, Sentence: sentence, Direction: dir}
 }
 
 // Decide applies the gate's rules to an authentic ticket c presented in
-// direction dir (In or Out; for a one-way gate, the gate's own direction),
-// with its passages oldest first.
-func (g Gate) Decide(c ticket.Claims, dir Direction, passages []Passage) Verdict {
-	if dir != Out {
-		dir = In
+// direction dir (In or Out; for a one-way gate, the gate's own direction)
+// at now, by this gate's clock, with its passages in any order (annulled
+// ones included or not: they do not count).
+func (g Gate) Decide(c ticket.Claims, dir entry.Direction, passages []entry.Passage, now time.Time) Verdict {
+	if dir != entry.Out {
+		dir = entry.In
 	}
 	if len(g.Types) > 0 && !slices.Contains(g.Types, c.Type) {
 		return refuse(ReasonWrongType, fmt.Sprintf("%s tickets are not accepted at %s", typeName(c.Type), g.Name), dir)
 	}
-	if dir == In && g.Zone != "" && !c.AllowsZone(g.Zone) {
+	if dir == entry.In && g.Zone != "" && !c.AllowsZone(g.Zone) {
 		return refuse(ReasonWrongZone, fmt.Sprintf("Ticket is not valid for %s", g.Zone), dir)
 	}
-	if dir == Out || c.Policy == ticket.MultiEntry {
-		return Verdict{Admit: true, Direction: dir, Sentence: welcome(dir)}
+	r := entry.Allowed(c.Policy, dir, passages, now)
+	if !r.Admit {
+		v := refuse(r.Reason, r.Sentence(g.Location), dir)
+		v.Ahead = r.Ahead
+		return v
 	}
-	var lastEntry, last *Passage
-	for i := range passages {
-		p := &passages[i]
-		if p.Annulled {
-			continue
-		}
-		if last == nil || !p.At.Before(last.At) {
-			last = p
-		}
-		if p.Direction == In && (lastEntry == nil || !p.At.Before(lastEntry.At)) {
-			lastEntry = p
-		}
+	v := Verdict{Admit: true, Direction: dir, Sentence: welcome(dir), Ahead: r.Ahead}
+	if r.Returning() {
+		v.Sentence = "Welcome back"
 	}
-	if lastEntry == nil {
-		return Verdict{Admit: true, Direction: dir, Sentence: welcome(dir)}
-	}
-	if c.Policy == ticket.ReEntry {
-		if last.Direction == Out {
-			return Verdict{Admit: true, Direction: dir, Sentence: "Welcome back"}
-		}
-		return refuse(ReasonNoExit, fmt.Sprintf("Already inside: entered at %s at %s", lastEntry.Gate, g.clock(lastEntry.At)), dir)
-	}
-	return refuse(ReasonAlreadyUsed, fmt.Sprintf("Already used at %s at %s", lastEntry.Gate, g.clock(lastEntry.At)), dir)
+	return v
 }
 
-func (g Gate) clock(t time.Time) string {
-	loc := g.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	return t.In(loc).Format("15:04")
-}
-
-func welcome(dir Direction) string {
-	if dir == Out {
+func welcome(dir entry.Direction) string {
+	if dir == entry.Out {
 		return "Goodbye"
 	}
 	return "Welcome"

@@ -6,14 +6,16 @@ import (
 
 	"admit/agent/decide"
 	"admit/ticket"
+	"admit/ticket/entry"
 )
 
 func ExampleGate_Decide() {
-	g := decide.Gate{Name: "Gate 3", Direction: decide.In}
+	g := decide.Gate{Name: "Gate 3", Direction: entry.In}
 	c := ticket.Claims{ID: "T-1", Type: "GA", Policy: ticket.SingleEntry}
-	earlier := []decide.Passage{{Gate: "Gate 3", At: time.Date(2026, 6, 1, 19, 4, 0, 0, time.UTC), Direction: decide.In}}
-	fmt.Println(g.Decide(c, decide.In, nil).Sentence)
-	v := g.Decide(c, decide.In, earlier)
+	at := time.Date(2026, 6, 1, 19, 4, 0, 0, time.UTC)
+	earlier := []entry.Passage{{Device: "gate-3", Gate: "Gate 3", At: at, Direction: entry.In}}
+	fmt.Println(g.Decide(c, entry.In, nil, at).Sentence)
+	v := g.Decide(c, entry.In, earlier, at.Add(time.Hour))
 	fmt.Println(v.Reason, "-", v.Sentence)
 	// Output:
 	// Welcome

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"admit/ticket/entry"
 )
 
 // Hot is the decision path's own connection: the lookups and the journal
@@ -89,7 +91,7 @@ func (h *Hot) State(ctx context.Context, event, id string) (State, error) {
 // Journal is DB.Journal on the hot connection.
 func (h *Hot) Journal(ctx context.Context, device string, e Entry) (seq int64, err error) {
 	if e.Direction == "" {
-		e.Direction = In
+		e.Direction = entry.In
 	}
 	s := e.Scan
 	if _, err := h.begin.ExecContext(ctx); err != nil {
@@ -113,7 +115,7 @@ func (h *Hot) Journal(ctx context.Context, device string, e Entry) (seq int64, e
 		if _, err = h.mark.ExecContext(ctx, s.Event, s.TicketID, device, ms(s.At), s.Gate, e.Direction); err != nil {
 			return 0, fmt.Errorf("gatedb: journal: %w", err)
 		}
-		if e.Direction == In {
+		if e.Direction == entry.In {
 			if _, err = h.used.ExecContext(ctx, s.Event, s.TicketID, device, ms(s.At), s.Gate); err != nil {
 				return 0, fmt.Errorf("gatedb: journal: %w", err)
 			}

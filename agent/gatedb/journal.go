@@ -8,12 +8,7 @@ import (
 	"time"
 
 	"admit/fleet/wire"
-)
-
-// Directions of a passage.
-const (
-	In  = "in"
-	Out = "out"
+	"admit/ticket/entry"
 )
 
 // ErrNoMark: there is no passage to annul.
@@ -27,13 +22,21 @@ type State struct {
 	Marks      []Mark // oldest first; annulled ones included
 }
 
-// Mark is one passage of a ticket through a gate.
+// Mark is one passage of a ticket through a gate, as the gate's database
+// keeps it: the passage (its direction stored as entry.In's or entry.Out's
+// text) and the ticket it belongs to.
 type Mark struct {
 	Event, TicketID string
-	Device, Gate    string
-	At              time.Time
-	Direction       string // In or Out
-	Annulled        bool
+	entry.Passage
+}
+
+// Passages returns the passages of ms, as the entry rule reads them.
+func Passages(ms []Mark) []entry.Passage {
+	out := make([]entry.Passage, len(ms))
+	for i, m := range ms {
+		out[i] = m.Passage
+	}
+	return out
 }
 
 // State looks a ticket up: ErrUnknownTicket if it is not on the allowlist.
@@ -122,10 +125,10 @@ func (d *DB) SetCodeSecret(ctx context.Context, event, id string, secret []byte)
 
 // Entry is one decision to journal.
 type Entry struct {
-	Scan      wire.Scan // Seq is assigned by Journal
-	Direction string    // In (default) or Out
-	Source    string    // the reader
-	Forced    bool      // staff override
+	Scan      wire.Scan       // Seq is assigned by Journal
+	Direction entry.Direction // In (default) or Out
+	Source    string          // the reader
+	Forced    bool            // staff override
 	// Mark records the passage (an admission or an exit) in the same
 	// transaction as the journal row.
 	Mark bool
@@ -139,7 +142,7 @@ type Entry struct {
 // It returns the journal seq, the device's sequence number upstream.
 func (d *DB) Journal(ctx context.Context, device string, e Entry) (int64, error) {
 	if e.Direction == "" {
-		e.Direction = In
+		e.Direction = entry.In
 	}
 	s := e.Scan
 	tx, err := d.db.BeginTx(ctx, nil)
@@ -161,7 +164,7 @@ func (d *DB) Journal(ctx context.Context, device string, e Entry) (int64, error)
 			s.Event, s.TicketID, device, ms(s.At), s.Gate, e.Direction); err != nil {
 			return 0, fmt.Errorf("gatedb: journal: %w", err)
 		}
-		if e.Direction == In {
+		if e.Direction == entry.In {
 			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO used (event_id, ticket_id, device, at, gate) VALUES (?, ?, ?, ?, ?)`,
 				s.Event, s.TicketID, device, ms(s.At), s.Gate); err != nil {
 				return 0, fmt.Errorf("gatedb: journal: %w", err)
@@ -228,7 +231,7 @@ func (d *DB) Annul(ctx context.Context, device, event, ticketID string, at time.
 		return 0, Mark{}, fmt.Errorf("gatedb: annul: %w", err)
 	}
 	defer tx.Rollback()
-	m := Mark{Event: event, TicketID: ticketID, Device: device, At: at.UTC().Truncate(time.Millisecond), Annulled: true}
+	m := Mark{Event: event, TicketID: ticketID, Passage: entry.Passage{Device: device, At: at.UTC().Truncate(time.Millisecond), Annulled: true}}
 	err = tx.QueryRowContext(ctx, `UPDATE marks SET annulled = 1 WHERE event_id = ? AND ticket_id = ? AND device = ? AND at = ? AND annulled = 0
 		RETURNING gate, direction`, event, ticketID, device, ms(at)).Scan(&m.Gate, &m.Direction)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -259,7 +262,7 @@ func (d *DB) Annul(ctx context.Context, device, event, ticketID string, at time.
 // LastMark returns the newest passage this device recorded that is not
 // annulled.
 func (d *DB) LastMark(ctx context.Context, device string) (Mark, error) {
-	m := Mark{Device: device}
+	m := Mark{Passage: entry.Passage{Device: device}}
 	var at int64
 	err := d.db.QueryRowContext(ctx, `SELECT event_id, ticket_id, gate, at, direction FROM marks
 		WHERE device = ? AND annulled = 0 ORDER BY at DESC LIMIT 1`, device).
@@ -279,7 +282,7 @@ func (d *DB) LastMark(ctx context.Context, device string) (Mark, error) {
 // sticky. Peer gossip uses AddPeerMark instead (effective at once,
 // persisted in the background).
 func (d *DB) PutMark(ctx context.Context, m Mark) error {
-	if m.Direction != In && m.Direction != Out {
+	if m.Direction != entry.In && m.Direction != entry.Out {
 		return fmt.Errorf("gatedb: put mark: direction %q", m.Direction)
 	}
 	_, err := d.db.ExecContext(ctx, `INSERT INTO marks (event_id, ticket_id, device, at, gate, direction, annulled) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -303,7 +306,7 @@ func (d *DB) MarksOf(ctx context.Context, device string, since time.Time, limit 
 	defer rows.Close()
 	var out []Mark
 	for rows.Next() {
-		m := Mark{Device: device}
+		m := Mark{Passage: entry.Passage{Device: device}}
 		var at int64
 		if err := rows.Scan(&m.Event, &m.TicketID, &m.Gate, &at, &m.Direction, &m.Annulled); err != nil {
 			return nil, fmt.Errorf("gatedb: marks of %s: %w", device, err)

@@ -8,6 +8,7 @@ import (
 
 	"admit/agent/gatedb"
 	"admit/fleet/wire"
+	"admit/ticket/entry"
 )
 
 // apply seals changes into the batch that follows the replica's cursor.
@@ -48,7 +49,7 @@ func TestFleetPassages(t *testing.T) {
 	if err != nil || len(ms) != 3 {
 		t.Fatalf("marks %+v %v", ms, err)
 	}
-	if ms[0].Direction != gatedb.In || ms[1].Direction != gatedb.Out || ms[0].Annulled || ms[1].Annulled || !ms[2].Annulled {
+	if ms[0].Direction != entry.In || ms[1].Direction != entry.Out || ms[0].Annulled || ms[1].Annulled || !ms[2].Annulled {
 		t.Fatalf("marks %+v", ms)
 	}
 	// Annulling a's entry later.
@@ -109,7 +110,7 @@ func TestWipeKeepsOnlyTheBacklog(t *testing.T) {
 	if err := db.Acked(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.PutMark(ctx, gatedb.Mark{Event: "gala", TicketID: "T", Device: "peer", Gate: "C", At: at, Direction: gatedb.Out}); err != nil {
+	if err := db.PutMark(ctx, gatedb.Mark{Event: "gala", TicketID: "T", Passage: entry.Passage{Device: "peer", Gate: "C", At: at, Direction: entry.Out}}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"admit/ticket/entry"
 )
 
 // Passages learnt from peer gates.
@@ -79,7 +81,7 @@ func newPeerMarks() *peerMarks {
 // when the peer redials, and through the fleet's fan-out once an uplink
 // is back (the comment on peerMarks says more).
 func (d *DB) AddPeerMark(m Mark) error {
-	if m.Direction != In && m.Direction != Out {
+	if m.Direction != entry.In && m.Direction != entry.Out {
 		return fmt.Errorf("gatedb: peer mark %s/%s: direction %q", m.Event, m.TicketID, m.Direction)
 	}
 	if m.Event == "" || m.TicketID == "" || m.Device == "" || m.At.IsZero() {
@@ -90,7 +92,7 @@ func (d *DB) AddPeerMark(m Mark) error {
 	k := ticketKey{m.Event, m.TicketID}
 	p.mu.Lock()
 	ms := p.held[k]
-	i := slices.IndexFunc(ms, func(h heldMark) bool { return h.Device == m.Device && h.At.Equal(m.At) })
+	i := slices.IndexFunc(ms, func(h heldMark) bool { return h.Same(m.Passage) })
 	switch {
 	case i < 0:
 		p.version++
@@ -150,7 +152,7 @@ func (d *DB) PersistPeerMarks(ctx context.Context) (int, error) {
 	for _, w := range batch {
 		k := ticketKey{w.Event, w.TicketID}
 		ms := p.held[k]
-		i := slices.IndexFunc(ms, func(h heldMark) bool { return h.Device == w.Device && h.At.Equal(w.At) })
+		i := slices.IndexFunc(ms, func(h heldMark) bool { return h.Same(w.Passage) })
 		if i < 0 || ms[i].version != w.version {
 			continue // changed (annulled) meanwhile: the next persistence writes it
 		}
@@ -234,16 +236,16 @@ func (p *peerMarks) of(event, id string) []Mark {
 }
 
 // withHeld merges the peer marks held in memory into the marks read from
-// the database (a passage in both is one; an annulment in either counts),
-// oldest first as the database orders them.
+// the database (a passage in both is one; an annulment in either counts:
+// entry.Passage.Merge), oldest first as the database orders them.
 func withHeld(stored, held []Mark) []Mark {
 	if len(held) == 0 {
 		return stored
 	}
 	for _, h := range held {
-		i := slices.IndexFunc(stored, func(s Mark) bool { return s.Device == h.Device && s.At.Equal(h.At) })
+		i := slices.IndexFunc(stored, func(s Mark) bool { return s.Same(h.Passage) })
 		if i >= 0 {
-			stored[i].Annulled = stored[i].Annulled || h.Annulled
+			stored[i].Passage = stored[i].Merge(h.Passage)
 			continue
 		}
 		stored = append(stored, h)

@@ -8,6 +8,7 @@ import (
 
 	"admit/agent/gatedb"
 	"admit/fleet/wire"
+	"admit/ticket/entry"
 )
 
 // TestPeerMarkCountsAtOnce: a peer's mark counts for every lookup (the
@@ -29,7 +30,7 @@ func TestPeerMarkCountsAtOnce(t *testing.T) {
 		At: at.Add(time.Second), Outcome: wire.Admitted}, Mark: true}); err != nil {
 		t.Fatal(err)
 	}
-	peer := gatedb.Mark{Event: "gala", TicketID: "T", Device: "gate-a", Gate: "Gate A", At: at.Add(123456 * time.Nanosecond), Direction: gatedb.In}
+	peer := gatedb.Mark{Event: "gala", TicketID: "T", Passage: entry.Passage{Device: "gate-a", Gate: "Gate A", At: at.Add(123456 * time.Nanosecond), Direction: entry.In}}
 	check := func(when string, annulled bool, held, stored int) {
 		t.Helper()
 		st, err := hot.State(ctx, "gala", "T")
@@ -99,7 +100,7 @@ func TestPeerMarkCountsAtOnce(t *testing.T) {
 	persist(1)
 	check("late replay persisted", true, 0, 2)
 
-	if err := db.AddPeerMark(gatedb.Mark{Event: "gala", TicketID: "T", Device: "gate-a", At: at, Direction: "sideways"}); err == nil {
+	if err := db.AddPeerMark(gatedb.Mark{Event: "gala", TicketID: "T", Passage: entry.Passage{Device: "gate-a", At: at, Direction: "sideways"}}); err == nil {
 		t.Fatal("a mark without a direction was taken")
 	}
 }
@@ -137,7 +138,7 @@ func TestPeerMarkNeverUnseen(t *testing.T) {
 	at := time.Date(2026, 11, 28, 19, 0, 0, 0, time.UTC)
 	const n = 300
 	for i := range n {
-		m := gatedb.Mark{Event: "gala", TicketID: "T", Device: "gate-a", Gate: "Gate A", At: at.Add(time.Duration(i) * time.Second), Direction: gatedb.In}
+		m := gatedb.Mark{Event: "gala", TicketID: "T", Passage: entry.Passage{Device: "gate-a", Gate: "Gate A", At: at.Add(time.Duration(i) * time.Second), Direction: entry.In}}
 		if err := db.AddPeerMark(m); err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +166,7 @@ func TestRevokeForgetsHeldPeerMarks(t *testing.T) {
 	ctx := context.Background()
 	db := openReplica(t)
 	at := time.Date(2026, 11, 28, 19, 4, 0, 0, time.UTC)
-	m := gatedb.Mark{Event: "gala", TicketID: "T", Device: "gate-a", Gate: "Gate A", At: at, Direction: gatedb.In}
+	m := gatedb.Mark{Event: "gala", TicketID: "T", Passage: entry.Passage{Device: "gate-a", Gate: "Gate A", At: at, Direction: entry.In}}
 	if err := db.AddPeerMark(m); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +193,7 @@ func TestPersistRecoversFromAFailedOne(t *testing.T) {
 	at := time.Date(2026, 11, 28, 19, 4, 0, 0, time.UTC)
 	add := func(i int) {
 		t.Helper()
-		m := gatedb.Mark{Event: "gala", TicketID: "T", Device: "gate-a", Gate: "Gate A", At: at.Add(time.Duration(i) * time.Second), Direction: gatedb.In}
+		m := gatedb.Mark{Event: "gala", TicketID: "T", Passage: entry.Passage{Device: "gate-a", Gate: "Gate A", At: at.Add(time.Duration(i) * time.Second), Direction: entry.In}}
 		if err := db.AddPeerMark(m); err != nil {
 			t.Fatal(err)
 		}

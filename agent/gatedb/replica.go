@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"admit/fleet/wire"
+	"admit/ticket/entry"
 )
 
 // ErrDiverged: after a batch the replica's running checksum would differ
@@ -195,16 +196,16 @@ func applyChange(ctx context.Context, tx *sql.Tx, event string, gen int64, c wir
 // an annulment is sticky: u.Annulled (an annul change, or an annulled mark
 // in a snapshot) sets it, whether the passage arrived before or not.
 func putUsed(ctx context.Context, tx *sql.Tx, event string, u *wire.Used) error {
-	dir := In
+	dir := entry.In
 	if u.Exit() {
-		dir = Out
+		dir = entry.Out
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO marks (event_id, ticket_id, device, at, gate, direction, annulled) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (event_id, ticket_id, device, at) DO UPDATE SET annulled = max(annulled, excluded.annulled)`,
 		event, u.TicketID, u.Device, ms(u.At), u.Gate, dir, u.Annulled); err != nil {
 		return err
 	}
-	if dir != In {
+	if dir != entry.In {
 		return nil
 	}
 	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO used (event_id, ticket_id, device, at, gate) VALUES (?, ?, ?, ?, ?)`,

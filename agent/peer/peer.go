@@ -42,6 +42,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"admit/agent/gatedb"
+	"admit/ticket/entry"
 )
 
 // Version is the gossip protocol version carried in every hello.
@@ -60,7 +61,8 @@ type Message struct {
 	Marks   []Mark `json:"marks,omitempty"`
 }
 
-// Mark is a passage on the wire.
+// Mark is a passage (entry.Passage) of a ticket on the gossip wire, its
+// direction the text of entry.In or entry.Out.
 type Mark struct {
 	Event     string    `json:"event"`
 	TicketID  string    `json:"ticket_id"`
@@ -72,15 +74,16 @@ type Mark struct {
 }
 
 func toWire(m gatedb.Mark) Mark {
-	return Mark{Event: m.Event, TicketID: m.TicketID, Device: m.Device, Gate: m.Gate, At: m.At, Direction: m.Direction, Annulled: m.Annulled}
+	return Mark{Event: m.Event, TicketID: m.TicketID, Device: m.Device, Gate: m.Gate, At: m.At, Direction: string(m.Direction), Annulled: m.Annulled}
 }
 
 func (m Mark) db() gatedb.Mark {
-	return gatedb.Mark{Event: m.Event, TicketID: m.TicketID, Device: m.Device, Gate: m.Gate, At: m.At, Direction: m.Direction, Annulled: m.Annulled}
+	return gatedb.Mark{Event: m.Event, TicketID: m.TicketID, Passage: entry.Passage{Device: m.Device, Gate: m.Gate, At: m.At,
+		Direction: entry.Direction(m.Direction), Annulled: m.Annulled}}
 }
 
 func (m Mark) validate() error {
-	if m.Event == "" || m.TicketID == "" || m.Device == "" || m.At.IsZero() || (m.Direction != gatedb.In && m.Direction != gatedb.Out) {
+	if d := entry.Direction(m.Direction); m.Event == "" || m.TicketID == "" || m.Device == "" || m.At.IsZero() || (d != entry.In && d != entry.Out) {
 		return fmt.Errorf("peer: bad mark %+v", m)
 	}
 	return nil

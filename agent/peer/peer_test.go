@@ -18,6 +18,7 @@ import (
 	"admit/agent/gatedb"
 	"admit/agent/peer"
 	"admit/internal/testwait"
+	"admit/ticket/entry"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -145,8 +146,7 @@ func TestDeadAndSlowPeersDelayNoOther(t *testing.T) {
 	go func() {
 		defer close(published)
 		for i := range n {
-			m := gatedb.Mark{Event: "gala", TicketID: fmt.Sprintf("T%04d", i), Device: "gate-a", Gate: gate,
-				At: at.Add(time.Duration(i) * time.Millisecond), Direction: gatedb.In}
+			m := gatedb.Mark{Event: "gala", TicketID: fmt.Sprintf("T%04d", i), Passage: entry.Passage{Device: "gate-a", Gate: gate, At: at.Add(time.Duration(i) * time.Millisecond), Direction: entry.In}}
 			own.journal(m)
 			g.Publish(m) // a burst beyond a peer's queue: it resyncs from the journal
 		}

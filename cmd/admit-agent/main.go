@@ -24,10 +24,10 @@ import (
 
 	"admit/agent"
 	"admit/agent/camera"
-	"admit/agent/decide"
 	"admit/decode"
 	halgpio "admit/hal/gpio"
 	"admit/hal/hwcheck"
+	"admit/ticket/entry"
 )
 
 func main() {
@@ -247,7 +247,7 @@ func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
 	if m.id != nil {
 		cfg.Key, cfg.CAFingerprint = m.id.Key, m.id.pin()
 	}
-	dir, err := decide.ParseDirection(m.Direction)
+	dir, err := entry.ParseDirection(m.Direction)
 	if err != nil {
 		return err
 	}

@@ -10,8 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
-	"time"
 
 	"admit/fleet"
 	"admit/fleet/wire"
@@ -131,50 +129,4 @@ func (o *DecideOptions) authenticate(r *http.Request, device string, body []byte
 		return http.StatusUnauthorized, fmt.Errorf("request of %q not signed by its enrolled key", device)
 	}
 	return 0, nil
-}
-
-// MemClaimer is a Claimer that keeps passages in memory: one process,
-// forgotten on restart. For tests and tools; a fleet node claims through
-// its store (fleet.Service.Claim), which holds across nodes and restarts.
-type MemClaimer struct {
-	Location *time.Location // formats times in sentences; default UTC
-
-	mu       sync.Mutex // guards passages
-	passages map[[2]string][]wire.DecideRequest
-}
-
-// Claim applies the entry policy
-// allowed = exit OR multi-entry OR no prior entry OR (re-entry AND last passage an exit).
-func (m *MemClaimer) Claim(ctx context.Context, r wire.DecideRequest) (wire.DecideResponse, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.passages == nil {
-		m.passages = map[[2]string][]wire.DecideRequest{}
-	}
-	k := [2]string{r.Event, r.TicketID}
-	prev := m.passages[k]
-	var lastEntry, last *wire.DecideRequest
-	for i := range prev {
-		p := &prev[i]
-		last = p
-		if p.Direction == "in" {
-			lastEntry = p
-		}
-	}
-	ok := r.Direction == "out" || r.Policy == "multi" || lastEntry == nil || (r.Policy == "reentry" && last.Direction == "out")
-	if !ok {
-		loc := m.Location
-		if loc == nil {
-			loc = time.UTC
-		}
-		reason := "already_used"
-		s := fmt.Sprintf("Already used at %s at %s", lastEntry.Gate, lastEntry.At.In(loc).Format("15:04"))
-		if r.Policy == "reentry" {
-			reason = "no_exit"
-			s = fmt.Sprintf("Already inside: entered at %s at %s", lastEntry.Gate, lastEntry.At.In(loc).Format("15:04"))
-		}
-		return wire.DecideResponse{Reason: reason, Sentence: s}, nil
-	}
-	m.passages[k] = append(prev, r)
-	return wire.DecideResponse{Admit: true}, nil
 }

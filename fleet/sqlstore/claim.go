@@ -8,6 +8,7 @@ import (
 
 	"admit/fleet"
 	"admit/fleet/wire"
+	"admit/ticket/entry"
 )
 
 // Claim implements fleet.Store. The transaction first writes to the
@@ -38,13 +39,16 @@ func (s *Store) Claim(ctx context.Context, r wire.DecideRequest, rule func(fleet
 		return resp, fmt.Errorf("claim %s/%s: %w", r.Event, r.TicketID, err)
 	}
 	st.Revoked = revoked != 0
+	// The ticket's passages that count, in no particular order: the rule
+	// (entry.Allowed) picks the latest by time itself, with its own
+	// tie-break, so it cannot depend on how a backend collates device ids.
 	rows, err := tx.QueryContext(ctx, s.q(`SELECT device_id, gate, at, direction FROM used
-		WHERE event_id = ? AND ticket_id = ? AND annulled = 0 ORDER BY at, device_id`), r.Event, r.TicketID)
+		WHERE event_id = ? AND ticket_id = ? AND annulled = 0`), r.Event, r.TicketID)
 	if err != nil {
 		return resp, fmt.Errorf("claim %s/%s: %w", r.Event, r.TicketID, err)
 	}
 	for rows.Next() {
-		var p fleet.Passage
+		var p entry.Passage
 		var at int64
 		if err := rows.Scan(&p.Device, &p.Gate, &at, &p.Direction); err != nil {
 			rows.Close()

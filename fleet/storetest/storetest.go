@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"admit/fleet"
 	"admit/fleet/wire"
 	"admit/ticket"
+	"admit/ticket/entry"
 )
 
 // Run runs every test of the suite; open returns a fresh empty store
@@ -38,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) fleet.Store) {
 		{"Passages", testPassages},
 		{"CodeSecrets", testCodeSecrets},
 		{"Claims", testClaims},
+		{"ClaimState", testClaimState},
 		{"Devices", testDevices},
 		{"Configs", testConfigs},
 		{"Layout", testLayout},
@@ -500,6 +503,101 @@ func testClaims(t *testing.T, s fleet.Store) {
 	}
 	if resp := claim("g3", "R", "multi", wire.DirIn, now.Add(3*time.Minute)); resp.Admit || resp.Reason != "revoked" {
 		t.Fatalf("revoked ticket: %+v", resp)
+	}
+}
+
+// testClaimState: a claim hands the rule every passage of the ticket that
+// is not annulled, and nothing else — entries and exits from every device,
+// at equal times too, annulled in the same batch as the passage or a
+// later one. fleet.ClaimState promises no order; the cross-check of gate
+// and fleet (internal/entrycheck) relies on the rest.
+func testClaimState(t *testing.T, s fleet.Store) {
+	ctx := context.Background()
+	mustEvent(t, s, "gala")
+	rng := rand.New(rand.NewPCG(7, 7))
+	devices := []string{"a", "b", "B", "gate-10", "gate-9"}
+	const n = 40
+	var ids []string
+	want := map[string][]entry.Passage{} // ticket: passages that count
+	scans, late := map[string][]wire.Scan{}, map[string][]wire.Scan{}
+	annulled := 0
+	for i := range n {
+		id := fmt.Sprintf("C%03d", i)
+		ids = append(ids, id)
+		if err := s.AddTickets(ctx, []fleet.Ticket{{Event: "gala", ID: id, Type: "GA", Code: "AD1:" + id, IssuedAt: t0}}); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for range rng.IntN(8) {
+			dev := devices[rng.IntN(len(devices))]
+			at := t0.Add(time.Duration(rng.IntN(4))*time.Minute + time.Duration(rng.IntN(2))*time.Millisecond)
+			if k := fmt.Sprint(dev, at.UnixMilli()); seen[k] {
+				continue
+			} else {
+				seen[k] = true
+			}
+			p := entry.Passage{Device: dev, Gate: "Gate " + dev, At: at, Direction: entry.In}
+			sc := wire.Scan{Event: "gala", TicketID: id, Gate: p.Gate, At: at, Outcome: wire.Admitted, Direction: wire.DirIn}
+			if rng.IntN(2) == 0 {
+				p.Direction, sc.Direction = entry.Out, wire.DirOut
+			}
+			scans[dev] = append(scans[dev], sc)
+			if rng.IntN(4) > 0 {
+				want[id] = append(want[id], p)
+				continue
+			}
+			annulled++
+			annul := wire.Scan{Event: "gala", TicketID: id, Gate: p.Gate, At: at.Add(time.Second), Outcome: wire.Refused,
+				Reason: "no_passage", Direction: sc.Direction, Annuls: at}
+			if rng.IntN(2) == 0 {
+				scans[dev] = append(scans[dev], annul)
+			} else {
+				late[dev] = append(late[dev], annul)
+			}
+		}
+	}
+	if annulled < 5 {
+		t.Fatalf("only %d annulments generated", annulled)
+	}
+	for dev, ss := range scans {
+		ss = append(ss, late[dev]...)
+		for i := range ss {
+			ss[i].Seq = int64(i + 1)
+		}
+		for len(ss) > 0 {
+			batch := ss[:min(len(ss), 7)]
+			ss = ss[len(batch):]
+			if _, err := s.RecordScans(ctx, dev, batch, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	order := func(a, b entry.Passage) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Device, b.Device)
+	}
+	for _, id := range ids {
+		var got []entry.Passage
+		r := wire.DecideRequest{Device: "claimer", Gate: "Gate C", Event: "gala", TicketID: id, Direction: wire.DirIn, Policy: "single", At: t0.Add(time.Hour)}
+		if _, err := s.Claim(ctx, r, func(st fleet.ClaimState) wire.DecideResponse {
+			got = st.Passages
+			return wire.DecideResponse{Reason: "looked"} // refuse: nothing is written
+		}); err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(got, order)
+		w := slices.SortedFunc(slices.Values(want[id]), order)
+		if len(got) != len(w) {
+			t.Fatalf("%s: claim read %+v, want %+v", id, got, w)
+		}
+		for i := range w {
+			if got[i].Device != w[i].Device || got[i].Gate != w[i].Gate || !got[i].At.Equal(w[i].At) ||
+				got[i].Direction != w[i].Direction || got[i].Annulled {
+				t.Fatalf("%s: claim read %+v, want %+v", id, got, w)
+			}
+		}
 	}
 }
 

@@ -36,7 +36,7 @@ type DecideRequest struct {
 	Gate      string    `json:"gate"`
 	Event     string    `json:"event"`
 	TicketID  string    `json:"ticket_id"`
-	Direction string    `json:"direction"` // "in" or "out"
+	Direction string    `json:"direction"` // DirIn or DirOut
 	Policy    string    `json:"policy"`    // "single", "multi" or "reentry" (ticket.Policy.String)
 	At        time.Time `json:"at"`
 }
@@ -53,7 +53,7 @@ func (r *DecideRequest) Validate() error {
 	if !okID(r.Device) || !okID(r.Event) || !okID(r.TicketID) || !okText(r.Gate) {
 		return invalid("decide: device, event and ticket are required, within bounds")
 	}
-	if r.Direction != "in" && r.Direction != "out" {
+	if r.Direction != DirIn && r.Direction != DirOut {
 		return invalid("decide: direction %q", r.Direction)
 	}
 	switch r.Policy {

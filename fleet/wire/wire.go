@@ -180,7 +180,10 @@ type Revoke struct {
 	Reason   string `json:"reason,omitempty"`
 }
 
-// Directions of a passage (Scan.Direction, Used.Direction).
+// Directions of a passage (Scan.Direction, Used.Direction, Annul.Direction,
+// DecideRequest.Direction): the wire encoding of ticket/entry's In and Out.
+// wire imports nothing of ours, so its consumers convert at their edge
+// (an exit is DirOut; anything else, "" included, an entry).
 const (
 	DirIn  = "in"  // an entry; "" means the same
 	DirOut = "out" // an exit
