@@ -29,7 +29,9 @@ import (
 //   - 1 (2026-11-27): hello, batch, scans, scan ack; JSON frames.
 //   - 2 (2026-11-28): challenge and signed hello (device keys); per-event
 //     cursors with running checksum and snapshot progress; snapshot chunks;
-//     batch checksums; config and config ack; revoked; ext.
+//     batch checksums; config and config ack; revoked; ext (an extension
+//     slot no message ever used, since removed: a frame that names an
+//     unknown type is refused as before).
 //   - 3 (2026-11-27, the day the agent and fleet halves met): Scan and Used
 //     carry the passage direction (an exit is no longer an admitted scan
 //     with reason "exit", which other gates counted as an entry). Annulled
@@ -72,22 +74,20 @@ const (
 	TypeError     = "error"      // either way, before closing
 )
 
-// Message is one frame. Exactly the field named by Type is set; types
-// registered with RegisterExt carry their body in Ext.
+// Message is one frame. Exactly the field named by Type is set.
 type Message struct {
-	Type      string          `json:"type"`
-	Challenge *Challenge      `json:"challenge,omitempty"`
-	Hello     *Hello          `json:"hello,omitempty"`
-	Batch     *Batch          `json:"batch,omitempty"`
-	Snapshot  *Snapshot       `json:"snapshot,omitempty"`
-	Ack       *Ack            `json:"ack,omitempty"`
-	Scans     *Scans          `json:"scans,omitempty"`
-	ScanAck   *ScanAck        `json:"scan_ack,omitempty"`
-	Config    *Config         `json:"config,omitempty"`
-	ConfigAck *ConfigAck      `json:"config_ack,omitempty"`
-	Revoked   *Revoked        `json:"revoked,omitempty"`
-	Error     *Error          `json:"error,omitempty"`
-	Ext       json.RawMessage `json:"ext,omitempty"` // body of a registered extension type
+	Type      string     `json:"type"`
+	Challenge *Challenge `json:"challenge,omitempty"`
+	Hello     *Hello     `json:"hello,omitempty"`
+	Batch     *Batch     `json:"batch,omitempty"`
+	Snapshot  *Snapshot  `json:"snapshot,omitempty"`
+	Ack       *Ack       `json:"ack,omitempty"`
+	Scans     *Scans     `json:"scans,omitempty"`
+	ScanAck   *ScanAck   `json:"scan_ack,omitempty"`
+	Config    *Config    `json:"config,omitempty"`
+	ConfigAck *ConfigAck `json:"config_ack,omitempty"`
+	Revoked   *Revoked   `json:"revoked,omitempty"`
+	Error     *Error     `json:"error,omitempty"`
 }
 
 // Challenge opens a session: the agent signs Nonce in its Hello.
