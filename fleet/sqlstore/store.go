@@ -30,16 +30,16 @@ type Dialect struct {
 	Dollar bool
 	// IsUnique reports whether err is a unique-constraint violation.
 	IsUnique func(error) bool
-	// Notify, when set, is called inside a transaction that logged changes
-	// or changed a device (payloads "e:<event>", "d:<device>"), so other
-	// nodes wake up when it commits.
+	// Notify, when set, is called inside a transaction that logged changes,
+	// changed a device or set a config (payloads "e:<event>",
+	// "d:<device>", "c:<scope>"), so other nodes wake up when it commits.
 	Notify func(ctx context.Context, tx *sql.Tx, payload string) error
 	// MaxParams bounds the parameters of one statement.
 	MaxParams int
-	// Local says the database is in-process (SQLite): a prepared one-row
-	// statement executed per row is then cheaper than parsing multi-row
-	// statements; over a network (PostgreSQL) one statement per many rows
-	// saves round trips.
+	// Local says the database is in-process (SQLite): inserts then go
+	// through statements prepared once per call and executed per 32 rows
+	// (insertMany), and one committer writes scans; over a network
+	// (PostgreSQL) one statement per many rows saves round trips.
 	Local bool
 }
 
