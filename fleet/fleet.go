@@ -221,7 +221,8 @@ type Store interface {
 
 	// RecordScans stores scans of device, ignoring those already stored
 	// (dedup by device and seq), and logs a used mark for every newly
-	// stored admission. It returns the events whose logs grew.
+	// stored admission (entry or exit) and an annulment for every newly
+	// stored annulment. It returns the events whose logs grew.
 	RecordScans(ctx context.Context, device string, scans []wire.Scan, at time.Time) (grown []string, err error)
 	RecentScans(ctx context.Context, limit int) ([]ScanRecord, error)
 

@@ -1,5 +1,7 @@
-// Command admit-agent runs a gate: camera → decode → verify → decide →
-// relay and LEDs → journal, replicating with the fleet.
+// Command admit-agent runs a gate: camera → decode (or the NFC readers and
+// scanners of a board file) → verify → decide → journal → relay and LEDs,
+// replicating with the fleet. A decision is journaled durably before the
+// gate actuates.
 package main
 
 import (

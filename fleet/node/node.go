@@ -42,7 +42,8 @@ type Config struct {
 	RequireEnrollment bool
 	// TLS: see TLSConfig. Zero value: plain HTTP.
 	TLS TLSConfig
-	// Hub tunes the replication hub (Store, Log, Now are filled in).
+	// Hub tunes the replication hub (Store, Log and Now are filled in;
+	// AllowUnenrolled follows RequireEnrollment).
 	Hub replicate.Options
 }
 

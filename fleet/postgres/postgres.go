@@ -1,11 +1,11 @@
 // Package postgres is the fleet store on PostgreSQL (through pgx), for
 // several fleet nodes sharing one database. The queries are those of
 // fleet/sqlstore; this package adds the migrations and the wake-ups
-// between nodes: a transaction that logs changes or changes a device sends
-// a NOTIFY on channel "admit" when it commits, and Listen delivers those
-// payloads to a node. The notification is only a wake-up; the change log
-// stays in its table, and a node that missed a notification still finds
-// every change there.
+// between nodes: a transaction that logs changes, changes a device or sets
+// a config sends a NOTIFY on channel "admit" when it commits, and Listen
+// delivers those payloads to a node. The notification is only a wake-up;
+// the change log stays in its table, and a node that missed a
+// notification still finds every change there.
 package postgres
 
 import (

@@ -12,9 +12,10 @@ import (
 // instead of a parameter per value (thousands of values, each encoded and
 // sent on its own, in multi-row VALUES). It is a plain INSERT ... SELECT,
 // so ON CONFLICT clauses and the transaction around it behave as with
-// VALUES. SQLite keeps one prepared statement executed per row: in
-// process, that is cheaper than SQLite's JSON functions (measured with
-// json_each/jsonb_each: slower per scan than binding).
+// VALUES. SQLite keeps prepared multi-row VALUES statements (insertMany,
+// 32 rows per execution): in process, binding is cheaper than SQLite's
+// JSON functions (measured with json_each/jsonb_each: slower per scan
+// than binding).
 
 // blobColumns are the columns that hold bytes; a column whose values are
 // all NULL takes its type from here.

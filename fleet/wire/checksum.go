@@ -190,7 +190,7 @@ func (s *Snapshot) Seal() { s.Checksum = SnapshotChecksum(s) }
 // must decide how it is validated and whether it is checksummed, then list
 // it.
 var handledFields = map[string][]string{
-	"Message":          {"Type", "Challenge", "Hello", "Batch", "Snapshot", "Ack", "Scans", "ScanAck", "Config", "ConfigAck", "Revoked", "Error", "Ext"},
+	"Message":          {"Type", "Challenge", "Hello", "Batch", "Snapshot", "Ack", "Scans", "ScanAck", "Config", "ConfigAck", "Revoked", "Error"},
 	"Challenge":        {"Nonce", "Fleet"},
 	"Hello":            {"Protocol", "Device", "Firmware", "ConfigVersion", "Cursors", "Signature"},
 	"Cursor":           {"Seq", "Running", "Snapshot"},
@@ -221,15 +221,5 @@ var handledFields = map[string][]string{
 }
 
 // HandledFields returns the fields Validate and the canonical encoder
-// declare they handle, by struct name. Extension files add their structs
-// with DeclareFields.
+// declare they handle, by struct name.
 func HandledFields() map[string][]string { return handledFields }
-
-// DeclareFields lets an extension file (decide.go) declare the handled
-// fields of its structs, from an init function.
-func DeclareFields(structName string, fields ...string) {
-	if _, dup := handledFields[structName]; dup {
-		panic("wire: fields of " + structName + " declared twice")
-	}
-	handledFields[structName] = fields
-}

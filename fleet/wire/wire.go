@@ -20,8 +20,6 @@ package wire
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 )
 
@@ -31,7 +29,9 @@ import (
 //   - 1 (2026-11-27): hello, batch, scans, scan ack; JSON frames.
 //   - 2 (2026-11-28): challenge and signed hello (device keys); per-event
 //     cursors with running checksum and snapshot progress; snapshot chunks;
-//     batch checksums; config and config ack; revoked; ext.
+//     batch checksums; config and config ack; revoked; ext (an extension
+//     slot no message ever used, since removed: a frame that names an
+//     unknown type is refused as before).
 //   - 3 (2026-11-27, the day the agent and fleet halves met): Scan and Used
 //     carry the passage direction (an exit is no longer an admitted scan
 //     with reason "exit", which other gates counted as an entry). Annulled
@@ -74,22 +74,20 @@ const (
 	TypeError     = "error"      // either way, before closing
 )
 
-// Message is one frame. Exactly the field named by Type is set; types
-// registered with RegisterExt carry their body in Ext.
+// Message is one frame. Exactly the field named by Type is set.
 type Message struct {
-	Type      string          `json:"type"`
-	Challenge *Challenge      `json:"challenge,omitempty"`
-	Hello     *Hello          `json:"hello,omitempty"`
-	Batch     *Batch          `json:"batch,omitempty"`
-	Snapshot  *Snapshot       `json:"snapshot,omitempty"`
-	Ack       *Ack            `json:"ack,omitempty"`
-	Scans     *Scans          `json:"scans,omitempty"`
-	ScanAck   *ScanAck        `json:"scan_ack,omitempty"`
-	Config    *Config         `json:"config,omitempty"`
-	ConfigAck *ConfigAck      `json:"config_ack,omitempty"`
-	Revoked   *Revoked        `json:"revoked,omitempty"`
-	Error     *Error          `json:"error,omitempty"`
-	Ext       json.RawMessage `json:"ext,omitempty"` // body of a registered extension type
+	Type      string     `json:"type"`
+	Challenge *Challenge `json:"challenge,omitempty"`
+	Hello     *Hello     `json:"hello,omitempty"`
+	Batch     *Batch     `json:"batch,omitempty"`
+	Snapshot  *Snapshot  `json:"snapshot,omitempty"`
+	Ack       *Ack       `json:"ack,omitempty"`
+	Scans     *Scans     `json:"scans,omitempty"`
+	ScanAck   *ScanAck   `json:"scan_ack,omitempty"`
+	Config    *Config    `json:"config,omitempty"`
+	ConfigAck *ConfigAck `json:"config_ack,omitempty"`
+	Revoked   *Revoked   `json:"revoked,omitempty"`
+	Error     *Error     `json:"error,omitempty"`
 }
 
 // Challenge opens a session: the agent signs Nonce in its Hello.
@@ -326,294 +324,4 @@ type Revoked struct {
 type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
-}
-
-// ErrInvalid wraps every validation failure.
-var ErrInvalid = errors.New("wire: invalid message")
-
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
-}
-
-// Decode parses and validates one frame.
-func Decode(data []byte) (*Message, error) {
-	if len(data) > MaxMessageBytes {
-		return nil, invalid("frame of %d bytes exceeds %d", len(data), MaxMessageBytes)
-	}
-	if len(data) > 0 && (data[0] == frameBatch || data[0] == frameSnapshot) {
-		m := &Message{Type: TypeBatch}
-		var err error
-		if data[0] == frameBatch {
-			m.Batch, err = decodeBatchFrame(data)
-		} else {
-			m.Type = TypeSnapshot
-			m.Snapshot, err = decodeSnapshotFrame(data)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := m.Validate(); err != nil {
-			return nil, err
-		}
-		return m, nil
-	}
-	var m Message
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, invalid("%v", err)
-	}
-	if err := m.Validate(); err != nil {
-		return nil, err
-	}
-	return &m, nil
-}
-
-// extValidators holds the extension types declared in other files of this
-// package (for instance decide.go): each validates its Ext body.
-var extValidators = map[string]func(json.RawMessage) error{}
-
-// RegisterExt declares an extension message type whose body travels in
-// Message.Ext. Call it from an init function of this package.
-func RegisterExt(typ string, validate func(json.RawMessage) error) {
-	if _, dup := extValidators[typ]; dup || typ == "" {
-		panic("wire: extension type " + typ + " registered twice or empty")
-	}
-	extValidators[typ] = validate
-}
-
-// Validate checks that m is well formed: a known type with exactly its
-// body, every field within bounds.
-func (m *Message) Validate() error {
-	set := 0
-	for _, present := range []bool{m.Challenge != nil, m.Hello != nil, m.Batch != nil, m.Snapshot != nil, m.Ack != nil,
-		m.Scans != nil, m.ScanAck != nil, m.Config != nil, m.ConfigAck != nil, m.Revoked != nil, m.Error != nil, m.Ext != nil} {
-		if present {
-			set++
-		}
-	}
-	if set != 1 {
-		return invalid("%.32q message with %d bodies", m.Type, set)
-	}
-	switch m.Type {
-	case TypeChallenge:
-		if m.Challenge == nil || len(m.Challenge.Nonce) != 32 || len(m.Challenge.Fleet) > MaxIDLen {
-			return invalid("bad challenge")
-		}
-	case TypeHello:
-		return m.Hello.validate()
-	case TypeBatch:
-		return m.Batch.validate()
-	case TypeSnapshot:
-		return m.Snapshot.validate()
-	case TypeAck:
-		if m.Ack == nil || !okID(m.Ack.Event) || m.Ack.Cursor < 0 {
-			return invalid("bad ack")
-		}
-	case TypeScans:
-		return m.Scans.validate()
-	case TypeScanAck:
-		if m.ScanAck == nil || m.ScanAck.UpTo < 0 {
-			return invalid("bad scan ack")
-		}
-	case TypeConfig:
-		if m.Config == nil || m.Config.Version <= 0 || len(m.Config.Body) > MaxConfigBytes || !isObject(m.Config.Body) {
-			return invalid("bad config")
-		}
-	case TypeConfigAck:
-		if m.ConfigAck == nil || m.ConfigAck.Version < 0 || len(m.ConfigAck.Error) > MaxTextLen {
-			return invalid("bad config ack")
-		}
-	case TypeRevoked:
-		if m.Revoked == nil || len(m.Revoked.Reason) > MaxTextLen {
-			return invalid("bad revoked")
-		}
-	case TypeError:
-		if m.Error == nil || len(m.Error.Code) > MaxIDLen || len(m.Error.Message) > MaxTextLen {
-			return invalid("bad error")
-		}
-	default:
-		v, ok := extValidators[m.Type]
-		if !ok || m.Ext == nil {
-			return invalid("unknown type %.32q", m.Type)
-		}
-		if err := v(m.Ext); err != nil {
-			return invalid("%s: %v", m.Type, err)
-		}
-	}
-	return nil
-}
-
-// isObject reports whether body is one JSON object.
-func isObject(body json.RawMessage) bool {
-	var v map[string]json.RawMessage
-	return len(body) > 0 && json.Unmarshal(body, &v) == nil && v != nil
-}
-
-func okID(s string) bool   { return s != "" && len(s) <= MaxIDLen }
-func okText(s string) bool { return len(s) <= MaxTextLen }
-
-func (h *Hello) validate() error {
-	if h == nil {
-		return invalid("hello without body")
-	}
-	if h.Protocol != ProtocolVersion {
-		return invalid("protocol %d, want %d", h.Protocol, ProtocolVersion)
-	}
-	if !okID(h.Device) || !okText(h.Firmware) || h.ConfigVersion < 0 {
-		return invalid("hello: bad device, firmware or config version")
-	}
-	if h.Signature != nil && len(h.Signature) != 64 {
-		return invalid("hello: signature of %d bytes", len(h.Signature))
-	}
-	if len(h.Cursors) > MaxCursors {
-		return invalid("hello: %d cursors", len(h.Cursors))
-	}
-	for ev, c := range h.Cursors {
-		if !okID(ev) || c.Seq < 0 {
-			return invalid("hello: bad cursor %.32q=%d", ev, c.Seq)
-		}
-		if p := c.Snapshot; p != nil && (p.Seq < 0 || len(p.After) > MaxIDLen) {
-			return invalid("hello: bad snapshot progress for %.32q", ev)
-		}
-	}
-	return nil
-}
-
-func (b *Batch) validate() error {
-	if b == nil {
-		return invalid("batch without body")
-	}
-	if !okID(b.Event) || b.From < 0 || b.To < b.From || len(b.Changes) > MaxChangesPerBatch {
-		return invalid("batch %.32q from %d to %d with %d changes", b.Event, b.From, b.To, len(b.Changes))
-	}
-	prev := b.From
-	for i := range b.Changes {
-		c := &b.Changes[i]
-		if c.Seq <= prev || c.Seq > b.To {
-			return invalid("batch %q: change seq %d out of order (after %d, to %d)", b.Event, c.Seq, prev, b.To)
-		}
-		prev = c.Seq
-		if err := c.validate(); err != nil {
-			return err
-		}
-	}
-	if sum := BatchChecksum(b); sum != b.Checksum {
-		return invalid("batch %q %d..%d: checksum %x, computed %x", b.Event, b.From, b.To, b.Checksum, sum)
-	}
-	return nil
-}
-
-func (k *Key) validate() bool { return okID(k.ID) && len(k.Public) == 32 }
-
-func okDirection(d string) bool { return d == "" || d == DirIn || d == DirOut }
-
-func (u *Used) validate() bool {
-	return okID(u.TicketID) && okID(u.Device) && okText(u.Gate) && okDirection(u.Direction)
-}
-
-func (c *Change) validate() error {
-	bodies := 0
-	for _, present := range []bool{c.Key != nil, c.Ticket != nil, c.Revoke != nil, c.Used != nil, c.Annul != nil} {
-		if present {
-			bodies++
-		}
-	}
-	if bodies != 1 {
-		return invalid("change %d: %d bodies", c.Seq, bodies)
-	}
-	switch {
-	case c.Kind == KindKey && c.Key != nil:
-		if !c.Key.validate() {
-			return invalid("change %d: bad key", c.Seq)
-		}
-	case c.Kind == KindTicket && c.Ticket != nil:
-		if !okID(c.Ticket.ID) || !okText(c.Ticket.Type) || !okText(c.Ticket.Holder) || len(c.Ticket.CodeSecret) > MaxCodeSecret {
-			return invalid("change %d: bad ticket", c.Seq)
-		}
-	case c.Kind == KindRevoke && c.Revoke != nil:
-		if !okID(c.Revoke.TicketID) || !okText(c.Revoke.Reason) {
-			return invalid("change %d: bad revoke", c.Seq)
-		}
-	case c.Kind == KindUsed && c.Used != nil:
-		if !c.Used.validate() || c.Used.Annulled {
-			return invalid("change %d: bad used mark", c.Seq)
-		}
-	case c.Kind == KindAnnul && c.Annul != nil:
-		a := c.Annul
-		if !okID(a.TicketID) || !okID(a.Device) || !okText(a.Gate) || !okDirection(a.Direction) || !okText(a.Reason) {
-			return invalid("change %d: bad annulment", c.Seq)
-		}
-	default:
-		return invalid("change %d: kind %.16q does not match its body", c.Seq, c.Kind)
-	}
-	return nil
-}
-
-func (s *Snapshot) validate() error {
-	if s == nil {
-		return invalid("snapshot without body")
-	}
-	if !okID(s.Event) || s.Seq < 0 || len(s.After) > MaxIDLen || len(s.Last) > MaxIDLen ||
-		len(s.Tickets) > MaxSnapshotRows || len(s.Used) > MaxSnapshotRows || len(s.Keys) > MaxCursors {
-		return invalid("snapshot of %.32q: bad header or too many rows", s.Event)
-	}
-	if s.After != "" && len(s.Keys) > 0 {
-		return invalid("snapshot of %q: keys in a later chunk", s.Event)
-	}
-	for i := range s.Keys {
-		if !s.Keys[i].validate() {
-			return invalid("snapshot of %q: bad key", s.Event)
-		}
-	}
-	prev := s.After
-	for _, t := range s.Tickets {
-		if !okID(t.ID) || t.ID <= prev || t.ID > s.Last || !okText(t.Type) || !okText(t.Holder) || len(t.CodeSecret) > MaxCodeSecret {
-			return invalid("snapshot of %q: ticket %.32q out of order or bad", s.Event, t.ID)
-		}
-		prev = t.ID
-	}
-	if s.Last != "" && s.Last < s.After {
-		return invalid("snapshot of %q: last before after", s.Event)
-	}
-	for i := range s.Used {
-		u := &s.Used[i]
-		if !u.validate() || u.TicketID <= s.After || u.TicketID > s.Last {
-			return invalid("snapshot of %q: used mark out of range", s.Event)
-		}
-	}
-	if sum := SnapshotChecksum(s); sum != s.Checksum {
-		return invalid("snapshot of %q after %q: checksum %x, computed %x", s.Event, s.After, s.Checksum, sum)
-	}
-	return nil
-}
-
-func (s *Scans) validate() error {
-	if s == nil {
-		return invalid("scans without body")
-	}
-	if len(s.Scans) > MaxScansPerMessage {
-		return invalid("%d scans in one message", len(s.Scans))
-	}
-	var prev int64
-	for _, sc := range s.Scans {
-		if sc.Seq <= prev {
-			return invalid("scan seq %d not increasing", sc.Seq)
-		}
-		prev = sc.Seq
-		if !okID(sc.Event) || (sc.Outcome != Admitted && sc.Outcome != Refused) {
-			return invalid("scan %d: bad event or outcome", sc.Seq)
-		}
-		if len(sc.TicketID) > MaxIDLen || !okText(sc.Gate) || !okText(sc.Reason) || !okText(sc.Sentence) {
-			return invalid("scan %d: field too long", sc.Seq)
-		}
-		if !okDirection(sc.Direction) {
-			return invalid("scan %d: direction %.8q", sc.Seq, sc.Direction)
-		}
-		if !sc.Annuls.IsZero() && (sc.TicketID == "" || sc.Outcome != Refused) {
-			return invalid("scan %d: an annulment needs a ticket and is not an admission", sc.Seq)
-		}
-		if sc.Outcome == Admitted && sc.TicketID == "" {
-			return invalid("scan %d: admitted without ticket", sc.Seq)
-		}
-	}
-	return nil
 }

@@ -102,7 +102,7 @@ func TestValidate(t *testing.T) {
 		{"snapshot out of order", wire.Message{Type: wire.TypeSnapshot, Snapshot: badOrder}, false},
 		{"two bodies", wire.Message{Type: wire.TypeAck, Ack: &wire.Ack{Event: "e"}, ScanAck: &wire.ScanAck{}}, false},
 		{"type mismatch", wire.Message{Type: wire.TypeHello, Ack: &wire.Ack{Event: "e"}}, false},
-		{"unknown type", wire.Message{Type: "nope", Ext: json.RawMessage(`{}`)}, false},
+		{"unknown type", wire.Message{Type: "nope", Ack: &wire.Ack{Event: "e"}}, false},
 		{"old protocol", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: 1, Device: "d"}}, false},
 		{"hello", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: wire.ProtocolVersion, Device: "d", Cursors: map[string]wire.Cursor{"gala": {Seq: 3}}}}, true},
 		{"long device", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: wire.ProtocolVersion, Device: long}}, false},
@@ -141,6 +141,22 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("Decode: %v, want ErrInvalid", err)
 			}
 		})
+	}
+}
+
+// TestUnknownTypeRefused: a frame of a type this package does not define
+// is refused whatever body it carries, including the "ext" slot of
+// protocol 2, which no message used and which is gone.
+func TestUnknownTypeRefused(t *testing.T) {
+	for _, frame := range []string{
+		`{"type":"nope"}`,
+		`{"type":"nope","ext":{}}`,
+		`{"type":"nope","ack":{"event":"e","cursor":1}}`,
+		`{"type":"","ack":{"event":"e","cursor":1}}`,
+	} {
+		if _, err := wire.Decode([]byte(frame)); !errors.Is(err, wire.ErrInvalid) {
+			t.Errorf("Decode(%s): %v, want ErrInvalid", frame, err)
+		}
 	}
 }
 

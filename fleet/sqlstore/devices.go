@@ -1,0 +1,104 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"admit/fleet"
+)
+
+const deviceCols = `id, name, grp, gate, public_key, created_at, revoked_at, last_seen, firmware, config_version, config_error`
+
+func scanDevice(sc interface{ Scan(...any) error }) (fleet.Device, error) {
+	var d fleet.Device
+	var created, revoked, seen int64
+	err := sc.Scan(&d.ID, &d.Name, &d.Group, &d.Gate, &d.PublicKey, &created, &revoked, &seen, &d.Firmware, &d.ConfigVersion, &d.ConfigError)
+	d.CreatedAt, d.RevokedAt, d.LastSeen = fromMS(created), fromMS(revoked), fromMS(seen)
+	return d, err
+}
+
+func (s *Store) PutDevice(ctx context.Context, d fleet.Device) error {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("put device: %w", err)
+	}
+	defer tx.Rollback()
+	if err := s.putDeviceTx(ctx, tx, d); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// putDeviceTx creates d or replaces its registration (name, group, gate,
+// key), clearing a revocation: re-enrolling is how a device comes back.
+func (s *Store) putDeviceTx(ctx context.Context, tx *sql.Tx, d fleet.Device) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO devices (id, name, grp, gate, public_key, created_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, grp = excluded.grp, gate = excluded.gate,
+		public_key = excluded.public_key, revoked_at = 0`),
+		d.ID, d.Name, d.Group, d.Gate, d.PublicKey, ms(d.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("put device %q: %w", d.ID, err)
+	}
+	return s.notify(ctx, tx, "d:"+d.ID)
+}
+
+func (s *Store) Device(ctx context.Context, id string) (fleet.Device, error) {
+	d, err := scanDevice(s.db.QueryRowContext(ctx, s.q(`SELECT `+deviceCols+` FROM devices WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, fmt.Errorf("device %q: %w", id, fleet.ErrNotFound)
+	}
+	if err != nil {
+		return d, fmt.Errorf("device %q: %w", id, err)
+	}
+	return d, nil
+}
+
+func (s *Store) Devices(ctx context.Context) ([]fleet.Device, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	defer rows.Close()
+	var out []fleet.Device
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list devices: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) RevokeDevice(ctx context.Context, id string, at time.Time) error {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("revoke device: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at = 0`), ms(at), id)
+	if err != nil {
+		return fmt.Errorf("revoke device %q: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.Device(ctx, id); err != nil {
+			return err
+		}
+	}
+	if err := s.notify(ctx, tx, "d:"+id); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *Store) ReportDevice(ctx context.Context, id, firmware string, configVersion int64, configErr string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE devices SET firmware = COALESCE(NULLIF(?, ''), firmware), config_version = ?, config_error = ?, last_seen = ?
+		WHERE id = ?`), firmware, configVersion, configErr, ms(at), id)
+	if err != nil {
+		return fmt.Errorf("report device %q: %w", id, err)
+	}
+	return nil
+}
