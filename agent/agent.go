@@ -56,9 +56,9 @@ import (
 	"admit/agent/gatedb"
 	"admit/agent/peer"
 	"admit/agent/uplink"
+	"admit/clock"
 	"admit/decode"
 	"admit/hal"
-	"admit/hal/clock"
 	"admit/internal/sqlitedb"
 	"admit/ticket"
 )
