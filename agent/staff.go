@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"admit/agent/decide"
 	"admit/agent/gatedb"
@@ -55,7 +54,7 @@ func (a *Agent) ForceAdmit(ctx context.Context, credential, why string) (Decisio
 	now := a.stampLocked()
 	d := Decision{Admitted: true, Reason: decide.ReasonForced, Sentence: "Admitted by staff: " + why, TicketID: id,
 		Source: "staff", Direction: decide.In, Forced: true, At: now}
-	begin := time.Now()
+	begin := a.cfg.Clock.Now()
 	scan := wire.Scan{Event: a.cfg.Event, TicketID: id, Gate: a.cfg.Gate, At: now, Outcome: wire.Admitted,
 		Reason: decide.ReasonForced, Sentence: d.Sentence}
 	e := gatedb.Entry{Scan: scan, Direction: gatedb.In, Source: "staff", Forced: true, Mark: true}
@@ -64,7 +63,7 @@ func (a *Agent) ForceAdmit(ctx context.Context, credential, why string) (Decisio
 		a.setIndicatorLocked(hal.Red)
 		return d, fmt.Errorf("agent: journal: %w", err)
 	}
-	d.Seq, d.Took = seq, time.Since(begin)
+	d.Seq, d.Took = seq, a.cfg.Clock.Now().Sub(begin)
 	a.afterJournalLocked(ctx, d, e)
 	return d, nil
 }
@@ -92,7 +91,7 @@ func (a *Agent) Lookup(ctx context.Context, credential string) (Lookup, error) {
 	if c, err := ticket.ParseUnverified(credential); err == nil {
 		l.TicketID = c.ID
 		a.mu.Lock()
-		d, _ := a.decideLocked(ctx, hal.Credential{Source: "staff", Payload: []byte(credential)}, a.cfg.Now().UTC())
+		d, _ := a.decideLocked(ctx, hal.Credential{Source: "staff", Payload: []byte(credential)}, a.cfg.Clock.Now().UTC())
 		a.mu.Unlock()
 		verdict = &d
 	}

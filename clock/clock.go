@@ -7,9 +7,12 @@
 // moves only when the test (or, in auto mode, the code's own waiting)
 // moves it.
 //
-// The one exception is a deadline the operating system enforces — a
-// socket's read or write deadline, which net.Conn compares with the wall
-// clock whatever Clock the caller runs on: Deadline gives those.
+// The exception is a deadline that bounds I/O: a socket's read or write
+// deadline, which net.Conn compares with the wall clock whatever Clock the
+// caller runs on (Deadline gives those), and a context.WithTimeout around
+// an HTTP request or a shutdown. Timing that decides something — a
+// request "answered too late", a backoff, a passage timeout — follows the
+// Clock.
 //
 // clock is a leaf: it imports nothing of ours, so hal, decode, agent and
 // fleet may all import it.

@@ -30,6 +30,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"admit/agent/gatedb"
+	"admit/clock"
 	"admit/fleet/wire"
 )
 
@@ -61,6 +62,9 @@ type Options struct {
 	// OnRevoked is called after the replica was wiped on revocation.
 	OnRevoked func()
 	Log       *slog.Logger
+	// Clock times the reconnect backoff and the wipe on revocation;
+	// default clock.Real{}.
+	Clock clock.Clock
 	// MaxBackoff caps the wait between reconnects; default 5 s.
 	MaxBackoff time.Duration
 	Timeout    time.Duration // dial and write timeout; default 10 s
@@ -77,6 +81,9 @@ type Client struct {
 func New(opts Options) *Client {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
 	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 5 * time.Second
@@ -103,7 +110,7 @@ func (c *Client) Connected() bool { return c.connected.Load() }
 func (c *Client) Run(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for {
-		start := time.Now()
+		start := c.opts.Clock.Now()
 		err := c.session(ctx)
 		c.connected.Store(false)
 		if ctx.Err() != nil {
@@ -114,14 +121,14 @@ func (c *Client) Run(ctx context.Context) error {
 			return err
 		}
 		c.opts.Log.Warn("fleet uplink down", "err", err)
-		if time.Since(start) > 30*time.Second || errors.Is(err, gatedb.ErrDiverged) {
+		if c.opts.Clock.Now().Sub(start) > 30*time.Second || errors.Is(err, gatedb.ErrDiverged) {
 			backoff = 100 * time.Millisecond // a healthy session, or a resync to ask for at once
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(wait):
+		case <-c.opts.Clock.After(wait):
 		}
 		backoff = min(backoff*2, c.opts.MaxBackoff)
 	}
@@ -157,7 +164,9 @@ func TLSConfig(pin []byte) *tls.Config {
 				if err := leaf.CheckSignatureFrom(ca); err != nil {
 					return fmt.Errorf("uplink: fleet certificate not signed by the pinned CA: %w", err)
 				}
-				if now := time.Now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
+				// Validity is judged on the wall clock, as crypto/tls
+				// judges every chain it verifies itself.
+				if now := (clock.Real{}).Now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
 					return errors.New("uplink: fleet certificate expired or not yet valid")
 				}
 				return nil
@@ -176,7 +185,7 @@ type session struct {
 func (s *session) send(m *wire.Message) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	s.ws.SetWriteDeadline(time.Now().Add(s.c.opts.Timeout))
+	s.ws.SetWriteDeadline(clock.Deadline(s.c.opts.Timeout))
 	return s.ws.WriteJSON(m)
 }
 
@@ -205,7 +214,7 @@ func (c *Client) session(ctx context.Context) error {
 	ws.SetReadLimit(wire.MaxMessageBytes)
 	s := &session{c: c, ws: ws}
 
-	ws.SetReadDeadline(time.Now().Add(c.opts.Timeout))
+	ws.SetReadDeadline(clock.Deadline(c.opts.Timeout))
 	m, err := s.read()
 	if err != nil {
 		return err
@@ -297,7 +306,7 @@ func (s *session) receive(ctx context.Context) error {
 				return err
 			}
 		case wire.TypeRevoked:
-			if err := opts.DB.Revoke(ctx, time.Now()); err != nil {
+			if err := opts.DB.Revoke(ctx, opts.Clock.Now()); err != nil {
 				return fmt.Errorf("uplink: revoked, and the wipe failed: %w", err)
 			}
 			if opts.OnRevoked != nil {

@@ -33,6 +33,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"admit/clock"
 	"admit/fleet"
 	"admit/fleet/wire"
 )
@@ -41,7 +42,7 @@ import (
 type Options struct {
 	Store fleet.Store
 	Log   *slog.Logger
-	Now   func() time.Time
+	Clock clock.Clock // rate limits, device reports, recorded scans; nil: clock.Real{}
 	// BatchSize is the most changes per batch; default 1000.
 	BatchSize int
 	// SnapshotChunk is the most tickets per snapshot chunk; default (and
@@ -84,8 +85,8 @@ func NewHub(opts Options) *Hub {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 1000
@@ -404,7 +405,7 @@ func (c *conn) kick(bits int) {
 func (c *conn) send(m *wire.Message) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.ws.SetWriteDeadline(time.Now().Add(c.hub.opts.Timeout))
+	c.ws.SetWriteDeadline(clock.Deadline(c.hub.opts.Timeout))
 	return c.ws.WriteJSON(m)
 }
 
@@ -412,7 +413,7 @@ func (c *conn) send(m *wire.Message) error {
 func (c *conn) sendBinary(data []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.ws.SetWriteDeadline(time.Now().Add(c.hub.opts.Timeout))
+	c.ws.SetWriteDeadline(clock.Deadline(c.hub.opts.Timeout))
 	return c.ws.WriteMessage(websocket.BinaryMessage, data)
 }
 
@@ -459,7 +460,7 @@ func (c *conn) serve(ctx context.Context) error {
 	if err := c.send(&wire.Message{Type: wire.TypeChallenge, Challenge: &wire.Challenge{Nonce: nonce, Fleet: opts.FleetID}}); err != nil {
 		return err
 	}
-	c.ws.SetReadDeadline(time.Now().Add(opts.Timeout))
+	c.ws.SetReadDeadline(clock.Deadline(opts.Timeout))
 	m, err := c.read()
 	if err != nil {
 		return err
@@ -483,7 +484,7 @@ func (c *conn) serve(ctx context.Context) error {
 		}
 		c.events = append(c.events, ev)
 	}
-	if err := opts.Store.ReportDevice(ctx, h.Device, h.Firmware, h.ConfigVersion, "", opts.Now()); err != nil {
+	if err := opts.Store.ReportDevice(ctx, h.Device, h.Firmware, h.ConfigVersion, "", opts.Clock.Now()); err != nil {
 		c.log.Warn("report device", "err", err)
 	}
 	c.hub.mu.Lock()
@@ -708,7 +709,7 @@ func (c *conn) step(ctx context.Context, s *stream) (bool, error) {
 func (c *conn) writeFrame(pm *websocket.PreparedMessage) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.ws.SetWriteDeadline(time.Now().Add(c.hub.opts.Timeout))
+	c.ws.SetWriteDeadline(clock.Deadline(c.hub.opts.Timeout))
 	return c.ws.WritePreparedMessage(pm)
 }
 
@@ -778,7 +779,7 @@ func (c *conn) receive(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		now := opts.Now()
+		now := opts.Clock.Now()
 		if !msgs.take(now, 1) {
 			return c.fail("rate_limited", fmt.Errorf("more than %.0f messages/s", opts.MessageRate))
 		}
