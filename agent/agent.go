@@ -59,8 +59,8 @@ import (
 	"admit/agent/gatedb"
 	"admit/agent/peer"
 	"admit/agent/uplink"
+	"admit/clock"
 	"admit/hal"
-	"admit/hal/clock"
 	"admit/internal/sqlitedb"
 	"admit/ticket"
 	"admit/ticket/entry"
@@ -123,9 +123,10 @@ type Config struct {
 	Online *OnlineConfig
 
 	Log *slog.Logger
-	Now func() time.Time
-	// Clock arms the gate's timers (passage timeout, online probes);
-	// default the wall clock. Tests inject clock.Fake.
+	// Clock is the gate's one time source: decision and journal times,
+	// the passage timeout, the indicator's return to off, checkpoints,
+	// online-mode timing and probes, and the uplink's and peer links'
+	// reconnect backoff; default clock.Real{}. Tests inject clock.Fake.
 	Clock clock.Clock
 	// OnDecision, when set, is called after each decision was journaled
 	// and actuated.
@@ -186,7 +187,7 @@ type Agent struct {
 	journaled     atomic.Int64         // decisions since the last checkpoint
 
 	mu    sync.Mutex // serialises decisions; guards the fields below
-	idle  *time.Timer
+	idle  clock.Timer
 	last  []Decision // newest last, at most lastDecisions
 	stamp time.Time  // time of the newest decision
 }
@@ -195,7 +196,7 @@ type Agent struct {
 // precision (what the journal and marks store), strictly after the
 // previous decision's, so the order of a ticket's passages is never a tie.
 func (a *Agent) stampLocked() time.Time {
-	now := a.cfg.Now().UTC().Truncate(time.Millisecond)
+	now := a.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
 	if !now.After(a.stamp) {
 		now = a.stamp.Add(time.Millisecond)
 	}
@@ -204,6 +205,9 @@ func (a *Agent) stampLocked() time.Time {
 }
 
 const lastDecisions = 50
+
+// checkpointEvery is the cadence of WAL checkpoints (runCheckpoint).
+const checkpointEvery = 2 * time.Second
 
 // Open opens the gate's database, loads its keyring, annuls admissions a
 // crash left unconfirmed, and binds the status listener.
@@ -236,9 +240,6 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
-	if cfg.Now == nil {
-		cfg.Now = cfg.Clock.Now
-	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
@@ -266,11 +267,11 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	if cfg.FleetURL != "" {
 		a.uplink = uplink.New(uplink.Options{
 			URL: cfg.FleetURL, Device: cfg.Device, Firmware: cfg.Firmware, DB: db, Log: cfg.Log,
-			Key: cfg.Key, CAFingerprint: cfg.CAFingerprint,
+			Key: cfg.Key, CAFingerprint: cfg.CAFingerprint, Clock: cfg.Clock,
 			OnKeys: a.addKeys, OnRevoked: a.revoked,
 		})
 	}
-	a.gossip = peer.New(peer.Options{Device: cfg.Device, Peers: cfg.Peers, Store: db, Log: cfg.Log, OnMark: cfg.OnPeerMark})
+	a.gossip = peer.New(peer.Options{Device: cfg.Device, Peers: cfg.Peers, Store: db, Log: cfg.Log, Clock: cfg.Clock, OnMark: cfg.OnPeerMark})
 	if cfg.Online != nil {
 		oc := *cfg.Online
 		if oc.Authority == nil {
@@ -483,13 +484,11 @@ func (a *Agent) runPeerMarks(ctx context.Context) error {
 // runCheckpoint checkpoints the WAL off the decision path: every 2 s when
 // decisions were journaled since the last one.
 func (a *Agent) runCheckpoint(ctx context.Context) error {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-a.cfg.Clock.After(checkpointEvery):
 		}
 		if a.journaled.Swap(0) == 0 {
 			continue

@@ -12,9 +12,9 @@ import (
 
 	"admit/agent"
 	"admit/agent/decide"
+	"admit/clock"
 	"admit/fleet/wire"
 	"admit/hal"
-	"admit/hal/clock"
 	"admit/internal/testwait"
 	"admit/ticket"
 	"admit/ticket/entry"

@@ -94,10 +94,10 @@ func (a *Agent) askFleetLocked(ctx context.Context, d *Decision, c ticket.Claims
 		Direction: string(d.Direction), Policy: c.Policy.String(), At: d.At}
 	rctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
 	defer cancel()
-	begin := time.Now()
+	begin := a.cfg.Clock.Now()
 	resp, err := o.cfg.Authority.Decide(rctx, req)
-	if err == nil && time.Since(begin) > o.cfg.Timeout {
-		err = fmt.Errorf("answered after %s", time.Since(begin).Round(time.Millisecond))
+	if took := a.cfg.Clock.Now().Sub(begin); err == nil && took > o.cfg.Timeout {
+		err = fmt.Errorf("answered after %s", took.Round(time.Millisecond))
 	}
 	if err != nil {
 		a.metrics.onlineFailures.Inc()
@@ -131,7 +131,7 @@ func (a *Agent) askFleetLocked(ctx context.Context, d *Decision, c ticket.Claims
 
 // switchMode journals and reports a mode switch.
 func (a *Agent) switchMode(ctx context.Context, mode, why string) {
-	now := a.cfg.Now().UTC()
+	now := a.cfg.Clock.Now().UTC()
 	a.online.mu.Lock()
 	a.online.since = now
 	a.online.mu.Unlock()

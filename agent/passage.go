@@ -48,7 +48,7 @@ func (a *Agent) runPassage(ctx context.Context) error {
 	for {
 		var timeout <-chan time.Time
 		if len(queue) > 0 {
-			timeout = a.cfg.Clock.After(queue[0].deadline.Sub(a.cfg.Now()))
+			timeout = a.cfg.Clock.After(queue[0].deadline.Sub(a.cfg.Clock.Now()))
 		}
 		select {
 		case <-ctx.Done():
@@ -68,7 +68,7 @@ func (a *Agent) runPassage(ctx context.Context) error {
 			}
 			a.metrics.passages.Inc()
 		case <-timeout:
-			now := a.cfg.Now()
+			now := a.cfg.Clock.Now()
 			for len(queue) > 0 && !now.Before(queue[0].deadline) {
 				p := queue[0]
 				queue = queue[1:]

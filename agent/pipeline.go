@@ -38,7 +38,7 @@ func (a *Agent) runReader(ctx context.Context, name string, r hal.CredentialRead
 			cred.Source = name
 		}
 		if cred.At.IsZero() {
-			cred.At = a.cfg.Now()
+			cred.At = a.cfg.Clock.Now()
 		}
 		if err := a.enqueue(ctx, cred); err != nil {
 			return err
@@ -84,7 +84,7 @@ func (a *Agent) runDecider(ctx context.Context) error {
 func (a *Agent) Present(ctx context.Context, cred hal.Credential) (Decision, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	begin := time.Now()
+	begin := a.cfg.Clock.Now()
 	now := a.stampLocked()
 	d, claims := a.decideLocked(ctx, cred, now)
 	d.Source, d.At = cred.Source, now
@@ -103,7 +103,7 @@ func (a *Agent) Present(ctx context.Context, cred hal.Credential) (Decision, err
 	}
 	a.journaled.Add(1)
 	d.Seq = seq
-	d.Took = time.Since(begin)
+	d.Took = a.cfg.Clock.Now().Sub(begin)
 	a.afterJournalLocked(ctx, d, e)
 	return d, nil
 }
@@ -179,8 +179,11 @@ func (a *Agent) afterJournalLocked(ctx context.Context, d Decision, e gatedb.Ent
 	}
 }
 
-// setIndicatorLocked shows c, and returns the indicator to off after a
-// while.
+// indicatorHold is how long the indicator shows a decision.
+const indicatorHold = 2 * time.Second
+
+// setIndicatorLocked shows c, and returns the indicator to off after
+// indicatorHold.
 func (a *Agent) setIndicatorLocked(c hal.Color) {
 	if a.cfg.Indicator == nil {
 		return
@@ -192,7 +195,7 @@ func (a *Agent) setIndicatorLocked(c hal.Color) {
 		a.idle.Stop()
 	}
 	ind := a.cfg.Indicator
-	a.idle = time.AfterFunc(2*time.Second, func() { _ = ind.Set(hal.Off) })
+	a.idle = a.cfg.Clock.AfterFunc(indicatorHold, func() { _ = ind.Set(hal.Off) })
 }
 
 // direction is the direction of a presentation seen by source.

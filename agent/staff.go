@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"admit/agent/decide"
 	"admit/agent/gatedb"
@@ -56,7 +55,7 @@ func (a *Agent) ForceAdmit(ctx context.Context, credential, why string) (Decisio
 	now := a.stampLocked()
 	d := Decision{Admitted: true, Reason: decide.ReasonForced, Sentence: "Admitted by staff: " + why, TicketID: id,
 		Source: "staff", Direction: entry.In, Forced: true, At: now}
-	begin := time.Now()
+	begin := a.cfg.Clock.Now()
 	scan := wire.Scan{Event: a.cfg.Event, TicketID: id, Gate: a.cfg.Gate, At: now, Outcome: wire.Admitted,
 		Reason: decide.ReasonForced, Sentence: d.Sentence}
 	e := gatedb.Entry{Scan: scan, Direction: entry.In, Source: "staff", Forced: true, Mark: true}
@@ -65,7 +64,7 @@ func (a *Agent) ForceAdmit(ctx context.Context, credential, why string) (Decisio
 		a.setIndicatorLocked(hal.Red)
 		return d, fmt.Errorf("agent: journal: %w", err)
 	}
-	d.Seq, d.Took = seq, time.Since(begin)
+	d.Seq, d.Took = seq, a.cfg.Clock.Now().Sub(begin)
 	a.afterJournalLocked(ctx, d, e)
 	return d, nil
 }
@@ -93,7 +92,7 @@ func (a *Agent) Lookup(ctx context.Context, credential string) (Lookup, error) {
 	if c, err := ticket.ParseUnverified(credential); err == nil {
 		l.TicketID = c.ID
 		a.mu.Lock()
-		d, _ := a.decideLocked(ctx, hal.Credential{Source: "staff", Payload: []byte(credential)}, a.cfg.Now().UTC())
+		d, _ := a.decideLocked(ctx, hal.Credential{Source: "staff", Payload: []byte(credential)}, a.cfg.Clock.Now().UTC())
 		a.mu.Unlock()
 		verdict = &d
 	}

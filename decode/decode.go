@@ -10,6 +10,8 @@ import (
 
 	"github.com/makiuchi-d/gozxing"
 	"gocv.io/x/gocv"
+
+	"admit/clock"
 )
 
 // ErrNoSymbol is returned when a frame holds no readable symbol.
@@ -74,7 +76,9 @@ type Options struct {
 	// DefaultShare; negative means no credit limit, only Budget (still
 	// images, evaluation).
 	Share float64
-	// Now is the clock used for the budget; nil means time.Now.
+	// Now is the stopwatch of the budget; nil means clock.Real{}.Now. The
+	// budget bounds compute time: a gate leaves it on the wall clock even
+	// when it runs on a fake one.
 	Now func() time.Time
 }
 
@@ -125,7 +129,7 @@ func NewDecoder(opts Options) *Decoder {
 		points: gocv.NewMat(),
 	}
 	if d.now == nil {
-		d.now = time.Now
+		d.now = clock.Real{}.Now
 	}
 	d.readers = newReaders(formats)
 	d.passes = slices.Clone(optionalPasses)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"admit/clock"
 	"admit/ticket"
 )
 
@@ -19,7 +20,7 @@ import (
 // payloads PostgreSQL notifications carry between nodes.
 type Service struct {
 	Store Store
-	Now   func() time.Time
+	Clock clock.Clock // stamps events, tickets, devices and claims; nil: clock.Real{}
 	Wake  func(payload string)
 	// Location formats times in the sentences of online decisions (the
 	// venue's zone); default time.Local.
@@ -27,10 +28,10 @@ type Service struct {
 }
 
 func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
+	if s.Clock != nil {
+		return s.Clock.Now().UTC()
 	}
-	return time.Now().UTC()
+	return clock.Real{}.Now().UTC()
 }
 
 func (s *Service) notify(event string) { s.wake("e:" + event) }

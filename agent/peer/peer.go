@@ -42,6 +42,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"admit/agent/gatedb"
+	"admit/clock"
 	"admit/ticket/entry"
 )
 
@@ -106,7 +107,9 @@ type Options struct {
 	Store  Store
 	Log    *slog.Logger
 	// OnMark is called after a peer's mark was added to the store.
-	OnMark     func(gatedb.Mark)
+	OnMark func(gatedb.Mark)
+	// Clock times the backoff between redials; default clock.Real{}.
+	Clock      clock.Clock
 	MaxBackoff time.Duration // between redials; default 2 s
 	Timeout    time.Duration // dial and write; default 2 s
 	Queue      int           // marks buffered per peer before a resync; default 1024
@@ -139,6 +142,9 @@ type out struct {
 func New(opts Options) *Gossip {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
 	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 2 * time.Second
@@ -194,22 +200,20 @@ func (g *Gossip) Run(ctx context.Context) error {
 func (g *Gossip) keep(ctx context.Context, url string) {
 	backoff := 50 * time.Millisecond
 	for {
-		start := time.Now()
+		start := g.opts.Clock.Now()
 		err := g.push(ctx, url)
 		if ctx.Err() != nil {
 			return
 		}
 		g.opts.Log.Debug("peer: link down", "peer", url, "err", err)
-		if time.Since(start) > 10*time.Second {
+		if g.opts.Clock.Now().Sub(start) > 10*time.Second {
 			backoff = 50 * time.Millisecond
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
-		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return
-		case <-t.C:
+		case <-g.opts.Clock.After(wait):
 		}
 		backoff = min(backoff*2, g.opts.MaxBackoff)
 	}
@@ -239,7 +243,7 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 	}
 	defer ws.Close()
 	send := func(m *Message) error {
-		ws.SetWriteDeadline(time.Now().Add(g.opts.Timeout))
+		ws.SetWriteDeadline(clock.Deadline(g.opts.Timeout))
 		return ws.WriteJSON(m)
 	}
 	o := &out{url: url, queue: make(chan Mark, g.opts.Queue), lost: make(chan struct{})}
@@ -288,7 +292,7 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 	for {
 		select {
 		case <-ctx.Done():
-			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), time.Now().Add(time.Second))
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), clock.Deadline(time.Second))
 			return ctx.Err()
 		case <-closed:
 			return errors.New("peer: closed by " + url)
@@ -349,7 +353,7 @@ func (g *Gossip) Handler() http.Handler {
 }
 
 func (g *Gossip) receive(ctx context.Context, ws *websocket.Conn) error {
-	ws.SetReadDeadline(time.Now().Add(10 * g.opts.Timeout))
+	ws.SetReadDeadline(clock.Deadline(10 * g.opts.Timeout))
 	var hello Message
 	if err := ws.ReadJSON(&hello); err != nil {
 		return fmt.Errorf("peer: hello: %w", err)

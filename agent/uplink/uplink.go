@@ -26,6 +26,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"admit/agent/gatedb"
+	"admit/clock"
 	"admit/fleet/wire"
 	"admit/internal/tlspin"
 )
@@ -58,6 +59,9 @@ type Options struct {
 	// OnRevoked is called after the replica was wiped on revocation.
 	OnRevoked func()
 	Log       *slog.Logger
+	// Clock times the reconnect backoff and the wipe on revocation;
+	// default clock.Real{}.
+	Clock clock.Clock
 	// MaxBackoff caps the wait between reconnects; default 5 s.
 	MaxBackoff time.Duration
 	Timeout    time.Duration // dial and write timeout; default 10 s
@@ -74,6 +78,9 @@ type Client struct {
 func New(opts Options) *Client {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
 	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 5 * time.Second
@@ -100,7 +107,7 @@ func (c *Client) Connected() bool { return c.connected.Load() }
 func (c *Client) Run(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for {
-		start := time.Now()
+		start := c.opts.Clock.Now()
 		err := c.session(ctx)
 		c.connected.Store(false)
 		if ctx.Err() != nil {
@@ -111,14 +118,14 @@ func (c *Client) Run(ctx context.Context) error {
 			return err
 		}
 		c.opts.Log.Warn("fleet uplink down", "err", err)
-		if time.Since(start) > 30*time.Second || errors.Is(err, gatedb.ErrDiverged) {
+		if c.opts.Clock.Now().Sub(start) > 30*time.Second || errors.Is(err, gatedb.ErrDiverged) {
 			backoff = 100 * time.Millisecond // a healthy session, or a resync to ask for at once
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(wait):
+		case <-c.opts.Clock.After(wait):
 		}
 		backoff = min(backoff*2, c.opts.MaxBackoff)
 	}
@@ -133,7 +140,7 @@ type session struct {
 func (s *session) send(m *wire.Message) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	s.ws.SetWriteDeadline(time.Now().Add(s.c.opts.Timeout))
+	s.ws.SetWriteDeadline(clock.Deadline(s.c.opts.Timeout))
 	return s.ws.WriteJSON(m)
 }
 
@@ -162,7 +169,7 @@ func (c *Client) session(ctx context.Context) error {
 	ws.SetReadLimit(wire.MaxMessageBytes)
 	s := &session{c: c, ws: ws}
 
-	ws.SetReadDeadline(time.Now().Add(c.opts.Timeout))
+	ws.SetReadDeadline(clock.Deadline(c.opts.Timeout))
 	m, err := s.read()
 	if err != nil {
 		return err
@@ -254,7 +261,7 @@ func (s *session) receive(ctx context.Context) error {
 				return err
 			}
 		case wire.TypeRevoked:
-			if err := opts.DB.Revoke(ctx, time.Now()); err != nil {
+			if err := opts.DB.Revoke(ctx, opts.Clock.Now()); err != nil {
 				return fmt.Errorf("uplink: revoked, and the wipe failed: %w", err)
 			}
 			if opts.OnRevoked != nil {

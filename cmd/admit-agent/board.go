@@ -22,12 +22,14 @@ func (m *Main) runBoard(ctx context.Context, log *slog.Logger) error {
 	if _, err := host.Init(); err != nil {
 		return fmt.Errorf("periph host: %w", err)
 	}
-	r, err := rig.Open(ctx, f, hwcheck.HostEnv(), log)
+	env := hwcheck.HostEnv()
+	r, err := rig.Open(ctx, f, env, log)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	cfg := agent.Config{Readers: r.Readers, PulseLength: r.Pulse, Log: log}
+	// One clock for the gate and its devices.
+	cfg := agent.Config{Readers: r.Readers, PulseLength: r.Pulse, Log: log, Clock: env.Clock}
 	if r.Relay != nil { // keep absent devices nil interfaces
 		cfg.Relay = r.Relay
 	}

@@ -26,6 +26,7 @@ import (
 
 	"admit/agent"
 	"admit/agent/camera"
+	"admit/clock"
 	"admit/decode"
 	halgpio "admit/hal/gpio"
 	"admit/hal/hwcheck"
@@ -222,7 +223,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
-	relay, err := halgpio.NewRelay(relayPin, halgpio.RelayOpts{ActiveLow: m.RelayActiveLow})
+	clk := clock.Real{} // one clock for the gate and its relay
+	relay, err := halgpio.NewRelay(relayPin, halgpio.RelayOpts{ActiveLow: m.RelayActiveLow, Clock: clk})
 	if err != nil {
 		return err
 	}
@@ -239,7 +241,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return m.runAgent(ctx, agent.Config{Relay: relay, Indicator: ind, Log: log})
+	return m.runAgent(ctx, agent.Config{Relay: relay, Indicator: ind, Log: log, Clock: clk})
 }
 
 // runAgent completes cfg from the flags (identity, fleet, camera) and runs

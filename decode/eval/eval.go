@@ -17,6 +17,7 @@ import (
 	"github.com/makiuchi-d/gozxing/qrcode"
 	"gocv.io/x/gocv"
 
+	"admit/clock"
 	"admit/decode"
 )
 
@@ -47,6 +48,9 @@ type Options struct {
 	Baseline bool
 	// Sets restricts the run to these set names; nil means all.
 	Sets []string
+	// Now is the stopwatch of the timings (and of the decoder's budget);
+	// nil means clock.Real{}.Now.
+	Now func() time.Time
 }
 
 // StillBudget is the per-image budget of a run: large enough that every
@@ -134,6 +138,9 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 	if opts.Rotations == nil {
 		opts.Rotations = []int{0}
 	}
+	if opts.Now == nil {
+		opts.Now = clock.Real{}.Now
+	}
 	if opts.Budget == 0 {
 		opts.Budget = StillBudget
 		if opts.Gate {
@@ -154,7 +161,7 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 	if opts.Gate {
 		share = 0 // the decoder's default, as a gate runs it
 	}
-	shared := decode.NewDecoder(decode.Options{Formats: opts.Formats, Budget: opts.Budget, Share: share})
+	shared := decode.NewDecoder(decode.Options{Formats: opts.Formats, Budget: opts.Budget, Share: share, Now: opts.Now})
 	defer shared.Close()
 	all := map[int][]time.Duration{}
 	var baseline []time.Duration
@@ -176,7 +183,7 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 		}
 		dec := shared
 		if perSet {
-			dec = decode.NewDecoder(decode.Options{Formats: GateFormats(set), Budget: opts.Budget, Share: share})
+			dec = decode.NewDecoder(decode.Options{Formats: GateFormats(set), Budget: opts.Budget, Share: share, Now: opts.Now})
 		}
 		for _, r := range opts.Rotations {
 			sr := SetResult{Name: set, Family: fam, Rotation: r}
@@ -197,9 +204,9 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 						gocv.Rotate(img, &rot, code)
 						src = rot
 					}
-					t0 := time.Now()
+					t0 := opts.Now()
 					sym, err := dec.Decode(ctx, src)
-					el := time.Since(t0)
+					el := opts.Now().Sub(t0)
 					// A camera sees the code again in the next frames.
 					for f := 1; f < opts.Frames && errors.Is(err, decode.ErrNoSymbol); f++ {
 						sym, err = dec.Decode(ctx, src)
@@ -208,7 +215,7 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 					all[r] = append(all[r], el)
 					addTime(rep.Times, r, fam, el)
 					if opts.Baseline {
-						bt := timeBaseline(src)
+						bt := timeBaseline(src, opts.Now)
 						addTime(rep.BaselineTimes, r, fam, bt)
 						if r == 0 {
 							baseline = append(baseline, bt)
@@ -499,8 +506,8 @@ func quantile(ts []time.Duration, q float64) time.Duration {
 
 // timeBaseline times gozxing's QR reader alone (hybrid binarizer,
 // TRY_HARDER) on a frame, gray conversion included.
-func timeBaseline(frame gocv.Mat) time.Duration {
-	t0 := time.Now()
+func timeBaseline(frame gocv.Mat, now func() time.Time) time.Duration {
+	t0 := now()
 	gray := gocv.NewMat()
 	defer gray.Close()
 	gocv.CvtColor(frame, &gray, gocv.ColorBGRToGray)
@@ -517,5 +524,5 @@ func timeBaseline(frame gocv.Mat) time.Duration {
 		return 0
 	}
 	_, _ = qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TRY_HARDER: true})
-	return time.Since(t0)
+	return now().Sub(t0)
 }

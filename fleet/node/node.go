@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"admit/clock"
 	"admit/fleet"
 	"admit/fleet/api"
 	"admit/fleet/postgres"
@@ -34,7 +35,9 @@ type Config struct {
 	Postgres string
 	Addr     string // listen address, e.g. "127.0.0.1:8080" or ":0"
 	Log      *slog.Logger
-	Now      func() time.Time
+	// Clock is the node's one time source (service, hub, TLS certificates,
+	// PostgreSQL reconnects); default clock.Real{}.
+	Clock clock.Clock
 	// RequireEnrollment refuses agents that are not enrolled (every hello
 	// signed by the device's key). Off, unknown devices may still connect
 	// unsigned (protocol 1 behaviour; the demo venue until it enrolls its
@@ -42,7 +45,7 @@ type Config struct {
 	RequireEnrollment bool
 	// TLS: see TLSConfig. Zero value: plain HTTP.
 	TLS TLSConfig
-	// Hub tunes the replication hub (Store, Log and Now are filled in;
+	// Hub tunes the replication hub (Store, Log and Clock are filled in;
 	// AllowUnenrolled follows RequireEnrollment).
 	Hub replicate.Options
 }
@@ -70,8 +73,8 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("fleet node: %w", err)
@@ -92,16 +95,16 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		store = s
 	}
 	hubOpts := cfg.Hub
-	hubOpts.Store, hubOpts.Log, hubOpts.Now = store, cfg.Log, cfg.Now
+	hubOpts.Store, hubOpts.Log, hubOpts.Clock = store, cfg.Log, cfg.Clock
 	hubOpts.AllowUnenrolled = !cfg.RequireEnrollment
 	hub := replicate.NewHub(hubOpts)
-	svc := &fleet.Service{Store: store, Now: cfg.Now, Wake: hub.Wake}
+	svc := &fleet.Service{Store: store, Clock: cfg.Clock, Wake: hub.Wake}
 	n := &Node{Service: svc, Hub: hub, Store: store, scheme: "http", served: make(chan error, 1)}
 
 	var tlsCfg *tls.Config
 	if cfg.TLS.enabled() {
 		var err error
-		tlsCfg, n.CAFingerprint, err = cfg.TLS.load(cfg.DataDir, cfg.Addr, cfg.Now)
+		tlsCfg, n.CAFingerprint, err = cfg.TLS.load(cfg.DataDir, cfg.Addr, cfg.Clock.Now)
 		if err != nil {
 			store.Close()
 			return nil, fmt.Errorf("fleet node: %w", err)
@@ -135,7 +138,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			pg.Listen(runCtx, cfg.Log, ready, hub.Wake)
+			pg.Listen(runCtx, cfg.Clock, cfg.Log, ready, hub.Wake)
 		}()
 		select {
 		case <-ready:

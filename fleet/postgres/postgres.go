@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"admit/clock"
 	"admit/fleet/sqlstore"
 )
 
@@ -126,11 +127,11 @@ func migrateOne(ctx context.Context, conn *sql.Conn, name string) error {
 }
 
 // Listen delivers the payloads of notifications on Channel to fn until ctx
-// ends, reconnecting after errors (with a short pause, honouring ctx). It
+// ends, reconnecting after errors (after a second on clk, honouring ctx). It
 // calls fn with "" after each (re)connect, since notifications sent while
 // disconnected are lost: the caller should then look at its tables.
 // ready, when not nil, is closed once the first LISTEN is in place.
-func (s *Store) Listen(ctx context.Context, log *slog.Logger, ready chan<- struct{}, fn func(payload string)) error {
+func (s *Store) Listen(ctx context.Context, clk clock.Clock, log *slog.Logger, ready chan<- struct{}, fn func(payload string)) error {
 	for {
 		err := s.listenOnce(ctx, &ready, fn)
 		if ctx.Err() != nil {
@@ -140,7 +141,7 @@ func (s *Store) Listen(ctx context.Context, log *slog.Logger, ready chan<- struc
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(time.Second):
+		case <-clk.After(time.Second):
 		}
 	}
 }

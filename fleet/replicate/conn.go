@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"admit/clock"
 	"admit/fleet"
 	"admit/fleet/wire"
 )
@@ -62,7 +63,7 @@ func (c *conn) kick(bits int) {
 func (c *conn) send(m *wire.Message) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.ws.SetWriteDeadline(time.Now().Add(c.hub.opts.Timeout))
+	c.ws.SetWriteDeadline(clock.Deadline(c.hub.opts.Timeout))
 	return c.ws.WriteJSON(m)
 }
 
@@ -70,7 +71,7 @@ func (c *conn) send(m *wire.Message) error {
 func (c *conn) sendBinary(data []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.ws.SetWriteDeadline(time.Now().Add(c.hub.opts.Timeout))
+	c.ws.SetWriteDeadline(clock.Deadline(c.hub.opts.Timeout))
 	return c.ws.WriteMessage(websocket.BinaryMessage, data)
 }
 
@@ -78,7 +79,7 @@ func (c *conn) sendBinary(data []byte) error {
 func (c *conn) writeFrame(pm *websocket.PreparedMessage) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.ws.SetWriteDeadline(time.Now().Add(c.hub.opts.Timeout))
+	c.ws.SetWriteDeadline(clock.Deadline(c.hub.opts.Timeout))
 	return c.ws.WritePreparedMessage(pm)
 }
 
@@ -125,7 +126,7 @@ func (c *conn) serve(ctx context.Context) error {
 	if err := c.send(&wire.Message{Type: wire.TypeChallenge, Challenge: &wire.Challenge{Nonce: nonce, Fleet: opts.FleetID}}); err != nil {
 		return err
 	}
-	c.ws.SetReadDeadline(time.Now().Add(opts.Timeout))
+	c.ws.SetReadDeadline(clock.Deadline(opts.Timeout))
 	m, err := c.read()
 	if err != nil {
 		return err
@@ -149,7 +150,7 @@ func (c *conn) serve(ctx context.Context) error {
 		}
 		c.events = append(c.events, ev)
 	}
-	if err := opts.Store.ReportDevice(ctx, h.Device, h.Firmware, h.ConfigVersion, "", opts.Now()); err != nil {
+	if err := opts.Store.ReportDevice(ctx, h.Device, h.Firmware, h.ConfigVersion, "", opts.Clock.Now()); err != nil {
 		c.log.Warn("report device", "err", err)
 	}
 	c.hub.mu.Lock()

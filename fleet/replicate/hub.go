@@ -29,6 +29,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"admit/clock"
 	"admit/fleet"
 	"admit/fleet/wire"
 )
@@ -37,7 +38,7 @@ import (
 type Options struct {
 	Store fleet.Store
 	Log   *slog.Logger
-	Now   func() time.Time
+	Clock clock.Clock // rate limits, device reports, recorded scans; nil: clock.Real{}
 	// BatchSize is the most changes per batch; default 1000.
 	BatchSize int
 	// SnapshotChunk is the most tickets per snapshot chunk; default (and
@@ -80,8 +81,8 @@ func NewHub(opts Options) *Hub {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 1000

@@ -18,7 +18,7 @@ func (c *conn) receive(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		now := opts.Now()
+		now := opts.Clock.Now()
 		if !msgs.take(now, 1) {
 			return c.fail("rate_limited", fmt.Errorf("more than %.0f messages/s", opts.MessageRate))
 		}

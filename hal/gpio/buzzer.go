@@ -8,8 +8,8 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
+	"admit/clock"
 	"admit/hal"
-	"admit/hal/clock"
 )
 
 // Buzzer patterns a gate plays: on/off durations, starting "on".

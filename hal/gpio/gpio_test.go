@@ -8,6 +8,7 @@ import (
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
+	"admit/clock"
 	"admit/hal"
 )
 
@@ -52,6 +53,55 @@ func TestRelayReleasesAfterPulse(t *testing.T) {
 			t.Fatal("relay never released")
 		case <-time.After(time.Millisecond):
 		}
+	}
+}
+
+// TestRelayPulseFollowsClock: the relay stays closed for exactly the pulse
+// length on its clock; a new pulse restarts it; Halt cancels the release
+// timer.
+func TestRelayPulseFollowsClock(t *testing.T) {
+	pin := &gpiotest.Pin{N: "GPIO17"}
+	clk := clock.NewFake(time.Unix(0, 0))
+	r, err := NewRelay(pin, RelayOpts{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := r.Pulse(ctx, 800*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(799 * time.Millisecond)
+	if pin.Read() != gpio.High {
+		t.Fatal("relay released before the end of its pulse")
+	}
+	clk.Advance(time.Millisecond)
+	if pin.Read() != gpio.Low {
+		t.Fatal("relay still closed at the end of its pulse")
+	}
+	// A second attendee 500 ms into a pulse gets a full pulse of their own.
+	if err := r.Pulse(ctx, 800*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(500 * time.Millisecond)
+	if err := r.Pulse(ctx, 800*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(799 * time.Millisecond)
+	if pin.Read() != gpio.High || clk.Pending() != 1 {
+		t.Fatalf("restarted pulse: pin %v, %d timers armed", pin.L, clk.Pending())
+	}
+	clk.Advance(time.Millisecond)
+	if pin.Read() != gpio.Low || r.Pulses() != 3 {
+		t.Fatalf("after the restarted pulse: pin %v, pulses %d", pin.L, r.Pulses())
+	}
+	if err := r.Pulse(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	if pin.Read() != gpio.Low || clk.Pending() != 0 {
+		t.Fatalf("after Halt: pin %v, %d timers armed", pin.L, clk.Pending())
 	}
 }
 

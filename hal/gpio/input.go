@@ -7,8 +7,8 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
+	"admit/clock"
 	"admit/hal"
-	"admit/hal/clock"
 )
 
 // InputOpts configures a debounced input (passage sensor, button).

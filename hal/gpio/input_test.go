@@ -10,7 +10,7 @@ import (
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
-	"admit/hal/clock"
+	"admit/clock"
 )
 
 // recPin records each level with the fake time it was set at.

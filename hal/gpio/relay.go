@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
+
+	"admit/clock"
 )
 
 // RelayOpts configures a Relay.
@@ -14,6 +16,8 @@ type RelayOpts struct {
 	// ActiveLow closes the relay by driving the pin low (most opto-isolated
 	// relay boards).
 	ActiveLow bool
+	// Clock times the pulse (clock.Real{}).
+	Clock clock.Clock
 }
 
 // Relay is a turnstile or door release on one output pin. A pulse closes
@@ -24,12 +28,15 @@ type Relay struct {
 	opts RelayOpts
 
 	mu     sync.Mutex // guards the fields below
-	timer  *time.Timer
+	timer  clock.Timer
 	pulses int
 }
 
 // NewRelay returns a Relay on pin, released (open).
 func NewRelay(pin gpio.PinOut, opts RelayOpts) (*Relay, error) {
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
 	r := &Relay{pin: pin, opts: opts}
 	if err := r.drive(false); err != nil {
 		return nil, err
@@ -60,7 +67,7 @@ func (r *Relay) Pulse(ctx context.Context, d time.Duration) error {
 	if r.timer != nil {
 		r.timer.Stop()
 	}
-	r.timer = time.AfterFunc(d, func() {
+	r.timer = r.opts.Clock.AfterFunc(d, func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		_ = r.drive(false)

@@ -22,8 +22,8 @@ import (
 	"periph.io/x/conn/v3/spi/spireg"
 	"periph.io/x/host/v3"
 
+	"admit/clock"
 	"admit/hal/board"
-	"admit/hal/clock"
 	"admit/hal/pn532"
 )
 

@@ -15,8 +15,8 @@ import (
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/spi"
 
+	"admit/clock"
 	"admit/hal/board"
-	"admit/hal/clock"
 	"admit/hal/pn532/pn532sim"
 )
 

@@ -11,8 +11,8 @@ import (
 	"time"
 	"unsafe"
 
+	"admit/clock"
 	"admit/hal"
-	"admit/hal/clock"
 )
 
 // Event is one Linux input_event without its timestamp.

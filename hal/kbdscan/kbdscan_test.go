@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"admit/hal/clock"
+	"admit/clock"
 )
 
 var ctx = context.Background()

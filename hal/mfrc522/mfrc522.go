@@ -18,8 +18,8 @@ import (
 	"periph.io/x/conn/v3/spi"
 	"periph.io/x/devices/v3/mfrc522"
 
+	"admit/clock"
 	"admit/hal"
-	"admit/hal/clock"
 )
 
 // UIDReader is what the Reader needs of the chip; *mfrc522.Dev has it.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"admit/clock"
 	"admit/hal"
-	"admit/hal/clock"
 )
 
 // script answers ReadUID from a list, then cancels the test's context.

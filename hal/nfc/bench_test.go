@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"admit/hal/clock"
+	"admit/clock"
 	"admit/hal/pn532/pn532sim"
 )
 

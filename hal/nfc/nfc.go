@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"admit/clock"
 	"admit/hal"
-	"admit/hal/clock"
 	"admit/hal/pn532"
 )
 

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"admit/clock"
 	"admit/hal"
-	"admit/hal/clock"
 	"admit/hal/pn532"
 	"admit/hal/pn532/pn532sim"
 )

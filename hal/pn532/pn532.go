@@ -12,7 +12,7 @@ import (
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/spi"
 
-	"admit/hal/clock"
+	"admit/clock"
 )
 
 // Opts configures a Dev. The zero value of a field means its DefaultOpts

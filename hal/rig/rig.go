@@ -112,7 +112,7 @@ func (r *Rig) open(ctx context.Context, f *board.File, env hwcheck.Env, log *slo
 		if err != nil {
 			return err
 		}
-		if r.Relay, err = halgpio.NewRelay(p, halgpio.RelayOpts{ActiveLow: f.Relay.ActiveLow}); err != nil {
+		if r.Relay, err = halgpio.NewRelay(p, halgpio.RelayOpts{ActiveLow: f.Relay.ActiveLow, Clock: env.Clock}); err != nil {
 			return err
 		}
 		r.Pulse = time.Duration(f.Relay.Pulse)

@@ -13,9 +13,9 @@ import (
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/spi"
 
+	"admit/clock"
 	"admit/hal"
 	"admit/hal/board"
-	"admit/hal/clock"
 	"admit/hal/hwcheck"
 	"admit/hal/pn532/pn532sim"
 )

@@ -12,7 +12,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"time"
+
+	"admit/clock"
 )
 
 // Config returns the client TLS config for a fleet whose CA has the
@@ -49,7 +50,9 @@ func Config(pin []byte) *tls.Config {
 			if err := leaf.CheckSignatureFrom(ca); err != nil {
 				return fmt.Errorf("tlspin: fleet certificate not signed by the pinned CA: %w", err)
 			}
-			now := time.Now
+			// Validity is judged on the wall clock, as crypto/tls judges
+			// every chain it verifies itself, unless the caller set Time.
+			now := clock.Real{}.Now
 			if cfg.Time != nil {
 				now = cfg.Time
 			}

@@ -27,6 +27,7 @@ import (
 
 	"admit/agent"
 	"admit/agent/camera"
+	"admit/clock"
 	"admit/decode"
 	"admit/fleet"
 	"admit/fleet/node"
@@ -47,6 +48,10 @@ type Config struct {
 	Gates   int    // default 3
 	Tickets int    // tickets issued at start; default 200
 	Log     *slog.Logger
+	// Clock is the venue's one time source: the fleet's, every gate's
+	// (with its relay and NFC reader) and the attendees'; default
+	// clock.Real{}.
+	Clock clock.Clock
 	// OnDecision, when set, sees every gate's decisions.
 	OnDecision func(gate int, d agent.Decision)
 }
@@ -96,10 +101,13 @@ func Start(ctx context.Context, cfg Config) (*Venue, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
 	// Gates are enrolled (pre-enrolled with keys made here, as a
 	// provisioning station would): the fleet takes no unsigned agent.
 	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(cfg.DataDir, "fleet"), Addr: cfg.Addr, Log: cfg.Log.With("part", "fleet"),
-		RequireEnrollment: true})
+		Clock: cfg.Clock, RequireEnrollment: true})
 	if err != nil {
 		return nil, err
 	}
@@ -168,14 +176,16 @@ func (v *Venue) startGate(ctx context.Context, i int, ln net.Listener, peers []s
 	g := &Gate{Name: name, Camera: decode.NewVirtualCamera(), RelayPin: &gpiotest.Pin{N: "GPIO17"},
 		StatusURL: "http://" + ln.Addr().String() + "/status"}
 	var err error
-	if g.Relay, err = halgpio.NewRelay(g.RelayPin, halgpio.RelayOpts{ActiveLow: true}); err != nil {
+	if g.Relay, err = halgpio.NewRelay(g.RelayPin, halgpio.RelayOpts{ActiveLow: true, Clock: v.cfg.Clock}); err != nil {
 		return err
 	}
 	if g.Indicator, err = halgpio.NewIndicator(&gpiotest.Pin{N: "GPIO22"}, &gpiotest.Pin{N: "GPIO27"}); err != nil {
 		return err
 	}
 	g.NFC = pn532sim.New()
-	dev, err := pn532.NewI2C(g.NFC.I2C(), &pn532.DefaultOpts)
+	chipOpts := pn532.DefaultOpts
+	chipOpts.Clock = v.cfg.Clock
+	dev, err := pn532.NewI2C(g.NFC.I2C(), &chipOpts)
 	if err != nil {
 		return fmt.Errorf("%s nfc: %w", name, err)
 	}
@@ -185,7 +195,7 @@ func (v *Venue) startGate(ctx context.Context, i int, ln net.Listener, peers []s
 	if err := dev.SetMaxRetries(ctx, 0xFF, 0x01, 0x02); err != nil {
 		return fmt.Errorf("%s nfc: %w", name, err)
 	}
-	reader := nfc.NewReader(dev, &nfc.Opts{Name: "nfc0", Logger: v.cfg.Log.With("part", "nfc")})
+	reader := nfc.NewReader(dev, &nfc.Opts{Name: "nfc0", Clock: v.cfg.Clock, Logger: v.cfg.Log.With("part", "nfc")})
 	// Each gate holds its own device key; the fleet knows its public half.
 	pub, key, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -202,7 +212,7 @@ func (v *Venue) startGate(ctx context.Context, i int, ln net.Listener, peers []s
 		Readers: []hal.CredentialReader{g.camera, reader},
 		Relay:   g.Relay, Indicator: g.Indicator,
 		StatusListener: ln, Peers: peers,
-		Log: v.cfg.Log.With("part", "gate"),
+		Log: v.cfg.Log.With("part", "gate"), Clock: v.cfg.Clock,
 	}
 	if v.cfg.OnDecision != nil {
 		cfg.OnDecision = func(d agent.Decision) { v.cfg.OnDecision(i, d) }
@@ -290,7 +300,7 @@ func (v *Venue) Forge() (string, error) {
 		return "", err
 	}
 	id, _ := fleet.NewTicketID()
-	now := time.Now().UTC().Truncate(time.Second)
+	now := v.cfg.Clock.Now().UTC().Truncate(time.Second)
 	return ticket.Encode(ticket.Claims{ID: id, Event: v.cfg.Event, Type: "VIP", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)}, k)
 }
 
@@ -303,7 +313,7 @@ func (v *Venue) Unknown(ctx context.Context) (string, error) {
 		return "", err
 	}
 	id, _ := fleet.NewTicketID()
-	now := time.Now().UTC().Truncate(time.Second)
+	now := v.cfg.Clock.Now().UTC().Truncate(time.Second)
 	return ticket.Encode(ticket.Claims{ID: id, Event: v.cfg.Event, Type: "GA", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)}, k)
 }
 
@@ -358,20 +368,16 @@ func (v *Venue) Attendees(ctx context.Context, pace time.Duration) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
+			clk := v.cfg.Clock
+			r := rand.New(rand.NewPCG(uint64(i), uint64(clk.Now().UnixNano())))
 			// Gates' queues are not in step: stagger the first attendee.
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(pace * time.Duration(i) / time.Duration(len(v.Gates))):
-			}
-			t := time.NewTicker(pace)
-			defer t.Stop()
+			wait := pace + pace*time.Duration(i)/time.Duration(len(v.Gates))
 			for {
 				select {
 				case <-ctx.Done():
 					return
-				case now := <-t.C:
+				case now := <-clk.After(wait):
+					wait = pace
 					kind, code, err := pick(r, now)
 					if err == nil {
 						v.Gates[i].NFC.Remove() // the previous attendee walked on

@@ -36,6 +36,7 @@ import (
 	"github.com/makiuchi-d/gozxing/qrcode/decoder"
 	"github.com/makiuchi-d/gozxing/qrcode/encoder"
 
+	"admit/clock"
 	"admit/ticket"
 	"admit/ticket/keystore"
 )
@@ -46,7 +47,7 @@ var ErrUsage = errors.New("ticketcli: usage")
 
 // Run runs "ticket ..." or "keys ..." (args[0] is the subcommand).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return cli{now: time.Now, stdin: os.Stdin, stdout: stdout, stderr: stderr}.run(ctx, args)
+	return cli{now: clock.Real{}.Now, stdin: os.Stdin, stdout: stdout, stderr: stderr}.run(ctx, args)
 }
 
 type cli struct {

@@ -17,7 +17,7 @@ import (
 	"admit/ticket"
 )
 
-var clock = time.Date(2025, 7, 4, 18, 0, 0, 0, time.UTC)
+var epoch = time.Date(2025, 7, 4, 18, 0, 0, 0, time.UTC)
 
 type harness struct {
 	t   *testing.T
@@ -43,7 +43,7 @@ func (h *harness) must(args ...string) string {
 }
 
 func TestTicketLifecycle(t *testing.T) {
-	h := &harness{t: t, dir: t.TempDir(), now: clock}
+	h := &harness{t: t, dir: t.TempDir(), now: epoch}
 	keys := filepath.Join(h.dir, "keys")
 	h.must("keys", "generate", "-keys", keys, "-event", "fest25", "-id", "k1")
 	out := h.must("keys", "list", "-keys", keys)
@@ -68,7 +68,7 @@ func TestTicketLifecycle(t *testing.T) {
 	// Gates get public keys only.
 	pub := filepath.Join(h.dir, "pub")
 	h.must("keys", "export", "-keys", keys, "-out", pub)
-	h.now = clock.Add(time.Hour)
+	h.now = epoch.Add(time.Hour)
 	out = h.must("ticket", "verify", "-keys", pub, "-event", "fest25", text)
 	if !strings.HasPrefix(out, "OK (ad1, assurance high)") {
 		t.Fatalf("verify:\n%s", out)
@@ -82,20 +82,20 @@ func TestTicketLifecycle(t *testing.T) {
 	}
 	// Rotate: new key, old tickets still verify, then retire the old key.
 	h.must("keys", "generate", "-keys", keys, "-event", "fest25", "-id", "k2")
-	h.must("keys", "retire", "-keys", keys, "-event", "fest25", "-id", "k1", "-at", clock.Add(2*time.Hour).Format(time.RFC3339))
+	h.must("keys", "retire", "-keys", keys, "-event", "fest25", "-id", "k1", "-at", epoch.Add(2*time.Hour).Format(time.RFC3339))
 	text2 := strings.TrimSpace(h.must("ticket", "issue", "-keys", keys, "-event", "fest25", "-id", "NEW1"))
 	if c, err := ticket.ParseUnverified(text2); err != nil || c.KeyID != "k2" {
 		t.Fatalf("issued with %q (%v), want the active key k2", c.KeyID, err)
 	}
 	h.must("ticket", "verify", "-keys", keys, text)
-	if _, err := h.run("", "ticket", "verify", "-keys", keys, "-at", clock.Add(3*time.Hour).Format(time.RFC3339), text); ticket.ReasonOf(err) != ticket.ReasonRetiredKey {
+	if _, err := h.run("", "ticket", "verify", "-keys", keys, "-at", epoch.Add(3*time.Hour).Format(time.RFC3339), text); ticket.ReasonOf(err) != ticket.ReasonRetiredKey {
 		t.Fatalf("retired: %v", err)
 	}
-	h.must("ticket", "verify", "-keys", keys, "-at", clock.Add(3*time.Hour).Format(time.RFC3339), text2)
+	h.must("ticket", "verify", "-keys", keys, "-at", epoch.Add(3*time.Hour).Format(time.RFC3339), text2)
 }
 
 func TestRotatingAndLegacy(t *testing.T) {
-	h := &harness{t: t, dir: t.TempDir(), now: clock}
+	h := &harness{t: t, dir: t.TempDir(), now: epoch}
 	keys := filepath.Join(h.dir, "keys")
 	h.must("keys", "generate", "-keys", keys, "-event", "fest25", "-id", "k1")
 	out := h.must("ticket", "issue", "-keys", keys, "-event", "fest25", "-id", "R1", "-rotating")
@@ -105,12 +105,12 @@ func TestRotatingAndLegacy(t *testing.T) {
 	}
 	secretHex := strings.TrimPrefix(lines[1], "code-secret ")
 	secret := mustHex(t, secretHex)
-	shown, err := ticket.Rotate(lines[0], secret, clock)
+	shown, err := ticket.Rotate(lines[0], secret, epoch)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.must("ticket", "verify", "-keys", keys, "-secret", secretHex, shown)
-	h.now = clock.Add(time.Minute)
+	h.now = epoch.Add(time.Minute)
 	out, err = h.run("", "ticket", "verify", "-keys", keys, "-secret", secretHex, shown)
 	if ticket.ReasonOf(err) != ticket.ReasonExpiredCode || !strings.Contains(out, "expired code (screenshot?)") {
 		t.Fatalf("old code: %v\n%s", err, out)
@@ -128,7 +128,7 @@ func TestRotatingAndLegacy(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	h := &harness{t: t, dir: t.TempDir(), now: clock}
+	h := &harness{t: t, dir: t.TempDir(), now: epoch}
 	for _, args := range [][]string{
 		{},
 		{"ticket"},
