@@ -78,7 +78,7 @@ func TestRules(t *testing.T) {
 // code admits, an old one is refused as a screenshot, and the static code
 // alone is refused. (That the fleet issues rotating tickets with a secret
 // and replicates it is fleet's TestIssueRotatingTickets and replicate's
-// TestRotatingSecretsReplicate.)
+// TestIssuedTicketsReplicate.)
 func TestRotatingTicketFromReplica(t *testing.T) {
 	ev := newEvent(t, time.Now(), 0, "single")
 	ts := ev.issue(t, 2, "single", true)
