@@ -27,6 +27,13 @@ type Options struct {
 	// CAFingerprint is given to enrolling agents (and put in enrollment
 	// QRs) when the node serves TLS with its own CA.
 	CAFingerprint []byte
+	// ReplicaKey is the fleet's replica key (public), given to enrolling
+	// agents and put in enrollment QRs: what gates check replica data
+	// against.
+	ReplicaKey []byte
+	// InsecureWarning, when set, says the node serves plain HTTP: GET
+	// /api/node reports it and the console shows it on a banner.
+	InsecureWarning string
 	// PublicURL is the base URL put in enrollment QRs; default: the
 	// scheme and host of the request that created the token.
 	PublicURL string
@@ -57,6 +64,7 @@ func Handler(svc *fleet.Service, agents http.Handler, log *slog.Logger, opts Opt
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", agents)
 	mux.HandleFunc("POST "+wire.EnrollPath, a.enroll)
+	mux.HandleFunc("GET /api/node", a.nodeInfo)
 
 	mux.HandleFunc("GET /api/events", a.listEvents)
 	mux.HandleFunc("POST /api/events", a.createEvent)
@@ -402,7 +410,7 @@ func (a *api) createEnrollment(w http.ResponseWriter, r *http.Request) {
 		}
 		base = scheme + "://" + r.Host
 	}
-	uri := wire.EnrollURI{Fleet: base, Token: token, CAFingerprint: a.opts.CAFingerprint}.String()
+	uri := wire.EnrollURI{Fleet: base, Token: token, CAFingerprint: a.opts.CAFingerprint, ReplicaKey: a.opts.ReplicaKey}.String()
 	png, err := qrimage.PNG(uri, 400)
 	if err != nil {
 		a.fail(w, r, err)
@@ -427,7 +435,20 @@ func (a *api) enroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("device enrolled", "device", d.ID)
-	writeJSON(w, http.StatusOK, wire.EnrollResponse{Device: d.ID, Name: d.Name, Gate: d.Gate, CAFingerprint: a.opts.CAFingerprint})
+	writeJSON(w, http.StatusOK, wire.EnrollResponse{Device: d.ID, Name: d.Name, Gate: d.Gate, CAFingerprint: a.opts.CAFingerprint,
+		ReplicaKey: a.opts.ReplicaKey})
+}
+
+// NodeInfo is what GET /api/node says of the node: whether it serves TLS,
+// and the warning the console shows when it does not. Anyone may read it:
+// it tells nothing a connection to the node does not.
+type NodeInfo struct {
+	TLS     bool   `json:"tls"`
+	Warning string `json:"warning,omitempty"`
+}
+
+func (a *api) nodeInfo(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, NodeInfo{TLS: a.opts.InsecureWarning == "", Warning: a.opts.InsecureWarning})
 }
 
 func (a *api) listConfigs(w http.ResponseWriter, r *http.Request) {

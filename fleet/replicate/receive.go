@@ -33,11 +33,22 @@ func (c *conn) receive(ctx context.Context) error {
 			if !scans.take(now, float64(len(list))) {
 				return c.fail("rate_limited", fmt.Errorf("more than %.0f scans/s", opts.ScanRate))
 			}
-			grown, err := opts.Store.RecordScans(ctx, c.device, list, now)
+			upTo := list[len(list)-1].Seq
+			list, err := c.servedScans(ctx, list)
 			if err != nil {
-				return fmt.Errorf("record scans: %w", err)
+				return err
 			}
-			if err := c.send(&wire.Message{Type: wire.TypeScanAck, ScanAck: &wire.ScanAck{UpTo: list[len(list)-1].Seq}}); err != nil {
+			var grown []string
+			if len(list) > 0 {
+				if grown, err = opts.Store.RecordScans(ctx, c.device, list, now); err != nil {
+					return fmt.Errorf("record scans: %w", err)
+				}
+			}
+			ack := &wire.ScanAck{UpTo: upTo}
+			if c.signs() {
+				ack.Sign(c.key, c.session)
+			}
+			if err := c.send(&wire.Message{Type: wire.TypeScanAck, ScanAck: ack}); err != nil {
 				return fmt.Errorf("send scan ack: %w", err)
 			}
 			for _, ev := range grown {
@@ -53,6 +64,34 @@ func (c *conn) receive(ctx context.Context) error {
 			return c.fail("bad_message", fmt.Errorf("unexpected %q from agent", m.Type))
 		}
 	}
+}
+
+// servedScans returns the scans of list that are of events the device
+// serves (mayScan). The others are not recorded — no passage, no used
+// mark for any gate — and logged; they are acknowledged with the rest all
+// the same, so that the gate's journal moves on rather than offering them
+// again forever.
+func (c *conn) servedScans(ctx context.Context, list []wire.Scan) ([]wire.Scan, error) {
+	out := list[:0:0]
+	refused := map[string]int{}
+	for _, sc := range list {
+		ok, err := c.mayScan(ctx, sc.Event)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			refused[sc.Event]++
+			continue
+		}
+		out = append(out, sc)
+	}
+	if len(refused) == 0 {
+		return list, nil
+	}
+	for ev, n := range refused {
+		c.log.Warn("scans of an event the device does not serve: not recorded", "event", ev, "scans", n)
+	}
+	return out, nil
 }
 
 // bucket is a token bucket.
