@@ -160,7 +160,14 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("fleet node: %w", err)
 	}
 	if st, err := os.Stat(cfg.DataDir); err == nil && st.Mode().Perm()&0o007 != 0 {
-		cfg.Log.Warn("fleet node: the data directory is open to every user of this machine; chmod 700 it", "dir", cfg.DataDir, "mode", fmt.Sprintf("%04o", st.Mode().Perm()))
+		// It holds the store, the CA's key and (by default) the KEK:
+		// others lose their access; the group keeps its own.
+		perm := st.Mode().Perm() &^ 0o007
+		if err := os.Chmod(cfg.DataDir, perm); err != nil {
+			return nil, fmt.Errorf("fleet node: the data directory is open to every user of this machine: %w", err)
+		}
+		cfg.Log.Warn("fleet node: the data directory was open to every user of this machine; closed to others", "dir", cfg.DataDir,
+			"was", fmt.Sprintf("%04o", st.Mode().Perm()), "now", fmt.Sprintf("%04o", perm))
 	}
 	store, pg, err := openStore(ctx, cfg)
 	if err != nil {
