@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -59,6 +60,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "admit demo: fleet and %d gates running (data in %s)\n", *gates, *data)
 	fmt.Fprintf(stdout, "console: %s/\n", v.Fleet.URL())
+	// The demo fleet serves TLS with its own CA, as a real one does (the
+	// gates pin it): a browser does not know that CA and warns once.
+	fmt.Fprintf(stdout, "  the fleet's own CA signs its certificate: your browser will warn once (accept it for this demo, or trust %s);\n",
+		filepath.Join(*data, "fleet", "tls", "ca.pem"))
+	fmt.Fprintf(stdout, "  CA fingerprint (SHA-256) %x\n", v.Fleet.CAFingerprint)
 	for _, g := range v.Gates {
 		fmt.Fprintf(stdout, "  %s status: %s\n", g.Name, g.StatusURL)
 	}

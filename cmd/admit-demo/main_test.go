@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"admit/internal/testwait"
+	"admit/internal/tlspin"
 )
 
 // syncBuffer is an output the test reads while the demo writes.
@@ -48,11 +50,17 @@ func TestRun(t *testing.T) {
 	if !strings.Contains(text, "fleet and 2 gates running (data in "+dir+")") {
 		t.Errorf("no data location in\n%s", text)
 	}
-	console := regexp.MustCompile(`(?m)^console: (http://127\.0\.0\.1:\d+/)$`).FindStringSubmatch(text)
+	console := regexp.MustCompile(`(?m)^console: (https://127\.0\.0\.1:\d+/)$`).FindStringSubmatch(text)
 	if console == nil {
 		t.Fatalf("no console URL in\n%s", text)
 	}
-	resp, err := http.Get(console[1])
+	fp := regexp.MustCompile(`(?m)^  CA fingerprint \(SHA-256\) ([0-9a-f]{64})$`).FindStringSubmatch(text)
+	if fp == nil {
+		t.Fatalf("no CA fingerprint in\n%s", text)
+	}
+	pin, _ := hex.DecodeString(fp[1])
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlspin.Config(pin)}}
+	resp, err := client.Get(console[1])
 	if err != nil {
 		t.Fatal(err)
 	}

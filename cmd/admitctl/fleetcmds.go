@@ -30,7 +30,7 @@ type fleetClient struct {
 
 // fleetFlags adds -fleet and -pin to fs; call client() after parsing.
 func fleetFlags(fs *flag.FlagSet) func() (*fleetClient, error) {
-	base := fs.String("fleet", "http://127.0.0.1:8080", "fleet base URL (https:// for a fleet with TLS)")
+	base := fs.String("fleet", "https://127.0.0.1:8080", "fleet base URL (http:// only for a node started with -insecure)")
 	pin := fs.String("pin", "", "hex SHA-256 of the fleet's CA certificate, for a fleet that runs its own CA (admit-fleet prints it)")
 	return func() (*fleetClient, error) {
 		c := &fleetClient{base: strings.TrimRight(*base, "/"), http: http.DefaultClient}

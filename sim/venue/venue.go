@@ -105,7 +105,9 @@ func Start(ctx context.Context, cfg Config) (*Venue, error) {
 		cfg.Clock = clock.Real{}
 	}
 	// Gates are enrolled (pre-enrolled with keys made here, as a
-	// provisioning station would): the fleet takes no unsigned agent.
+	// provisioning station would): the fleet takes no unsigned agent. The
+	// fleet serves TLS with its own CA, as a real one does; the gates pin
+	// it and hold the fleet's replica key, as enrollment would leave them.
 	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(cfg.DataDir, "fleet"), Addr: cfg.Addr, Log: cfg.Log.With("part", "fleet"),
 		Clock: cfg.Clock, RequireEnrollment: true})
 	if err != nil {
@@ -152,6 +154,13 @@ func (v *Venue) setup(ctx context.Context) error {
 	_, err := svc.CreateEvent(ctx, fleet.Event{ID: v.cfg.Event, Name: "Demo night"})
 	if err != nil && !errors.Is(err, fleet.ErrExists) {
 		return err
+	}
+	// The venue's gates: a device serves the events its gate belongs to.
+	for i := range v.cfg.Gates {
+		name := GateName(i)
+		if err := svc.PutGate(ctx, fleet.Gate{Event: v.cfg.Event, ID: name[len(name)-1:], Name: name}); err != nil {
+			return err
+		}
 	}
 	v.Tickets, err = svc.Store.Tickets(ctx, v.cfg.Event, v.cfg.Tickets)
 	if err != nil {
@@ -208,7 +217,7 @@ func (v *Venue) startGate(ctx context.Context, i int, ln net.Listener, peers []s
 	cfg := agent.Config{
 		Device: device, Gate: name, Event: v.cfg.Event,
 		DataDir:  filepath.Join(v.cfg.DataDir, device),
-		FleetURL: v.Fleet.AgentURL(), Key: key, CAFingerprint: v.Fleet.CAFingerprint,
+		FleetURL: v.Fleet.AgentURL(), Key: key, CAFingerprint: v.Fleet.CAFingerprint, ReplicaKey: v.Fleet.ReplicaKey,
 		Readers: []hal.CredentialReader{g.camera, reader},
 		Relay:   g.Relay, Indicator: g.Indicator,
 		StatusListener: ln, Peers: peers,
