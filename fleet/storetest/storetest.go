@@ -44,6 +44,11 @@ func Run(t *testing.T, open func(t *testing.T) fleet.Store) {
 		{"Devices", testDevices},
 		{"Configs", testConfigs},
 		{"Layout", testLayout},
+		{"DeviceKeys", testDeviceKeys},
+		{"Operators", testOperators},
+		{"Tokens", testTokens},
+		{"LoginThrottle", testLoginThrottle},
+		{"Audit", testAudit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
