@@ -242,6 +242,8 @@ type Store interface {
 	// stored annulment. It returns the events whose logs grew.
 	RecordScans(ctx context.Context, device string, scans []wire.Scan, at time.Time) (grown []string, err error)
 	RecentScans(ctx context.Context, limit int) ([]ScanRecord, error)
+	// EventScans is RecentScans of the listed events only.
+	EventScans(ctx context.Context, events []string, limit int) ([]ScanRecord, error)
 
 	// Claim serialises online decisions on one ticket (across nodes): in
 	// one transaction it reads what is known of r's ticket, asks rule,
