@@ -300,6 +300,14 @@ func (s *Service) SetCredentials(ctx context.Context, name, password string, sec
 	if len(secret) < 16 {
 		return nil, fmt.Errorf("TOTP seed of %d bytes: %w", len(secret), ErrInvalid)
 	}
+	o, err := s.Store.Operator(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	last := int64(-1)
+	if subtle.ConstantTimeCompare(o.TOTPSecret, secret) == 1 {
+		last = o.TOTPLastStep // the same seed: a used code stays used
+	}
 	token, err := s.newSetup(ctx, name)
 	if err != nil {
 		return nil, err
@@ -312,7 +320,7 @@ func (s *Service) SetCredentials(ctx context.Context, name, password string, sec
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.Store.FinishSetup(ctx, HashSecret(token), Credentials{PasswordHash: phc, TOTPSecret: secret, TOTPStep: -1, Recovery: hashes}, s.now()); err != nil {
+	if _, err := s.Store.FinishSetup(ctx, HashSecret(token), Credentials{PasswordHash: phc, TOTPSecret: secret, TOTPStep: last, Recovery: hashes}, s.now()); err != nil {
 		return nil, err
 	}
 	return codes, nil
