@@ -144,6 +144,7 @@ func (a *api) guard(rt Route) http.Handler {
 			rt.h.ServeHTTP(w, r)
 			return
 		}
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if !a.hosts.allowed(r.Host) {
 			deny(w, http.StatusForbidden, "forbidden_host", fmt.Sprintf("Host %q is not a name of this fleet node (start it with -host to add one)", r.Host))
 			return

@@ -53,7 +53,7 @@ func (a *api) routes(agents http.Handler) []Route {
 	t.public("POST "+wire.EnrollPath, CallerDevice, "enrollment: a one-time token an operator created authenticates it", http.HandlerFunc(a.enroll))
 
 	// Browsers before sign-in.
-	t.public("GET /", CallerBrowser, "the console's static files: the page signs in through the routes below", http.FileServerFS(ui.Console()))
+	t.public("GET /", CallerBrowser, "the console's static files: the page signs in through the routes below", consoleFiles())
 	t.public("POST /api/login", CallerBrowser, "sign-in, password step: throttled per account and address", http.HandlerFunc(a.login))
 	t.public("POST /api/login/code", CallerBrowser, "sign-in, second step: the pending sign-in cookie and a TOTP or recovery code", http.HandlerFunc(a.loginCode))
 	t.public("POST /api/setup/begin", CallerBrowser, "a setup link's one-time token authenticates it", http.HandlerFunc(a.setupBegin))
@@ -147,4 +147,17 @@ func (a *api) deviceEvents(r *http.Request, id string) ([]string, error) {
 		return nil, nil
 	}
 	return d.Events, err
+}
+
+// consoleFiles serves the console with a content security policy: its own
+// scripts and styles only, never framed (clickjacking), forms and links
+// to itself.
+func consoleFiles() http.Handler {
+	files := http.FileServerFS(ui.Console())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "+
+			"script-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		files.ServeHTTP(w, r)
+	})
 }
