@@ -191,6 +191,11 @@ func TestDevicesThroughTheAPI(t *testing.T) {
 	if st, code := c.do("POST", wire.EnrollPath, string(req), nil); st != 410 || code != "bad_token" {
 		t.Fatalf("token reused: %d %s", st, code)
 	}
+	var es []audit.Entry
+	c.must("GET", "/api/audit?route="+wire.EnrollPath, "", 200, &es)
+	if len(es) != 2 || es[1].ActorKind != audit.ActorDevice || es[1].Actor != "gate-1" || es[1].Status != 200 || es[0].ActorKind != audit.ActorAnonymous || es[0].Status != 410 {
+		t.Fatalf("enrollment audit %+v", es)
+	}
 	var cfg fleet.DesiredConfig
 	c.must("PUT", "/api/configs/group:north", `{"pulse_ms":700}`, 200, &cfg)
 	if st, _ := c.do("PUT", "/api/configs/group:north", `[1]`, nil); st != 400 {

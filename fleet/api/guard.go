@@ -138,6 +138,7 @@ func (a *api) guard(rt Route) http.Handler {
 			// Devices authenticate with their keys or a one-time token;
 			// their Host is whatever fleet URL they were given.
 			if stateChange(r.Method) {
+				r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 				a.audited(w, r, rt, operator.Principal{}, rt.h.ServeHTTP)
 				return
 			}
