@@ -12,7 +12,6 @@ import (
 	"admit/agent/gatedb"
 	"admit/hal"
 	"admit/internal/sqlitedb"
-	"admit/internal/testwait"
 )
 
 // reportPercentiles reports p50 and p99 of durations as benchmark metrics.
@@ -41,7 +40,7 @@ func BenchmarkDecisionPath(b *testing.B) {
 
 func benchDecisionPath(b *testing.B, sync sqlitedb.Sync) {
 	const tickets = 2000
-	f := startFleet(b, b.TempDir(), tickets, "single")
+	ev := newEvent(b, time.Now(), tickets, "single")
 	// ADMIT_BENCH_DIR puts the gate database elsewhere (e.g. /dev/shm, to
 	// separate the decision path from the storage's fsync latency).
 	parent := b.TempDir()
@@ -53,11 +52,8 @@ func benchDecisionPath(b *testing.B, sync sqlitedb.Sync) {
 		b.Cleanup(func() { os.RemoveAll(parent) })
 	}
 	dir := filepath.Join(parent, "gate")
-	cfg := agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, FleetURL: f.wsURL(), DataDir: dir, Sync: sync, Log: quiet}
-	g := startGate(b, cfg)
-	g.waitReplica(b, f)
-	g.stop()
-	cfg.FleetURL = "" // measure the decision, not the uplink
+	cfg := agent.Config{Device: "gate-1", Gate: "Gate 1", Event: ev.event, DataDir: dir, Sync: sync, Log: quiet}
+	seededGate(b, ev, cfg).stop() // no fleet: measure the decision, not the uplink
 	a, err := agent.Open(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -65,7 +61,7 @@ func benchDecisionPath(b *testing.B, sync sqlitedb.Sync) {
 	defer a.Close()
 	ctx := context.Background()
 	creds := make([]hal.Credential, tickets)
-	for i, tk := range f.tickets {
+	for i, tk := range ev.tickets {
 		creds[i] = hal.Credential{Source: "nfc0", Payload: []byte(tk.Code)}
 	}
 	durations := make([]time.Duration, 0, b.N)
@@ -89,8 +85,7 @@ func benchDecisionPath(b *testing.B, sync sqlitedb.Sync) {
 }
 
 // BenchmarkPeerPropagation measures how soon gate B refuses a ticket gate
-// A just admitted, over the peer WebSocket on loopback with the fleet
-// unreachable: from the moment A's decision is durable (its journal commit
+// A just admitted, over the peer WebSocket on loopback with no fleet: from the moment A's decision is durable (its journal commit
 // returned; A's relay and publish come after it) to the first moment B's
 // decision path refuses the ticket as used at Gate A. B is asked through
 // Lookup's verdict, which is B's decision path (verify, lookup with the
@@ -107,14 +102,13 @@ func benchDecisionPath(b *testing.B, sync sqlitedb.Sync) {
 // includes A's journal fsync.
 func BenchmarkPeerPropagation(b *testing.B) {
 	ctx := context.Background()
-	f := startFleet(b, b.TempDir(), peerBenchTickets, "single")
-	px := newProxy(b, f.node.Addr())
+	ev := newEvent(b, time.Now(), peerBenchTickets, "single")
 	type arrival struct {
 		id string
 		at time.Time
 	}
 	arrived := make(chan arrival, peerBenchTickets)
-	gates := startPeersWith(b, f, px, 2, func(i int, cfg *agent.Config) {
+	gates := seededPeers(b, ev, 2, func(i int, cfg *agent.Config) {
 		if i == 1 {
 			cfg.OnPeerMark = func(m gatedb.Mark) {
 				select {
@@ -124,18 +118,16 @@ func BenchmarkPeerPropagation(b *testing.B) {
 			}
 		}
 	})
-	px.SetUp(false)
-	testwait.For(b, "both uplinks to drop", func() bool { return !gates[0].Online() && !gates[1].Online() })
 	a, g := gates[0], gates[1]
 	durable := make([]time.Duration, 0, peerBenchTickets)
 	scan := make([]time.Duration, 0, peerBenchTickets)
 	counts := make([]time.Duration, 0, peerBenchTickets)
 	i := 0
 	for b.Loop() {
-		if i == len(f.tickets) {
-			b.Fatalf("more than %d iterations: run with -benchtime %dx or fewer", len(f.tickets), len(f.tickets))
+		if i == len(ev.tickets) {
+			b.Fatalf("more than %d iterations: run with -benchtime %dx or fewer", len(ev.tickets), len(ev.tickets))
 		}
-		tk := f.tickets[i]
+		tk := ev.tickets[i]
 		i++
 		t0 := time.Now()
 		d := a.present(b, tk.Code)

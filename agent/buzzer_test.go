@@ -29,10 +29,9 @@ func (b *stuckBuzzer) Beep(ctx context.Context, pattern ...time.Duration) error 
 // attendee's pattern, the next attendee is decided; the buzzer then plays
 // the newest pattern, not a backlog of stale ones.
 func TestBuzzerDoesNotHoldTheGate(t *testing.T) {
-	f := startFleet(t, t.TempDir(), 3, "single")
+	ev := newEvent(t, time.Now(), 3, "single")
 	bz := &stuckBuzzer{started: make(chan []time.Duration, 8), release: make(chan struct{})}
-	g := startGate(t, agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, FleetURL: f.wsURL(), Buzzer: bz})
-	g.waitReplica(t, f)
+	g := seededGate(t, ev, agent.Config{Device: "gate-1", Gate: "Gate 1", Buzzer: bz})
 	var releaseOnce sync.Once
 	release := func() { releaseOnce.Do(func() { close(bz.release) }) }
 	t.Cleanup(release) // runs before the gate stops, even when a check fails
@@ -40,7 +39,7 @@ func TestBuzzerDoesNotHoldTheGate(t *testing.T) {
 	// Three attendees in a row; none may wait for the buzzer.
 	decided := make(chan []agent.Decision, 1)
 	go func() {
-		decided <- []agent.Decision{g.present(t, f.tickets[0].Code), g.present(t, f.tickets[1].Code), g.present(t, f.tickets[1].Code)}
+		decided <- []agent.Decision{g.present(t, ev.tickets[0].Code), g.present(t, ev.tickets[1].Code), g.present(t, ev.tickets[1].Code)}
 	}()
 	select {
 	case ds := <-decided:

@@ -3,7 +3,6 @@ package agent_test
 import (
 	"context"
 	"crypto/sha256"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -18,7 +17,6 @@ import (
 	"admit/fleet/wire"
 	"admit/hal"
 	"admit/internal/testwait"
-	"admit/ticket"
 )
 
 // These tests run a gate on a clock.Fake and show that what it times —
@@ -29,51 +27,20 @@ import (
 // timer on the wall clock would show.
 var clockTestStart = time.Date(2031, 5, 17, 19, 0, 0, 0, time.UTC)
 
-// offlineGate starts a gate without a fleet on cfg and seeds its replica
-// (through a snapshot, as the uplink applies one) with n single-entry
-// tickets of event "gala", valid around cfg.Clock's time. It returns
-// their codes.
-func offlineGate(t *testing.T, cfg agent.Config, n int) (*testGate, []string) {
-	t.Helper()
-	cfg.Device, cfg.Gate, cfg.Event = "gate-1", "Gate 1", "gala"
-	key, err := ticket.GenerateSigningKey(cfg.Event, "k1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := startGate(t, cfg)
-	now := cfg.Clock.Now().Truncate(time.Second)
-	snap := &wire.Snapshot{Event: cfg.Event, Seq: 1, Done: true, Keys: []wire.Key{{ID: key.ID, Public: key.Public().Key}}}
-	var codes []string
-	for i := range n {
-		id := fmt.Sprintf("T%04d", i)
-		code, err := ticket.Encode(ticket.Claims{ID: id, Event: cfg.Event, Type: "GA", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)}, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		snap.Tickets = append(snap.Tickets, wire.SnapTicket{ID: id, Type: "GA"})
-		snap.Last = id
-		codes = append(codes, code)
-	}
-	snap.Seal()
-	if _, err := g.DB().ApplySnapshot(context.Background(), snap); err != nil {
-		t.Fatal(err)
-	}
-	return g, codes
-}
-
 // TestPassageTimeoutFollowsClock: an entry nobody walks through is
 // annulled exactly PassageTimeout after it, on the gate's clock.
 func TestPassageTimeoutFollowsClock(t *testing.T) {
 	ctx := context.Background()
 	clk := clock.NewFake(clockTestStart)
 	annulled := make(chan agent.Decision, 1)
-	g, codes := offlineGate(t, agent.Config{Clock: clk, Passage: newPassageTwin(), PassageTimeout: 10 * time.Second,
+	ev := newEvent(t, clk.Now(), 1, "single")
+	g := seededGate(t, ev, agent.Config{Clock: clk, Passage: newPassageTwin(), PassageTimeout: 10 * time.Second,
 		OnDecision: func(d agent.Decision) {
 			if d.Reason == decide.ReasonNoPassage {
 				annulled <- d
 			}
-		}}, 1)
-	entry := g.present(t, codes[0])
+		}})
+	entry := g.present(t, ev.tickets[0].Code)
 	if !entry.Admitted || !entry.At.Equal(clockTestStart) {
 		t.Fatalf("entry: %+v", entry)
 	}
@@ -94,7 +61,7 @@ func TestPassageTimeoutFollowsClock(t *testing.T) {
 	if a.TicketID != entry.TicketID || a.At.Sub(entry.At) != 10*time.Second {
 		t.Fatalf("annulment %+v, %s after the entry", a, a.At.Sub(entry.At))
 	}
-	if d := g.present(t, codes[0]); !d.Admitted {
+	if d := g.present(t, ev.tickets[0].Code); !d.Admitted {
 		t.Fatalf("retry after the annulment: %+v", d)
 	}
 }
@@ -123,7 +90,7 @@ func (r *recordingIndicator) color() hal.Color {
 func TestIndicatorHoldFollowsClock(t *testing.T) {
 	clk := clock.NewFake(clockTestStart)
 	ind := &recordingIndicator{}
-	g, _ := offlineGate(t, agent.Config{Clock: clk, Indicator: ind}, 1)
+	g := seededGate(t, newEvent(t, clk.Now(), 1, "single"), agent.Config{Clock: clk, Indicator: ind})
 	if d := g.present(t, "not a ticket"); d.Admitted {
 		t.Fatalf("decision %+v", d)
 	}
@@ -153,7 +120,7 @@ func TestIndicatorHoldFollowsClock(t *testing.T) {
 func TestCheckpointFollowsClock(t *testing.T) {
 	clk := clock.NewFake(clockTestStart)
 	dir := t.TempDir()
-	g, _ := offlineGate(t, agent.Config{Clock: clk, DataDir: dir}, 1)
+	g := seededGate(t, newEvent(t, clk.Now(), 1, "single"), agent.Config{Clock: clk, DataDir: dir})
 	hash := func() [32]byte {
 		b, err := os.ReadFile(filepath.Join(dir, "gate.db"))
 		if err != nil {
@@ -198,9 +165,10 @@ func TestOnlineTimingFollowsClock(t *testing.T) {
 	ctx := context.Background()
 	clk := clock.NewFake(clockTestStart)
 	auth := &lateAuthority{clk: clk, lateBy: 301 * time.Millisecond}
-	g, codes := offlineGate(t, agent.Config{Clock: clk,
-		Online: &agent.OnlineConfig{Authority: auth, Timeout: 300 * time.Millisecond, MaxFailures: 1, ProbeEvery: 5 * time.Second, ProbeSuccesses: 2}}, 1)
-	d := g.present(t, codes[0])
+	ev := newEvent(t, clk.Now(), 1, "single")
+	g := seededGate(t, ev, agent.Config{Clock: clk,
+		Online: &agent.OnlineConfig{Authority: auth, Timeout: 300 * time.Millisecond, MaxFailures: 1, ProbeEvery: 5 * time.Second, ProbeSuccesses: 2}})
+	d := g.present(t, ev.tickets[0].Code)
 	if !d.Admitted || d.ByFleet || d.Took != 301*time.Millisecond {
 		t.Fatalf("late fleet answer: %+v, want a local admission that took 301ms", d)
 	}

@@ -2,144 +2,22 @@ package agent_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"admit/agent"
-	"admit/fleet"
-	"admit/fleet/node"
+	"admit/agent/gatedb"
+	"admit/fleet/wire"
 	"admit/hal"
-	"admit/internal/testwait"
+	"admit/ticket"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-// testFleet is a real fleet node on loopback with one event.
-type testFleet struct {
-	node    *node.Node
-	event   string
-	tickets []fleet.Ticket
-}
-
-func startFleet(t testing.TB, dir string, n int, policy string) *testFleet {
-	t.Helper()
-	return startFleetWith(t, node.Config{DataDir: dir}, n, policy)
-}
-
-// startFleetWith starts a node configured by cfg (address and log filled
-// in) with one event and n tickets.
-func startFleetWith(t testing.TB, cfg node.Config, n int, policy string) *testFleet {
-	t.Helper()
-	ctx := context.Background()
-	cfg.Addr, cfg.Log = "127.0.0.1:0", quiet
-	nd, err := node.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nd.Close(context.Background()) })
-	f := &testFleet{node: nd, event: "gala"}
-	if _, err := nd.Service.CreateEvent(ctx, fleet.Event{ID: f.event, Name: "Gala"}); err != nil {
-		t.Fatal(err)
-	}
-	if n > 0 {
-		if f.tickets, err = nd.Service.Issue(ctx, fleet.IssueRequest{Event: f.event, Type: "GA", Count: n, Policy: policy}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return f
-}
-
-func (f *testFleet) wsURL() string { return "ws://" + f.node.Addr() + "/ws" }
-
-// scans returns what the fleet recorded, by device.
-func (f *testFleet) scans(t testing.TB) []fleet.ScanRecord {
-	t.Helper()
-	s, err := f.node.Service.Store.RecentScans(context.Background(), 100000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// proxy is a TCP relay between gates and the fleet that the test can cut.
-type proxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex // guards the fields below
-	up    bool
-	conns map[net.Conn]struct{}
-}
-
-func newProxy(t testing.TB, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, up: true, conns: map[net.Conn]struct{}{}}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done; p.SetUp(false) })
-	return p
-}
-
-func (p *proxy) wsURL() string { return "ws://" + p.ln.Addr().String() + "/ws" }
-
-func (p *proxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.up {
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
-func (p *proxy) serve(c net.Conn) {
-	if !p.track(c) {
-		c.Close()
-		return
-	}
-	up, err := net.Dial("tcp", p.target)
-	if err != nil || !p.track(up) {
-		c.Close()
-		if up != nil {
-			up.Close()
-		}
-		return
-	}
-	go func() { io.Copy(up, c); up.Close() }()
-	io.Copy(c, up)
-	c.Close()
-}
-
-// SetUp cuts (false) or restores (true) the link; cutting drops every
-// open connection.
-func (p *proxy) SetUp(up bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.up = up
-	if !up {
-		for c := range p.conns {
-			c.Close()
-		}
-		p.conns = map[net.Conn]struct{}{}
-	}
-}
 
 // countRelay is a relay twin that counts pulses.
 type countRelay struct {
@@ -217,16 +95,6 @@ func startGate(t testing.TB, cfg agent.Config) *testGate {
 	return g
 }
 
-// waitReplica waits until the gate has every ticket of the fleet.
-func (g *testGate) waitReplica(t testing.TB, f *testFleet) {
-	t.Helper()
-	last := f.tickets[len(f.tickets)-1]
-	testwait.For(t, "the replica", func() bool {
-		_, err := g.DB().Ticket(context.Background(), f.event, last.ID)
-		return err == nil
-	})
-}
-
 func (g *testGate) present(t testing.TB, code string) agent.Decision {
 	t.Helper()
 	d, err := g.Present(context.Background(), hal.Credential{Source: "nfc0", Payload: []byte(code)})
@@ -243,4 +111,131 @@ func (g *testGate) backlog(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// Most tests here give a gate its replica directly: seedGate applies a
+// snapshot the test made (testEvent) through gatedb's ApplySnapshot, the
+// call the uplink makes for a snapshot from the fleet, and the gate runs
+// without a fleet. Only the tests in fleet_e2e_test.go start a fleet node.
+
+// testTicket is a ticket a testEvent issued.
+type testTicket struct {
+	ID, Code string
+	// CodeSecret is the rotating-code secret of a ticket issued as
+	// rotating; nil otherwise.
+	CodeSecret []byte
+}
+
+// testEvent is an event as the fleet would replicate it — one signing key
+// and its tickets — made by the test, without a fleet.
+type testEvent struct {
+	event   string
+	key     ticket.SigningKey
+	from    time.Time // the tickets' validity window
+	to      time.Time
+	tickets []testTicket
+}
+
+// newEvent returns event "gala" with n tickets of type GA under policy
+// ("single", "multi" or "reentry"), valid from 6 hours before now to 3
+// days after it, as the fleet issues them.
+func newEvent(t testing.TB, now time.Time, n int, policy string) *testEvent {
+	t.Helper()
+	key, err := ticket.GenerateSigningKey("gala", "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.UTC().Truncate(time.Second)
+	e := &testEvent{event: "gala", key: key, from: now.Add(-6 * time.Hour), to: now.Add(72 * time.Hour)}
+	e.issue(t, n, policy, false)
+	return e
+}
+
+// issue adds n tickets of type GA under policy, rotating ones (each with
+// its own code secret) when rotating is set, and returns them. Ticket ids
+// are T0000, T0001, … in issue order, so they sort as a snapshot needs.
+func (e *testEvent) issue(t testing.TB, n int, policy string, rotating bool) []testTicket {
+	t.Helper()
+	p, err := ticket.ParsePolicy(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := len(e.tickets)
+	for i := range n {
+		id := fmt.Sprintf("T%04d", first+i)
+		code, err := ticket.Encode(ticket.Claims{ID: id, Event: e.event, Type: "GA", NotBefore: e.from, NotAfter: e.to,
+			Policy: p, Rotating: rotating}, e.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk := testTicket{ID: id, Code: code}
+		if rotating {
+			if tk.CodeSecret, err = ticket.GenerateCodeSecret(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.tickets = append(e.tickets, tk)
+	}
+	return e.tickets[first:]
+}
+
+// snapshot is the event's replica as one snapshot chunk at log position 1.
+func (e *testEvent) snapshot() *wire.Snapshot {
+	s := &wire.Snapshot{Event: e.event, Seq: 1, Done: true, Keys: []wire.Key{{ID: e.key.ID, Public: e.key.Public().Key}}}
+	for _, tk := range e.tickets {
+		s.Tickets = append(s.Tickets, wire.SnapTicket{ID: tk.ID, Type: "GA", CodeSecret: tk.CodeSecret})
+		s.Last = tk.ID
+	}
+	s.Seal()
+	return s
+}
+
+// seed puts the event into the replica of gate g, as a snapshot from the
+// fleet would.
+func (e *testEvent) seed(t testing.TB, g *testGate) {
+	t.Helper()
+	if _, err := g.DB().ApplySnapshot(context.Background(), e.snapshot()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seededGate starts a gate without a fleet on cfg (Event set to e's;
+// Device and Gate "gate-1" and "Gate 1" unless set) and seeds its replica
+// with e.
+func seededGate(t testing.TB, e *testEvent, cfg agent.Config) *testGate {
+	t.Helper()
+	cfg.Event = e.event
+	if cfg.Device == "" {
+		cfg.Device = "gate-1"
+	}
+	if cfg.Gate == "" {
+		cfg.Gate = "Gate 1"
+	}
+	if cfg.FleetURL != "" {
+		t.Fatal("seededGate: a seeded gate has no fleet (FleetURL set)")
+	}
+	g := startGate(t, cfg)
+	e.seed(t, g)
+	return g
+}
+
+// upstream returns what gate g's uplink would send the fleet: its
+// journaled scans not yet acknowledged, oldest first.
+func (g *testGate) upstream(t testing.TB) []wire.Scan {
+	t.Helper()
+	s, err := g.DB().Pending(context.Background(), 0, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// marksAt returns the passages gate g knows of a ticket.
+func (g *testGate) marksAt(t testing.TB, event, id string) []gatedb.Mark {
+	t.Helper()
+	ms, err := g.DB().Marks(context.Background(), event, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
 }

@@ -1,15 +1,11 @@
 package agent_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,11 +14,12 @@ import (
 	"admit/agent"
 	"admit/fleet/wire"
 	"admit/hal"
-	"admit/internal/testwait"
 )
 
-// The kill test re-executes this test binary as a child that runs a real
-// gate (TestMain dispatches on childEnv) and SIGKILLs it.
+// The kill test (TestKill9DuringBurst, with the other end-to-end tests in
+// fleet_e2e_test.go) re-executes this test binary as a child that runs a
+// real gate against the test's fleet node (TestMain dispatches on
+// childEnv) and SIGKILLs it. This file is the child.
 const childEnv = "ADMIT_AGENT_KILL_CHILD"
 
 func TestMain(m *testing.M) {
@@ -135,118 +132,4 @@ func countLines(path string) int {
 		return 0
 	}
 	return strings.Count(string(b), "\n")
-}
-
-// TestKill9DuringBurst: a gate is SIGKILLed at random points of a scan
-// burst, several times, then left to finish. Every decision it acted on is
-// in the journal and reaches the fleet exactly once; no ticket is admitted
-// twice; the relay never pulsed for a decision the fleet has not recorded.
-func TestKill9DuringBurst(t *testing.T) {
-	const burst = 40
-	f := startFleet(t, t.TempDir(), burst, "single")
-	dir := t.TempDir()
-	var codes []string
-	for _, tk := range f.tickets {
-		codes = append(codes, tk.Code)
-	}
-	// Each run presents the whole burst again: the already-used ones are
-	// refused, which journals more decisions to be killed in the middle of.
-	if err := os.WriteFile(filepath.Join(dir, "codes"), []byte(strings.Join(codes, "\n")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 7))
-	decisions := filepath.Join(dir, "decisions")
-	start := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), childEnv+"=1", "KILL_DIR="+dir, "KILL_FLEET="+f.wsURL(),
-			"KILL_EVENT="+f.event, "KILL_LAST_ID="+f.tickets[burst-1].ID)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
-	const kills = 5
-	for i := range kills {
-		before := countLines(decisions)
-		cmd := start()
-		target := before + 1 + rng.IntN(burst)
-		testwait.For(t, "decisions before the kill", func() bool {
-			return countLines(decisions) >= target || countLines(filepath.Join(dir, "child-errors")) > 0
-		})
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		t.Logf("kill %d after %d decisions", i+1, countLines(decisions)-before)
-	}
-	cmd := start()
-	testwait.For(t, "the last run to finish and drain", func() bool {
-		return countLines(filepath.Join(dir, "done")) > 0 || countLines(filepath.Join(dir, "child-errors")) > 0
-	})
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
-	if b, err := os.ReadFile(filepath.Join(dir, "child-errors")); err == nil {
-		t.Fatalf("child failed: %s", b)
-	}
-
-	fleetBySeq := map[int64]wire.Scan{}
-	admitted := map[string]int{}
-	for _, s := range f.scans(t) {
-		if s.Device != "gate-k" {
-			continue
-		}
-		fleetBySeq[s.Seq] = s.Scan
-		if s.Outcome == wire.Admitted {
-			admitted[s.TicketID]++
-		}
-	}
-	fh, err := os.Open(decisions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	sc := bufio.NewScanner(fh)
-	acted := 0
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			t.Fatalf("torn decision line %q", sc.Text())
-		}
-		seq, _ := strconv.ParseInt(fields[0], 10, 64)
-		s, ok := fleetBySeq[seq]
-		if !ok {
-			t.Fatalf("decision %q was acted on but never reached the fleet", sc.Text())
-		}
-		id := ""
-		if len(fields) > 2 {
-			id = fields[2]
-		}
-		if s.Outcome != fields[1] || s.TicketID != id {
-			t.Fatalf("decision %q recorded by the fleet as %+v", sc.Text(), s)
-		}
-		acted++
-	}
-	for id, n := range admitted {
-		if n != 1 {
-			t.Fatalf("ticket %s admitted %d times", id, n)
-		}
-	}
-	reasons := map[string]int{}
-	for _, s := range fleetBySeq {
-		reasons[s.Outcome+"/"+s.Reason]++
-	}
-	t.Logf("fleet: %v", reasons)
-	if len(admitted) != burst {
-		t.Fatalf("%d tickets admitted at the fleet, want all %d", len(admitted), burst)
-	}
-	total := 0
-	for range admitted {
-		total++
-	}
-	if p := countLines(filepath.Join(dir, "pulses")); p > total {
-		t.Fatalf("relay pulsed %d times, fleet recorded %d admissions", p, total)
-	}
-	// The gate's journal was compacted after the fleet acknowledged it.
-	t.Logf("%d decisions acted on, %d scans at the fleet, %d pulses", acted, len(fleetBySeq), countLines(filepath.Join(dir, "pulses")))
 }

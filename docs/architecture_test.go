@@ -295,3 +295,44 @@ func TestMapFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetTestsImportNoAgent checks the one rule that covers test files:
+// no test of a fleet package imports a package of agent (the fleet's tests
+// speak fleet/wire through fleet/replicate/replicatetest).
+func TestFleetTestsImportNoAgent(t *testing.T) {
+	cmd := exec.Command("go", "list", "-json=ImportPath,TestImports,XTestImports,Module", "./fleet/...")
+	cmd.Dir = ".."
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.Bytes())
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	n := 0
+	for {
+		var p struct {
+			ImportPath                string
+			TestImports, XTestImports []string
+			Module                    *struct{ Path string }
+		}
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("go list output: %v", err)
+		}
+		n++
+		if p.Module == nil {
+			continue
+		}
+		for _, imp := range append(p.TestImports, p.XTestImports...) {
+			if r, ok := strings.CutPrefix(imp, p.Module.Path+"/"); ok && tree(r) == "agent" {
+				t.Errorf("a test of %s imports %s: fleet tests import nothing from agent; talk to the hub with fleet/replicate/replicatetest, or move the test to an end-to-end home (%s, \"## Dependency rules\")",
+					p.ImportPath, imp, architecture)
+			}
+		}
+	}
+	if n < 5 {
+		t.Fatalf("go list ./fleet/... listed %d packages: not the fleet tree", n)
+	}
+}

@@ -1,11 +1,17 @@
 package fleet_test
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
+	"admit/clock"
 	"admit/fleet"
+	"admit/fleet/sqlite"
 	"admit/fleet/wire"
+	"admit/ticket"
 	"admit/ticket/entry"
 )
 
@@ -22,4 +28,46 @@ func ExampleRule() {
 	// Output:
 	// {false no_exit Already inside: entered at Gate A at 19:04}
 	// {true  }
+}
+
+// Issuing a ticket: the code is signed with the event's key, whose public
+// half the change log carries to every gate, which verifies the code
+// offline with it.
+func ExampleService_Issue() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "fleet-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "fleet.db"))
+	if err != nil {
+		panic(err)
+	}
+	defer st.Close()
+	clk := clock.NewFake(time.Date(2031, 5, 17, 19, 0, 0, 0, time.UTC))
+	svc := &fleet.Service{Store: st, Clock: clk}
+	if _, err := svc.CreateEvent(ctx, fleet.Event{ID: "gala"}); err != nil {
+		panic(err)
+	}
+	ts, err := svc.Issue(ctx, fleet.IssueRequest{Event: "gala", Type: "VIP", Count: 1, Policy: "reentry"})
+	if err != nil {
+		panic(err)
+	}
+
+	// What a gate receives: the key changes of the event's log.
+	log, err := st.Changes(ctx, "gala", 0, 100)
+	if err != nil {
+		panic(err)
+	}
+	kr := ticket.NewKeyring()
+	for _, c := range log.Changes {
+		if c.Kind == wire.KindKey {
+			kr.Add(ticket.PublicKey{Event: "gala", ID: c.Key.ID, Key: c.Key.Public})
+		}
+	}
+	c, err := ticket.Verify(ts[0].Code, kr, clk.Now())
+	fmt.Println(c.Type, c.Policy, c.KeyID, err)
+	// Output:
+	// VIP reentry k1 <nil>
 }

@@ -6,27 +6,23 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
-	"admit/agent/gatedb"
-	"admit/agent/uplink"
 	"admit/fleet"
 	"admit/fleet/access"
 	"admit/fleet/api"
 	"admit/fleet/api/apitest"
 	"admit/fleet/node"
 	"admit/fleet/postgres/pgtest"
+	"admit/fleet/replicate/replicatetest"
 	"admit/fleet/wire"
-	"admit/internal/sqlitedb"
 	"admit/internal/testwait"
 	"admit/internal/tlspin"
 )
@@ -47,41 +43,48 @@ func open(t *testing.T, cfg node.Config) *node.Node {
 	return n
 }
 
-type gate struct {
-	db   *gatedb.DB
-	done chan error
-}
-
-func runGate(t *testing.T, opts uplink.Options) *gate {
+// enroll posts key's public half with the one-time token of an
+// enrollment code (the enrollment QR's text) to the fleet it names, over
+// TLS pinned to the CA the code carries, as a gate does; it returns the
+// HTTP status and, on 200, the fleet's answer.
+func enroll(t *testing.T, code string, key ed25519.PrivateKey) (int, wire.EnrollResponse) {
 	t.Helper()
-	db, err := gatedb.Open(context.Background(), filepath.Join(t.TempDir(), "gate.db"), sqlitedb.SyncNormal)
+	u, err := wire.ParseEnrollURI(code)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Serve(context.Background(), "gala"); err != nil {
+	body, _ := json.Marshal(&wire.EnrollRequest{Token: u.Token, PublicKey: key.Public().(ed25519.PublicKey)})
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlspin.Config(u.CAFingerprint)}}
+	resp, err := client.Post(strings.TrimSuffix(u.Fleet, "/")+wire.EnrollPath, "application/json", bytes.NewReader(body))
+	if err != nil {
 		t.Fatal(err)
 	}
-	opts.DB, opts.Log = db, quiet
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &gate{db: db, done: make(chan error, 1)}
-	go func() { g.done <- uplink.New(opts).Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-g.done
-		db.Close()
-	})
-	return g
+	defer resp.Body.Close()
+	var out wire.EnrollResponse
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode, out
 }
 
-func (g *gate) has(ticket string) bool {
-	_, err := g.db.Ticket(context.Background(), "gala", ticket)
-	return err == nil
+// syncTo applies frames until a's replica of "gala" reaches the log of
+// node n's store.
+func syncTo(t *testing.T, a *replicatetest.Agent, n *node.Node) {
+	t.Helper()
+	st, err := n.Service.Store.LogState(context.Background(), "gala")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.SyncTo("gala", st.Last, st.Running)
 }
 
 // TestEnrollOverPinnedTLS: a node with its own CA; the operator creates an
-// enrollment token through the API; the agent enrolls with the QR's text,
-// pins the CA, and replicates over WSS. A gate pinning another CA cannot
-// connect.
+// enrollment token through the API; a device enrolls with the QR's text
+// (once: the token is then spent), pins the CA, and replicates over WSS. A
+// gate pinning another CA cannot connect. (The real gate doing the same is
+// cmd/admit-agent's TestEnrollThenRestart.)
 func TestEnrollOverPinnedTLS(t *testing.T) {
 	n := open(t, node.Config{RequireEnrollment: true, TLS: node.TLSConfig{AutoCA: true}})
 	if len(n.CAFingerprint) != 32 {
@@ -109,15 +112,19 @@ func TestEnrollOverPinnedTLS(t *testing.T) {
 		t.Fatalf("create enrollment: %s %+v", resp.Status, tok)
 	}
 	_, key, _ := ed25519.GenerateKey(nil)
-	res, err := uplink.Enroll(ctx, tok.URI, key)
-	if err != nil || res.Device != "gate-1" {
-		t.Fatalf("Enroll: %+v %v", res, err)
+	code, res := enroll(t, tok.URI, key)
+	if code != http.StatusOK || res.Device != "gate-1" || !bytes.Equal(res.CAFingerprint, n.CAFingerprint) {
+		t.Fatalf("enroll: %d %+v", code, res)
 	}
-	if _, err := uplink.Enroll(ctx, tok.URI, key); err == nil {
+	if code, _ := enroll(t, tok.URI, key); code == http.StatusOK {
 		t.Fatal("a token enrolled twice")
 	}
-	g := runGate(t, uplink.Options{URL: n.AgentURL(), Device: res.Device, Key: key, CAFingerprint: res.CAFingerprint})
-	testwait.For(t, "replication over WSS", func() bool { return g.has(ts[2].ID) })
+	r := replicatetest.NewReplica("gala")
+	a := replicatetest.ConnectWith(t, &websocket.Dialer{TLSClientConfig: tlspin.Config(res.CAFingerprint)}, n.AgentURL(), res.Device, key, r)
+	syncTo(t, a, n)
+	if _, ok := r.Ticket("gala", ts[2].ID); !ok {
+		t.Fatal("replication over WSS: the last ticket is missing")
+	}
 
 	// Another CA's fingerprint: the TLS handshake fails.
 	d := websocket.Dialer{TLSClientConfig: tlspin.Config(make([]byte, 32))}
@@ -130,8 +137,9 @@ func TestEnrollOverPinnedTLS(t *testing.T) {
 }
 
 // TestTwoNodesOnPostgres: two nodes share one PostgreSQL; a gate connected
-// to node B gets a ticket issued through node A, and is dropped and wiped
-// when node A revokes it.
+// to node B gets a ticket issued through node A, and node B tells it it is
+// revoked and drops it when node A revokes it. (That a gate told so wipes
+// its replica is agent/uplink's TestRevokedWipesAndStops.)
 func TestTwoNodesOnPostgres(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	a := open(t, node.Config{Postgres: dsn, RequireEnrollment: true})
@@ -144,29 +152,26 @@ func TestTwoNodesOnPostgres(t *testing.T) {
 	if _, err := a.Service.PreEnroll(ctx, fleet.Device{ID: "gate-1", PublicKey: pub}); err != nil {
 		t.Fatal(err)
 	}
-	g := runGate(t, uplink.Options{URL: b.AgentURL(), Device: "gate-1", Key: key})
+	r := replicatetest.NewReplica("gala")
+	g := replicatetest.Connect(t, b.AgentURL(), "gate-1", key, r)
+	syncTo(t, g, b)
 	testwait.For(t, "the gate on node B", func() bool { return b.Hub.ConnectedDevice("gate-1") })
 	ts, err := a.Service.Issue(ctx, fleet.IssueRequest{Event: "gala", Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	testwait.For(t, "the ticket issued on A to reach the gate on B", func() bool { return g.has(ts[0].ID) })
+	syncTo(t, g, a) // node B is woken through PostgreSQL, or the read times out
+	if _, ok := r.Ticket("gala", ts[0].ID); !ok {
+		t.Fatal("the ticket issued on A did not reach the gate on B")
+	}
 
 	if err := a.Service.RevokeDevice(ctx, "gate-1"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-g.done:
-		if !errors.Is(err, uplink.ErrRevoked) {
-			t.Fatalf("gate: %v, want ErrRevoked", err)
-		}
-		g.done <- err // for the cleanup
-	case <-time.After(20 * time.Second):
-		t.Fatal("revocation through A did not reach the gate on B")
+	if code := g.ExpectClosed(); code != "revoked" {
+		t.Fatalf("revocation through A: the gate on B was closed with %q, want a revoked message", code)
 	}
-	if g.has(ts[0].ID) {
-		t.Fatal("revoked gate kept its replica")
-	}
+	testwait.For(t, "node B to drop the gate", func() bool { return !b.Hub.ConnectedDevice("gate-1") })
 }
 
 // TestDecideAuthenticated: the node's online-decision endpoint takes only

@@ -5,9 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
@@ -18,14 +15,13 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"admit/agent/gatedb"
-	"admit/agent/uplink"
 	"admit/fleet"
 	"admit/fleet/replicate"
+	"admit/fleet/replicate/replicatetest"
 	"admit/fleet/sqlite"
 	"admit/fleet/wire"
-	"admit/internal/sqlitedb"
 	"admit/internal/testwait"
+	"admit/ticket"
 )
 
 // logBuffer collects the hub's log so tests can check logged reasons.
@@ -87,25 +83,25 @@ func (f *fleetUnderTest) enroll(t *testing.T, id string) ed25519.PrivateKey {
 	return priv
 }
 
-// rawAgent speaks the wire protocol by hand, applying to a real gatedb.
-type rawAgent struct {
-	t      *testing.T
-	ws     *websocket.Conn
-	db     *gatedb.DB
-	device string
-	key    ed25519.PrivateKey
+// connect dials the hub as device, with a hello signed by signer (nil:
+// unsigned) carrying r's cursors.
+func connect(t *testing.T, f *fleetUnderTest, device string, signer ed25519.PrivateKey, r *replicatetest.Replica) *replicatetest.Agent {
+	t.Helper()
+	return replicatetest.Connect(t, f.url, device, signer, r)
 }
 
-func openDB(t *testing.T) *gatedb.DB {
-	db, err := gatedb.Open(context.Background(), filepath.Join(t.TempDir(), "gate.db"), sqlitedb.SyncNormal)
+// newReplica is an empty replica of the test's event.
+func newReplica() *replicatetest.Replica { return replicatetest.NewReplica("gala") }
+
+// syncTo applies frames until a's replica reaches the fleet's log, running
+// checksum included.
+func syncTo(t *testing.T, a *replicatetest.Agent, f *fleetUnderTest) {
+	t.Helper()
+	st, err := f.svc.Store.LogState(context.Background(), "gala")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Serve(context.Background(), "gala"); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	a.SyncTo("gala", st.Last, st.Running)
 }
 
 func dial(t *testing.T, url string) *websocket.Conn {
@@ -128,130 +124,39 @@ func readMsg(t *testing.T, ws *websocket.Conn) (*wire.Message, error) {
 	return wire.Decode(data)
 }
 
-// connect dials, answers the challenge with a hello signed by signer (nil:
-// unsigned) and returns the agent.
-func connect(t *testing.T, f *fleetUnderTest, device string, signer ed25519.PrivateKey, db *gatedb.DB) *rawAgent {
-	t.Helper()
-	ws := dial(t, f.url)
-	m, err := readMsg(t, ws)
-	if err != nil || m.Type != wire.TypeChallenge {
-		t.Fatalf("first frame %+v %v, want a challenge", m, err)
-	}
-	cursors, err := db.ReplicaCursors(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &wire.Hello{Protocol: wire.ProtocolVersion, Device: device, Cursors: cursors}
-	if signer != nil {
-		h.Signature = ed25519.Sign(signer, wire.HelloSigningBytes(m.Challenge.Nonce, device))
-	}
-	if err := ws.WriteJSON(&wire.Message{Type: wire.TypeHello, Hello: h}); err != nil {
-		t.Fatal(err)
-	}
-	return &rawAgent{t: t, ws: ws, db: db, device: device, key: signer}
-}
-
-// next reads and applies one frame; it returns the message.
-func (a *rawAgent) next() *wire.Message {
-	a.t.Helper()
-	m, err := readMsg(a.t, a.ws)
-	if err != nil {
-		a.t.Fatalf("read: %v", err)
-	}
-	ctx := context.Background()
-	switch m.Type {
-	case wire.TypeBatch:
-		if _, err := a.db.Apply(ctx, m.Batch); err != nil {
-			a.t.Fatal(err)
-		}
-	case wire.TypeSnapshot:
-		if _, err := a.db.ApplySnapshot(ctx, m.Snapshot); err != nil {
-			a.t.Fatal(err)
-		}
-	}
-	return m
-}
-
-// syncTo applies frames until the replica's cursor reaches the fleet's log.
-func (a *rawAgent) syncTo(f *fleetUnderTest) {
-	a.t.Helper()
-	ctx := context.Background()
-	st, _ := f.svc.Store.LogState(ctx, "gala")
-	for i := 0; ; i++ {
-		cur, _ := a.db.ReplicaCursors(ctx)
-		if c := cur["gala"]; c.Seq == st.Last && c.Snapshot == nil {
-			if c.Running != st.Running {
-				a.t.Fatalf("replica at %d has running %x, fleet %x", c.Seq, c.Running, st.Running)
-			}
-			return
-		}
-		if i > 1000 {
-			a.t.Fatal("replica does not catch up")
-		}
-		a.next()
-	}
-}
-
-// expectClosed reads until the fleet closes the connection and returns the
-// code of the error frame it sent first ("" if none).
-func expectClosed(t *testing.T, ws *websocket.Conn) string {
-	t.Helper()
-	code := ""
-	for range 100 {
-		ws.SetReadDeadline(time.Now().Add(20 * time.Second))
-		_, data, err := ws.ReadMessage()
-		if err != nil {
-			var ce *websocket.CloseError
-			if errors.As(err, &ce) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "closed") || strings.Contains(err.Error(), "reset") || strings.Contains(err.Error(), "EOF") {
-				return code
-			}
-			t.Fatalf("read: %v", err)
-		}
-		var m wire.Message
-		if json.Unmarshal(data, &m) == nil && m.Type == wire.TypeError {
-			code = m.Error.Code
-		}
-		if m.Type == wire.TypeRevoked {
-			code = "revoked"
-		}
-	}
-	t.Fatal("connection not closed")
-	return ""
-}
-
 func TestEnrolledDeviceMustSign(t *testing.T) {
 	f := startFleet(t, replicate.Options{})
 	key := f.enroll(t, "gate-1")
 	_, forged, _ := ed25519.GenerateKey(nil)
 
-	a := connect(t, f, "gate-1", forged, openDB(t))
-	if code := expectClosed(t, a.ws); code != "unauthenticated" {
+	a := connect(t, f, "gate-1", forged, newReplica())
+	if code := a.ExpectClosed(); code != "unauthenticated" {
 		t.Fatalf("forged key: closed with %q, want unauthenticated", code)
 	}
-	a = connect(t, f, "gate-1", nil, openDB(t))
-	if code := expectClosed(t, a.ws); code != "unauthenticated" {
+	a = connect(t, f, "gate-1", nil, newReplica())
+	if code := a.ExpectClosed(); code != "unauthenticated" {
 		t.Fatalf("unsigned hello of an enrolled device: closed with %q", code)
 	}
-	a = connect(t, f, "stranger", key, openDB(t))
-	if code := expectClosed(t, a.ws); code != "unauthenticated" {
+	a = connect(t, f, "stranger", key, newReplica())
+	if code := a.ExpectClosed(); code != "unauthenticated" {
 		t.Fatalf("unknown device: closed with %q", code)
 	}
 	if !strings.Contains(f.log.String(), "not signed by its enrolled key") {
 		t.Fatalf("reason not logged:\n%s", f.log.String())
 	}
 	// The real key gets the replica.
-	a = connect(t, f, "gate-1", key, openDB(t))
-	a.syncTo(f)
+	a = connect(t, f, "gate-1", key, newReplica())
+	syncTo(t, a, f)
 }
 
 func TestUnenrolledAllowedOnlyWhenConfigured(t *testing.T) {
 	f := startFleet(t, replicate.Options{AllowUnenrolled: true})
-	a := connect(t, f, "legacy", nil, openDB(t))
-	a.syncTo(f)
+	a := connect(t, f, "legacy", nil, newReplica())
+	syncTo(t, a, f)
 	// Enrolled devices must still sign.
 	f.enroll(t, "gate-1")
-	a = connect(t, f, "gate-1", nil, openDB(t))
-	if code := expectClosed(t, a.ws); code != "unauthenticated" {
+	a = connect(t, f, "gate-1", nil, newReplica())
+	if code := a.ExpectClosed(); code != "unauthenticated" {
 		t.Fatalf("unsigned enrolled device with AllowUnenrolled: %q", code)
 	}
 }
@@ -280,33 +185,33 @@ func TestSnapshotResumesAfterDisconnect(t *testing.T) {
 	f := startFleet(t, replicate.Options{SnapshotChunk: 1000, SnapshotMin: 100})
 	ts := issue(t, f, 4500)
 	key := f.enroll(t, "gate-1")
-	db := openDB(t)
-	a := connect(t, f, "gate-1", key, db)
+	r := newReplica()
+	a := connect(t, f, "gate-1", key, r)
 	var last string
 	for i := range 2 {
-		m := a.next()
+		m := a.Next()
 		if m.Type != wire.TypeSnapshot || m.Snapshot.Done {
 			t.Fatalf("frame %d: %+v, want a snapshot chunk", i, m.Type)
 		}
 		last = m.Snapshot.Last
 	}
-	a.ws.Close()
+	a.WS.Close()
 	ctx := context.Background()
 	if _, err := f.svc.Revoke(ctx, "gala", ts[10].ID, "lost"); err != nil {
 		t.Fatal(err)
 	}
 	more := issue(t, f, 50)
 
-	a = connect(t, f, "gate-1", key, db)
-	m := a.next()
+	a = connect(t, f, "gate-1", key, r)
+	m := a.Next()
 	if m.Type != wire.TypeSnapshot || m.Snapshot.After != last {
 		t.Fatalf("after reconnect: %s after %q, want the snapshot resumed after %q", m.Type, m.Snapshot.After, last)
 	}
-	a.syncTo(f)
+	syncTo(t, a, f)
 	for _, tk := range append(ts, more...) {
-		got, err := db.Ticket(ctx, "gala", tk.ID)
-		if err != nil {
-			t.Fatalf("ticket %s missing from the replica: %v", tk.ID, err)
+		got, ok := r.Ticket("gala", tk.ID)
+		if !ok {
+			t.Fatalf("ticket %s missing from the replica", tk.ID)
 		}
 		if got.Revoked != (tk.ID == ts[10].ID) {
 			t.Fatalf("ticket %s revoked=%v", tk.ID, got.Revoked)
@@ -320,15 +225,14 @@ func TestDivergedReplicaGetsSnapshot(t *testing.T) {
 	f := startFleet(t, replicate.Options{})
 	issue(t, f, 20)
 	key := f.enroll(t, "gate-1")
-	db := openDB(t)
-	a := connect(t, f, "gate-1", key, db)
-	a.syncTo(f)
-	a.ws.Close()
+	r := newReplica()
+	a := connect(t, f, "gate-1", key, r)
+	syncTo(t, a, f)
+	a.WS.Close()
 	// Corrupt the replica's bookkeeping: same seq, wrong checksum.
-	cur, _ := db.ReplicaCursors(context.Background())
 	ws := dial(t, f.url)
 	ch, _ := readMsg(t, ws)
-	c := cur["gala"]
+	c := r.Cursor("gala")
 	c.Running ^= 1
 	h := &wire.Hello{Protocol: wire.ProtocolVersion, Device: "gate-1", Cursors: map[string]wire.Cursor{"gala": c},
 		Signature: ed25519.Sign(key, wire.HelloSigningBytes(ch.Challenge.Nonce, "gate-1"))}
@@ -344,8 +248,8 @@ func TestDivergedReplicaGetsSnapshot(t *testing.T) {
 // a well-behaved gate keeps receiving live changes.
 func TestBadPeersAreDroppedAlone(t *testing.T) {
 	f := startFleet(t, replicate.Options{MessageRate: 1, MessageBurst: 5})
-	good := connect(t, f, "good", f.enroll(t, "good"), openDB(t))
-	good.syncTo(f)
+	good := connect(t, f, "good", f.enroll(t, "good"), newReplica())
+	syncTo(t, good, f)
 
 	cases := []struct {
 		name, code string
@@ -367,10 +271,10 @@ func TestBadPeersAreDroppedAlone(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			id := "bad-" + strings.ReplaceAll(tc.name, " ", "-")
-			bad := connect(t, f, id, f.enroll(t, id), openDB(t))
-			bad.syncTo(f)
-			tc.send(bad.ws)
-			if code := expectClosed(t, bad.ws); code != tc.code && !(tc.code == "oversized" && code == "") {
+			bad := connect(t, f, id, f.enroll(t, id), newReplica())
+			syncTo(t, bad, f)
+			tc.send(bad.WS)
+			if code := bad.ExpectClosed(); code != tc.code && !(tc.code == "oversized" && code == "") {
 				t.Fatalf("closed with %q, want %q", code, tc.code)
 			}
 			testwait.For(t, "the reason in the log", func() bool {
@@ -378,7 +282,7 @@ func TestBadPeersAreDroppedAlone(t *testing.T) {
 			})
 			// The good gate still gets live changes.
 			issue(t, f, 1)
-			good.syncTo(f)
+			syncTo(t, good, f)
 		})
 	}
 }
@@ -388,70 +292,58 @@ func TestBadPeersAreDroppedAlone(t *testing.T) {
 func TestScansDedupAckAndFanOut(t *testing.T) {
 	f := startFleet(t, replicate.Options{})
 	ts := issue(t, f, 3)
-	a := connect(t, f, "a", f.enroll(t, "a"), openDB(t))
-	b := connect(t, f, "b", f.enroll(t, "b"), openDB(t))
-	a.syncTo(f)
-	b.syncTo(f)
+	a := connect(t, f, "a", f.enroll(t, "a"), newReplica())
+	b := connect(t, f, "b", f.enroll(t, "b"), newReplica())
+	syncTo(t, a, f)
+	syncTo(t, b, f)
 	at := time.Now().UTC().Truncate(time.Millisecond)
 	scans := &wire.Scans{Scans: []wire.Scan{
 		{Seq: 1, Event: "gala", TicketID: ts[0].ID, Gate: "A", At: at, Outcome: wire.Admitted},
 		{Seq: 2, Event: "gala", TicketID: ts[1].ID, Gate: "A", At: at, Outcome: wire.Refused, Reason: "x"},
 	}}
 	for range 2 {
-		a.ws.WriteJSON(&wire.Message{Type: wire.TypeScans, Scans: scans})
-		for {
-			m := a.next()
-			if m.Type == wire.TypeScanAck {
-				if m.ScanAck.UpTo != 2 {
-					t.Fatalf("ack up to %d", m.ScanAck.UpTo)
-				}
-				break
-			}
+		if upTo := a.SendScans(scans.Scans...); upTo != 2 {
+			t.Fatalf("ack up to %d", upTo)
 		}
 	}
 	recent, _ := f.svc.Store.RecentScans(context.Background(), 10)
 	if len(recent) != 2 {
 		t.Fatalf("fleet recorded %d scans, want 2", len(recent))
 	}
-	b.syncTo(f)
-	uses, err := b.db.Uses(context.Background(), "gala", ts[0].ID)
-	if err != nil || len(uses) != 1 || uses[0].Gate != "A" {
-		t.Fatalf("gate b uses: %+v %v", uses, err)
+	syncTo(t, b, f)
+	if uses := b.Replica.Marks("gala", ts[0].ID); len(uses) != 1 || uses[0].Gate != "A" || uses[0].Device != "a" || uses[0].Annulled {
+		t.Fatalf("gate b uses: %+v", uses)
 	}
 }
 
-// TestRevokedDeviceIsDroppedAndWipes runs the real uplink: revoking the
-// device closes its session, the uplink wipes the replica and stops.
-func TestRevokedDeviceIsDroppedAndWipes(t *testing.T) {
+// TestRevokedDeviceIsDropped: revoking a connected device tells it so and
+// closes its session; the device is refused the same way when it comes
+// back. (That the gate then wipes its replica and stops is the uplink's
+// TestRevokedWipesAndStops, and end to end agent's
+// TestRevocationWipesButKeepsTheBacklog.)
+func TestRevokedDeviceIsDropped(t *testing.T) {
 	f := startFleet(t, replicate.Options{})
-	ts := issue(t, f, 5)
+	issue(t, f, 5)
 	key := f.enroll(t, "gate-1")
-	db := openDB(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cl := uplink.New(uplink.Options{URL: f.url, Device: "gate-1", DB: db, Key: key, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	done := make(chan error, 1)
-	go func() { done <- cl.Run(ctx) }()
-	testwait.For(t, "the replica", func() bool { _, err := db.Ticket(ctx, "gala", ts[4].ID); return err == nil })
-	if err := f.svc.RevokeDevice(ctx, "gate-1"); err != nil {
+	r := newReplica()
+	a := connect(t, f, "gate-1", key, r)
+	syncTo(t, a, f)
+	testwait.For(t, "the hub to register the device", func() bool { return f.hub.ConnectedDevice("gate-1") })
+	if err := f.svc.RevokeDevice(context.Background(), "gate-1"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if !errors.Is(err, uplink.ErrRevoked) {
-			t.Fatalf("Run: %v, want ErrRevoked", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("uplink still running after revocation")
-	}
-	if _, err := db.Ticket(ctx, "gala", ts[4].ID); !errors.Is(err, gatedb.ErrUnknownTicket) {
-		t.Fatalf("replica not wiped: %v", err)
+	if code := a.ExpectClosed(); code != "revoked" {
+		t.Fatalf("revoked while connected: closed with %q, want a revoked message", code)
 	}
 	testwait.For(t, "the hub to drop the revoked device", func() bool { return !f.hub.ConnectedDevice("gate-1") })
+	if code := connect(t, f, "gate-1", key, r).ExpectClosed(); code != "revoked" {
+		t.Fatalf("revoked device reconnecting: closed with %q, want a revoked message", code)
+	}
 }
 
-// TestConfigPushAndDrift: a group config reaches the device, which
-// acknowledges it; drift clears.
+// TestConfigPushAndDrift: a group config reaches the device once, the
+// device acknowledges it, and drift clears; a device that reports it at
+// its next hello is not sent it again.
 func TestConfigPushAndDrift(t *testing.T) {
 	f := startFleet(t, replicate.Options{})
 	ctx := context.Background()
@@ -459,36 +351,97 @@ func TestConfigPushAndDrift(t *testing.T) {
 	if _, err := f.svc.PreEnroll(ctx, fleet.Device{ID: "gate-1", Group: "north", PublicKey: pub}); err != nil {
 		t.Fatal(err)
 	}
-	db := openDB(t)
-	var mu sync.Mutex
-	var applied []int64
-	cl := uplink.New(uplink.Options{URL: f.url, Device: "gate-1", DB: db, Key: priv, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		OnConfig: func(ctx context.Context, v int64, body json.RawMessage) error {
-			mu.Lock()
-			defer mu.Unlock()
-			applied = append(applied, v)
-			return nil
-		}})
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- cl.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	testwait.For(t, "the session", cl.Connected)
+	r := newReplica()
+	a := connect(t, f, "gate-1", priv, r)
+	syncTo(t, a, f)
+	testwait.For(t, "the session", func() bool { return f.hub.ConnectedDevice("gate-1") })
 	c, err := f.svc.PutConfig(ctx, "group:north", json.RawMessage(`{"pulse_ms":700}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	testwait.For(t, "the config to be applied and reported", func() bool {
+	m := a.Next()
+	if m.Type != wire.TypeConfig || m.Config.Version != c.Version || string(m.Config.Body) != `{"pulse_ms":700}` {
+		t.Fatalf("after PutConfig: %+v, want config %d", m, c.Version)
+	}
+	a.ApplyConfig(m.Config)
+	testwait.For(t, "the config to be reported applied", func() bool {
 		ds, _ := f.svc.Devices(ctx)
 		return len(ds) == 1 && !ds[0].Drift && ds[0].ConfigVersion == c.Version
 	})
-	v, body, _ := db.Config(ctx)
-	if v != c.Version || string(body) != `{"pulse_ms":700}` {
-		t.Fatalf("device config %d %s", v, body)
+	// Sent once: the next frame is the next change of the log.
+	issue(t, f, 1)
+	if m := a.Next(); m.Type != wire.TypeBatch {
+		t.Fatalf("after the config was applied: %+v, want the next batch", m)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if fmt.Sprint(applied) != fmt.Sprint([]int64{c.Version}) {
-		t.Fatalf("OnConfig calls %v", applied)
+	// At the next hello the device reports the version: not sent again.
+	a.WS.Close()
+	a = connect(t, f, "gate-1", priv, r)
+	issue(t, f, 1)
+	st, err := f.svc.Store.LogState(ctx, "gala")
+	if err != nil {
+		t.Fatal(err)
 	}
+	for r.Cursor("gala").Seq != st.Last {
+		if m := a.Next(); m.Type != wire.TypeBatch {
+			t.Fatalf("reconnected with config %d: %+v, want only the new ticket's batch", r.ConfigVersion, m)
+		}
+	}
+}
+
+// TestIssuedTicketsReplicate: what a gate needs to admit the tickets the
+// fleet issues reaches it by the stream, in batches and in a snapshot
+// alike: the event's public key, which verifies every code, and for a
+// rotating ticket its code secret (never in the code), which makes its
+// current rotating code pass.
+func TestIssuedTicketsReplicate(t *testing.T) {
+	f := startFleet(t, replicate.Options{SnapshotMin: 3})
+	ctx := context.Background()
+	byBatch := newReplica()
+	a := connect(t, f, "gate-a", f.enroll(t, "gate-a"), byBatch) // the log is short: batches
+	syncTo(t, a, f)
+	ts := issue(t, f, 2)
+	rot, err := f.svc.Issue(ctx, fleet.IssueRequest{Event: "gala", Count: 2, Rotating: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts = append(ts, rot...)
+	syncTo(t, a, f)
+
+	bySnapshot := newReplica()
+	b := connect(t, f, "gate-b", f.enroll(t, "gate-b"), bySnapshot)
+	if m := b.Next(); m.Type != wire.TypeSnapshot {
+		t.Fatalf("a new gate on a log of more than SnapshotMin changes got %s, want a snapshot", m.Type)
+	}
+	syncTo(t, b, f)
+
+	for name, r := range map[string]*replicatetest.Replica{"batches": byBatch, "snapshot": bySnapshot} {
+		kr := ticket.NewKeyring()
+		for _, k := range r.Keys("gala") {
+			kr.Add(ticket.PublicKey{Event: "gala", ID: k.ID, Key: k.Public, RetiredAt: k.RetiredAt})
+		}
+		now := time.Now()
+		for _, tk := range ts {
+			row, ok := r.Ticket("gala", tk.ID)
+			if !ok || !bytes.Equal(row.CodeSecret, tk.CodeSecret) {
+				t.Fatalf("%s: ticket %s in the replica %+v (%v), issued with secret %x", name, tk.ID, row, ok, tk.CodeSecret)
+			}
+			code := tk.Code
+			if len(tk.CodeSecret) > 0 {
+				if code, err = ticket.Rotate(tk.Code, row.CodeSecret, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := ticket.VerifyWith(code, kr, ticket.VerifyOptions{Now: now, Event: "gala", Codes: replicaSecrets{r}}); err != nil {
+				t.Fatalf("%s: ticket %s does not verify with the replicated key and secret: %v", name, tk.ID, err)
+			}
+		}
+	}
+}
+
+// replicaSecrets gives ticket.VerifyWith the code secrets of a replica.
+type replicaSecrets struct{ r *replicatetest.Replica }
+
+func (s replicaSecrets) CodeSecret(event, id string) ([]byte, bool) {
+	row, ok := s.r.Ticket(event, id)
+	return row.CodeSecret, ok && len(row.CodeSecret) > 0
 }

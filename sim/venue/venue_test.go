@@ -1,10 +1,11 @@
 package venue
 
 import (
+	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,9 +29,16 @@ type gateDecision struct {
 func TestEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	decisions := make(chan gateDecision, 16)
+	// The venue's log is shown only when the test fails, to tell why.
+	var logs syncBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("venue log:\n%s", logs.String())
+		}
+	})
 	v, err := Start(ctx, Config{
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), Gates: 2, Tickets: 3,
-		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:        slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnDecision: func(gate int, d agent.Decision) { decisions <- gateDecision{gate, d} },
 	})
 	if err != nil {
@@ -175,4 +183,22 @@ func checkScans(t *testing.T, scans []fleet.ScanRecord) {
 			break
 		}
 	}
+}
+
+// syncBuffer is a bytes.Buffer several goroutines may write to.
+type syncBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,0 +1,234 @@
+package uplink_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"admit/agent/gatedb"
+	"admit/agent/uplink"
+	"admit/fleet/wire"
+	"admit/internal/sqlitedb"
+	"admit/internal/testwait"
+)
+
+// These tests run the uplink against a scripted fleet: a WebSocket
+// endpoint that speaks fleet/wire and plays what the test tells it to, so
+// they check the gate's side of the contract without a fleet node.
+
+// scriptedFleet opens each session with a challenge, checks that the hello
+// is signed with the device's key, and hands the session to play, one
+// session at a time in the order the uplink connects.
+type scriptedFleet struct {
+	t    *testing.T
+	srv  *httptest.Server
+	pub  ed25519.PublicKey
+	play func(s *session) // runs on the server's goroutine; must not call t.Fatal
+
+	mu     sync.Mutex // guards hellos
+	hellos []*wire.Hello
+}
+
+// session is one connection of the uplink.
+type session struct {
+	ws    *websocket.Conn
+	hello *wire.Hello
+}
+
+func (s *session) send(m *wire.Message) error { return s.ws.WriteJSON(m) }
+
+// read returns the next message from the gate (nil when the connection
+// ended).
+func (s *session) read() *wire.Message {
+	s.ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, data, err := s.ws.ReadMessage()
+	if err != nil {
+		return nil
+	}
+	m, err := wire.Decode(data)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+func newScriptedFleet(t *testing.T, pub ed25519.PublicKey, play func(s *session)) *scriptedFleet {
+	f := &scriptedFleet{t: t, pub: pub, play: play}
+	up := websocket.Upgrader{}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		nonce := []byte("0123456789abcdef0123456789abcdef")
+		if err := ws.WriteJSON(&wire.Message{Type: wire.TypeChallenge, Challenge: &wire.Challenge{Nonce: nonce}}); err != nil {
+			return
+		}
+		s := &session{ws: ws}
+		m := s.read()
+		if m == nil || m.Type != wire.TypeHello || !ed25519.Verify(f.pub, wire.HelloSigningBytes(nonce, m.Hello.Device), m.Hello.Signature) {
+			t.Errorf("hello %+v: not signed with the device key", m)
+			return
+		}
+		s.hello = m.Hello
+		f.mu.Lock()
+		f.hellos = append(f.hellos, m.Hello)
+		f.mu.Unlock()
+		f.play(s)
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *scriptedFleet) url() string { return "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/ws" }
+
+// sessions returns the hellos received so far.
+func (f *scriptedFleet) sessions() []*wire.Hello {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*wire.Hello(nil), f.hellos...)
+}
+
+func openDB(t *testing.T) *gatedb.DB {
+	t.Helper()
+	db, err := gatedb.Open(context.Background(), filepath.Join(t.TempDir(), "gate.db"), sqlitedb.SyncNormal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Serve(context.Background(), "gala"); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// TestRevokedWipesAndStops: told it is revoked, the uplink wipes the
+// replica it applied, calls OnRevoked and stops with ErrRevoked, without
+// connecting again.
+func TestRevokedWipesAndStops(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(nil)
+	snap := &wire.Snapshot{Event: "gala", Seq: 1, Done: true, Last: "T1", Tickets: []wire.SnapTicket{{ID: "T1", Type: "GA"}}}
+	snap.Seal()
+	f := newScriptedFleet(t, pub, func(s *session) {
+		if s.send(&wire.Message{Type: wire.TypeSnapshot, Snapshot: snap}) != nil {
+			return
+		}
+		if m := s.read(); m == nil || m.Type != wire.TypeAck || m.Ack.Cursor != 1 { // applied
+			t.Errorf("after the snapshot the gate sent %+v, want its ack", m)
+			return
+		}
+		s.send(&wire.Message{Type: wire.TypeRevoked, Revoked: &wire.Revoked{Reason: "device revoked"}})
+		s.read() // until the gate hangs up
+	})
+	db := openDB(t)
+	revoked := make(chan struct{})
+	cl := uplink.New(uplink.Options{URL: f.url(), Device: "gate-1", DB: db, Key: key, Log: quiet,
+		OnRevoked: func() { close(revoked) }})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- cl.Run(ctx) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, uplink.ErrRevoked) {
+			t.Fatalf("Run: %v, want ErrRevoked", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("uplink still running after revocation")
+	}
+	select {
+	case <-revoked:
+	default:
+		t.Fatal("OnRevoked not called")
+	}
+	if _, err := db.Ticket(ctx, "gala", "T1"); !errors.Is(err, gatedb.ErrUnknownTicket) {
+		t.Fatalf("replica not wiped: %v", err)
+	}
+	if n := len(f.sessions()); n != 1 {
+		t.Fatalf("%d sessions, want 1: a revoked gate stops connecting", n)
+	}
+}
+
+// TestConfigAppliedAndReported: a pushed config is handed to OnConfig,
+// recorded and acknowledged with its version; one OnConfig refuses is
+// reported with the error and the version still applied, and is not
+// recorded; the next hello reports the version applied.
+func TestConfigAppliedAndReported(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(nil)
+	acks := make(chan *wire.ConfigAck, 2)
+	f := newScriptedFleet(t, pub, func(s *session) {
+		if s.hello.ConfigVersion != 0 { // the second session: stay until the gate leaves
+			s.read()
+			return
+		}
+		for _, c := range []wire.Config{{Version: 7, Body: json.RawMessage(`{"pulse_ms":700}`)}, {Version: 8, Body: json.RawMessage(`{"pulse_ms":-1}`)}} {
+			if s.send(&wire.Message{Type: wire.TypeConfig, Config: &c}) != nil {
+				return
+			}
+			m := s.read()
+			if m == nil || m.Type != wire.TypeConfigAck {
+				t.Errorf("after config %d the gate sent %+v, want a config ack", c.Version, m)
+				return
+			}
+			acks <- m.ConfigAck
+		}
+		// Drop the session: the gate reconnects and says what it runs.
+	})
+	db := openDB(t)
+	var mu sync.Mutex
+	var applied []int64
+	cl := uplink.New(uplink.Options{URL: f.url(), Device: "gate-1", DB: db, Key: key, Log: quiet,
+		OnConfig: func(ctx context.Context, v int64, body json.RawMessage) error {
+			mu.Lock()
+			defer mu.Unlock()
+			applied = append(applied, v)
+			if strings.Contains(string(body), "-1") {
+				return errors.New("pulse_ms must be positive")
+			}
+			return nil
+		}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cl.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	want := []wire.ConfigAck{{Version: 7}, {Version: 7, Error: "pulse_ms must be positive"}}
+	for i, w := range want {
+		select {
+		case a := <-acks:
+			if *a != w {
+				t.Fatalf("ack %d: %+v, want %+v", i, *a, w)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no config ack %d", i)
+		}
+	}
+	v, body, err := db.Config(ctx)
+	if err != nil || v != 7 || string(body) != `{"pulse_ms":700}` {
+		t.Fatalf("recorded config %d %s %v, want 7 and its body", v, body, err)
+	}
+	mu.Lock()
+	if len(applied) != 2 || applied[0] != 7 || applied[1] != 8 {
+		t.Errorf("OnConfig calls %v, want [7 8]", applied)
+	}
+	mu.Unlock()
+	testwait.For(t, "the gate to reconnect", func() bool { return len(f.sessions()) == 2 })
+	if h := f.sessions()[1]; h.ConfigVersion != 7 {
+		t.Fatalf("hello after reconnecting reports config %d, want 7", h.ConfigVersion)
+	}
+}
