@@ -480,7 +480,12 @@ func TestAnnulThroughFleet(t *testing.T) {
 func (f *testFleet) enrolled(t testing.TB, device string) ed25519.PrivateKey {
 	t.Helper()
 	pub, key, _ := ed25519.GenerateKey(nil)
-	if _, err := f.node.Service.PreEnroll(context.Background(), fleet.Device{ID: device, PublicKey: pub}); err != nil {
+	if _, err := f.node.Service.PreEnroll(context.Background(), fleet.Device{ID: device, PublicKey: pub}); errors.Is(err, fleet.ErrExists) {
+		_, err = f.node.Service.RekeyDevice(context.Background(), device, pub) // enrolled again: the explicit re-key
+		if err != nil {
+			t.Fatal(err)
+		}
+	} else if err != nil {
 		t.Fatal(err)
 	}
 	return key

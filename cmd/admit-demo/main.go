@@ -59,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "admit demo: fleet and %d gates running (data in %s)\n", *gates, *data)
 	fmt.Fprintf(stdout, "console: %s/\n", v.Fleet.URL())
+	fmt.Fprintf(stdout, "  sign in as %s, password %s, then the TOTP code of secret %s\n", v.Login.Name, v.Login.Password, v.Login.TOTPSecret)
+	fmt.Fprintf(stdout, "  (a code: oathtool --totp -b %s, or bin/admitctl otp %s, or add the secret to an authenticator app)\n", v.Login.TOTPSecret, v.Login.TOTPSecret)
 	for _, g := range v.Gates {
 		fmt.Fprintf(stdout, "  %s status: %s\n", g.Name, g.StatusURL)
 	}

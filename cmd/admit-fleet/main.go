@@ -39,6 +39,8 @@ type Main struct {
 	TLSKey         string
 	TLSAuto        bool
 	InsecureAgents bool
+	Hosts          []string
+	PublicURL      string
 }
 
 // ParseFlags reads the command line.
@@ -52,6 +54,11 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&m.TLSKey, "tls-key", "", "private key of -tls-cert (PEM)")
 	fs.BoolVar(&m.TLSAuto, "tls-auto", false, "serve HTTPS/WSS with the node's own CA (created in -data/tls on first start; agents pin it at enrollment)")
 	fs.BoolVar(&m.InsecureAgents, "insecure-agents", false, "accept unsigned hellos from devices that are not enrolled (demos only)")
+	fs.Func("host", "a name or address operators reach the node by (repeat for several); the API refuses other Host headers", func(v string) error {
+		m.Hosts = append(m.Hosts, v)
+		return nil
+	})
+	fs.StringVar(&m.PublicURL, "public-url", "", "the node's URL as operators and gates reach it (setup links, enrollment QRs); its host is accepted")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,10 +76,19 @@ func (m *Main) Run(ctx context.Context, stdout io.Writer) error {
 	n, err := node.Open(ctx, node.Config{
 		DataDir: m.DataDir, Addr: m.Addr, Log: log, Postgres: m.Postgres,
 		RequireEnrollment: !m.InsecureAgents,
-		TLS:               node.TLSConfig{CertFile: m.TLSCert, KeyFile: m.TLSKey, AutoCA: m.TLSAuto},
+		TLS:               node.TLSConfig{CertFile: m.TLSCert, KeyFile: m.TLSKey, AutoCA: m.TLSAuto, Hosts: m.Hosts},
+		Hosts:             m.Hosts, PublicURL: m.PublicURL,
 	})
 	if err != nil {
 		return err
+	}
+	link, err := n.SetupLink(ctx)
+	if err != nil {
+		n.Close(context.Background())
+		return err
+	}
+	if link != "" {
+		fmt.Fprintf(stdout, "admit-fleet: no operator has signed in yet. Open this one-time link within 24 h to set the first admin's password and TOTP:\n  %s\n", link)
 	}
 	fmt.Fprintf(stdout, "admit-fleet: console %s/  agents %s\n", n.URL(), n.AgentURL())
 	if len(n.CAFingerprint) > 0 {

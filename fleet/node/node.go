@@ -15,16 +15,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"admit/clock"
 	"admit/fleet"
 	"admit/fleet/api"
+	"admit/fleet/audit"
+	"admit/fleet/operator"
 	"admit/fleet/postgres"
 	"admit/fleet/replicate"
 	"admit/fleet/sqlite"
-	"admit/fleet/wire"
 )
 
 // Config configures a node.
@@ -45,6 +48,17 @@ type Config struct {
 	RequireEnrollment bool
 	// TLS: see TLSConfig. Zero value: plain HTTP.
 	TLS TLSConfig
+	// Hosts are the names and addresses operators reach the node by,
+	// beyond localhost, the loopback addresses, the listen address, the
+	// TLS Hosts and PublicURL's host (with a wildcard listen address, the
+	// machine's own addresses): the API refuses any other Host header, so
+	// a DNS-rebinding page cannot reach it.
+	Hosts []string
+	// PublicURL is the node's URL as links carry it (enrollment QRs,
+	// setup links); default: the URL of the request, or URL().
+	PublicURL string
+	// Operators tunes sign-in (Store and Clock are filled in).
+	Operators operator.Service
 	// Hub tunes the replication hub (Store, Log and Clock are filled in;
 	// AllowUnenrolled follows RequireEnrollment).
 	Hub replicate.Options
@@ -52,20 +66,23 @@ type Config struct {
 
 // Node is a running fleet node.
 type Node struct {
-	Service *fleet.Service
-	Hub     *replicate.Hub
-	Store   fleet.Store
+	Service   *fleet.Service
+	Hub       *replicate.Hub
+	Store     fleet.Store
+	Operators *operator.Service
+	Audit     audit.Store
 
 	// CAFingerprint is the SHA-256 of the CA certificate agents pin, when
 	// the node serves TLS with its own CA.
 	CAFingerprint []byte
 
-	scheme string
-	ln     net.Listener
-	srv    *http.Server
-	served chan error
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	scheme    string
+	publicURL string
+	ln        net.Listener
+	srv       *http.Server
+	served    chan error
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 }
 
 // Open opens the store and starts serving.
@@ -79,7 +96,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("fleet node: %w", err)
 	}
-	var store fleet.Store
+	var store backend
 	var pg *postgres.Store
 	if cfg.Postgres != "" {
 		s, err := postgres.Open(ctx, cfg.Postgres)
@@ -99,7 +116,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	hubOpts.AllowUnenrolled = !cfg.RequireEnrollment
 	hub := replicate.NewHub(hubOpts)
 	svc := &fleet.Service{Store: store, Clock: cfg.Clock, Wake: hub.Wake}
-	n := &Node{Service: svc, Hub: hub, Store: store, scheme: "http", served: make(chan error, 1)}
+	ops := cfg.Operators
+	ops.Store, ops.Clock = store, cfg.Clock
+	n := &Node{Service: svc, Hub: hub, Store: store, Operators: &ops, Audit: store, scheme: "http", publicURL: cfg.PublicURL, served: make(chan error, 1)}
 
 	var tlsCfg *tls.Config
 	if cfg.TLS.enabled() {
@@ -122,12 +141,14 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n.ln = ln
 	// Online decisions next to the API, authenticated like the agent
 	// stream; claims go through the store, so they hold across nodes.
-	mux := http.NewServeMux()
-	mux.Handle(wire.DecidePath, replicate.NewDecideHandler(replicate.DecideOptions{
-		Claimer: svc, Devices: store, AllowUnenrolled: !cfg.RequireEnrollment, Log: cfg.Log}))
-	mux.Handle("/", api.Handler(svc, hub, cfg.Log, api.Options{CAFingerprint: n.CAFingerprint, Connected: hub.ConnectedDevice}))
+	decide := replicate.NewDecideHandler(replicate.DecideOptions{
+		Claimer: svc, Devices: store, AllowUnenrolled: !cfg.RequireEnrollment, Log: cfg.Log})
+	handler := api.Handler(svc, hub, cfg.Log, api.Options{
+		Operators: n.Operators, Audit: store, Decide: decide, Clock: cfg.Clock,
+		Hosts: hostNames(cfg, ln.Addr()), PublicURL: cfg.PublicURL,
+		CAFingerprint: n.CAFingerprint, Connected: hub.ConnectedDevice})
 	n.srv = &http.Server{
-		Handler:           mux,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
 	}
@@ -152,6 +173,49 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	go func() { n.served <- n.srv.Serve(ln) }()
 	return n, nil
+}
+
+// backend is what a node keeps in its store.
+type backend interface {
+	fleet.Store
+	operator.Store
+	audit.Store
+}
+
+// hostNames are the Host names the API answers to (see Config.Hosts).
+func hostNames(cfg Config, addr net.Addr) []string {
+	hosts := append(slices.Clone(cfg.Hosts), cfg.TLS.Hosts...)
+	if h, _, err := net.SplitHostPort(cfg.Addr); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+		// Listening everywhere: the machine's own addresses are its
+		// names too (an IP literal cannot be rebound to another site).
+		if addrs, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range addrs {
+				if ipn, ok := a.(*net.IPNet); ok {
+					hosts = append(hosts, ipn.IP.String())
+				}
+			}
+		}
+	}
+	return hosts
+}
+
+// SetupLink prepares the node's first start: when the store has no
+// operator it creates the first admin and returns a one-time link (valid
+// operator.SetupTTL) that sets its password and enrols its TOTP; after a
+// restart before anyone used it, a fresh link. Otherwise "".
+func (n *Node) SetupLink(ctx context.Context) (string, error) {
+	token, err := n.Operators.Bootstrap(ctx)
+	if err != nil || token == "" {
+		return "", err
+	}
+	base := n.publicURL
+	if base == "" {
+		base = n.URL()
+	}
+	return api.SetupURL(strings.TrimRight(base, "/"), token), nil
 }
 
 // Addr is the address the node listens on.

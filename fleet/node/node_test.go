@@ -16,7 +16,9 @@ import (
 	"github.com/gorilla/websocket"
 
 	"admit/fleet"
+	"admit/fleet/access"
 	"admit/fleet/api"
+	"admit/fleet/api/apitest"
 	"admit/fleet/node"
 	"admit/fleet/postgres/pgtest"
 	"admit/fleet/replicate/replicatetest"
@@ -97,8 +99,9 @@ func TestEnrollOverPinnedTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlspin.Config(n.CAFingerprint)}}
+	admin := apitest.NewToken(t, n.URL(), client, n.Operators, access.Grant{Role: access.Admin, Event: access.AllEvents})
 	body, _ := json.Marshal(api.EnrollmentRequest{Device: "gate-1", Gate: "Gate 1"})
-	resp, err := client.Post(n.URL()+"/api/enrollments", "application/json", bytes.NewReader(body))
+	resp, err := client.Do(admin.Request(http.MethodPost, "/api/enrollments", "", bytes.NewReader(body)))
 	if err != nil {
 		t.Fatal(err)
 	}
