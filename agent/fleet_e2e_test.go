@@ -78,10 +78,6 @@ func startFleetWith(t testing.TB, cfg node.Config, n int, policy string) *testFl
 	if _, err := nd.Service.CreateEvent(ctx, fleet.Event{ID: f.event, Name: "Gala"}); err != nil {
 		t.Fatal(err)
 	}
-	// The gate enrolled devices serve (fleet.ServesEvent).
-	if err := nd.Service.PutGate(ctx, fleet.Gate{Event: f.event, ID: "G", Name: "Gate G"}); err != nil {
-		t.Fatal(err)
-	}
 	if n > 0 {
 		if f.tickets, err = nd.Service.Issue(ctx, fleet.IssueRequest{Event: f.event, Type: "GA", Count: n, Policy: policy}); err != nil {
 			t.Fatal(err)
@@ -500,7 +496,12 @@ func TestAnnulThroughFleet(t *testing.T) {
 func (f *testFleet) enrolled(t testing.TB, device string) ed25519.PrivateKey {
 	t.Helper()
 	pub, key, _ := ed25519.GenerateKey(nil)
-	if _, err := f.node.Service.PreEnroll(context.Background(), fleet.Device{ID: device, Gate: "G", PublicKey: pub}); err != nil {
+	if _, err := f.node.Service.PreEnroll(context.Background(), fleet.Device{ID: device, Events: []string{f.event}, PublicKey: pub}); errors.Is(err, fleet.ErrExists) {
+		_, err = f.node.Service.RekeyDevice(context.Background(), device, pub) // enrolled again: the explicit re-key
+		if err != nil {
+			t.Fatal(err)
+		}
+	} else if err != nil {
 		t.Fatal(err)
 	}
 	return key

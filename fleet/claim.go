@@ -112,14 +112,8 @@ func (s *Service) Claim(ctx context.Context, r wire.DecideRequest) (wire.DecideR
 		// its event against.
 	case err != nil:
 		return wire.DecideResponse{}, err
-	default:
-		ok, err := ServesEvent(ctx, s.Store, d, r.Event)
-		if err != nil {
-			return wire.DecideResponse{}, err
-		}
-		if !ok {
-			return wire.DecideResponse{}, fmt.Errorf("claim by %q for event %q: %w", r.Device, r.Event, ErrNotServed)
-		}
+	case !d.Serves(r.Event):
+		return wire.DecideResponse{}, fmt.Errorf("claim by %q for event %q: %w", r.Device, r.Event, ErrNotServed)
 	}
 	loc := s.Location
 	if loc == nil {

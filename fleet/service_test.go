@@ -417,7 +417,8 @@ func TestImportCSV(t *testing.T) {
 // TestEnrollmentToken: a token enrolls its device once, before it
 // expires, with the name, group and gate the operator gave; only its hash
 // is kept; a request with a bad key does not spend it; enrolling again
-// after a revocation brings the device back with its new key.
+// after a revocation (a replacing token, the explicit re-key) brings the
+// device back with its new key.
 func TestEnrollmentToken(t *testing.T) {
 	ctx := context.Background()
 	svc, clk, w := newService(t)
@@ -476,7 +477,12 @@ func TestEnrollmentToken(t *testing.T) {
 	if err := svc.RevokeDevice(ctx, "gate-1"); err != nil {
 		t.Fatal(err)
 	}
-	again, _, err := svc.CreateEnrollment(ctx, fleet.Enrollment{Device: "gate-1", Name: "North 1", Group: "north", Gate: "Gate 1"}, time.Hour)
+	// A token for an enrolled id would lock the real gate out: only a
+	// replacing token (an admin's explicit re-key) is made.
+	if _, _, err := svc.CreateEnrollment(ctx, fleet.Enrollment{Device: "gate-1", Name: "North 1", Group: "north", Gate: "Gate 1"}, time.Hour); !errors.Is(err, fleet.ErrExists) {
+		t.Fatalf("a token for an enrolled device: %v, want ErrExists", err)
+	}
+	again, _, err := svc.CreateEnrollment(ctx, fleet.Enrollment{Device: "gate-1", Name: "North 1", Group: "north", Gate: "Gate 1", Replace: true}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -689,7 +695,7 @@ func TestScansFanOutAndClaims(t *testing.T) {
 // TestClaimTrustsTheFleetsRecords: an online claim takes from the request
 // only what the fleet cannot know better. Its time must be within
 // MaxClockSkew of the fleet's clock; an enrolled device must serve the
-// event (by its gate); a ticket is ruled with the policy it was issued
+// event (its record names it); a ticket is ruled with the policy it was issued
 // with, whatever the gate claims. Nothing refused is recorded.
 func TestClaimTrustsTheFleetsRecords(t *testing.T) {
 	ctx := context.Background()
@@ -697,11 +703,8 @@ func TestClaimTrustsTheFleetsRecords(t *testing.T) {
 	if _, err := svc.CreateEvent(ctx, fleet.Event{ID: "other", Name: "Other"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.PutGate(ctx, fleet.Gate{Event: "gala", ID: "A", Name: "Gate A"}); err != nil {
-		t.Fatal(err)
-	}
 	pub, _, _ := ed25519.GenerateKey(nil)
-	if _, err := svc.PreEnroll(ctx, fleet.Device{ID: "gate-a", Gate: "Gate A", PublicKey: pub}); err != nil {
+	if _, err := svc.PreEnroll(ctx, fleet.Device{ID: "gate-a", Gate: "Gate A", Events: []string{"gala"}, PublicKey: pub}); err != nil {
 		t.Fatal(err)
 	}
 	single, err := svc.Issue(ctx, fleet.IssueRequest{Event: "gala", Count: 1})

@@ -48,10 +48,7 @@ func TestEnrollThenRestart(t *testing.T) {
 	if _, err := n.Service.CreateEvent(ctx, fleet.Event{ID: "gala"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Service.PutGate(ctx, fleet.Gate{Event: "gala", ID: "G1", Name: "Gate 1"}); err != nil {
-		t.Fatal(err)
-	}
-	token, _, err := n.Service.CreateEnrollment(ctx, fleet.Enrollment{Device: "gate-1", Gate: "Gate 1"}, time.Hour)
+	token, _, err := n.Service.CreateEnrollment(ctx, fleet.Enrollment{Device: "gate-1", Gate: "Gate 1", Events: []string{"gala"}}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,11 +104,8 @@ func TestReplicaKeyTakenOverPinnedTLS(t *testing.T) {
 	if _, err := n.Service.CreateEvent(ctx, fleet.Event{ID: "gala"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Service.PutGate(ctx, fleet.Gate{Event: "gala", ID: "G1", Name: "Gate 1"}); err != nil {
-		t.Fatal(err)
-	}
 	pub, key, _ := ed25519.GenerateKey(nil)
-	if _, err := n.Service.PreEnroll(ctx, fleet.Device{ID: "gate-1", Gate: "Gate 1", PublicKey: pub}); err != nil {
+	if _, err := n.Service.PreEnroll(ctx, fleet.Device{ID: "gate-1", Gate: "Gate 1", Events: []string{"gala"}, PublicKey: pub}); err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "gate")
@@ -142,10 +136,7 @@ func TestPlainFleetNeedsInsecure(t *testing.T) {
 	if _, err := n.Service.CreateEvent(ctx, fleet.Event{ID: "gala"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Service.PutGate(ctx, fleet.Gate{Event: "gala", ID: "G1", Name: "Gate 1"}); err != nil {
-		t.Fatal(err)
-	}
-	token, _, err := n.Service.CreateEnrollment(ctx, fleet.Enrollment{Device: "gate-1", Gate: "Gate 1"}, time.Hour)
+	token, _, err := n.Service.CreateEnrollment(ctx, fleet.Enrollment{Device: "gate-1", Gate: "Gate 1", Events: []string{"gala"}}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

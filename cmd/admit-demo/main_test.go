@@ -10,7 +10,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"admit/fleet/api/apitest"
+	"admit/fleet/operator"
 	"admit/internal/testwait"
 	"admit/internal/tlspin"
 )
@@ -67,6 +70,23 @@ func TestRun(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("console: %s", resp.Status)
+	}
+	// The printed login signs in (password, then the TOTP code of the
+	// printed secret).
+	login := regexp.MustCompile(`(?m)^  sign in as (\S+), password (\S+), then the TOTP code of secret (\S+)$`).FindStringSubmatch(text)
+	if login == nil {
+		t.Fatalf("no demo login in\n%s", text)
+	}
+	seed, err := operator.ParseSecret(login[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := apitest.Login(strings.TrimSuffix(console[1], "/"), client, login[1], login[2], operator.TOTP(seed, time.Now()))
+	if err != nil {
+		t.Fatalf("the demo login does not sign in: %v", err)
+	}
+	if st, _, err := c.Do("GET", "/api/operators", nil, nil); err != nil || st != http.StatusOK {
+		t.Fatalf("the demo operator is not an admin: %d %v", st, err)
 	}
 	for _, gate := range []string{"Gate A", "Gate B"} {
 		if !regexp.MustCompile(`(?m)^  ` + gate + ` status: http://127\.0\.0\.1:\d+/status$`).MatchString(text) {

@@ -56,6 +56,8 @@ type Main struct {
 	TLSKey         string
 	Insecure       bool
 	InsecureAgents bool
+	Hosts          []string
+	PublicURL      string
 	// KEKFile is where the key-encryption key is (-kek-file); empty: the
 	// ADMIT_KEK environment variable, else (SQLite) <data>/kek.
 	KEKFile string
@@ -66,8 +68,6 @@ type Main struct {
 	// HTTP bounds the HTTP server (tests shorten it); zero: the node's
 	// defaults.
 	HTTP node.HTTPLimits
-
-	n *node.Node // the running node, for tests
 }
 
 // ParseFlags reads the command line.
@@ -83,6 +83,11 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.BoolVar(&m.Insecure, "insecure", false, "INSECURE: serve plain HTTP and WS, no TLS: operators' sessions, enrollment tokens and tickets cross the network in the clear")
 	fs.BoolVar(&m.InsecureAgents, "insecure-agents", false, "accept unsigned hellos from devices that are not enrolled (demos only)")
 	fs.StringVar(&m.KEKFile, "kek-file", "", "file holding the key-encryption key that seals the store's private keys (64 hex digits; created 0600 if missing); default: $"+kek.EnvVar+", else <data>/kek")
+	fs.Func("host", "a name or address operators reach the node by (repeat for several); the API refuses other Host headers and the certificate of the node's own CA covers it", func(v string) error {
+		m.Hosts = append(m.Hosts, v)
+		return nil
+	})
+	fs.StringVar(&m.PublicURL, "public-url", "", "the node's URL as operators and gates reach it (setup links, enrollment QRs); its host is accepted")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -136,18 +141,29 @@ func (m *Main) Run(ctx context.Context, stdout io.Writer) error {
 	n, err := node.Open(ctx, node.Config{
 		DataDir: m.DataDir, Addr: m.Addr, Log: log, Postgres: m.Postgres,
 		RequireEnrollment: !m.InsecureAgents,
-		TLS:               node.TLSConfig{CertFile: m.TLSCert, KeyFile: m.TLSKey},
-		Insecure:          m.Insecure, KEK: k, HTTP: m.HTTP,
+		TLS:               node.TLSConfig{CertFile: m.TLSCert, KeyFile: m.TLSKey, Hosts: m.Hosts},
+		Hosts:             m.Hosts,
+		PublicURL:         m.PublicURL,
+		Insecure:          m.Insecure,
+		KEK:               k,
+		HTTP:              m.HTTP,
 	})
 	if err != nil {
 		return err
 	}
-	m.n = n
 	if m.Insecure {
 		fmt.Fprintf(stdout, "admit-fleet: %s\n", node.InsecureWarning)
 		if !loopback(n.Addr()) {
 			fmt.Fprintf(stdout, "admit-fleet: INSECURE and reachable from the network on %s: anyone on the path reads every session and token.\n", n.Addr())
 		}
+	}
+	link, err := n.SetupLink(ctx)
+	if err != nil {
+		n.Close(context.Background())
+		return err
+	}
+	if link != "" {
+		fmt.Fprintf(stdout, "admit-fleet: no operator has signed in yet. Open this one-time link within 24 h to set the first admin's password and TOTP:\n  %s\n", link)
 	}
 	fmt.Fprintf(stdout, "admit-fleet: console %s/  agents %s\n", n.URL(), n.AgentURL())
 	if len(n.CertNames) > 0 {

@@ -54,7 +54,7 @@ func start(t *testing.T, env map[string]string, args ...string) (*output, func()
 		case err = <-done:
 			return true
 		default:
-			return strings.Contains(out.String(), "replica key")
+			return strings.Contains(out.String(), "admit-fleet: replica key")
 		}
 	})
 	if err != nil {
@@ -138,7 +138,7 @@ func TestKEKSourcesAndRotation(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	replicaLine := lineWith(out.String(), "replica key")
+	replicaLine := lineWith(out.String(), "admit-fleet: replica key")
 	if _, err := os.Stat(filepath.Join(dir, "kek")); err == nil {
 		t.Fatal("a default KEK was made beside the database although -kek-file was given")
 	}
@@ -155,7 +155,7 @@ func TestKEKSourcesAndRotation(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	if got := lineWith(out.String(), "replica key"); got != replicaLine {
+	if got := lineWith(out.String(), "admit-fleet: replica key"); got != replicaLine {
 		t.Fatalf("through ADMIT_KEK: %q, want %q", got, replicaLine)
 	}
 
@@ -171,7 +171,7 @@ func TestKEKSourcesAndRotation(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	if got := lineWith(out.String(), "replica key"); got != replicaLine {
+	if got := lineWith(out.String(), "admit-fleet: replica key"); got != replicaLine {
 		t.Fatalf("after rotation: %q, want %q", got, replicaLine)
 	}
 	m = &Main{Log: quiet, DataDir: dir, Addr: "127.0.0.1:0", KEKFile: oldFile}

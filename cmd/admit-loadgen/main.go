@@ -127,9 +127,6 @@ func run(ctx context.Context, n, changes, snapshot, scans int, pg string) error 
 	if _, err := svc.CreateEvent(ctx, fleet.Event{ID: "gala"}); err != nil {
 		return err
 	}
-	if err := svc.PutGate(ctx, fleet.Gate{Event: "gala", ID: "G"}); err != nil {
-		return err
-	}
 	if snapshot > 0 {
 		if err := measureSnapshot(ctx, nd, dir, snapshot); err != nil {
 			return err
@@ -137,7 +134,7 @@ func run(ctx context.Context, n, changes, snapshot, scans int, pg string) error 
 	}
 	for i := range n {
 		id, key := deviceKey(i)
-		if err := svc.Store.PutDevice(ctx, fleet.Device{ID: id, Gate: "G", PublicKey: key.Public().(ed25519.PublicKey), CreatedAt: time.Now()}); err != nil {
+		if err := svc.Store.PutDevice(ctx, fleet.Device{ID: id, Events: []string{"gala"}, PublicKey: key.Public().(ed25519.PublicKey), CreatedAt: time.Now()}); err != nil {
 			return err
 		}
 	}
@@ -171,9 +168,6 @@ func measureSnapshot(ctx context.Context, nd *node.Node, dir string, count int) 
 	if _, err := nd.Service.CreateEvent(ctx, fleet.Event{ID: "big"}); err != nil {
 		return err
 	}
-	if err := nd.Service.PutGate(ctx, fleet.Gate{Event: "big", ID: "G"}); err != nil {
-		return err
-	}
 	start := time.Now()
 	const per = 100_000
 	now := time.Now().UTC()
@@ -189,7 +183,7 @@ func measureSnapshot(ctx context.Context, nd *node.Node, dir string, count int) 
 	}
 	fmt.Printf("setup: %d tickets stored in %v\n", count, time.Since(start).Round(time.Millisecond))
 	id, key := "snap-gate", ed25519.NewKeyFromSeed(make([]byte, 32))
-	if err := st.PutDevice(ctx, fleet.Device{ID: id, Gate: "G", PublicKey: key.Public().(ed25519.PublicKey), CreatedAt: now}); err != nil {
+	if err := st.PutDevice(ctx, fleet.Device{ID: id, Events: []string{"big"}, PublicKey: key.Public().(ed25519.PublicKey), CreatedAt: now}); err != nil {
 		return err
 	}
 	db, err := gatedb.Open(ctx, filepath.Join(dir, "snap-gate.db"), sqlitedb.SyncFull)

@@ -20,8 +20,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,11 +31,12 @@ import (
 	"admit/clock"
 	"admit/fleet"
 	"admit/fleet/api"
+	"admit/fleet/audit"
 	"admit/fleet/kek"
+	"admit/fleet/operator"
 	"admit/fleet/postgres"
 	"admit/fleet/replicate"
 	"admit/fleet/sqlite"
-	"admit/fleet/wire"
 )
 
 // Config configures a node.
@@ -66,6 +69,17 @@ type Config struct {
 	KEK *kek.Key
 	// HTTP bounds the HTTP server; zero fields take DefaultHTTP's.
 	HTTP HTTPLimits
+	// Hosts are the names and addresses operators reach the node by,
+	// beyond localhost, the loopback addresses, the listen address, the
+	// TLS Hosts and PublicURL's host (with a wildcard listen address, the
+	// machine's own addresses): the API refuses any other Host header, so
+	// a DNS-rebinding page cannot reach it.
+	Hosts []string
+	// PublicURL is the node's URL as links carry it (enrollment QRs,
+	// setup links); default: the URL of the request, or URL().
+	PublicURL string
+	// Operators tunes sign-in (Store and Clock are filled in).
+	Operators operator.Service
 	// Hub tunes the replication hub (Store, Log and Clock are filled in;
 	// AllowUnenrolled follows RequireEnrollment).
 	Hub replicate.Options
@@ -121,9 +135,11 @@ const InsecureWarning = "INSECURE: this fleet node serves plain HTTP (-insecure)
 
 // Node is a running fleet node.
 type Node struct {
-	Service *fleet.Service
-	Hub     *replicate.Hub
-	Store   fleet.Store
+	Service   *fleet.Service
+	Hub       *replicate.Hub
+	Store     fleet.Store
+	Operators *operator.Service
+	Audit     audit.Store
 
 	// CAFingerprint is the SHA-256 of the CA certificate agents pin, when
 	// the node serves TLS with its own CA.
@@ -137,12 +153,13 @@ type Node struct {
 	// Insecure: the node serves plain HTTP (Config.Insecure).
 	Insecure bool
 
-	scheme string
-	ln     net.Listener
-	srv    *http.Server
-	served chan error
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	scheme    string
+	publicURL string
+	ln        net.Listener
+	srv       *http.Server
+	served    chan error
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 }
 
 // Open opens the store and starts serving.
@@ -184,7 +201,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	hubOpts.ReplicaKey = replicaKey
 	hub := replicate.NewHub(hubOpts)
 	svc := &fleet.Service{Store: store, Clock: cfg.Clock, Wake: hub.Wake}
-	n := &Node{Service: svc, Hub: hub, Store: store, scheme: "http", served: make(chan error, 1),
+	ops := cfg.Operators
+	ops.Store, ops.Clock = store, cfg.Clock
+	n := &Node{Service: svc, Hub: hub, Store: store, Operators: &ops, Audit: store, scheme: "http", publicURL: cfg.PublicURL, served: make(chan error, 1),
 		ReplicaKey: replicaKey.Public().(ed25519.PublicKey), Insecure: cfg.Insecure}
 
 	var tlsCfg *tls.Config
@@ -194,6 +213,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		tc := cfg.TLS
 		if !tc.enabled() {
 			tc.AutoCA = true // the default: the node's own CA
+		}
+		if u, err := url.Parse(cfg.PublicURL); err == nil && u.Hostname() != "" {
+			tc.Hosts = append(slices.Clone(tc.Hosts), u.Hostname()) // the name links carry
 		}
 		tlsCfg, n.CAFingerprint, n.CertNames, err = tc.load(cfg.DataDir, cfg.Addr, cfg.Clock.Now)
 		if err != nil {
@@ -215,18 +237,19 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	// Online decisions next to the API, authenticated like the agent
 	// stream and answered signed; claims go through the store, so they
 	// hold across nodes.
-	mux := http.NewServeMux()
-	mux.Handle(wire.DecidePath, replicate.NewDecideHandler(replicate.DecideOptions{
-		Claimer: svc, Devices: store, AllowUnenrolled: !cfg.RequireEnrollment, ReplicaKey: replicaKey, Log: cfg.Log}))
+	decide := replicate.NewDecideHandler(replicate.DecideOptions{
+		Claimer: svc, Devices: store, AllowUnenrolled: !cfg.RequireEnrollment, ReplicaKey: replicaKey, Log: cfg.Log})
 	var warning string
 	if cfg.Insecure {
 		warning = InsecureWarning
 	}
-	mux.Handle("/", api.Handler(svc, hub, cfg.Log, api.Options{CAFingerprint: n.CAFingerprint, ReplicaKey: n.ReplicaKey,
-		InsecureWarning: warning, Connected: hub.ConnectedDevice}))
+	handler := api.Handler(svc, hub, cfg.Log, api.Options{
+		Operators: n.Operators, Audit: store, Decide: decide, Clock: cfg.Clock,
+		Hosts: hostNames(cfg, ln.Addr()), PublicURL: cfg.PublicURL,
+		CAFingerprint: n.CAFingerprint, ReplicaKey: n.ReplicaKey, InsecureWarning: warning, Connected: hub.ConnectedDevice})
 	limits := cfg.HTTP.orDefault()
 	n.srv = &http.Server{
-		Handler:           importDeadline(mux, limits.ImportTimeout),
+		Handler:           importDeadline(handler, limits.ImportTimeout),
 		ReadHeaderTimeout: limits.ReadHeaderTimeout,
 		ReadTimeout:       limits.ReadTimeout,
 		WriteTimeout:      limits.WriteTimeout,
@@ -287,10 +310,11 @@ func openStore(ctx context.Context, cfg Config) (backend, *postgres.Store, error
 	return s, nil, nil
 }
 
-// backend is what a node keeps in its store: the fleet's state, and its
-// keys sealed with the KEK (sqlstore.Store).
+// backend is what a node keeps in its store.
 type backend interface {
 	fleet.Store
+	operator.Store
+	audit.Store
 }
 
 // importDeadline gives a ticket import (POST .../tickets/import, a CSV of
@@ -315,6 +339,42 @@ func loopbackOnly(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// hostNames are the Host names the API answers to (see Config.Hosts).
+func hostNames(cfg Config, addr net.Addr) []string {
+	hosts := append(slices.Clone(cfg.Hosts), cfg.TLS.Hosts...)
+	if h, _, err := net.SplitHostPort(cfg.Addr); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+		// Listening everywhere: the machine's own addresses are its
+		// names too (an IP literal cannot be rebound to another site).
+		if addrs, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range addrs {
+				if ipn, ok := a.(*net.IPNet); ok {
+					hosts = append(hosts, ipn.IP.String())
+				}
+			}
+		}
+	}
+	return hosts
+}
+
+// SetupLink prepares the node's first start: when the store has no
+// operator it creates the first admin and returns a one-time link (valid
+// operator.SetupTTL) that sets its password and enrols its TOTP; after a
+// restart before anyone used it, a fresh link. Otherwise "".
+func (n *Node) SetupLink(ctx context.Context) (string, error) {
+	token, err := n.Operators.Bootstrap(ctx)
+	if err != nil || token == "" {
+		return "", err
+	}
+	base := n.publicURL
+	if base == "" {
+		base = n.URL()
+	}
+	return api.SetupURL(strings.TrimRight(base, "/"), token), nil
 }
 
 // Addr is the address the node listens on.

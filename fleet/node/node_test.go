@@ -17,7 +17,9 @@ import (
 	"github.com/gorilla/websocket"
 
 	"admit/fleet"
+	"admit/fleet/access"
 	"admit/fleet/api"
+	"admit/fleet/api/apitest"
 	"admit/fleet/kek"
 	"admit/fleet/node"
 	"admit/fleet/postgres/pgtest"
@@ -47,11 +49,8 @@ func gated(t *testing.T, n *node.Node, ev, device string) ed25519.PrivateKey {
 	if _, err := n.Service.CreateEvent(ctx, fleet.Event{ID: ev}); err != nil && !errors.Is(err, fleet.ErrExists) {
 		t.Fatal(err)
 	}
-	if err := n.Service.PutGate(ctx, fleet.Gate{Event: ev, ID: "G1", Name: "Gate 1"}); err != nil {
-		t.Fatal(err)
-	}
 	pub, key, _ := ed25519.GenerateKey(nil)
-	if _, err := n.Service.PreEnroll(ctx, fleet.Device{ID: device, Gate: "Gate 1", PublicKey: pub}); err != nil {
+	if _, err := n.Service.PreEnroll(ctx, fleet.Device{ID: device, Gate: "Gate 1", Events: []string{ev}, PublicKey: pub}); err != nil {
 		t.Fatal(err)
 	}
 	return key
@@ -122,16 +121,14 @@ func TestEnrollOverPinnedTLS(t *testing.T) {
 	if _, err := n.Service.CreateEvent(ctx, fleet.Event{ID: "gala"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Service.PutGate(ctx, fleet.Gate{Event: "gala", ID: "G1", Name: "Gate 1"}); err != nil {
-		t.Fatal(err)
-	}
 	ts, err := n.Service.Issue(ctx, fleet.IssueRequest{Event: "gala", Count: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
 	client := pinned(n)
-	body, _ := json.Marshal(api.EnrollmentRequest{Device: "gate-1", Gate: "Gate 1"})
-	resp, err := client.Post(n.URL()+"/api/enrollments", "application/json", bytes.NewReader(body))
+	admin := apitest.NewToken(t, n.URL(), client, n.Operators, access.Grant{Role: access.Admin, Event: access.AllEvents})
+	body, _ := json.Marshal(api.EnrollmentRequest{Device: "gate-1", Gate: "Gate 1", Events: []string{"gala"}})
+	resp, err := client.Do(admin.Request(http.MethodPost, "/api/enrollments", "", bytes.NewReader(body)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,8 +25,9 @@ type conn struct {
 	pending bool // counted in hub.pending; guarded by hub.mu
 	log     *slog.Logger
 	device  string
-	dev     fleet.Device
-	events  []string // set before the conn is registered as a device
+	dmu     sync.Mutex   // guards dev once the session runs (recheckDevice writes, receive reads)
+	dev     fleet.Device // the fleet's record of the device; zero for an unenrolled one
+	events  []string     // set before the conn is registered as a device
 	kicks   chan int
 	keep    *wsping.Keeper
 
@@ -35,12 +36,6 @@ type conn struct {
 	protocol int
 	session  wire.Session
 	key      ed25519.PrivateKey
-
-	// scanEvents caches, by event, whether the device may report scans of
-	// it (fleet.ServesEvent); cleared when the device changes. Used by the
-	// receiving goroutine only, and by recheckDevice through clearScans.
-	smu        sync.Mutex // guards scanEvents
-	scanEvents map[string]bool
 
 	wmu sync.Mutex // serialises writes
 }
@@ -190,11 +185,7 @@ func (c *conn) serve(ctx context.Context) error {
 			}
 			return err
 		}
-		ok, err := c.mayServe(ctx, ev)
-		if err != nil {
-			return err
-		}
-		if !ok {
+		if !c.mayServe(ev) {
 			return c.fail("forbidden_event", fmt.Errorf("device %q does not serve event %q", h.Device, ev))
 		}
 		c.events = append(c.events, ev)
@@ -268,40 +259,11 @@ func (c *conn) sendRevoked() error {
 }
 
 // mayServe reports whether the device may replicate and report scans of
-// ev: by the fleet's record (fleet.ServesEvent) for an enrolled device;
+// ev: by the fleet's record (fleet.Device.Serves) for an enrolled device;
 // anything it declares for an unenrolled one, which only a hub with
 // AllowUnenrolled lets in.
-func (c *conn) mayServe(ctx context.Context, ev string) (bool, error) {
-	if c.dev.ID == "" {
-		return true, nil
-	}
-	return fleet.ServesEvent(ctx, c.hub.opts.Store, c.dev, ev)
-}
-
-// mayScan reports whether the device may report scans of ev (mayServe,
-// cached for the session until the device changes).
-func (c *conn) mayScan(ctx context.Context, ev string) (bool, error) {
-	c.smu.Lock()
-	ok, known := c.scanEvents[ev]
-	c.smu.Unlock()
-	if known {
-		return ok, nil
-	}
-	ok, err := c.mayServe(ctx, ev)
-	if err != nil {
-		return false, err
-	}
-	c.smu.Lock()
-	if c.scanEvents == nil {
-		c.scanEvents = map[string]bool{}
-	}
-	c.scanEvents[ev] = ok
-	c.smu.Unlock()
-	return ok, nil
-}
-
-func (c *conn) clearScans() {
-	c.smu.Lock()
-	c.scanEvents = nil
-	c.smu.Unlock()
+func (c *conn) mayServe(ev string) bool {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	return c.dev.ID == "" || c.dev.Serves(ev)
 }

@@ -22,7 +22,7 @@
 // most MaxPending such connections (MaxPendingPerIP from one address) and
 // MaxConns streams in all (MaxConnsPerIP from one address), answering 503
 // beyond. A hello subscribes only to events the device serves by the
-// fleet's record (fleet.ServesEvent), and scans of other events are not
+// fleet's record (fleet.Device.Serves), and scans of other events are not
 // recorded. Both ends ping (internal/wsping): a dead gate is dropped
 // within PongWait.
 //

@@ -71,17 +71,13 @@ func startFleet(t *testing.T, opts replicate.Options) *fleetUnderTest {
 	if _, err := svc.CreateEvent(ctx, fleet.Event{ID: "gala"}); err != nil {
 		t.Fatal(err)
 	}
-	// The gate devices serve (fleet.ServesEvent): enroll gives it them.
-	if err := svc.PutGate(ctx, fleet.Gate{Event: "gala", ID: "G", Name: "Gate G"}); err != nil {
-		t.Fatal(err)
-	}
 	return &fleetUnderTest{svc: svc, hub: hub, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http"), log: lb}
 }
 
 func (f *fleetUnderTest) enroll(t *testing.T, id string) ed25519.PrivateKey {
 	t.Helper()
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	if _, err := f.svc.PreEnroll(context.Background(), fleet.Device{ID: id, Gate: "G", PublicKey: pub}); err != nil {
+	if _, err := f.svc.PreEnroll(context.Background(), fleet.Device{ID: id, Events: []string{"gala"}, PublicKey: pub}); err != nil {
 		t.Fatal(err)
 	}
 	return priv
@@ -352,7 +348,7 @@ func TestConfigPushAndDrift(t *testing.T) {
 	f := startFleet(t, replicate.Options{})
 	ctx := context.Background()
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	if _, err := f.svc.PreEnroll(ctx, fleet.Device{ID: "gate-1", Group: "north", Gate: "G", PublicKey: pub}); err != nil {
+	if _, err := f.svc.PreEnroll(ctx, fleet.Device{ID: "gate-1", Group: "north", Events: []string{"gala"}, PublicKey: pub}); err != nil {
 		t.Fatal(err)
 	}
 	r := newReplica()

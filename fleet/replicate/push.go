@@ -191,14 +191,11 @@ func (c *conn) recheckDevice(ctx context.Context, configSent *int64) error {
 			_ = c.sendRevoked()
 			return &closeErr{"revoked", fmt.Errorf("device %q revoked while connected", c.device)}
 		}
+		c.dmu.Lock()
 		c.dev = d
-		c.clearScans()
+		c.dmu.Unlock()
 		for _, ev := range c.events {
-			ok, err := c.mayServe(ctx, ev)
-			if err != nil {
-				return err
-			}
-			if !ok {
+			if !c.mayServe(ev) {
 				return c.fail("forbidden_event", fmt.Errorf("device %q no longer serves event %q", c.device, ev))
 			}
 		}
@@ -207,7 +204,9 @@ func (c *conn) recheckDevice(ctx context.Context, configSent *int64) error {
 }
 
 func (c *conn) pushConfig(ctx context.Context, sent *int64) error {
+	c.dmu.Lock()
 	d := c.dev
+	c.dmu.Unlock()
 	if d.ID == "" {
 		d = fleet.Device{ID: c.device}
 	}

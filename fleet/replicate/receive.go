@@ -34,10 +34,7 @@ func (c *conn) receive(ctx context.Context) error {
 				return c.fail("rate_limited", fmt.Errorf("more than %.0f scans/s", opts.ScanRate))
 			}
 			upTo := list[len(list)-1].Seq
-			list, err := c.servedScans(ctx, list)
-			if err != nil {
-				return err
-			}
+			list = c.servedScans(list)
 			var grown []string
 			if len(list) > 0 {
 				if grown, err = opts.Store.RecordScans(ctx, c.device, list, now); err != nil {
@@ -67,31 +64,27 @@ func (c *conn) receive(ctx context.Context) error {
 }
 
 // servedScans returns the scans of list that are of events the device
-// serves (mayScan). The others are not recorded — no passage, no used
+// serves (mayServe). The others are not recorded — no passage, no used
 // mark for any gate — and logged; they are acknowledged with the rest all
 // the same, so that the gate's journal moves on rather than offering them
 // again forever.
-func (c *conn) servedScans(ctx context.Context, list []wire.Scan) ([]wire.Scan, error) {
+func (c *conn) servedScans(list []wire.Scan) []wire.Scan {
 	out := list[:0:0]
 	refused := map[string]int{}
 	for _, sc := range list {
-		ok, err := c.mayScan(ctx, sc.Event)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
+		if !c.mayServe(sc.Event) {
 			refused[sc.Event]++
 			continue
 		}
 		out = append(out, sc)
 	}
 	if len(refused) == 0 {
-		return list, nil
+		return list
 	}
 	for ev, n := range refused {
 		c.log.Warn("scans of an event the device does not serve: not recorded", "event", ev, "scans", n)
 	}
-	return out, nil
+	return out
 }
 
 // bucket is a token bucket.

@@ -46,6 +46,11 @@ func Run(t *testing.T, open func(t *testing.T) fleet.Store) {
 		{"Devices", testDevices},
 		{"Configs", testConfigs},
 		{"Layout", testLayout},
+		{"DeviceKeys", testDeviceKeys},
+		{"Operators", testOperators},
+		{"Tokens", testTokens},
+		{"LoginThrottle", testLoginThrottle},
+		{"Audit", testAudit},
 		{"KeysAtRest", testKeysAtRest},
 		{"ReplicaKey", testReplicaKey},
 	}
@@ -319,6 +324,15 @@ func testScans(t *testing.T, s fleet.Store) {
 	recent, err := s.RecentScans(ctx, 100)
 	if err != nil || len(recent) != 5 {
 		t.Fatalf("RecentScans: %d %v", len(recent), err)
+	}
+	if of, err := s.EventScans(ctx, []string{"gala"}, 100); err != nil || len(of) != 5 {
+		t.Fatalf("EventScans(gala): %d %v", len(of), err)
+	}
+	if of, err := s.EventScans(ctx, []string{"other", "none"}, 100); err != nil || len(of) != 0 {
+		t.Fatalf("EventScans(other events): %d %v", len(of), err)
+	}
+	if of, _ := s.EventScans(ctx, []string{"gala"}, 2); len(of) != 2 {
+		t.Fatalf("EventScans limit: %d", len(of))
 	}
 	p, _ := s.Changes(ctx, "gala", st1.Last, 10)
 	if len(p.Changes) != 2 || p.Changes[0].Used.TicketID != "D" || p.Changes[1].Used.Device != "dev2" {
