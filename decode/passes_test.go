@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"slices"
 	"testing"
 	"time"
 
@@ -250,15 +251,133 @@ func TestRotationSkipsPassesThatNeverFit(t *testing.T) {
 	defer d.Close()
 	m := grayMat(t, blankish(160, 120))
 	defer m.Close()
-	for i := 0; i < 200; i++ {
-		if _, err := d.Decode(context.Background(), m); !errors.Is(err, ErrNoSymbol) {
-			t.Fatal(err)
+	frames := func(n int) {
+		for i := 0; i < n; i++ {
+			if _, err := d.Decode(context.Background(), m); !errors.Is(err, ErrNoSymbol) {
+				t.Fatal(err)
+			}
 		}
 	}
+	frames(probeFirst - 1)
 	for _, p := range d.passes {
 		ran := p.cost > 0
 		if big := p.name == "qr-crop" || p.name == "qr-warp"; ran == big {
 			t.Errorf("pass %s: ran %v", p.name, ran)
 		}
 	}
+	// Skipped is not switched off: once they have waited probeFirst
+	// frames they run to re-measure, and here they fit.
+	frames(200)
+	for _, p := range d.passes {
+		if p.cost == 0 {
+			t.Errorf("pass %s never ran in %d frames", p.name, probeFirst-1+200)
+		}
+	}
+}
+
+// TestEstimatesHeal: one slow measurement of a pass (a GC pause, a busy
+// core) must not switch it off. The inverted pass, which reads dark-mode
+// codes, is measured once at a whole second; it runs again within a
+// bounded number of frames, its estimate comes back, and a dark-mode code
+// shown afterwards is read.
+func TestEstimatesHeal(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(0, 0), step: 100 * time.Microsecond}
+	d := NewDecoder(Options{Formats: []Format{QR}, Now: clk.now})
+	defer d.Close()
+	inv := slices.IndexFunc(d.passes, func(p pass) bool { return p.name == "inverted" })
+	runs, stall := 0, true
+	orig := d.passes[inv].run
+	d.passes[inv].run = func(d *Decoder, gray gocv.Mat, src gozxing.LuminanceSource) (Symbol, bool) {
+		runs++
+		s, ok := orig(d, gray, src)
+		if stall {
+			clk.t = clk.t.Add(time.Second) // the slow measurement
+			stall = false
+		}
+		return s, ok
+	}
+	empty := grayMat(t, blankish(160, 120))
+	defer empty.Close()
+	ctx := context.Background()
+	frame := 0
+	decodeUntil := func(m gocv.Mat, stop func() bool, limit int) {
+		t.Helper()
+		for n := 0; !stop(); n++ {
+			if n == limit {
+				t.Fatalf("frame %d: condition not met within %d frames (inverted ran %d times, estimate %v)", frame, limit, runs, d.passes[inv].cost)
+			}
+			frame++
+			if _, err := d.Decode(ctx, m); err != nil && !errors.Is(err, ErrNoSymbol) {
+				t.Fatal(err)
+			}
+		}
+	}
+	decodeUntil(empty, func() bool { return runs == 1 }, 1)
+	if d.passes[inv].cost < time.Second {
+		t.Fatalf("estimate after the stall: %v", d.passes[inv].cost)
+	}
+	// Bounded: probeFirst frames of waiting, plus one rotation of the
+	// other passes to reach its turn.
+	bound := probeFirst + 2*len(d.passes)
+	decodeUntil(empty, func() bool { return runs == 2 }, bound)
+	if est := d.passes[inv].cost; est > DefaultBudget {
+		t.Fatalf("estimate after the probe: %v, want within the budget", est)
+	}
+	// Back in the normal rotation: it runs again within one rotation.
+	decodeUntil(empty, func() bool { return runs == 3 }, 2*len(d.passes))
+
+	dark := grayMat(t, invertGray(qrFrame(t, "AD1:DARK-AFTER-STALL", 100, 160, 120)))
+	defer dark.Close()
+	for n := 0; ; n++ {
+		if n == 2*len(d.passes) {
+			t.Fatalf("dark-mode code not read within %d frames", n)
+		}
+		sym, err := d.Decode(ctx, dark)
+		if err == nil {
+			if sym.Text != "AD1:DARK-AFTER-STALL" {
+				t.Fatalf("read %+v", sym)
+			}
+			break
+		}
+	}
+}
+
+// TestSlowPassProbedRarely: a pass that really costs more than the budget
+// is re-measured, but ever more rarely.
+func TestSlowPassProbedRarely(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(0, 0), step: 100 * time.Microsecond}
+	d := NewDecoder(Options{Formats: []Format{QR}, Now: clk.now})
+	defer d.Close()
+	inv := slices.IndexFunc(d.passes, func(p pass) bool { return p.name == "inverted" })
+	runs := 0
+	d.passes[inv].run = func(*Decoder, gocv.Mat, gozxing.LuminanceSource) (Symbol, bool) {
+		runs++
+		clk.t = clk.t.Add(time.Second)
+		return Symbol{}, false
+	}
+	m := grayMat(t, blankish(160, 120))
+	defer m.Close()
+	for i := 0; i < 1100; i++ {
+		if _, err := d.Decode(context.Background(), m); !errors.Is(err, ErrNoSymbol) {
+			t.Fatal(err)
+		}
+	}
+	// Probes 32, 64, 128, 256 and 512 frames apart (plus the frames each
+	// rotation takes to reach it): 5 or 6 runs in 1100 frames.
+	if runs < 4 || runs > 7 {
+		t.Fatalf("a pass costing 1 s ran %d times in 1100 frames", runs)
+	}
+}
+
+// invertGray swaps light and dark (a dark-mode phone screen).
+func invertGray(img image.Image) *image.Gray {
+	b := img.Bounds()
+	g := image.NewGray(b)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, _, _, _ := img.At(x, y).RGBA()
+			g.SetGray(x, y, color.Gray{255 - uint8(r>>8)})
+		}
+	}
+	return g
 }

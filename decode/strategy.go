@@ -212,6 +212,54 @@ type pass struct {
 	// prior is the cost assumed before the first measurement, relative to
 	// the frame's first pass.
 	prior float64
+	// idle counts the frames since the pass last ran; once it reaches
+	// probeAfter the pass runs whatever its estimate says (a probe), so
+	// an estimate inflated by one slow moment (a GC pause, a busy core, a
+	// throttling board) cannot switch the pass off for good.
+	idle       int
+	probeAfter int // zero means probeFirst
+}
+
+// Re-probing bounds: a pass skipped as too costly runs again after
+// probeFirst frames (about a second at 30 fps); each probe that finds it
+// still too costly doubles the wait, up to probeMax frames (about half a
+// minute), and one that finds it fitting resets it.
+const (
+	probeFirst = 32
+	probeMax   = 1024
+)
+
+// measured updates the pass's cost average with one measurement el. A
+// probe replaces the estimate (the point of re-measuring); otherwise one
+// measurement moves the average by at most 3/4 of the estimate upward,
+// so a single stall cannot push a cheap pass over the budget.
+func (p *pass) measured(el time.Duration, probe bool, budget time.Duration) {
+	switch {
+	case p.cost == 0 || probe:
+		p.cost = el
+	default:
+		p.cost = (3*p.cost + min(el, 4*p.cost)) / 4
+	}
+	if probe {
+		if p.probeAfter == 0 {
+			p.probeAfter = probeFirst
+		}
+		if p.cost > budget {
+			p.probeAfter = min(2*p.probeAfter, probeMax)
+		} else {
+			p.probeAfter = probeFirst
+		}
+	}
+	p.idle = 0
+}
+
+// due reports whether the pass has waited long enough to be probed.
+func (p *pass) due() bool {
+	wait := p.probeAfter
+	if wait == 0 {
+		wait = probeFirst
+	}
+	return p.idle >= wait
 }
 
 // optionalPasses, in the order a still image gets them.
@@ -247,11 +295,19 @@ var optionalPasses = []pass{
 //     average cost fits what is left (a pass runs once to learn its cost);
 //     a pass that costs more than a whole budget is skipped (with the
 //     default budget, OpenCV's QR locator on a noisy 640×480 frame is
-//     effectively still-image only).
+//     mostly still-image only).
 //   - Options.Share bounds the average over frames: each frame earns Share
 //     × its first pass's time as credit and the passes spend it; the pass
 //     whose turn it is waits for the credit to cover it, so expensive
 //     passes run every few frames rather than every frame.
+//
+// Estimates heal: a pass that has not run for probeFirst frames runs when
+// its turn comes whatever its estimate (a probe, which replaces the
+// estimate with what it measures), and one slow measurement moves an
+// average by at most 3/4 of it. A pass that really costs more than the
+// budget is probed ever more rarely (the wait doubles up to probeMax
+// frames); one whose estimate was inflated by a stall is back within
+// probeFirst frames of its turn.
 //
 // A still image with a large budget and a negative Share gets every pass.
 //
@@ -301,6 +357,9 @@ func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 		d.credit = min(d.credit+time.Duration(d.opts.Share*float64(first)), d.opts.Budget)
 	}
 	n := len(d.passes)
+	for i := range d.passes {
+		d.passes[i].idle++
+	}
 	for k := 0; k < n; k++ {
 		if ctx.Err() != nil {
 			return Symbol{}, ErrNoSymbol
@@ -313,15 +372,18 @@ func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 		if est == 0 {
 			// Not measured yet: a prior relative to the first pass, so
 			// that OpenCV's QR locator (tens of ms on a large noisy
-			// frame) is not tried on a camera frame just to learn that.
+			// frame) is not tried on every camera frame to learn that.
 			est = time.Duration(p.prior * float64(first))
 		}
+		probe := p.due()
 		switch {
 		case elapsed > d.opts.Budget:
 			d.next = i // the frame's budget is spent: the next frame starts here
 			return Symbol{}, ErrNoSymbol
+		case probe:
+			// Not run for a while: run it now to re-measure it.
 		case est > d.opts.Budget:
-			continue // never fits a frame: still images only
+			continue // does not fit a frame; probed now and then
 		case limited && est > d.credit:
 			d.next = i // this pass waits for credit
 			return Symbol{}, ErrNoSymbol
@@ -335,11 +397,7 @@ func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 			// that one slow frame does not mute the passes for long.
 			d.credit = max(d.credit-el, -d.opts.Budget)
 		}
-		if p.cost == 0 {
-			p.cost = el
-		} else {
-			p.cost = (3*p.cost + el) / 4
-		}
+		p.measured(el, probe, d.opts.Budget)
 		if ok {
 			d.next = i
 			return s, nil
