@@ -99,9 +99,11 @@ type Decoder struct {
 	hasQR     bool
 	has2D     bool
 	hasLinear bool
-	passes    []pass        // optional passes with this decoder's cost averages
-	next      int           // optional pass whose turn is next
-	credit    time.Duration // what the optional passes may still spend (Options.Share)
+	cand      candidateScan
+	regions   []image.Rectangle // the last frame's candidate regions (firstPass)
+	passes    []pass            // optional passes with this decoder's cost averages
+	next      int               // optional pass whose turn is next
+	credit    time.Duration     // what the optional passes may still spend (Options.Share)
 }
 
 // NewDecoder returns a decoder for the formats in opts.

@@ -343,10 +343,8 @@ func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 	if err != nil {
 		return Symbol{}, err
 	}
-	if bmp, err := gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(src)); err == nil {
-		if s, ok := d.try(bmp, "gray", allReaders); ok {
-			return s, nil
-		}
+	if s, ok := d.firstPass(gray, src); ok {
+		return s, nil
 	}
 	if d.opts.Budget < 0 {
 		return Symbol{}, ErrNoSymbol
@@ -405,6 +403,48 @@ func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 	}
 	return Symbol{}, ErrNoSymbol
 }
+
+// firstPass is what every frame gets: gozxing's hybrid binarizer on the
+// frame and every enabled reader ("gray"). When that reads nothing it
+// looks for candidate regions (d.regions, candidate.go); if there are
+// some and the frame does not span the grey scale, the same again on the
+// frame stretched to full contrast ("stretched").
+//
+// The stretch is there because the hybrid binarizer decides near its
+// thresholds by a grey level: it treats an 8×8 block whose pixels differ
+// by less than 24 levels as flat, and a pixel equal to its block's
+// threshold as dark. On a dim or washed-out frame many blocks and pixels
+// sit at those edges, and a one-level difference in the grey conversion
+// (OpenCV rounds BT.601 luma, gozxing's own image source truncates
+// (R+2G+B)/4 and lays alpha on white) turns a read into a miss or back
+// (docs/performance.md, "The gray conversion"). Stretching moves a
+// low-contrast frame away from those edges.
+func (d *Decoder) firstPass(gray gocv.Mat, src gozxing.LuminanceSource) (Symbol, bool) {
+	if bmp, err := gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(src)); err == nil {
+		if s, ok := d.try(bmp, "gray", allReaders); ok {
+			return s, true
+		}
+	}
+	pix, err := gray.DataPtrUint8()
+	if err != nil {
+		return Symbol{}, false
+	}
+	d.regions = d.cand.find(pix, gray.Cols(), gray.Rows(), gray.Cols())
+	if len(d.regions) == 0 {
+		return Symbol{}, false
+	}
+	lo, hi := d.cand.lo, d.cand.hi
+	if hi-lo >= stretchBelow || hi <= lo {
+		return Symbol{}, false
+	}
+	a := 255 / float32(hi-lo)
+	gray.ConvertToWithParams(&d.work, gocv.MatTypeCV8U, a, -a*float32(lo))
+	return d.tryMat(d.work, "stretched", allReaders)
+}
+
+// stretchBelow is the spread (between the 0.5th and 99.5th percentiles)
+// under which the first pass also reads the frame stretched.
+const stretchBelow = 224
 
 func (d *Decoder) passInverted(_ gocv.Mat, src gozxing.LuminanceSource) (Symbol, bool) {
 	if !d.has2D {

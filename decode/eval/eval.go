@@ -194,10 +194,10 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 					if err := ctx.Err(); err != nil {
 						return rep, err
 					}
-					img := gocv.IMRead(p, gocv.IMReadColor)
-					if img.Empty() {
+					img := gocv.NewMat()
+					if err := decode.ReadImage(p, &img); err != nil {
 						img.Close()
-						return rep, fmt.Errorf("eval: cannot read image %s", p)
+						return rep, fmt.Errorf("eval: %w", err)
 					}
 					src := img
 					if code, ok := rotateFlag(r); ok {
