@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"runtime"
 	"slices"
 	"time"
 
@@ -80,7 +81,18 @@ type Options struct {
 	// budget bounds compute time: a gate leaves it on the wall clock even
 	// when it runs on a fake one.
 	Now func() time.Time
+	// Workers is the number of goroutines a Pipeline (and so a Reader)
+	// runs the optional passes on, off the frame loop; zero means
+	// DefaultWorkers(), negative means none: the optional passes then run
+	// inline under Budget and Share, as a Decoder runs them. A Decoder
+	// ignores it.
+	Workers int
 }
+
+// DefaultWorkers is the deep-pass workers a Pipeline gets by default: one
+// per core beyond the one the frame loop uses (runtime.GOMAXPROCS), at
+// most three — a Raspberry Pi 4 has four cores.
+func DefaultWorkers() int { return min(3, runtime.GOMAXPROCS(0)-1) }
 
 // Decoder reads symbols from frames. A Decoder is not safe for concurrent
 // use; give each camera its own.
@@ -168,6 +180,12 @@ func (d *Decoder) Decode(ctx context.Context, frame gocv.Mat) (Symbol, error) {
 	if frame.Empty() {
 		return Symbol{}, ErrNoSymbol
 	}
+	return d.run(ctx, d.toGray(frame))
+}
+
+// toGray returns frame as a continuous 8-bit gray Mat: frame itself, or
+// the decoder's gray buffer holding its conversion.
+func (d *Decoder) toGray(frame gocv.Mat) gocv.Mat {
 	gray := frame
 	if frame.Channels() != 1 {
 		gocv.CvtColor(frame, &d.gray, gocv.ColorBGRToGray)
@@ -177,7 +195,7 @@ func (d *Decoder) Decode(ctx context.Context, frame gocv.Mat) (Symbol, error) {
 		gray.CopyTo(&d.gray)
 		gray = d.gray
 	}
-	return d.run(ctx, gray)
+	return gray
 }
 
 // binaryBitmap wraps the pixels of a continuous 8-bit gray Mat for gozxing

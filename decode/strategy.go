@@ -262,24 +262,37 @@ func (p *pass) due() bool {
 	return p.idle >= wait
 }
 
-// optionalPasses, in the order a still image gets them.
+// optionalPasses, in the order a frame gets them: what recovers most at
+// a gate first (dark-mode screens, small codes, tilt, uneven light), so
+// that the first frames of a presentation try those.
 var optionalPasses = []pass{
 	{name: "inverted", run: (*Decoder).passInverted, prior: 1},
-	{name: "global", run: (*Decoder).passGlobal, prior: 1},
-	{name: "quiet", run: (*Decoder).passQuiet, prior: 1.3},
-	{name: "rotated", run: (*Decoder).passRotated, prior: 1},
-	{name: "half", run: (*Decoder).passHalf, prior: 0.3},
-	{name: "qr-crop", run: (*Decoder).passQRCrop, prior: 20},
-	{name: "qr-warp", run: (*Decoder).passQRWarp, prior: 20},
 	{name: "scaled", run: (*Decoder).passScaled, prior: 4},
+	{name: "global", run: (*Decoder).passGlobal, prior: 1},
+	{name: "qr-warp", run: (*Decoder).passQRWarp, prior: 20},
 	{name: "three-quarter", run: (*Decoder).passThreeQuarter, prior: 0.6},
-	{name: "median", run: (*Decoder).passMedian, prior: 1},
+	{name: "half", run: (*Decoder).passHalf, prior: 0.3},
+	{name: "sharpen", run: (*Decoder).passSharpen, prior: 1.3},
 	{name: "blur", run: (*Decoder).passBlur, prior: 1.2},
+	{name: "qr-crop", run: (*Decoder).passQRCrop, prior: 20},
+	{name: "quiet", run: (*Decoder).passQuiet, prior: 1.3},
+	{name: "median", run: (*Decoder).passMedian, prior: 1},
 	{name: "otsu", run: (*Decoder).passOtsu, prior: 1},
 	{name: "erode", run: (*Decoder).passErode, prior: 1},
-	{name: "sharpen", run: (*Decoder).passSharpen, prior: 1.3},
 	{name: "clahe", run: (*Decoder).passCLAHE, prior: 1.3},
 	{name: "adaptive", run: (*Decoder).passAdaptive, prior: 1.3},
+	{name: "rotated", run: (*Decoder).passRotated, prior: 1},
+}
+
+// deepPass runs optional pass i on a continuous gray frame whose
+// candidate regions are regions (a Pipeline's worker).
+func (d *Decoder) deepPass(i int, gray gocv.Mat, regions []image.Rectangle) (Symbol, bool) {
+	src, err := luminance(gray)
+	if err != nil {
+		return Symbol{}, false
+	}
+	d.regions = regions
+	return d.passes[i].run(d, gray, src)
 }
 
 // run is the multi-pass strategy on a continuous 8-bit gray frame.
