@@ -111,6 +111,9 @@ type Report struct {
 	// BaselineMedian/BaselineP90: gozxing's QR reader alone at 0° (zero
 	// unless Options.Baseline).
 	BaselineMedian, BaselineP90 time.Duration
+	// Pipeline sums, in Gate mode, what the pipelines did: frames shown,
+	// frames handed to the deep workers, and the passes they ran.
+	Pipeline decode.PipelineStats
 	// Times[rotation][family] and BaselineTimes[rotation][family] are the
 	// per-image times of the decoder and (with Options.Baseline) of
 	// gozxing's QR reader alone; family "" is the falsepositives sets.
@@ -142,6 +145,20 @@ type imageDecoder interface {
 	// frame's decoding, and ErrNoSymbol if nothing was read.
 	read(ctx context.Context, src gocv.Mat, now func() time.Time) (decode.Symbol, time.Duration, error)
 	Close() error
+}
+
+// addStats adds what a gate decoder's pipeline did to the report.
+func (rep *Report) addStats(d imageDecoder) {
+	g, ok := d.(*gateDecoder)
+	if !ok {
+		return
+	}
+	st := g.p.Stats()
+	rep.Pipeline.Frames += st.Frames
+	rep.Pipeline.Candidates += st.Candidates
+	rep.Pipeline.DeepPasses += st.DeepPasses
+	rep.Pipeline.DeepTime += st.DeepTime
+	rep.Pipeline.DeepReads += st.DeepReads
 }
 
 // stillDecoder gives an image every pass at once.
@@ -350,6 +367,7 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 			}
 		}
 		if dec != shared {
+			rep.addStats(dec)
 			dec.Close()
 		}
 	}
@@ -357,6 +375,7 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 		rep.Median[r], rep.P90[r] = quantile(ts, 0.5), quantile(ts, 0.9)
 	}
 	rep.BaselineMedian, rep.BaselineP90 = quantile(baseline, 0.5), quantile(baseline, 0.9)
+	rep.addStats(shared)
 	rep.Print(w, opts.Rotations)
 	return rep, nil
 }
@@ -411,6 +430,10 @@ func (rep Report) Print(w io.Writer, rotations []int) {
 			fmt.Fprintf(w, " %s %d", p, rep.Passes[r][p])
 		}
 		fmt.Fprintln(w)
+	}
+	if st := rep.Pipeline; st.Frames > 0 {
+		fmt.Fprintf(w, "pipeline: %d frames, %d handed to the deep workers, %d deep passes (%d reads), deep work %s per frame\n",
+			st.Frames, st.Candidates, st.DeepPasses, st.DeepReads, round(st.DeepTime/time.Duration(st.Frames)))
 	}
 	if len(rep.BaselineTimes) > 0 {
 		rep.printTimes(w, rotations)

@@ -34,7 +34,18 @@ func main() {
 	gate := flag.Bool("gate", false, "run as a gate: the camera pipeline (first pass inline, deep passes on workers), each set's own format unless -formats")
 	workers := flag.Int("workers", eval.GateWorkers, "with -gate: deep-pass workers (negative: none, the optional passes inline under the budget)")
 	fps := flag.Float64("fps", 30, "with -gate: camera frame rate; the workers have one frame period per frame")
+	generate := flag.String("generate", "", "write the gate-conditions set into this directory and exit")
+	per := flag.Int("per", 20, "with -generate: frames per family and condition")
+	seed := flag.Int64("seed", 1, "with -generate: the set's seed")
 	flag.Parse()
+
+	if *generate != "" {
+		if err := eval.GenerateGateSet(*generate, eval.GateSetOptions{PerCondition: *per, Seed: *seed}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	opts := eval.Options{Budget: *budget, Baseline: *baseline, Gate: *gate, Frames: *frames, Workers: *workers, FPS: *fps}
 	for _, r := range strings.Split(*rots, ",") {
