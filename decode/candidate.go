@@ -40,27 +40,30 @@ type candidateScan struct {
 
 // find returns the candidate regions of a w×h gray image stored row by row
 // (stride bytes per row), largest first, in pixel coordinates. It looks at
-// two scales: cells of candidateCell pixels for modules of up to a few
-// pixels, and cells four times larger, sampled every fourth pixel, for
-// codes that fill the frame with large modules. The slice is reused by
-// the next call.
+// three scales: cells of candidateCell pixels for modules of up to a few
+// pixels, and cells two and four times larger, sampled every second and
+// fourth pixel, for larger modules (dropFragments says which are kept). The
+// slice is reused by the next call.
 func (c *candidateScan) find(pix []byte, w, h, stride int) []image.Rectangle {
 	c.regions = c.regions[:0]
 	if w < 8 || h < 8 {
 		return c.regions
 	}
 	thr := c.contrast(pix, w, h, stride)
-	c.scan(pix, w, h, stride, 1, thr)
-	if len(c.regions) == 0 {
-		c.scan(pix, w, h, stride, 4, thr)
+	start := 0
+	for _, s := range []int{1, 2, 4} {
+		c.scan(pix, w, h, stride, s, thr)
+		// Within a scale, largest first.
+		slices.SortFunc(c.regions[start:], func(a, b image.Rectangle) int {
+			return b.Dx()*b.Dy() - a.Dx()*a.Dy()
+		})
+		start = len(c.regions)
 	}
+	c.dropFragments()
 	if len(c.regions) == 0 && (w < 8*candidateCell || h < 8*candidateCell) {
 		// Too small to tell: the whole image is the candidate.
 		c.regions = append(c.regions, image.Rect(0, 0, w, h))
 	}
-	slices.SortFunc(c.regions, func(a, b image.Rectangle) int {
-		return b.Dx()*b.Dy() - a.Dx()*a.Dy()
-	})
 	return c.regions
 }
 
@@ -130,6 +133,30 @@ func (c *candidateScan) scan(pix []byte, w, h, stride, s, thr int) {
 		r := image.Rect((minX-candidateMargin)*cell, (minY-candidateMargin)*cell,
 			(maxX+1+candidateMargin)*cell, (maxY+1+candidateMargin)*cell)
 		c.regions = append(c.regions, r.Intersect(image.Rect(0, 0, w, h)))
+	}
+}
+
+// dropFragments drops the regions that are a small part of another (the
+// pieces a finer scale sees of a code with large modules) and those that
+// repeat another almost exactly. What is left keeps its order: finer
+// scales first, whose regions hug a code more tightly.
+func (c *candidateScan) dropFragments() {
+	area := func(r image.Rectangle) int { return r.Dx() * r.Dy() }
+	for i := 0; i < len(c.regions); i++ {
+		a := c.regions[i]
+		for j, b := range c.regions {
+			if i == j {
+				continue
+			}
+			in := area(a.Intersect(b))
+			fragment := 10*in >= 8*area(a) && 4*area(a) < area(b)
+			repeat := j < i && 10*in >= 9*area(a) && 10*in >= 9*area(b)
+			if fragment || repeat {
+				c.regions = slices.Delete(c.regions, i, i+1)
+				i--
+				break
+			}
+		}
 	}
 }
 

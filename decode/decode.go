@@ -104,6 +104,7 @@ type Decoder struct {
 	work      gocv.Mat
 	work2     gocv.Mat
 	work3     gocv.Mat
+	work4     gocv.Mat
 	kernel    gocv.Mat // 3×3 structuring element for erosion
 	clahe     gocv.CLAHE
 	qrdet     gocv.QRCodeDetector
@@ -137,6 +138,7 @@ func NewDecoder(opts Options) *Decoder {
 		work:   gocv.NewMat(),
 		work2:  gocv.NewMat(),
 		work3:  gocv.NewMat(),
+		work4:  gocv.NewMat(),
 		kernel: gocv.GetStructuringElement(gocv.MorphRect, image.Pt(3, 3)),
 		clahe:  gocv.NewCLAHEWithParams(2.0, image.Pt(8, 8)),
 		qrdet:  gocv.NewQRCodeDetector(),
@@ -162,7 +164,7 @@ func NewDecoder(opts Options) *Decoder {
 
 // Close releases the decoder's buffers.
 func (d *Decoder) Close() error {
-	for _, m := range []*gocv.Mat{&d.gray, &d.work, &d.work2, &d.work3, &d.kernel, &d.points} {
+	for _, m := range []*gocv.Mat{&d.gray, &d.work, &d.work2, &d.work3, &d.work4, &d.kernel, &d.points} {
 		m.Close()
 	}
 	d.clahe.Close()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	bbaztec "github.com/boombuler/barcode/aztec"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/oned"
 	"github.com/makiuchi-d/gozxing/qrcode"
@@ -380,4 +381,117 @@ func invertGray(img image.Image) *image.Gray {
 		}
 	}
 	return g
+}
+
+// turned returns img turned by deg degrees on a canvas of its size, the
+// corners filled with grey.
+func turned(t *testing.T, img image.Image, deg float64) gocv.Mat {
+	t.Helper()
+	m := grayMat(t, img)
+	defer m.Close()
+	rot := gocv.GetRotationMatrix2D(image.Pt(m.Cols()/2, m.Rows()/2), deg, 1)
+	defer rot.Close()
+	out := gocv.NewMat()
+	gocv.WarpAffineWithParams(m, &out, rot, image.Pt(m.Cols(), m.Rows()), gocv.InterpolationLinear, gocv.BorderConstant, color.RGBA{R: 200, G: 200, B: 200, A: 255})
+	return out
+}
+
+func TestPassDeskewTurnsPDF417Upright(t *testing.T) {
+	const want = "M1DOE/JANE EABC123 LHRJFKBA 0117"
+	for _, deg := range []float64{-35, -20, 25, 40} {
+		m := turned(t, pdf417Frame(t, want, 2, 640, 480), deg)
+		if firstPassOnly(t, m, []Format{PDF417}) {
+			m.Close()
+			t.Fatalf("%v°: the first pass reads it; the case tests nothing", deg)
+		}
+		d := NewDecoder(Options{Formats: []Format{PDF417}, Budget: -1})
+		if _, err := d.Decode(context.Background(), m); !errors.Is(err, ErrNoSymbol) || len(d.regions) == 0 {
+			t.Fatalf("%v°: first pass %v, regions %v", deg, err, d.regions)
+		}
+		sym, ok := d.passDeskew(m, nil)
+		if !ok || sym.Text != want || sym.Pass != "deskew" {
+			t.Errorf("%v°: deskew read %+v, %v", deg, sym, ok)
+		}
+		d.Close()
+		m.Close()
+	}
+}
+
+func TestPassRegionsEnlargesTinyCodes(t *testing.T) {
+	const want = "AD1:6BFR3$KQ0S9%ZX-EXAMPLE-TICKET-PAYLOAD-TINY"
+	bm, err := qrcode.NewQRCodeWriter().Encode(want, gozxing.BarcodeFormat_QR_CODE, 0, 0,
+		map[gozxing.EncodeHintType]interface{}{gozxing.EncodeHintType_MARGIN: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1.5 px per module: drawn at 3 px, then halved by area averaging.
+	big := grayMat(t, bitMatrixImage(bm, 3, 0))
+	defer big.Close()
+	small := gocv.NewMat()
+	defer small.Close()
+	gocv.Resize(big, &small, image.Point{}, 0.5, 0.5, gocv.InterpolationArea)
+	scene := grayMat(t, blankish(640, 480))
+	defer scene.Close()
+	roi := scene.Region(image.Rect(300, 200, 300+small.Cols(), 200+small.Rows()))
+	small.CopyTo(&roi)
+	roi.Close()
+	if firstPassOnly(t, scene, []Format{QR}) {
+		t.Fatal("the first pass reads it; the case tests nothing")
+	}
+	d := NewDecoder(Options{Formats: []Format{QR}, Budget: -1})
+	defer d.Close()
+	if _, err := d.Decode(context.Background(), scene); !errors.Is(err, ErrNoSymbol) {
+		t.Fatal(err)
+	}
+	sym, ok := d.passRegions(scene, nil)
+	if !ok || sym.Text != want || sym.Pass != "regions" {
+		t.Fatalf("regions read %+v, %v (regions %v)", sym, ok, d.regions)
+	}
+}
+
+// TestPassQuadUndoesPerspective: an Aztec code turned away from the camera
+// (the far edge a third shorter) that gozxing's detector does not find is
+// read once its quadrilateral is mapped back onto a square.
+func TestPassQuadUndoesPerspective(t *testing.T) {
+	const want = "UIC918 RAIL TICKET 0042 COACH 7 SEAT 61"
+	az, err := bbaztec.Encode([]byte(want), 33, bbaztec.DEFAULT_LAYERS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := az.Bounds()
+	flatImg := image.NewGray(image.Rect(0, 0, b.Dx()*8+64, b.Dy()*8+64))
+	for i := range flatImg.Pix {
+		flatImg.Pix[i] = 235
+	}
+	for y := 0; y < b.Dy()*8; y++ {
+		for x := 0; x < b.Dx()*8; x++ {
+			if r, _, _, _ := az.At(x/8, y/8).RGBA(); r < 0x8000 {
+				flatImg.SetGray(32+x, 32+y, color.Gray{Y: 25})
+			}
+		}
+	}
+	flat := grayMat(t, flatImg)
+	defer flat.Close()
+	w, h := float32(flat.Cols()), float32(flat.Rows())
+	src := gocv.NewPoint2fVectorFromPoints([]gocv.Point2f{{X: 0, Y: 0}, {X: w, Y: 0}, {X: w, Y: h}, {X: 0, Y: h}})
+	dst := gocv.NewPoint2fVectorFromPoints([]gocv.Point2f{{X: 190, Y: 70}, {X: 420, Y: 110}, {X: 440, Y: 380}, {X: 150, Y: 430}})
+	defer src.Close()
+	defer dst.Close()
+	hm := gocv.GetPerspectiveTransform2f(src, dst)
+	defer hm.Close()
+	frame := gocv.NewMat()
+	defer frame.Close()
+	gocv.WarpPerspectiveWithParams(flat, &frame, hm, image.Pt(640, 480), gocv.InterpolationLinear, gocv.BorderConstant, color.RGBA{R: 120, G: 120, B: 120, A: 255})
+	if firstPassOnly(t, frame, []Format{Aztec}) {
+		t.Fatal("the first pass reads it; the case tests nothing")
+	}
+	d := NewDecoder(Options{Formats: []Format{Aztec}, Budget: -1})
+	defer d.Close()
+	if _, err := d.Decode(context.Background(), frame); !errors.Is(err, ErrNoSymbol) {
+		t.Fatal(err)
+	}
+	sym, ok := d.passQuad(frame, nil)
+	if !ok || sym.Text != want || sym.Pass != "quad" {
+		t.Fatalf("quad read %+v, %v (regions %v)", sym, ok, d.regions)
+	}
 }

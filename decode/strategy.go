@@ -269,6 +269,9 @@ var optionalPasses = []pass{
 	{name: "inverted", run: (*Decoder).passInverted, prior: 1},
 	{name: "scaled", run: (*Decoder).passScaled, prior: 4},
 	{name: "global", run: (*Decoder).passGlobal, prior: 1},
+	{name: "regions", run: (*Decoder).passRegions, prior: 2},
+	{name: "deskew", run: (*Decoder).passDeskew, prior: 3},
+	{name: "quad", run: (*Decoder).passQuad, prior: 3},
 	{name: "qr-warp", run: (*Decoder).passQRWarp, prior: 20},
 	{name: "three-quarter", run: (*Decoder).passThreeQuarter, prior: 0.6},
 	{name: "half", run: (*Decoder).passHalf, prior: 0.3},
@@ -333,6 +336,14 @@ func (d *Decoder) deepPass(i int, gray gocv.Mat, regions []image.Rectangle) (Sym
 //     (a ticket held sideways); also with a border and enlarged.
 //   - half, three-quarter: the frame shrunk by area averaging (coarse
 //     modules, JPEG noise and print texture average out).
+//   - regions: each candidate region (candidate.go) cut out and, when
+//     small, enlarged up to 4× (codes with modules of 2 px or less).
+//   - deskew: each candidate region turned back upright by the dominant
+//     direction of its edges (PDF417 and linear codes turned in the
+//     image plane).
+//   - quad: in each candidate region, the quadrilateral the code covers
+//     (modules closed into a blob, outlined to four corners) mapped onto
+//     an upright rectangle: perspective undone for every symbology.
 //   - qr-crop: OpenCV's QR locator; the located area is cut out, enlarged
 //     when small, and read by the QR reader alone.
 //   - qr-warp: OpenCV's QR locator's four corners mapped onto an upright
