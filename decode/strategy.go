@@ -6,16 +6,15 @@ import (
 	"image/color"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/aztec"
 	"github.com/makiuchi-d/gozxing/datamatrix"
 	"github.com/makiuchi-d/gozxing/oned"
 	"github.com/makiuchi-d/gozxing/qrcode"
 	"gocv.io/x/gocv"
 
+	"admit/decode/aztec"
 	"admit/decode/pdf417"
 )
 
@@ -41,7 +40,7 @@ func newReaders(formats []Format) []reader {
 		case DataMatrix:
 			rs = append(rs, reader{format: f, r: datamatrix.NewDataMatrixReader(), hints: tryHarder})
 		case Aztec:
-			rs = append(rs, reader{format: f, r: aztec.NewAztecReader(), hints: tryHarder})
+			rs = append(rs, reader{format: f, r: aztec.NewReader()})
 		case PDF417:
 			rs = append(rs, reader{format: f, r: pdf417.NewReader()})
 		case Code128:
@@ -130,7 +129,10 @@ func (d *Decoder) accept(r *reader, res *gozxing.Result, pass string) (Symbol, b
 	case Code128:
 		sym.Text = latin1(text)
 	case Aztec:
-		aztecContent(&sym)
+		if a, ok := md[gozxing.ResultMetadataType_OTHER].(*aztec.Result); ok {
+			sym.Bytes = a.Bytes
+			sym.Raw = nil
+		}
 	}
 	return sym, true
 }
@@ -153,55 +155,6 @@ func latin1(s string) string {
 		r[i] = rune(s[i])
 	}
 	return string(r)
-}
-
-// aztecContent interprets what gozxing leaves in an Aztec symbol's text
-// (ISO/IEC 24778), from the corrected data bits in sym.Raw:
-//   - FNC1 in first position (P/S FLG(0) as the first codewords, 13 zero
-//     bits) marks GS1 data; it is not part of the message, gozxing
-//     returns it as a leading GS character.
-//   - Structured append: the message starts with M/L U/L (11101 11101),
-//     then an optional message ID between spaces and two capitals giving
-//     the symbol's position and the symbol count ('A' = 1); gozxing keeps
-//     that header in the text. It becomes sym.Sequence (0-based).
-func aztecContent(sym *Symbol) {
-	bit := func(i int) int {
-		if i/8 >= len(sym.Raw) {
-			return -1
-		}
-		return int(sym.Raw[i/8]>>(7-i%8)) & 1
-	}
-	code := func(at, n int) int {
-		v := 0
-		for i := at; i < at+n; i++ {
-			b := bit(i)
-			if b < 0 {
-				return -1
-			}
-			v = v<<1 | b
-		}
-		return v
-	}
-	if code(0, 13) == 0 && strings.HasPrefix(sym.Text, "\x1d") {
-		sym.Text = sym.Text[1:]
-		return
-	}
-	if code(0, 5) != 29 || code(5, 5) != 29 {
-		return
-	}
-	t := sym.Text
-	if strings.HasPrefix(t, " ") {
-		end := strings.IndexByte(t[1:], ' ')
-		if end < 0 {
-			return
-		}
-		t = t[end+2:]
-	}
-	if len(t) < 2 || t[0] < 'A' || t[0] > 'Z' || t[1] < 'A' || t[1] > 'Z' || t[0] > t[1] {
-		return
-	}
-	sym.Sequence = int(t[0] - 'A')
-	sym.Text = t[2:]
 }
 
 // pass is one optional preprocessing pass.
