@@ -15,6 +15,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"admit/decode/aztec"
+	dmcontent "admit/decode/datamatrix"
 	"admit/decode/pdf417"
 )
 
@@ -132,6 +133,13 @@ func (d *Decoder) accept(r *reader, res *gozxing.Result, pass string) (Symbol, b
 		if a, ok := md[gozxing.ResultMetadataType_OTHER].(*aztec.Result); ok {
 			sym.Bytes = a.Bytes
 			sym.Raw = nil
+		}
+	case DataMatrix:
+		// gozxing finds and corrects the codewords; our expansion applies
+		// ECIs and drops the FNC1 that marks GS1 data.
+		// Should ours refuse what gozxing expanded, gozxing's text stands.
+		if c, err := dmcontent.Decode(res.GetRawBytes()); err == nil {
+			sym.Text, sym.Bytes, sym.Sequence = c.Text, c.Bytes, c.Index
 		}
 	}
 	return sym, true
