@@ -2,6 +2,7 @@
 GO      ?= go
 BIN     := bin
 CORPUS  ?= ../shared/corpus
+GATESET ?= var/gateset
 
 .DEFAULT_GOAL := help
 .PHONY: help deps build run test bench eval clean clean-demo
@@ -26,9 +27,13 @@ test: ## vet, then every test (unit, fuzz seeds, end to end, browser, corpus eva
 bench: deps ## run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-eval: deps ## decoder read rates, false positives and timing on the shared barcode corpus (still images, then as a gate decodes)
-	$(GO) run ./decode/eval/cmd/decode-eval -corpus $(CORPUS) -rotations 0,90,180,270 -baseline
-	$(GO) run ./decode/eval/cmd/decode-eval -corpus $(CORPUS) -rotations 0 -baseline -gate
+eval: deps ## decoder read rates, false positives and timing: the shared corpus, then our gate-conditions set (generated into var/gateset), still and as a gate after 1, 3 and 30 frames
+	$(GO) build -o $(BIN)/decode-eval ./decode/eval/cmd/decode-eval
+	$(BIN)/decode-eval -corpus $(CORPUS) -rotations 0,90,180,270 -baseline
+	$(BIN)/decode-eval -corpus $(CORPUS) -rotations 0 -baseline -gate -frames 3
+	$(BIN)/decode-eval -generate $(GATESET)
+	$(BIN)/decode-eval -corpus $(GATESET)
+	for n in 1 3 30; do $(BIN)/decode-eval -corpus $(GATESET) -gate -frames $$n || exit 1; done
 
 clean: ## remove build outputs (bin/); never touches data
 	rm -rf $(BIN)

@@ -125,13 +125,58 @@ func (f *folder) Read(ctx context.Context, dst *gocv.Mat) error {
 	}
 	name := f.files[f.next]
 	f.next++
-	m := gocv.IMRead(name, gocv.IMReadColor)
+	return ReadImage(name, dst)
+}
+
+// ReadImage reads the image file name (PNG, JPEG, BMP, … as OpenCV
+// decodes them) into dst as a BGR frame. Transparent pixels are laid on
+// white, as a code exported with an alpha channel looks on a screen or on
+// paper (OpenCV's colour loading drops the alpha channel and keeps the
+// colour under it, often black).
+func ReadImage(name string, dst *gocv.Mat) error {
+	m := gocv.IMRead(name, gocv.IMReadUnchanged)
+	defer m.Close()
 	if m.Empty() {
-		m.Close()
 		return fmt.Errorf("decode: read %s: not an image", name)
 	}
+	if m.Type() == gocv.MatTypeCV8UC4 {
+		return onWhite(m, dst)
+	}
+	// Anything else (gray, BGR, 16-bit, EXIF-rotated JPEG) as OpenCV
+	// loads it in colour.
+	c := gocv.IMRead(name, gocv.IMReadColor)
+	defer c.Close()
+	if c.Empty() {
+		return fmt.Errorf("decode: read %s: not an image", name)
+	}
+	c.CopyTo(dst)
+	return nil
+}
+
+// onWhite composites a BGRA image onto white into dst (BGR).
+func onWhite(bgra gocv.Mat, dst *gocv.Mat) error {
+	if !bgra.IsContinuous() {
+		c := bgra.Clone()
+		defer c.Close()
+		bgra = c
+	}
+	src, err := bgra.DataPtrUint8()
+	if err != nil {
+		return fmt.Errorf("decode: image pixels: %w", err)
+	}
+	out := make([]byte, len(src)/4*3)
+	for i, j := 0, 0; i+3 < len(src); i, j = i+4, j+3 {
+		a := int(src[i+3])
+		for c := 0; c < 3; c++ {
+			out[j+c] = uint8((int(src[i+c])*a + 255*(255-a) + 127) / 255)
+		}
+	}
+	m, err := gocv.NewMatFromBytes(bgra.Rows(), bgra.Cols(), gocv.MatTypeCV8UC3, out)
+	if err != nil {
+		return fmt.Errorf("decode: image pixels: %w", err)
+	}
+	defer m.Close()
 	m.CopyTo(dst)
-	m.Close()
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"runtime"
 	"slices"
 	"time"
 
@@ -80,7 +81,18 @@ type Options struct {
 	// budget bounds compute time: a gate leaves it on the wall clock even
 	// when it runs on a fake one.
 	Now func() time.Time
+	// Workers is the number of goroutines a Pipeline (and so a Reader)
+	// runs the optional passes on, off the frame loop; zero means
+	// DefaultWorkers(), negative means none: the optional passes then run
+	// inline under Budget and Share, as a Decoder runs them. A Decoder
+	// ignores it.
+	Workers int
 }
+
+// DefaultWorkers is the deep-pass workers a Pipeline gets by default: one
+// per core beyond the one the frame loop uses (runtime.GOMAXPROCS), at
+// most three — a Raspberry Pi 4 has four cores.
+func DefaultWorkers() int { return min(3, runtime.GOMAXPROCS(0)-1) }
 
 // Decoder reads symbols from frames. A Decoder is not safe for concurrent
 // use; give each camera its own.
@@ -92,6 +104,7 @@ type Decoder struct {
 	work      gocv.Mat
 	work2     gocv.Mat
 	work3     gocv.Mat
+	work4     gocv.Mat
 	kernel    gocv.Mat // 3×3 structuring element for erosion
 	clahe     gocv.CLAHE
 	qrdet     gocv.QRCodeDetector
@@ -99,9 +112,11 @@ type Decoder struct {
 	hasQR     bool
 	has2D     bool
 	hasLinear bool
-	passes    []pass        // optional passes with this decoder's cost averages
-	next      int           // optional pass whose turn is next
-	credit    time.Duration // what the optional passes may still spend (Options.Share)
+	cand      candidateScan
+	regions   []image.Rectangle // the last frame's candidate regions (firstPass)
+	passes    []pass            // optional passes with this decoder's cost averages
+	next      int               // optional pass whose turn is next
+	credit    time.Duration     // what the optional passes may still spend (Options.Share)
 }
 
 // NewDecoder returns a decoder for the formats in opts.
@@ -123,6 +138,7 @@ func NewDecoder(opts Options) *Decoder {
 		work:   gocv.NewMat(),
 		work2:  gocv.NewMat(),
 		work3:  gocv.NewMat(),
+		work4:  gocv.NewMat(),
 		kernel: gocv.GetStructuringElement(gocv.MorphRect, image.Pt(3, 3)),
 		clahe:  gocv.NewCLAHEWithParams(2.0, image.Pt(8, 8)),
 		qrdet:  gocv.NewQRCodeDetector(),
@@ -148,7 +164,7 @@ func NewDecoder(opts Options) *Decoder {
 
 // Close releases the decoder's buffers.
 func (d *Decoder) Close() error {
-	for _, m := range []*gocv.Mat{&d.gray, &d.work, &d.work2, &d.work3, &d.kernel, &d.points} {
+	for _, m := range []*gocv.Mat{&d.gray, &d.work, &d.work2, &d.work3, &d.work4, &d.kernel, &d.points} {
 		m.Close()
 	}
 	d.clahe.Close()
@@ -166,6 +182,12 @@ func (d *Decoder) Decode(ctx context.Context, frame gocv.Mat) (Symbol, error) {
 	if frame.Empty() {
 		return Symbol{}, ErrNoSymbol
 	}
+	return d.run(ctx, d.toGray(frame))
+}
+
+// toGray returns frame as a continuous 8-bit gray Mat: frame itself, or
+// the decoder's gray buffer holding its conversion.
+func (d *Decoder) toGray(frame gocv.Mat) gocv.Mat {
 	gray := frame
 	if frame.Channels() != 1 {
 		gocv.CvtColor(frame, &d.gray, gocv.ColorBGRToGray)
@@ -175,7 +197,7 @@ func (d *Decoder) Decode(ctx context.Context, frame gocv.Mat) (Symbol, error) {
 		gray.CopyTo(&d.gray)
 		gray = d.gray
 	}
-	return d.run(ctx, gray)
+	return gray
 }
 
 // binaryBitmap wraps the pixels of a continuous 8-bit gray Mat for gozxing

@@ -86,3 +86,36 @@ func ExampleReader() {
 	// qr AD1:EXAMPLE <nil>
 	// true
 }
+
+// A pipeline decodes a camera's frames: the first pass inline, the deep
+// passes on its workers. A dark-mode ticket is not read by the first pass;
+// a worker reads it, and Poll (or the next Decode) returns it. A camera
+// loop would not wait: Settle is for tests and evaluation.
+func ExamplePipeline() {
+	ctx := context.Background()
+	p := decode.NewPipeline(decode.Options{Formats: []decode.Format{decode.QR}, Workers: 2})
+	defer p.Close()
+
+	img := ticketScene("AD1:DARK-MODE").(*image.Gray)
+	for i, v := range img.Pix {
+		img.Pix[i] = 255 - v // a dark-mode phone
+	}
+	frame, err := gocv.ImageGrayToMatGray(img)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer frame.Close()
+
+	_, err = p.Decode(ctx, frame)
+	fmt.Println(errors.Is(err, decode.ErrNoSymbol))
+	if err := p.Settle(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	sym, ok := p.Poll()
+	fmt.Println(sym.Text, ok)
+	// Output:
+	// true
+	// AD1:DARK-MODE true
+}

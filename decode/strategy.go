@@ -6,16 +6,16 @@ import (
 	"image/color"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/aztec"
 	"github.com/makiuchi-d/gozxing/datamatrix"
 	"github.com/makiuchi-d/gozxing/oned"
 	"github.com/makiuchi-d/gozxing/qrcode"
 	"gocv.io/x/gocv"
 
+	"admit/decode/aztec"
+	dmcontent "admit/decode/datamatrix"
 	"admit/decode/pdf417"
 )
 
@@ -41,7 +41,7 @@ func newReaders(formats []Format) []reader {
 		case DataMatrix:
 			rs = append(rs, reader{format: f, r: datamatrix.NewDataMatrixReader(), hints: tryHarder})
 		case Aztec:
-			rs = append(rs, reader{format: f, r: aztec.NewAztecReader(), hints: tryHarder})
+			rs = append(rs, reader{format: f, r: aztec.NewReader()})
 		case PDF417:
 			rs = append(rs, reader{format: f, r: pdf417.NewReader()})
 		case Code128:
@@ -130,7 +130,17 @@ func (d *Decoder) accept(r *reader, res *gozxing.Result, pass string) (Symbol, b
 	case Code128:
 		sym.Text = latin1(text)
 	case Aztec:
-		aztecContent(&sym)
+		if a, ok := md[gozxing.ResultMetadataType_OTHER].(*aztec.Result); ok {
+			sym.Bytes = a.Bytes
+			sym.Raw = nil
+		}
+	case DataMatrix:
+		// gozxing finds and corrects the codewords; our expansion applies
+		// ECIs and drops the FNC1 that marks GS1 data.
+		// Should ours refuse what gozxing expanded, gozxing's text stands.
+		if c, err := dmcontent.Decode(res.GetRawBytes()); err == nil {
+			sym.Text, sym.Bytes, sym.Sequence = c.Text, c.Bytes, c.Index
+		}
 	}
 	return sym, true
 }
@@ -155,55 +165,6 @@ func latin1(s string) string {
 	return string(r)
 }
 
-// aztecContent interprets what gozxing leaves in an Aztec symbol's text
-// (ISO/IEC 24778), from the corrected data bits in sym.Raw:
-//   - FNC1 in first position (P/S FLG(0) as the first codewords, 13 zero
-//     bits) marks GS1 data; it is not part of the message, gozxing
-//     returns it as a leading GS character.
-//   - Structured append: the message starts with M/L U/L (11101 11101),
-//     then an optional message ID between spaces and two capitals giving
-//     the symbol's position and the symbol count ('A' = 1); gozxing keeps
-//     that header in the text. It becomes sym.Sequence (0-based).
-func aztecContent(sym *Symbol) {
-	bit := func(i int) int {
-		if i/8 >= len(sym.Raw) {
-			return -1
-		}
-		return int(sym.Raw[i/8]>>(7-i%8)) & 1
-	}
-	code := func(at, n int) int {
-		v := 0
-		for i := at; i < at+n; i++ {
-			b := bit(i)
-			if b < 0 {
-				return -1
-			}
-			v = v<<1 | b
-		}
-		return v
-	}
-	if code(0, 13) == 0 && strings.HasPrefix(sym.Text, "\x1d") {
-		sym.Text = sym.Text[1:]
-		return
-	}
-	if code(0, 5) != 29 || code(5, 5) != 29 {
-		return
-	}
-	t := sym.Text
-	if strings.HasPrefix(t, " ") {
-		end := strings.IndexByte(t[1:], ' ')
-		if end < 0 {
-			return
-		}
-		t = t[end+2:]
-	}
-	if len(t) < 2 || t[0] < 'A' || t[0] > 'Z' || t[1] < 'A' || t[1] > 'Z' || t[0] > t[1] {
-		return
-	}
-	sym.Sequence = int(t[0] - 'A')
-	sym.Text = t[2:]
-}
-
 // pass is one optional preprocessing pass.
 type pass struct {
 	name string
@@ -212,26 +173,90 @@ type pass struct {
 	// prior is the cost assumed before the first measurement, relative to
 	// the frame's first pass.
 	prior float64
+	// idle counts the frames since the pass last ran; once it reaches
+	// probeAfter the pass runs whatever its estimate says (a probe), so
+	// an estimate inflated by one slow moment (a GC pause, a busy core, a
+	// throttling board) cannot switch the pass off for good.
+	idle       int
+	probeAfter int // zero means probeFirst
 }
 
-// optionalPasses, in the order a still image gets them.
+// Re-probing bounds: a pass skipped as too costly runs again after
+// probeFirst frames (about a second at 30 fps); each probe that finds it
+// still too costly doubles the wait, up to probeMax frames (about half a
+// minute), and one that finds it fitting resets it.
+const (
+	probeFirst = 32
+	probeMax   = 1024
+)
+
+// measured updates the pass's cost average with one measurement el. A
+// probe replaces the estimate (the point of re-measuring); otherwise one
+// measurement moves the average by at most 3/4 of the estimate upward,
+// so a single stall cannot push a cheap pass over the budget.
+func (p *pass) measured(el time.Duration, probe bool, budget time.Duration) {
+	switch {
+	case p.cost == 0 || probe:
+		p.cost = el
+	default:
+		p.cost = (3*p.cost + min(el, 4*p.cost)) / 4
+	}
+	if probe {
+		if p.probeAfter == 0 {
+			p.probeAfter = probeFirst
+		}
+		if p.cost > budget {
+			p.probeAfter = min(2*p.probeAfter, probeMax)
+		} else {
+			p.probeAfter = probeFirst
+		}
+	}
+	p.idle = 0
+}
+
+// due reports whether the pass has waited long enough to be probed.
+func (p *pass) due() bool {
+	wait := p.probeAfter
+	if wait == 0 {
+		wait = probeFirst
+	}
+	return p.idle >= wait
+}
+
+// optionalPasses, in the order a frame gets them: what recovers most at
+// a gate first (dark-mode screens, small codes, tilt, uneven light), so
+// that the first frames of a presentation try those.
 var optionalPasses = []pass{
 	{name: "inverted", run: (*Decoder).passInverted, prior: 1},
-	{name: "global", run: (*Decoder).passGlobal, prior: 1},
-	{name: "quiet", run: (*Decoder).passQuiet, prior: 1.3},
-	{name: "rotated", run: (*Decoder).passRotated, prior: 1},
-	{name: "half", run: (*Decoder).passHalf, prior: 0.3},
-	{name: "qr-crop", run: (*Decoder).passQRCrop, prior: 20},
-	{name: "qr-warp", run: (*Decoder).passQRWarp, prior: 20},
 	{name: "scaled", run: (*Decoder).passScaled, prior: 4},
+	{name: "global", run: (*Decoder).passGlobal, prior: 1},
+	{name: "regions", run: (*Decoder).passRegions, prior: 2},
+	{name: "deskew", run: (*Decoder).passDeskew, prior: 3},
+	{name: "quad", run: (*Decoder).passQuad, prior: 3},
+	{name: "qr-warp", run: (*Decoder).passQRWarp, prior: 20},
 	{name: "three-quarter", run: (*Decoder).passThreeQuarter, prior: 0.6},
-	{name: "median", run: (*Decoder).passMedian, prior: 1},
+	{name: "half", run: (*Decoder).passHalf, prior: 0.3},
+	{name: "sharpen", run: (*Decoder).passSharpen, prior: 1.3},
 	{name: "blur", run: (*Decoder).passBlur, prior: 1.2},
+	{name: "qr-crop", run: (*Decoder).passQRCrop, prior: 20},
+	{name: "quiet", run: (*Decoder).passQuiet, prior: 1.3},
+	{name: "median", run: (*Decoder).passMedian, prior: 1},
 	{name: "otsu", run: (*Decoder).passOtsu, prior: 1},
 	{name: "erode", run: (*Decoder).passErode, prior: 1},
-	{name: "sharpen", run: (*Decoder).passSharpen, prior: 1.3},
 	{name: "clahe", run: (*Decoder).passCLAHE, prior: 1.3},
 	{name: "adaptive", run: (*Decoder).passAdaptive, prior: 1.3},
+	{name: "rotated", run: (*Decoder).passRotated, prior: 1},
+}
+
+// deepPass runs optional pass i on a continuous gray frame whose
+// candidate regions are regions (a Pipeline's worker).
+func (d *Decoder) deepPass(i int, gray gocv.Mat, regions []image.Rectangle) (Symbol, bool) {
+	src, err := luminance(gray)
+	if err != nil {
+		return Symbol{}, false
+	}
+	d.regions = regions
+	return d.passes[i].run(d, gray, src)
 }
 
 // run is the multi-pass strategy on a continuous 8-bit gray frame.
@@ -247,11 +272,19 @@ var optionalPasses = []pass{
 //     average cost fits what is left (a pass runs once to learn its cost);
 //     a pass that costs more than a whole budget is skipped (with the
 //     default budget, OpenCV's QR locator on a noisy 640×480 frame is
-//     effectively still-image only).
+//     mostly still-image only).
 //   - Options.Share bounds the average over frames: each frame earns Share
 //     × its first pass's time as credit and the passes spend it; the pass
 //     whose turn it is waits for the credit to cover it, so expensive
 //     passes run every few frames rather than every frame.
+//
+// Estimates heal: a pass that has not run for probeFirst frames runs when
+// its turn comes whatever its estimate (a probe, which replaces the
+// estimate with what it measures), and one slow measurement moves an
+// average by at most 3/4 of it. A pass that really costs more than the
+// budget is probed ever more rarely (the wait doubles up to probeMax
+// frames); one whose estimate was inflated by a stall is back within
+// probeFirst frames of its turn.
 //
 // A still image with a large budget and a negative Share gets every pass.
 //
@@ -264,6 +297,14 @@ var optionalPasses = []pass{
 //     (a ticket held sideways); also with a border and enlarged.
 //   - half, three-quarter: the frame shrunk by area averaging (coarse
 //     modules, JPEG noise and print texture average out).
+//   - regions: each candidate region (candidate.go) cut out and, when
+//     small, enlarged up to 4× (codes with modules of 2 px or less).
+//   - deskew: each candidate region turned back upright by the dominant
+//     direction of its edges (PDF417 and linear codes turned in the
+//     image plane).
+//   - quad: in each candidate region, the quadrilateral the code covers
+//     (modules closed into a blob, outlined to four corners) mapped onto
+//     an upright rectangle: perspective undone for every symbology.
 //   - qr-crop: OpenCV's QR locator; the located area is cut out, enlarged
 //     when small, and read by the QR reader alone.
 //   - qr-warp: OpenCV's QR locator's four corners mapped onto an upright
@@ -287,10 +328,8 @@ func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 	if err != nil {
 		return Symbol{}, err
 	}
-	if bmp, err := gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(src)); err == nil {
-		if s, ok := d.try(bmp, "gray", allReaders); ok {
-			return s, nil
-		}
+	if s, ok := d.firstPass(gray, src); ok {
+		return s, nil
 	}
 	if d.opts.Budget < 0 {
 		return Symbol{}, ErrNoSymbol
@@ -301,6 +340,9 @@ func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 		d.credit = min(d.credit+time.Duration(d.opts.Share*float64(first)), d.opts.Budget)
 	}
 	n := len(d.passes)
+	for i := range d.passes {
+		d.passes[i].idle++
+	}
 	for k := 0; k < n; k++ {
 		if ctx.Err() != nil {
 			return Symbol{}, ErrNoSymbol
@@ -313,15 +355,18 @@ func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 		if est == 0 {
 			// Not measured yet: a prior relative to the first pass, so
 			// that OpenCV's QR locator (tens of ms on a large noisy
-			// frame) is not tried on a camera frame just to learn that.
+			// frame) is not tried on every camera frame to learn that.
 			est = time.Duration(p.prior * float64(first))
 		}
+		probe := p.due()
 		switch {
 		case elapsed > d.opts.Budget:
 			d.next = i // the frame's budget is spent: the next frame starts here
 			return Symbol{}, ErrNoSymbol
+		case probe:
+			// Not run for a while: run it now to re-measure it.
 		case est > d.opts.Budget:
-			continue // never fits a frame: still images only
+			continue // does not fit a frame; probed now and then
 		case limited && est > d.credit:
 			d.next = i // this pass waits for credit
 			return Symbol{}, ErrNoSymbol
@@ -335,11 +380,7 @@ func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 			// that one slow frame does not mute the passes for long.
 			d.credit = max(d.credit-el, -d.opts.Budget)
 		}
-		if p.cost == 0 {
-			p.cost = el
-		} else {
-			p.cost = (3*p.cost + el) / 4
-		}
+		p.measured(el, probe, d.opts.Budget)
 		if ok {
 			d.next = i
 			return s, nil
@@ -347,6 +388,48 @@ func (d *Decoder) run(ctx context.Context, gray gocv.Mat) (Symbol, error) {
 	}
 	return Symbol{}, ErrNoSymbol
 }
+
+// firstPass is what every frame gets: gozxing's hybrid binarizer on the
+// frame and every enabled reader ("gray"). When that reads nothing it
+// looks for candidate regions (d.regions, candidate.go); if there are
+// some and the frame does not span the grey scale, the same again on the
+// frame stretched to full contrast ("stretched").
+//
+// The stretch is there because the hybrid binarizer decides near its
+// thresholds by a grey level: it treats an 8×8 block whose pixels differ
+// by less than 24 levels as flat, and a pixel equal to its block's
+// threshold as dark. On a dim or washed-out frame many blocks and pixels
+// sit at those edges, and a one-level difference in the grey conversion
+// (OpenCV rounds BT.601 luma, gozxing's own image source truncates
+// (R+2G+B)/4 and lays alpha on white) turns a read into a miss or back
+// (docs/performance.md, "The gray conversion"). Stretching moves a
+// low-contrast frame away from those edges.
+func (d *Decoder) firstPass(gray gocv.Mat, src gozxing.LuminanceSource) (Symbol, bool) {
+	if bmp, err := gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(src)); err == nil {
+		if s, ok := d.try(bmp, "gray", allReaders); ok {
+			return s, true
+		}
+	}
+	pix, err := gray.DataPtrUint8()
+	if err != nil {
+		return Symbol{}, false
+	}
+	d.regions = d.cand.find(pix, gray.Cols(), gray.Rows(), gray.Cols())
+	if len(d.regions) == 0 {
+		return Symbol{}, false
+	}
+	lo, hi := d.cand.lo, d.cand.hi
+	if hi-lo >= stretchBelow || hi <= lo {
+		return Symbol{}, false
+	}
+	a := 255 / float32(hi-lo)
+	gray.ConvertToWithParams(&d.work, gocv.MatTypeCV8U, a, -a*float32(lo))
+	return d.tryMat(d.work, "stretched", allReaders)
+}
+
+// stretchBelow is the spread (between the 0.5th and 99.5th percentiles)
+// under which the first pass also reads the frame stretched.
+const stretchBelow = 224
 
 func (d *Decoder) passInverted(_ gocv.Mat, src gozxing.LuminanceSource) (Symbol, bool) {
 	if !d.has2D {

@@ -89,6 +89,9 @@ func TestStrategyPasses(t *testing.T) {
 		{"qr on gray", qrFrame(t, "AD1:QR-TICKET", 200, 640, 480), QR, "AD1:QR-TICKET", "gray"},
 		{"dark-mode qr", invert(qrFrame(t, "AD1:DARK", 200, 640, 480)), QR, "AD1:DARK", "inverted"},
 		{"pdf417 boarding pass", pdf417Frame(t, "M1DOE/JANE EABC123 LHRJFKBA 0117", 2, 640, 480), PDF417, "M1DOE/JANE EABC123 LHRJFKBA 0117", "gray"},
+		// Light and dark 20 grey levels apart: under the hybrid
+		// binarizer's dynamic range, read once stretched.
+		{"dim qr", scaleGray(qrFrame(t, "AD1:DIM", 200, 640, 480), 70, 90), QR, "AD1:DIM", "stretched"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -208,4 +211,18 @@ func BenchmarkDecode640x480EmptyFirstPass(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// scaleGray maps img's grey levels 0..255 onto lo..hi (a dim or washed-out
+// scene).
+func scaleGray(img image.Image, lo, hi int) *image.Gray {
+	b := img.Bounds()
+	g := image.NewGray(b)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, _, _, _ := img.At(x, y).RGBA()
+			g.SetGray(x, y, color.Gray{uint8(lo + int(r>>8)*(hi-lo)/255)})
+		}
+	}
+	return g
 }

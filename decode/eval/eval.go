@@ -38,9 +38,20 @@ type Options struct {
 	Rotations []int
 	// Frames, in Gate mode, shows each image to the decoder up to Frames
 	// times, as a camera sees a code held up for Frames frames (30 fps:
-	// 15 frames is half a second); an image counts as read if one of them
-	// decodes it. Times are those of the first frame. Zero means 1.
+	// 15 frames is half a second); an image counts as read if the inline
+	// pass of one of them, or a deep worker before the last frame's period
+	// ends, decodes it. Times are those of the first frame's inline pass.
+	// Zero means 1.
 	Frames int
+	// Workers, in Gate mode, is the decode.Pipeline's deep-pass workers;
+	// zero means GateWorkers, negative means none (the optional passes
+	// then run inline under the budget and share).
+	Workers int
+	// FPS, in Gate mode, is the camera's frame rate: after each frame the
+	// workers have until the next frame (1/FPS after this one arrived) to
+	// read it. The run moves on as soon as they have run every pass, so
+	// it takes less than real time. Zero means 30.
+	FPS float64
 	// Budget is the decoder's per-frame budget; zero means StillBudget
 	// (decode.DefaultBudget in Gate mode).
 	Budget time.Duration
@@ -48,10 +59,14 @@ type Options struct {
 	Baseline bool
 	// Sets restricts the run to these set names; nil means all.
 	Sets []string
-	// Now is the stopwatch of the timings (and of the decoder's budget);
-	// nil means clock.Real{}.Now.
-	Now func() time.Time
+	// Clock is the stopwatch of the timings (and of the decoder's budget)
+	// and, in Gate mode, the frame period's timer; nil means clock.Real{}.
+	Clock clock.Clock
 }
+
+// GateWorkers is the deep-pass workers of a gate-mode run by default: a
+// Raspberry Pi 4's four cores, one for the frame loop.
+const GateWorkers = 3
 
 // StillBudget is the per-image budget of a run: large enough that every
 // image gets every pass, so read rates do not depend on machine load (a
@@ -96,6 +111,9 @@ type Report struct {
 	// BaselineMedian/BaselineP90: gozxing's QR reader alone at 0° (zero
 	// unless Options.Baseline).
 	BaselineMedian, BaselineP90 time.Duration
+	// Pipeline sums, in Gate mode, what the pipelines did: frames shown,
+	// frames handed to the deep workers, and the passes they ran.
+	Pipeline decode.PipelineStats
 	// Times[rotation][family] and BaselineTimes[rotation][family] are the
 	// per-image times of the decoder and (with Options.Baseline) of
 	// gozxing's QR reader alone; family "" is the falsepositives sets.
@@ -121,6 +139,82 @@ func GateFormats(set string) []decode.Format {
 	return DefaultFormats
 }
 
+// imageDecoder decodes one image as the run's mode says.
+type imageDecoder interface {
+	// read decodes src, returning the symbol, the time of the first
+	// frame's decoding, and ErrNoSymbol if nothing was read.
+	read(ctx context.Context, src gocv.Mat, now func() time.Time) (decode.Symbol, time.Duration, error)
+	Close() error
+}
+
+// addStats adds what a gate decoder's pipeline did to the report.
+func (rep *Report) addStats(d imageDecoder) {
+	g, ok := d.(*gateDecoder)
+	if !ok {
+		return
+	}
+	st := g.p.Stats()
+	rep.Pipeline.Frames += st.Frames
+	rep.Pipeline.Candidates += st.Candidates
+	rep.Pipeline.DeepPasses += st.DeepPasses
+	rep.Pipeline.DeepTime += st.DeepTime
+	rep.Pipeline.DeepReads += st.DeepReads
+}
+
+// stillDecoder gives an image every pass at once.
+type stillDecoder struct{ d *decode.Decoder }
+
+func (s stillDecoder) read(ctx context.Context, src gocv.Mat, now func() time.Time) (decode.Symbol, time.Duration, error) {
+	t0 := now()
+	sym, err := s.d.Decode(ctx, src)
+	return sym, now().Sub(t0), err
+}
+
+func (s stillDecoder) Close() error { return s.d.Close() }
+
+// gateDecoder shows an image to a gate's pipeline as a camera shows a
+// code held still: frames times, one frame period apart, the deep workers
+// working between frames.
+type gateDecoder struct {
+	p      *decode.Pipeline
+	frames int
+	period time.Duration
+	clk    clock.Clock
+}
+
+func (g *gateDecoder) read(ctx context.Context, src gocv.Mat, now func() time.Time) (decode.Symbol, time.Duration, error) {
+	// A new scene: nothing the workers read from the last image counts.
+	if err := g.p.Forget(ctx); err != nil {
+		return decode.Symbol{}, 0, err
+	}
+	var first time.Duration
+	for f := 0; f < g.frames; f++ {
+		t0 := now()
+		sym, err := g.p.Decode(ctx, src)
+		if f == 0 {
+			first = now().Sub(t0)
+		}
+		if !errors.Is(err, decode.ErrNoSymbol) {
+			return sym, first, err
+		}
+		// Until the next frame the workers may read this one.
+		wait, cancel := context.WithCancel(ctx)
+		tm := g.clk.AfterFunc(g.period-now().Sub(t0), cancel)
+		_ = g.p.Settle(wait) // idle, or the period is over
+		tm.Stop()
+		cancel()
+		if ctx.Err() != nil {
+			return decode.Symbol{}, first, ctx.Err()
+		}
+		if sym, ok := g.p.Poll(); ok {
+			return sym, first, nil
+		}
+	}
+	return decode.Symbol{}, first, decode.ErrNoSymbol
+}
+
+func (g *gateDecoder) Close() error { return g.p.Close() }
+
 // item is one message: one image, or several for structured append.
 type item struct {
 	name   string
@@ -138,9 +232,17 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 	if opts.Rotations == nil {
 		opts.Rotations = []int{0}
 	}
-	if opts.Now == nil {
-		opts.Now = clock.Real{}.Now
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
 	}
+	now := opts.Clock.Now
+	if opts.Workers == 0 {
+		opts.Workers = GateWorkers
+	}
+	if opts.FPS <= 0 {
+		opts.FPS = 30
+	}
+	period := time.Duration(float64(time.Second) / opts.FPS)
 	if opts.Budget == 0 {
 		opts.Budget = StillBudget
 		if opts.Gate {
@@ -161,7 +263,14 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 	if opts.Gate {
 		share = 0 // the decoder's default, as a gate runs it
 	}
-	shared := decode.NewDecoder(decode.Options{Formats: opts.Formats, Budget: opts.Budget, Share: share, Now: opts.Now})
+	newDecoder := func(formats []decode.Format) imageDecoder {
+		do := decode.Options{Formats: formats, Budget: opts.Budget, Share: share, Now: now, Workers: opts.Workers}
+		if opts.Gate {
+			return &gateDecoder{p: decode.NewPipeline(do), frames: max(opts.Frames, 1), period: period, clk: opts.Clock}
+		}
+		return stillDecoder{decode.NewDecoder(do)}
+	}
+	shared := newDecoder(opts.Formats)
 	defer shared.Close()
 	all := map[int][]time.Duration{}
 	var baseline []time.Duration
@@ -183,7 +292,7 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 		}
 		dec := shared
 		if perSet {
-			dec = decode.NewDecoder(decode.Options{Formats: GateFormats(set), Budget: opts.Budget, Share: share, Now: opts.Now})
+			dec = newDecoder(GateFormats(set))
 		}
 		for _, r := range opts.Rotations {
 			sr := SetResult{Name: set, Family: fam, Rotation: r}
@@ -194,28 +303,22 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 					if err := ctx.Err(); err != nil {
 						return rep, err
 					}
-					img := gocv.IMRead(p, gocv.IMReadColor)
-					if img.Empty() {
+					img := gocv.NewMat()
+					if err := decode.ReadImage(p, &img); err != nil {
 						img.Close()
-						return rep, fmt.Errorf("eval: cannot read image %s", p)
+						return rep, fmt.Errorf("eval: %w", err)
 					}
 					src := img
 					if code, ok := rotateFlag(r); ok {
 						gocv.Rotate(img, &rot, code)
 						src = rot
 					}
-					t0 := opts.Now()
-					sym, err := dec.Decode(ctx, src)
-					el := opts.Now().Sub(t0)
-					// A camera sees the code again in the next frames.
-					for f := 1; f < opts.Frames && errors.Is(err, decode.ErrNoSymbol); f++ {
-						sym, err = dec.Decode(ctx, src)
-					}
+					sym, el, err := dec.read(ctx, src, now)
 					sr.Times = append(sr.Times, el)
 					all[r] = append(all[r], el)
 					addTime(rep.Times, r, fam, el)
 					if opts.Baseline {
-						bt := timeBaseline(src, opts.Now)
+						bt := timeBaseline(src, now)
 						addTime(rep.BaselineTimes, r, fam, bt)
 						if r == 0 {
 							baseline = append(baseline, bt)
@@ -264,6 +367,7 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 			}
 		}
 		if dec != shared {
+			rep.addStats(dec)
 			dec.Close()
 		}
 	}
@@ -271,6 +375,7 @@ func Run(ctx context.Context, corpusDir string, w io.Writer, opts Options) (Repo
 		rep.Median[r], rep.P90[r] = quantile(ts, 0.5), quantile(ts, 0.9)
 	}
 	rep.BaselineMedian, rep.BaselineP90 = quantile(baseline, 0.5), quantile(baseline, 0.9)
+	rep.addStats(shared)
 	rep.Print(w, opts.Rotations)
 	return rep, nil
 }
@@ -325,6 +430,10 @@ func (rep Report) Print(w io.Writer, rotations []int) {
 			fmt.Fprintf(w, " %s %d", p, rep.Passes[r][p])
 		}
 		fmt.Fprintln(w)
+	}
+	if st := rep.Pipeline; st.Frames > 0 {
+		fmt.Fprintf(w, "pipeline: %d frames, %d handed to the deep workers, %d deep passes (%d reads), deep work %s per frame\n",
+			st.Frames, st.Candidates, st.DeepPasses, st.DeepReads, round(st.DeepTime/time.Duration(st.Frames)))
 	}
 	if len(rep.BaselineTimes) > 0 {
 		rep.printTimes(w, rotations)

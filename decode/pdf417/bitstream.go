@@ -1,16 +1,13 @@
 package pdf417
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math/big"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
-	"github.com/makiuchi-d/gozxing/common"
-	"golang.org/x/text/encoding/charmap"
+	"admit/decode/internal/eci"
 )
 
 // errFormat is returned when the corrected codewords do not form a valid
@@ -52,68 +49,6 @@ type decodedData struct {
 	hasECI     bool
 }
 
-// segmenter accumulates bytes under the current character set.
-type segmenter struct {
-	text strings.Builder
-	raw  bytes.Buffer
-	cur  bytes.Buffer
-	eci  int // -1: default (ISO-8859-1)
-	fail bool
-}
-
-func (s *segmenter) flush() {
-	if s.cur.Len() == 0 {
-		return
-	}
-	b := s.cur.Bytes()
-	switch s.eci {
-	case -1, 3, 1:
-		// Default interpretation: ISO-8859-1 (as common readers do).
-		for _, c := range b {
-			s.text.WriteRune(rune(c))
-		}
-	case 26:
-		s.text.Write(b)
-		if !utf8.Valid(b) {
-			s.fail = true
-		}
-	case 899: // binary
-		for _, c := range b {
-			s.text.WriteRune(rune(c))
-		}
-	case 0, 2:
-		out, err := charmap.CodePage437.NewDecoder().Bytes(b)
-		if err != nil {
-			s.fail = true
-		}
-		s.text.Write(out)
-	default:
-		eci, err := common.GetCharacterSetECIByValue(s.eci)
-		if err != nil || eci == nil {
-			for _, c := range b {
-				s.text.WriteRune(rune(c))
-			}
-			break
-		}
-		out, err := eci.GetCharset().NewDecoder().Bytes(b)
-		if err != nil {
-			s.fail = true
-		}
-		s.text.Write(out)
-	}
-	s.cur.Reset()
-}
-
-func (s *segmenter) writeByte(c byte) {
-	s.raw.WriteByte(c)
-	s.cur.WriteByte(c)
-}
-
-func (s *segmenter) setECI(v int) {
-	s.flush()
-	s.eci = v
-}
-
 // decodeCodewords expands the data codewords (cw[0] is the symbol length
 // descriptor).
 func decodeCodewords(cw []int) (*decodedData, error) {
@@ -122,7 +57,7 @@ func decodeCodewords(cw []int) (*decodedData, error) {
 	}
 	cw = cw[:cw[0]]
 	out := &decodedData{}
-	seg := &segmenter{eci: -1}
+	seg := eci.New()
 	i := 1
 	mode := cwText
 	sub := subAlpha
@@ -147,13 +82,13 @@ func decodeCodewords(cw []int) (*decodedData, error) {
 			if i+1 >= len(cw) {
 				return nil, fmt.Errorf("%w: byte shift at end", errFormat)
 			}
-			seg.writeByte(byte(cw[i+1]))
+			seg.WriteByte(byte(cw[i+1]))
 			i += 2
 		case c == cwECI:
 			if i+1 >= len(cw) {
 				return nil, fmt.Errorf("%w: ECI at end", errFormat)
 			}
-			seg.setECI(cw[i+1])
+			seg.SetECI(cw[i+1])
 			out.hasECI = true
 			i += 2
 		case c == cwECIGeneral:
@@ -188,12 +123,11 @@ func decodeCodewords(cw []int) (*decodedData, error) {
 			i, sub = decodeText(cw, i, sub, seg)
 		}
 	}
-	seg.flush()
-	if seg.fail {
+	if !seg.Valid() {
 		return nil, fmt.Errorf("%w: bad character encoding", errFormat)
 	}
-	out.text = seg.text.String()
-	out.raw = seg.raw.Bytes()
+	out.text = seg.String()
+	out.raw = seg.Bytes()
 	return out, nil
 }
 
@@ -211,7 +145,7 @@ var punctChars = [29]byte{';', '<', '>', '@', '[', '\\', ']', '_', '`', '~', '!'
 
 // decodeText expands text compaction codewords from cw[i] until a mode
 // codeword; it returns the next index and the sub-mode in force.
-func decodeText(cw []int, i int, sub textSub, seg *segmenter) (int, textSub) {
+func decodeText(cw []int, i int, sub textSub, seg *eci.Text) (int, textSub) {
 	var vals []int
 	var byteShifts = map[int]byte{}
 	for i < len(cw) {
@@ -231,7 +165,7 @@ func decodeText(cw []int, i int, sub textSub, seg *segmenter) (int, textSub) {
 	shift := textSub(-1) // one-character shift in force
 	for k := 0; k <= len(vals); k++ {
 		if b, ok := byteShifts[k]; ok {
-			seg.writeByte(b)
+			seg.WriteByte(b)
 			shift = -1 // a byte shift ends a pending one-character shift
 		}
 		if k == len(vals) {
@@ -248,12 +182,12 @@ func decodeText(cw []int, i int, sub textSub, seg *segmenter) (int, textSub) {
 			switch {
 			case v < 26:
 				if mode == subAlpha {
-					seg.writeByte(byte('A' + v))
+					seg.WriteByte(byte('A' + v))
 				} else {
-					seg.writeByte(byte('a' + v))
+					seg.WriteByte(byte('a' + v))
 				}
 			case v == 26:
-				seg.writeByte(' ')
+				seg.WriteByte(' ')
 			case v == 27:
 				if mode == subAlpha {
 					sub = subLower
@@ -268,11 +202,11 @@ func decodeText(cw []int, i int, sub textSub, seg *segmenter) (int, textSub) {
 		case subMixed:
 			switch {
 			case v < 25:
-				seg.writeByte(mixedChars[v])
+				seg.WriteByte(mixedChars[v])
 			case v == 25:
 				sub = subPunct
 			case v == 26:
-				seg.writeByte(' ')
+				seg.WriteByte(' ')
 			case v == 27:
 				sub = subLower
 			case v == 28:
@@ -282,7 +216,7 @@ func decodeText(cw []int, i int, sub textSub, seg *segmenter) (int, textSub) {
 			}
 		case subPunct:
 			if v < 29 {
-				seg.writeByte(punctChars[v])
+				seg.WriteByte(punctChars[v])
 			} else {
 				sub = subAlpha
 			}
@@ -295,7 +229,7 @@ func decodeText(cw []int, i int, sub textSub, seg *segmenter) (int, textSub) {
 // 924) and returns the next index. Five codewords make six bytes; with 901
 // the final group (and any group not followed by more byte data) is one byte
 // per codeword. ECIs may occur inside.
-func decodeBytes(cw []int, i, latch int, seg *segmenter) int {
+func decodeBytes(cw []int, i, latch int, seg *eci.Text) int {
 	for i < len(cw) {
 		var group [5]int
 		count := 0
@@ -306,7 +240,7 @@ func decodeBytes(cw []int, i, latch int, seg *segmenter) int {
 				count++
 				i++
 			} else if c == cwECI && i+1 < len(cw) {
-				seg.setECI(cw[i+1])
+				seg.SetECI(cw[i+1])
 				i += 2
 			} else {
 				break
@@ -321,12 +255,12 @@ func decodeBytes(cw []int, i, latch int, seg *segmenter) int {
 				v = v*900 + uint64(c)
 			}
 			for t := 5; t >= 0; t-- {
-				seg.writeByte(byte(v >> (8 * uint(t))))
+				seg.WriteByte(byte(v >> (8 * uint(t))))
 			}
 			continue
 		}
 		for _, c := range group[:count] {
-			seg.writeByte(byte(c))
+			seg.WriteByte(byte(c))
 		}
 		if count < 5 {
 			return i
@@ -339,7 +273,7 @@ var big900 = big.NewInt(900)
 
 // decodeNumeric expands numeric compaction from cw[i] and returns the next
 // index.
-func decodeNumeric(cw []int, i int, seg *segmenter) (int, error) {
+func decodeNumeric(cw []int, i int, seg *eci.Text) (int, error) {
 	j := i
 	for j < len(cw) && cw[j] < 900 {
 		j++
@@ -356,7 +290,7 @@ func decodeNumeric(cw []int, i int, seg *segmenter) (int, error) {
 			return 0, fmt.Errorf("%w: numeric group", errFormat)
 		}
 		for _, d := range []byte(s[1:]) {
-			seg.writeByte(d)
+			seg.WriteByte(d)
 		}
 	}
 	return j, nil
@@ -394,14 +328,13 @@ func decodeMacro(cw []int, i int) (*Macro, int, error) {
 			// compaction; decode the ones we use.
 			switch field {
 			case 0:
-				s := &segmenter{eci: -1}
+				s := eci.New()
 				decodeText(cw, i+2, subAlpha, s)
-				s.flush()
-				m.FileName = s.text.String()
+				m.FileName = s.String()
 			case 1:
-				s := &segmenter{eci: -1}
+				s := eci.New()
 				if _, err := decodeNumeric(cw, i+2, s); err == nil {
-					m.SegmentCount, _ = strconv.Atoi(string(s.raw.Bytes()))
+					m.SegmentCount, _ = strconv.Atoi(string(s.Bytes()))
 				}
 			}
 			i = j

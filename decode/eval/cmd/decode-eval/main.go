@@ -2,10 +2,11 @@
 //
 //	go run ./decode/eval/cmd/decode-eval -corpus ../shared/corpus -rotations 0,90,180,270 -baseline
 //
-// With -gate it runs the decoder as a gate does (default per-frame budget,
-// each set's own format) to compare decode time with gozxing's QR reader:
+// With -gate it runs the decoder as a gate does (the camera pipeline: first
+// pass inline, deep passes on -workers goroutines; each set's own format)
+// and shows each image for -frames frames at -fps:
 //
-//	go run ./decode/eval/cmd/decode-eval -corpus ../shared/corpus -gate -baseline
+//	go run ./decode/eval/cmd/decode-eval -corpus ../shared/corpus -gate -frames 3 -baseline
 package main
 
 import (
@@ -30,10 +31,23 @@ func main() {
 	budget := flag.Duration("budget", 0, "per-frame budget for optional passes (0: decoder default)")
 	baseline := flag.Bool("baseline", false, "also time gozxing's QR reader alone")
 	frames := flag.Int("frames", 1, "with -gate: show each image up to this many times, like a code held up to a camera")
-	gate := flag.Bool("gate", false, "run as a gate: default per-frame budget, each set's own format unless -formats")
+	gate := flag.Bool("gate", false, "run as a gate: the camera pipeline (first pass inline, deep passes on workers), each set's own format unless -formats")
+	workers := flag.Int("workers", eval.GateWorkers, "with -gate: deep-pass workers (negative: none, the optional passes inline under the budget)")
+	fps := flag.Float64("fps", 30, "with -gate: camera frame rate; the workers have one frame period per frame")
+	generate := flag.String("generate", "", "write the gate-conditions set into this directory and exit")
+	per := flag.Int("per", 20, "with -generate: frames per family and condition")
+	seed := flag.Int64("seed", 1, "with -generate: the set's seed")
 	flag.Parse()
 
-	opts := eval.Options{Budget: *budget, Baseline: *baseline, Gate: *gate, Frames: *frames}
+	if *generate != "" {
+		if err := eval.GenerateGateSet(*generate, eval.GateSetOptions{PerCondition: *per, Seed: *seed}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+
+	opts := eval.Options{Budget: *budget, Baseline: *baseline, Gate: *gate, Frames: *frames, Workers: *workers, FPS: *fps}
 	for _, r := range strings.Split(*rots, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(r))
 		if err != nil {
