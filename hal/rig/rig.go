@@ -237,10 +237,8 @@ func (r *Rig) openNFC(ctx context.Context, n board.NFC, env hwcheck.Env, pin fun
 	if _, err := dev.Init(ctx); err != nil {
 		return nil, err
 	}
-	// Bounded polling: without it the chip can wait for a card forever.
-	if err := dev.SetMaxRetries(ctx, 0xFF, 0x01, 0x02); err != nil {
-		return nil, err
-	}
+	// The reader sets MaxRetries itself: 0xFF (the chip waits for a card)
+	// while the field is empty, a few tries while a card rests on it.
 	return nfc.NewReader(dev, &nfc.Opts{Name: n.Name, Clock: env.Clock, Logger: log}), nil
 }
 

@@ -46,6 +46,9 @@ func fakeEnv(chip *pn532sim.Chip, pins map[string]*gpiotest.Pin) hwcheck.Env {
 			return spiCloser{chip.SPI()}, nil
 		},
 		Pin: func(name string) gpio.PinIO {
+			if name == "GPIO4" || name == "GPIO25" { // the boards' PN532 IRQ
+				return chip.IRQ().(gpio.PinIO)
+			}
 			if p, ok := pins[name]; ok {
 				return p
 			}
