@@ -23,8 +23,10 @@
 // the RF timeout, as on the real chip (UM0701-02 §7.3.8, §7.3.11).
 //
 // The field holds virtual cards: NTAG213/215/216 tags with NDEF content,
-// ISO-DEP phones running admit's ticket application, and MIFARE Classic
-// badges. Faults are injected one occurrence at a time (Inject) or by
+// NTAG 424 DNA tags (EV2 authentication and secure messaging, ChangeKey,
+// ChangeFileSettings, Secure Dynamic Messaging on read; checked against
+// NXP's AN12196 examples), ISO-DEP phones running admit's ticket
+// application, and MIFARE Classic badges. Faults are injected one occurrence at a time (Inject) or by
 // removing a card after a number of exchanges (RemoveAfter).
 //
 // The emulator keeps its own frame encoder and parser on purpose: it does
