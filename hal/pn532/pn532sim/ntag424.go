@@ -45,7 +45,7 @@ type NTAG424 struct {
 	sdmCtr   uint32
 
 	selectedApp bool
-	selectedEF  int // file number of the selected EF, 0 none
+	selectedEF  int  // file number of the selected EF, 0 none
 	readSession bool // the NDEF file's mirror of this read is fixed
 	mirror      []byte
 
