@@ -25,6 +25,7 @@ commands:
   enroll-token  create a one-time enrollment token for a device; prints the QR text for admit-agent -enroll
   ticket   issue, show or verify ticket codes offline (admitctl ticket -h)
   keys     generate, list and retire event signing keys offline (admitctl keys -h)
+  nfc      program and read NTAG 424 DNA tickets through a PN532 (admitctl nfc)
 `
 
 func main() {
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return enrollToken(ctx, args[1:], stdout, stderr)
 	case "ticket", "keys":
 		return ticketcli.Run(ctx, args, stdout, stderr)
+	case "nfc":
+		return nfcCmd(ctx, args[1:], stdout, stderr, nil)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
