@@ -36,7 +36,7 @@ type Rig struct {
 	Buzzer    *halgpio.Buzzer
 	Passage   *halgpio.Passage
 	Button    *halgpio.Button
-	Display   *display.Display
+	Display   hal.Display // an SSD1306 (*display.Display) or an HD44780 (*display.LCD)
 
 	closers []io.Closer
 }
@@ -92,20 +92,29 @@ func (r *Rig) open(ctx context.Context, f *board.File, env hwcheck.Env, log *slo
 		r.Readers = append(r.Readers, sc)
 	}
 	if d := f.Display; d != nil {
+		bus, err := env.OpenI2C(d.I2C)
+		if err != nil {
+			return fmt.Errorf("display: %w", err)
+		}
+		r.closers = append(r.closers, bus)
+		var disp interface {
+			hal.Display
+			Halt() error
+		}
 		switch d.Chip {
 		case "ssd1306":
-			bus, err := env.OpenI2C(d.I2C)
-			if err != nil {
-				return fmt.Errorf("display: %w", err)
-			}
-			r.closers = append(r.closers, bus)
-			if r.Display, err = display.NewSSD1306(bus, uint16(d.Addr), 0); err != nil {
-				return fmt.Errorf("display: %w", err)
-			}
-			r.closers = append(r.closers, haltCloser{r.Display})
+			disp, err = display.NewSSD1306(bus, uint16(d.Addr), 0)
+		case "hd44780":
+			cols, rows := d.Size()
+			disp, err = display.NewHD44780(bus, uint16(d.Addr), cols, rows)
 		default:
-			log.Warn("rig: display chip not supported yet; running without a display", "chip", d.Chip)
+			err = fmt.Errorf("chip %q not supported", d.Chip)
 		}
+		if err != nil {
+			return fmt.Errorf("display: %w", err)
+		}
+		r.Display = disp
+		r.closers = append(r.closers, haltCloser{disp})
 	}
 	if f.Relay != nil {
 		p, err := pin("relay", f.Relay.Pin)
