@@ -33,7 +33,7 @@ func newBackpack(addr uint16) *backpack {
 	return b
 }
 
-func (b *backpack) String() string                 { return "backpack" }
+func (b *backpack) String() string                  { return "backpack" }
 func (b *backpack) SetSpeed(physic.Frequency) error { return nil }
 
 func (b *backpack) Tx(addr uint16, w, r []byte) error {
