@@ -64,8 +64,11 @@ func New(x Exchanger, tg byte, uid []byte) (*Tag, error) {
 // UID is the tag's 7-byte UID.
 func (t *Tag) UID() [7]byte { return t.uid }
 
-func (t *Tag) transmit(ctx context.Context, apdu []byte) ([]byte, error) {
-	n, err := t.x.InDataExchange(ctx, t.tg, apdu, t.buf)
+// transmit sends apdu and returns the answer, at most respMax bytes: the
+// PN532 driver reads that much in one bus transfer, so a tight bound keeps
+// an I²C bus short.
+func (t *Tag) transmit(ctx context.Context, apdu []byte, respMax int) ([]byte, error) {
+	n, err := t.x.InDataExchange(ctx, t.tg, apdu, t.buf[:respMax])
 	if err != nil {
 		return nil, err
 	}
@@ -80,8 +83,8 @@ type ISOError struct {
 
 func (e *ISOError) Error() string { return fmt.Sprintf("ntag424: %s: status word %04X", e.Cmd, e.SW) }
 
-func (t *Tag) iso(ctx context.Context, name string, apdu []byte) ([]byte, error) {
-	r, err := t.transmit(ctx, apdu)
+func (t *Tag) iso(ctx context.Context, name string, apdu []byte, respMax int) ([]byte, error) {
+	r, err := t.transmit(ctx, apdu, respMax)
 	if err != nil {
 		return nil, fmt.Errorf("ntag424: %s: %w", name, err)
 	}
@@ -101,14 +104,14 @@ var NDEFApplication = []byte{0xD2, 0x76, 0x00, 0x00, 0x85, 0x01, 0x01}
 // DF name).
 func (t *Tag) SelectNDEFApplication(ctx context.Context) error {
 	apdu := append([]byte{0x00, 0xA4, 0x04, 0x00, byte(len(NDEFApplication))}, NDEFApplication...)
-	_, err := t.iso(ctx, "select NDEF application", append(apdu, 0x00))
+	_, err := t.iso(ctx, "select NDEF application", append(apdu, 0x00), 2)
 	return err
 }
 
 // Authenticate runs AuthenticateEV2First with key number keyNo.
 func (t *Tag) Authenticate(ctx context.Context, keyNo byte, key ev2.Key) (*ev2.Session, error) {
 	a := &ev2.Auth{KeyNo: keyNo, Key: key, Rand: t.Rand}
-	r, err := t.transmit(ctx, a.Start())
+	r, err := t.transmit(ctx, a.Start(), 18)
 	if err != nil {
 		return nil, fmt.Errorf("ntag424: authenticate key %d: %w", keyNo, err)
 	}
@@ -116,15 +119,16 @@ func (t *Tag) Authenticate(ctx context.Context, keyNo byte, key ev2.Key) (*ev2.S
 	if err != nil {
 		return nil, err
 	}
-	if r, err = t.transmit(ctx, cmd); err != nil {
+	if r, err = t.transmit(ctx, cmd, 34); err != nil {
 		return nil, fmt.Errorf("ntag424: authenticate key %d: %w", keyNo, err)
 	}
 	return a.Finish(r)
 }
 
-// command runs one native command in mode on session s.
+// command runs one native command without answer data in mode on session
+// s (the answer: a MAC at most, and the status).
 func (t *Tag) command(ctx context.Context, s *ev2.Session, cmd byte, mode ev2.Mode, header, data []byte) ([]byte, error) {
-	r, err := t.transmit(ctx, s.Command(cmd, mode, header, data))
+	r, err := t.transmit(ctx, s.Command(cmd, mode, header, data), 8+2)
 	if err != nil {
 		return nil, fmt.Errorf("ntag424: command %#02x: %w", cmd, err)
 	}
@@ -163,7 +167,7 @@ func (t *Tag) ChangeFileSettings(ctx context.Context, s *ev2.Session, fileNo byt
 // ends the session: s cannot be used after it).
 func (t *Tag) ChangeKey(ctx context.Context, s *ev2.Session, n byte, newKey, oldKey ev2.Key, ver byte) error {
 	apdu := s.Command(ev2.CmdChangeKey, ev2.Full, []byte{n}, s.ChangeKeyData(n, newKey, oldKey, ver))
-	r, err := t.transmit(ctx, apdu)
+	r, err := t.transmit(ctx, apdu, 8+2)
 	if err != nil {
 		return fmt.Errorf("ntag424: change key %d: %w", n, err)
 	}
@@ -190,10 +194,10 @@ func (t *Tag) ReadNDEF(ctx context.Context) ([]byte, error) {
 	if err := t.SelectNDEFApplication(ctx); err != nil {
 		return nil, err
 	}
-	if _, err := t.iso(ctx, "select NDEF file", []byte{0x00, 0xA4, 0x00, 0x0C, 0x02, 0xE1, 0x04}); err != nil {
+	if _, err := t.iso(ctx, "select NDEF file", []byte{0x00, 0xA4, 0x00, 0x0C, 0x02, 0xE1, 0x04}, 2); err != nil {
 		return nil, err
 	}
-	nlen, err := t.iso(ctx, "read NLEN", []byte{0x00, 0xB0, 0x00, 0x00, 0x02})
+	nlen, err := t.iso(ctx, "read NLEN", []byte{0x00, 0xB0, 0x00, 0x00, 0x02}, 2+2)
 	if err != nil {
 		return nil, err
 	}
@@ -207,8 +211,8 @@ func (t *Tag) ReadNDEF(ctx context.Context) ([]byte, error) {
 	msg := make([]byte, 0, n)
 	for len(msg) < n {
 		off := 2 + len(msg)
-		want := min(n-len(msg), 128)
-		b, err := t.iso(ctx, "read NDEF", []byte{0x00, 0xB0, byte(off >> 8), byte(off), byte(want)})
+		want := min(n-len(msg), 250)
+		b, err := t.iso(ctx, "read NDEF", []byte{0x00, 0xB0, byte(off >> 8), byte(off), byte(want)}, want+2)
 		if err != nil {
 			return nil, err
 		}

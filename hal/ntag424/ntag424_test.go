@@ -46,7 +46,7 @@ func reader(t *testing.T, card pn532sim.Target) (*pn532sim.Chip, *pn532.Dev, *Ta
 	return chip, dev, tag
 }
 
-func programming(t *testing.T, master sun.Key) Programming {
+func programming(t testing.TB, master sun.Key) Programming {
 	t.Helper()
 	url, l, err := sun.Template("https://tickets.example.org/n", "T-0042")
 	if err != nil {

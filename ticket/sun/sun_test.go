@@ -282,3 +282,20 @@ func TestCounterRule(t *testing.T) {
 		t.Fatal("merging into nothing lost the counter")
 	}
 }
+
+// BenchmarkVerify: one SUN URL verified (parse, PICCData decryption, the
+// file read key diversified, session key and MAC).
+func BenchmarkVerify(b *testing.B) {
+	master := Key{1, 2, 3}
+	keys, _ := NewMasterKeys(master)
+	uid := UID{4, 1, 2, 3, 4, 5, 6}
+	url, l, _ := Template("https://tickets.example.org/n", "T-0042")
+	file, _ := TagKey(master, uid, KeyFileRead)
+	read := tag(b, keys.MetaReadKey(), file, uid, 5, url, l)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Verify(keys, read, &uid); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
