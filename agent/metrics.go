@@ -19,6 +19,7 @@ type metrics struct {
 	unexpectedPassages *status.Counter
 	onlineFailures     *status.Counter
 	modeSwitches       *status.Counter
+	unsigned           *status.Counter
 }
 
 func newMetrics(a *Agent) *metrics {
@@ -34,6 +35,8 @@ func newMetrics(a *Agent) *metrics {
 		unexpectedPassages: r.Counter("admit_unexpected_passages_total", "Passages with no entry waiting (tailgating, forced turnstile)."),
 		onlineFailures:     r.Counter("admit_online_failures_total", "Fleet decisions that failed or came too late (decided locally)."),
 		modeSwitches:       r.Counter("admit_mode_switches_total", "Switches between online and local mode, by new mode.", "mode"),
+		unsigned: r.Counter("admit_fleet_unsigned_total",
+			"Data from the fleet refused, unapplied, for lack of a valid replica-key signature (a fake fleet or a man in the middle), by where: the stream or an online decision.", "source"),
 	}
 	gauge := func(name, help string, f func(context.Context) (float64, error)) {
 		r.GaugeFunc(name, help, func() float64 {

@@ -12,6 +12,7 @@ package fleet
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"time"
@@ -82,10 +83,14 @@ type Ticket struct {
 
 // Device is an enrolled gate, kiosk or handheld.
 type Device struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name,omitempty"`
-	Group     string    `json:"group,omitempty"` // config group
-	Gate      string    `json:"gate,omitempty"`
+	ID    string `json:"id"`
+	Name  string `json:"name,omitempty"`
+	Group string `json:"group,omitempty"` // config group
+	Gate  string `json:"gate,omitempty"`
+	// Events are the events the device serves: what an event manager's
+	// grant is checked against (fleet/access). Empty: fleet-wide, an
+	// admin's to manage.
+	Events    []string  `json:"events,omitempty"`
 	PublicKey []byte    `json:"public_key,omitempty"` // Ed25519; the device holds the private half
 	CreatedAt time.Time `json:"created_at"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
@@ -102,11 +107,16 @@ func (d Device) Revoked() bool { return !d.RevokedAt.IsZero() }
 // Enrollment is a one-time token that lets a device enroll with its own
 // key. Only the token's hash is stored.
 type Enrollment struct {
-	TokenHash []byte    `json:"-"`
-	Device    string    `json:"device"`
-	Name      string    `json:"name,omitempty"`
-	Group     string    `json:"group,omitempty"`
-	Gate      string    `json:"gate,omitempty"`
+	TokenHash []byte   `json:"-"`
+	Device    string   `json:"device"`
+	Name      string   `json:"name,omitempty"`
+	Group     string   `json:"group,omitempty"`
+	Gate      string   `json:"gate,omitempty"`
+	Events    []string `json:"events,omitempty"` // the events the device will serve
+	// Replace lets the token enroll a new key for a device id that is
+	// already enrolled (and clear its revocation): an admin's explicit
+	// re-key. Without it, enrolling an existing id fails.
+	Replace   bool      `json:"replace,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
@@ -168,6 +178,11 @@ type Store interface {
 	AddSigningKey(ctx context.Context, k ticket.SigningKey, at time.Time) error
 	// SigningKey returns the newest key of the event that is not retired.
 	SigningKey(ctx context.Context, event string) (ticket.SigningKey, error)
+	// ReplicaKey returns the fleet's replica key, which signs what gates
+	// replicate (protocol 5), making one on the first call (at stamps
+	// it): one per database, shared by every node of the fleet. Private
+	// keys are sealed at rest with the store's key-encryption key.
+	ReplicaKey(ctx context.Context, at time.Time) (ed25519.PrivateKey, error)
 
 	PutTicketType(ctx context.Context, t TicketType) error
 	TicketTypes(ctx context.Context, event string) ([]TicketType, error)
@@ -189,15 +204,23 @@ type Store interface {
 	// place, in one transaction.
 	ReplaceTicket(ctx context.Context, event, old string, repl Ticket, at time.Time) error
 
-	// Devices. PutDevice registers (or pre-enrolls) a device.
+	// Devices. PutDevice registers (pre-enrolls) a new device with its
+	// key, or updates an existing one's name, group, gate and events;
+	// it never changes an existing device's key or revocation.
 	PutDevice(ctx context.Context, d Device) error
+	// RekeyDevice sets an existing device's key and clears its
+	// revocation: the explicit re-key (and un-revoke).
+	RekeyDevice(ctx context.Context, id string, pub []byte) error
 	Device(ctx context.Context, id string) (Device, error)
 	Devices(ctx context.Context) ([]Device, error)
 	RevokeDevice(ctx context.Context, id string, at time.Time) error
 	// ReportDevice records what a connected device reports.
 	ReportDevice(ctx context.Context, id, firmware string, configVersion int64, configErr string, at time.Time) error
 	CreateEnrollment(ctx context.Context, e Enrollment) error
-	// Enroll consumes a token and registers its device with pub.
+	// Enroll consumes a token and registers its device with pub; for a
+	// device id that exists, only a token made with Replace does (it
+	// re-keys the device and clears its revocation), else ErrExists and
+	// the token stays unused.
 	Enroll(ctx context.Context, tokenHash, pub []byte, at time.Time) (Device, error)
 
 	// PutConfig sets the desired config of scope under a new version.
@@ -225,6 +248,8 @@ type Store interface {
 	// stored annulment. It returns the events whose logs grew.
 	RecordScans(ctx context.Context, device string, scans []wire.Scan, at time.Time) (grown []string, err error)
 	RecentScans(ctx context.Context, limit int) ([]ScanRecord, error)
+	// EventScans is RecentScans of the listed events only.
+	EventScans(ctx context.Context, events []string, limit int) ([]ScanRecord, error)
 
 	// Claim serialises online decisions on one ticket (across nodes): in
 	// one transaction it reads what is known of r's ticket, asks rule,

@@ -44,8 +44,12 @@ func (s *Service) wake(payload string) {
 
 // CreateEvent creates an event and its first signing key.
 func (s *Service) CreateEvent(ctx context.Context, e Event) (Event, error) {
-	if e.ID == "" || len(e.ID) > 64 || strings.ContainsAny(e.ID, " /?#") {
-		return e, fmt.Errorf("create event: bad id %q", e.ID)
+	// "*" is access.AllEvents in grants: never an event's id.
+	if e.ID == "" || len(e.ID) > MaxIDLen || strings.ContainsAny(e.ID, " /?#*") {
+		return e, fmt.Errorf("create event: bad id %q (1 to %d bytes, none of \" /?#*\"): %w", e.ID, MaxIDLen, ErrInvalid)
+	}
+	if err := checkText("event name", e.Name); err != nil {
+		return e, fmt.Errorf("create event: %w", err)
 	}
 	now := s.now()
 	if e.Name == "" {
@@ -96,6 +100,9 @@ const MaxIssue = 100_000
 func (s *Service) Issue(ctx context.Context, req IssueRequest) ([]Ticket, error) {
 	if req.Count < 1 || req.Count > MaxIssue {
 		return nil, fmt.Errorf("issue: count %d out of range 1..%d: %w", req.Count, MaxIssue, ErrInvalid)
+	}
+	if err := checkText("holder", req.Holder); err != nil {
+		return nil, fmt.Errorf("issue: %w", err)
 	}
 	is, err := s.issuer(ctx, req.Event)
 	if err != nil {
@@ -164,8 +171,11 @@ func (is *issuer) sign(id, typ, holder, policyName string, rotating bool) (Ticke
 		}
 		policy = p
 	}
-	if id == "" || len(id) > 64 || strings.ContainsAny(id, " /?#,") {
-		return Ticket{}, fmt.Errorf("bad ticket id %q: %w", id, ErrInvalid)
+	if id == "" || len(id) > MaxIDLen || strings.ContainsAny(id, " /?#,") {
+		return Ticket{}, fmt.Errorf("bad ticket id %q (1 to %d bytes, none of \" /?#,\"): %w", id, MaxIDLen, ErrInvalid)
+	}
+	if err := checkText("holder", holder); err != nil {
+		return Ticket{}, err
 	}
 	c := ticket.Claims{
 		ID: id, Event: is.ev.ID, Type: typ, Zones: tt.Zones,

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -90,6 +91,9 @@ func (s *Service) ImportCSV(ctx context.Context, event string, r io.Reader) ([]T
 
 // Revoke revokes a ticket; gates refuse it once the change reaches them.
 func (s *Service) Revoke(ctx context.Context, event, id, reason string) (Ticket, error) {
+	if err := checkText("revocation reason", reason); err != nil {
+		return Ticket{}, fmt.Errorf("revoke: %w", err)
+	}
 	t, err := s.Store.RevokeTicket(ctx, event, id, reason, s.now())
 	if err != nil {
 		return t, err
@@ -128,13 +132,16 @@ func (s *Service) Reissue(ctx context.Context, event, id string) (Ticket, error)
 }
 
 func okName(id string) bool {
-	return id != "" && len(id) <= 64 && !strings.ContainsAny(id, " /?#,:")
+	return id != "" && len(id) <= MaxIDLen && !strings.ContainsAny(id, " /?#,:*")
 }
 
 // PutTicketType defines or redefines a ticket type.
 func (s *Service) PutTicketType(ctx context.Context, t TicketType) error {
 	if !okName(t.ID) {
-		return fmt.Errorf("ticket type %q: %w", t.ID, ErrInvalid)
+		return fmt.Errorf("ticket type %q (1 to %d bytes, none of \" /?#,:*\"): %w", t.ID, MaxIDLen, ErrInvalid)
+	}
+	if err := checkText("ticket type name", t.Name); err != nil {
+		return err
 	}
 	if t.Name == "" {
 		t.Name = t.ID
@@ -148,7 +155,10 @@ func (s *Service) PutTicketType(ctx context.Context, t TicketType) error {
 // PutZone defines or renames a zone.
 func (s *Service) PutZone(ctx context.Context, z Zone) error {
 	if !okName(z.ID) {
-		return fmt.Errorf("zone %q: %w", z.ID, ErrInvalid)
+		return fmt.Errorf("zone %q (1 to %d bytes, none of \" /?#,:*\"): %w", z.ID, MaxIDLen, ErrInvalid)
+	}
+	if err := checkText("zone name", z.Name); err != nil {
+		return err
 	}
 	if z.Name == "" {
 		z.Name = z.ID
@@ -162,7 +172,10 @@ func (s *Service) PutZone(ctx context.Context, z Zone) error {
 // PutGate defines or redefines a gate.
 func (s *Service) PutGate(ctx context.Context, g Gate) error {
 	if !okName(g.ID) {
-		return fmt.Errorf("gate %q: %w", g.ID, ErrInvalid)
+		return fmt.Errorf("gate %q (1 to %d bytes, none of \" /?#,:*\"): %w", g.ID, MaxIDLen, ErrInvalid)
+	}
+	if err := checkText("gate name", g.Name); err != nil {
+		return err
 	}
 	if g.Name == "" {
 		g.Name = g.ID
@@ -173,8 +186,26 @@ func (s *Service) PutGate(ctx context.Context, g Gate) error {
 	return s.Store.PutGate(ctx, g)
 }
 
-// EnrollTTL is how long an enrollment token stays valid by default.
-const EnrollTTL = 24 * time.Hour
+// EnrollTTL is how long an enrollment token stays valid by default, and
+// MaxEnrollTTL at most.
+const (
+	EnrollTTL    = 24 * time.Hour
+	MaxEnrollTTL = 30 * 24 * time.Hour
+)
+
+// checkDevice checks a device's texts and events.
+func checkDevice(d Device) error {
+	if d.Group != "" && !okName(d.Group) {
+		return fmt.Errorf("config group %q: %w", d.Group, ErrInvalid)
+	}
+	if err := checkText("device name", d.Name); err != nil {
+		return err
+	}
+	if err := checkText("gate name", d.Gate); err != nil {
+		return err
+	}
+	return checkEvents(d.Events)
+}
 
 var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
@@ -190,8 +221,20 @@ func (s *Service) CreateEnrollment(ctx context.Context, e Enrollment, ttl time.D
 	if !okName(e.Device) {
 		return "", e, fmt.Errorf("enrollment: device id %q: %w", e.Device, ErrInvalid)
 	}
+	if err := checkDevice(Device{Name: e.Name, Gate: e.Gate, Group: e.Group, Events: e.Events}); err != nil {
+		return "", e, fmt.Errorf("enrollment: %w", err)
+	}
 	if ttl <= 0 {
 		ttl = EnrollTTL
+	}
+	if ttl > MaxEnrollTTL {
+		return "", e, fmt.Errorf("enrollment: life %s (at most %s): %w", ttl, MaxEnrollTTL, ErrInvalid)
+	}
+	switch _, err := s.Store.Device(ctx, e.Device); {
+	case err == nil && !e.Replace:
+		return "", e, fmt.Errorf("enrollment: device %q is enrolled: a token for it would replace its key, which needs replace (an admin's re-key): %w", e.Device, ErrExists)
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return "", e, err
 	}
 	var b [20]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -221,10 +264,30 @@ func (s *Service) Enroll(ctx context.Context, token string, pub []byte) (Device,
 }
 
 // PreEnroll registers a device whose public key the operator already has
-// (provisioning, tests, the demo venue).
+// (provisioning, tests, the demo venue), or updates an enrolled device's
+// name, group, gate and events. It never changes an enrolled device's key
+// or revocation: a different key is ErrExists (RekeyDevice is the explicit
+// action for that).
 func (s *Service) PreEnroll(ctx context.Context, d Device) (Device, error) {
-	if !okName(d.ID) || len(d.PublicKey) != ed25519.PublicKeySize {
-		return d, fmt.Errorf("pre-enroll %q: bad id or key: %w", d.ID, ErrInvalid)
+	if !okName(d.ID) {
+		return d, fmt.Errorf("pre-enroll: device id %q: %w", d.ID, ErrInvalid)
+	}
+	if err := checkDevice(d); err != nil {
+		return d, fmt.Errorf("pre-enroll %q: %w", d.ID, err)
+	}
+	old, err := s.Store.Device(ctx, d.ID)
+	switch {
+	case err == nil:
+		if len(d.PublicKey) > 0 && !bytes.Equal(d.PublicKey, old.PublicKey) {
+			return d, fmt.Errorf("pre-enroll %q: the device is enrolled with another key; re-keying is its own action: %w", d.ID, ErrExists)
+		}
+		d.PublicKey = old.PublicKey
+	case errors.Is(err, ErrNotFound):
+		if len(d.PublicKey) != ed25519.PublicKeySize {
+			return d, fmt.Errorf("pre-enroll %q: public key of %d bytes: %w", d.ID, len(d.PublicKey), ErrInvalid)
+		}
+	default:
+		return d, err
 	}
 	d.CreatedAt = s.now()
 	if err := s.Store.PutDevice(ctx, d); err != nil {
@@ -232,6 +295,33 @@ func (s *Service) PreEnroll(ctx context.Context, d Device) (Device, error) {
 	}
 	s.wake("d:" + d.ID)
 	return s.Store.Device(ctx, d.ID)
+}
+
+// RekeyDevice gives an enrolled device a new key and clears its
+// revocation: a gate whose key was lost or replaced comes back. Nothing
+// else changes a device's key once it is enrolled.
+func (s *Service) RekeyDevice(ctx context.Context, id string, pub []byte) (Device, error) {
+	if len(pub) != ed25519.PublicKeySize {
+		return Device{}, fmt.Errorf("rekey %q: public key of %d bytes: %w", id, len(pub), ErrInvalid)
+	}
+	if err := s.Store.RekeyDevice(ctx, id, pub); err != nil {
+		return Device{}, err
+	}
+	s.wake("d:" + id)
+	return s.Store.Device(ctx, id)
+}
+
+// UnrevokeDevice clears a device's revocation, keeping its key.
+func (s *Service) UnrevokeDevice(ctx context.Context, id string) (Device, error) {
+	d, err := s.Store.Device(ctx, id)
+	if err != nil {
+		return d, err
+	}
+	if err := s.Store.RekeyDevice(ctx, id, d.PublicKey); err != nil {
+		return Device{}, err
+	}
+	s.wake("d:" + id)
+	return s.Store.Device(ctx, id)
 }
 
 // RevokeDevice revokes a device: its connection is closed and it wipes its

@@ -1,14 +1,12 @@
 package ticket
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha1"
-	"crypto/subtle"
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
+
+	"admit/internal/otp"
 )
 
 // Rotating codes: RFC 6238 TOTP (HMAC-SHA1, T0 = 0) with a 15 s step and 6
@@ -34,19 +32,10 @@ func GenerateCodeSecret() ([]byte, error) {
 	return b, nil
 }
 
-// hotp is RFC 4226 HOTP with dynamic truncation, CodeDigits digits.
-func hotp(secret []byte, counter uint64) string {
-	var msg [8]byte
-	binary.BigEndian.PutUint64(msg[:], counter)
-	m := hmac.New(sha1.New, secret)
-	m.Write(msg[:])
-	sum := m.Sum(nil)
-	off := sum[len(sum)-1] & 0x0f
-	v := binary.BigEndian.Uint32(sum[off:]) & 0x7fffffff
-	return fmt.Sprintf("%0*d", CodeDigits, v%1_000_000)
-}
+// hotp is RFC 4226 HOTP, CodeDigits digits.
+func hotp(secret []byte, counter uint64) string { return otp.HOTP(secret, counter, CodeDigits) }
 
-func codeStep(t time.Time) int64 { return t.Unix() / int64(CodeStep/time.Second) }
+func codeStep(t time.Time) int64 { return otp.Step(t, CodeStep) }
 
 // TOTP returns the rotating code for secret at t.
 func TOTP(secret []byte, t time.Time) string { return hotp(secret, uint64(codeStep(t))) }
@@ -76,7 +65,7 @@ func CheckCode(secret []byte, code string, now time.Time) error {
 	return refusef(ReasonBadCode, "code does not match")
 }
 
-func codeEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+func codeEqual(a, b string) bool { return otp.Equal(a, b) }
 
 // Rotate returns the rotating text for a static ticket text at now:
 // "AD1R:" + TOTP(secret, now) + the static base45 body. This is what a

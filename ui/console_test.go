@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,9 +18,15 @@ import (
 
 	"admit/agent/gatedb"
 	"admit/agent/uplink"
+	"admit/clock"
 	"admit/fleet"
+	"admit/fleet/access"
+	"admit/fleet/api"
+	"admit/fleet/api/apitest"
 	"admit/fleet/node"
+	"admit/fleet/operator"
 	"admit/internal/sqlitedb"
+	"admit/internal/tlspin"
 )
 
 // chromium finds a headless-capable Chromium.
@@ -36,33 +43,20 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// runChromium runs a headless Chromium with args plus the page URL and
-// returns its standard output.
-func runChromium(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=" + t.TempDir()}
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, append(base, args...)...).Output()
-	if err != nil {
-		t.Fatalf("chromium %v: %v", args, err)
-	}
-	return string(out)
-}
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // TestConsoleDevicesPanel starts a fleet node with four devices — one in
 // sync with its group's config, one that failed to apply it (drift), one
-// never connected, one revoked — loads the console in headless Chromium and
-// checks the devices panel: gate, state, applied/desired versions, drift
-// highlighted.
+// never connected, one revoked — signs an admin in, loads the console in
+// headless Chromium and checks the devices panel: gate, state,
+// applied/desired versions, drift highlighted.
 func TestConsoleDevicesPanel(t *testing.T) {
 	bin := chromium(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	nd, err := node.Open(ctx, node.Config{DataDir: filepath.Join(dir, "fleet"), Addr: "127.0.0.1:0", Log: quiet, RequireEnrollment: true})
+	nd, err := node.Open(ctx, node.Config{DataDir: filepath.Join(dir, "fleet"), Addr: "127.0.0.1:0", Log: quiet, RequireEnrollment: true,
+		Operators: operator.Service{Argon2: apitest.FastArgon2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +91,8 @@ func TestConsoleDevicesPanel(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		opts := uplink.Options{URL: nd.AgentURL(), Device: id, Key: keys[id], DB: db, Log: quiet, Firmware: "1.4.2"}
+		opts := uplink.Options{URL: nd.AgentURL(), CAFingerprint: nd.CAFingerprint, ReplicaKey: nd.ReplicaKey,
+			Device: id, Key: keys[id], DB: db, Log: quiet, Firmware: "1.4.2"}
 		if id == "north-2" {
 			opts.OnConfig = func(context.Context, int64, json.RawMessage) error { return errors.New("no buzzer on this board") }
 		}
@@ -128,8 +123,14 @@ func TestConsoleDevicesPanel(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	url := nd.URL() + "/"
-	dom := runChromium(t, bin, "--virtual-time-budget=5000", "--dump-dom", url)
+	pinned := &http.Client{Transport: &http.Transport{TLSClientConfig: tlspin.Config(nd.CAFingerprint)}}
+	admin := apitest.SignIn(t, nd.URL(), pinned, nd.Operators, time.Now(), "root", access.Grant{Role: access.Admin, Event: access.AllEvents})
+	b := newBrowser(t, bin)
+	b.setCookie(nd.URL(), api.SessionCookie, admin.Session)
+	b.navigate(nd.URL() + "/")
+	b.waitFor("the devices panel", `document.getElementById("dev-status").textContent.includes("devices,")`)
+	var dom string
+	b.eval(`document.documentElement.outerHTML`, &dom)
 	row := func(id string) string {
 		m := regexp.MustCompile(`(?s)<tr[^>]*data-device="` + regexp.QuoteMeta(id) + `"[^>]*>.*?</tr>`).FindString(dom)
 		if m == "" {
@@ -156,7 +157,149 @@ func TestConsoleDevicesPanel(t *testing.T) {
 	if !strings.Contains(dom, "4 devices, 1 drifting") {
 		t.Errorf("devices summary missing:\n%s", dom)
 	}
-	if shot := os.Getenv("ADMIT_UI_SCREENSHOT"); shot != "" {
-		runChromium(t, bin, "--virtual-time-budget=5000", "--window-size=1100,700", "--screenshot="+shot, url)
+	b.screenshot("console-devices")
+}
+
+// TestConsoleSignIn drives the console in headless Chromium on a node
+// whose clock the test holds, so it computes the TOTP codes: the first
+// admin's setup link (QR, password, code, recovery codes shown once); an
+// operator's sign-in with password and code, a wrong code refused with a
+// message, the pages its role cannot use hidden; sign-out; and the
+// lock-out after repeated wrong codes. Screenshots of each step are saved.
+func TestConsoleSignIn(t *testing.T) {
+	bin := chromium(t)
+	ctx := context.Background()
+	clk := clock.NewFake(time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC))
+	nd, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0", Log: quiet, Clock: clk,
+		Operators: operator.Service{Argon2: apitest.FastArgon2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nd.Close(context.Background())
+	b := newBrowser(t, bin)
+
+	// First start: the setup link enrols the first admin.
+	link, err := nd.SetupLink(ctx)
+	if err != nil || !strings.Contains(link, "/setup.html#token=") {
+		t.Fatalf("setup link %q %v", link, err)
+	}
+	b.navigate(link)
+	b.waitFor("the enrolment QR", `document.getElementById("qr").naturalWidth > 0`)
+	if got := b.text("#operator"); got != "admin" {
+		t.Fatalf("setup page for %q", got)
+	}
+	var hash string
+	b.eval(`location.hash`, &hash)
+	if hash != "" {
+		t.Errorf("the setup token stays in the address bar: %q", hash)
+	}
+	seed, err := operator.ParseSecret(b.text("#secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.screenshot("setup-qr")
+	b.fill("#password", apitest.Password)
+	b.fill("#password2", apitest.Password)
+	b.fill("#code", operator.TOTP(seed, clk.Now()))
+	b.click("#setup-form button")
+	b.waitFor("the recovery codes", `document.querySelectorAll("#codes li").length === 10`)
+	b.screenshot("setup-recovery-codes")
+	b.navigate(nd.URL() + "/")
+	b.waitFor("the admin's console", `!document.getElementById("app").classList.contains("hidden") && document.getElementById("who").textContent.includes("admin")`)
+	if !b.visible("#operators-panel") || !b.visible("#audit-panel") {
+		t.Error("the admin does not see the operators and audit panels")
+	}
+	b.click("#signout")
+	b.waitFor("the sign-in form", `!document.getElementById("signin").classList.contains("hidden")`)
+
+	// A viewer signs in: password, a wrong code (refused with a
+	// message), the right one.
+	clk.Advance(operator.TOTPStep)
+	viewer := apitest.NewOperator(t, nd.Operators, "ada", access.Grant{Role: access.Viewer, Event: "gala"})
+	signInUntilCode := func() {
+		b.navigate(nd.URL() + "/")
+		b.waitFor("the sign-in form", `!document.getElementById("signin").classList.contains("hidden")`)
+		b.fill("#name", "ada")
+		b.fill("#password", apitest.Password)
+		b.click("#password-submit")
+		b.waitFor("the code step", `!document.getElementById("code-form").classList.contains("hidden")`)
+	}
+	signInUntilCode()
+	code := operator.TOTP(viewer, clk.Now())
+	wrong := "000000"
+	if code == wrong {
+		wrong = "000001"
+	}
+	b.fill("#code", wrong)
+	b.click("#code-submit")
+	b.waitFor("the wrong code refused", `document.getElementById("signin-error").textContent.includes("wrong code")`)
+	b.screenshot("signin-wrong-code")
+	b.fill("#code", code)
+	b.click("#code-submit")
+	b.waitFor("the viewer's console", `!document.getElementById("app").classList.contains("hidden")`)
+	if who := b.text("#who"); !strings.Contains(who, "signed in as ada") {
+		t.Fatalf("current user shown as %q", who)
+	}
+	if !b.visible("#scans-panel") || !b.visible("#devices-panel") || b.visible("#operators-panel") || b.visible("#tokens-panel") || b.visible("#audit-panel") {
+		t.Error("a viewer sees the wrong panels")
+	}
+	var cookieVisible bool
+	b.eval(`document.cookie.includes("admit")`, &cookieVisible)
+	if cookieVisible {
+		t.Error("the session cookie is readable by scripts")
+	}
+	b.screenshot("signed-in-viewer")
+	b.click("#signout")
+	b.waitFor("signed out", `document.getElementById("signin-error").textContent.includes("Signed out")`)
+
+	// Repeated wrong codes lock the account, with the time to retry.
+	clk.Advance(operator.TOTPStep)
+	signInUntilCode()
+	for i := 0; i < operator.AccountFailures; i++ {
+		b.fill("#code", wrong)
+		b.click("#code-submit")
+		if i < operator.AccountFailures-1 {
+			b.waitFor("the refusal", `document.getElementById("signin-error").textContent.includes("wrong code") && document.getElementById("code").value === ""`)
+			b.eval(`document.getElementById("signin-error").textContent = ""`, nil)
+		}
+	}
+	b.waitFor("the lock-out", `document.getElementById("signin-error").textContent.includes("locked, try again in 15m0s")`)
+	b.screenshot("signin-locked")
+	// Even the right code is refused now.
+	b.fill("#password", apitest.Password)
+	b.click("#password-submit")
+	b.waitFor("still locked", `document.getElementById("signin-error").textContent.includes("locked")`)
+}
+
+// TestConsoleInsecureBanner: a node serving plain HTTP (-insecure) says so
+// on every console page, in a red banner, before anyone signs in; a TLS
+// node shows none.
+func TestConsoleInsecureBanner(t *testing.T) {
+	bin := chromium(t)
+	ctx := context.Background()
+	for _, insecure := range []bool{true, false} {
+		nd, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0", Log: quiet, Insecure: insecure})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := newBrowser(t, bin)
+		b.navigate(nd.URL() + "/")
+		b.waitFor("the sign-in form", `!document.getElementById("signin").classList.contains("hidden")`)
+		if insecure {
+			b.waitFor("the insecure banner", `!document.getElementById("insecure").hidden`)
+			if got := b.text("#insecure"); !strings.Contains(got, "INSECURE") {
+				t.Fatalf("banner %q", got)
+			}
+			b.screenshot("console-insecure-banner")
+		} else {
+			// /api/node has answered once the sign-in form shows (it is
+			// asked first); give it the same chance to show a banner.
+			var shown bool
+			b.eval(`fetch("/api/node").then(r => r.json()).then(() => !document.getElementById("insecure").hidden)`, &shown)
+			if shown {
+				t.Fatal("a TLS node shows the insecure banner")
+			}
+		}
+		nd.Close(ctx)
 	}
 }

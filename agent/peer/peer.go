@@ -25,6 +25,10 @@
 //
 // Frames are JSON Messages. The LAN is assumed to be the venue's gate
 // network; peers do not authenticate each other yet.
+//
+// Both ends ping (internal/wsping): a peer that died without closing —
+// power cut, cable pulled — is noticed within PongWait on either side,
+// and the dialing side redials.
 package peer
 
 import (
@@ -43,6 +47,7 @@ import (
 
 	"admit/agent/gatedb"
 	"admit/clock"
+	"admit/internal/wsping"
 	"admit/ticket/entry"
 )
 
@@ -113,6 +118,9 @@ type Options struct {
 	MaxBackoff time.Duration // between redials; default 2 s
 	Timeout    time.Duration // dial and write; default 2 s
 	Queue      int           // marks buffered per peer before a resync; default 1024
+	// PingEvery is how often each end pings (default 5 s); a peer silent
+	// for PongWait (default 3 × PingEvery) is dropped.
+	PingEvery, PongWait time.Duration
 }
 
 // Gossip runs the peer connections of one gate.
@@ -154,6 +162,12 @@ func New(opts Options) *Gossip {
 	}
 	if opts.Queue <= 0 {
 		opts.Queue = 1024
+	}
+	if opts.PingEvery <= 0 {
+		opts.PingEvery = 5 * time.Second
+	}
+	if opts.PongWait <= 0 {
+		opts.PongWait = 3 * opts.PingEvery
 	}
 	return &Gossip{opts: opts, outs: map[*out]struct{}{}, ins: map[*websocket.Conn]struct{}{}}
 }
@@ -278,7 +292,10 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 		}
 		since = ms[len(ms)-1].At
 	}
-	// Notice a peer that went away even while we have nothing to send.
+	// Notice a peer that went away even while we have nothing to send:
+	// its pongs (and pings) keep the read deadline alive.
+	keep := wsping.Start(cctx, ws, g.opts.PingEvery, g.opts.PongWait)
+	defer keep.Stop()
 	closed := make(chan struct{})
 	go func() {
 		defer close(closed)
@@ -286,6 +303,7 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 			if _, _, err := ws.ReadMessage(); err != nil {
 				return
 			}
+			keep.Alive()
 		}
 	}()
 	defer func() { ws.Close(); <-closed }()
@@ -361,12 +379,14 @@ func (g *Gossip) receive(ctx context.Context, ws *websocket.Conn) error {
 	if hello.Type != "hello" || hello.Version != Version || hello.Device == "" {
 		return fmt.Errorf("peer: bad hello %+v", hello)
 	}
-	ws.SetReadDeadline(time.Time{})
+	keep := wsping.Start(ctx, ws, g.opts.PingEvery, g.opts.PongWait)
+	defer keep.Stop()
 	for {
 		var m Message
 		if err := ws.ReadJSON(&m); err != nil {
 			return err
 		}
+		keep.Alive()
 		if m.Type != "marks" {
 			return fmt.Errorf("peer: unexpected %q from %s", m.Type, hello.Device)
 		}

@@ -165,3 +165,62 @@ func TestDeadAndSlowPeersDelayNoOther(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadPeerNoticedBothWays: a peer that froze without closing anything
+// (it keeps the TCP connection but reads nothing, so answers no ping) is
+// noticed within PongWait on both sides: the gate that dialed it drops the
+// link (and redials), and the gate it was pushing to drops its inbound
+// connection.
+func TestDeadPeerNoticedBothWays(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const every, wait = 50 * time.Millisecond, 300 * time.Millisecond
+
+	// A frozen peer: it completes the handshake, then never reads.
+	frozen := make(chan *websocket.Conn, 8)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		frozen <- ws
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release) // before Close, which waits for the handlers
+	g := peer.New(peer.Options{Device: "gate-a", Peers: []string{"ws" + strings.TrimPrefix(srv.URL, "http") + "/peer"},
+		Store: newMemStore(0), Log: quiet, PingEvery: every, PongWait: wait, MaxBackoff: 50 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	first := <-frozen
+	defer first.Close()
+	select {
+	case ws := <-frozen: // the link to the frozen peer was dropped and redialed
+		ws.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the dialing gate kept its link to a frozen peer")
+	}
+	cancel()
+	<-done
+
+	// The other way: a frozen gate pushing to this one (hello, then
+	// silence, no pong).
+	in := peer.New(peer.Options{Device: "gate-b", Store: newMemStore(0), Log: quiet, PingEvery: every, PongWait: wait})
+	isrv := httptest.NewServer(in.Handler())
+	defer isrv.Close()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(isrv.URL, "http")+"/peer", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if err := ws.WriteJSON(&peer.Message{Type: "hello", Version: peer.Version, Device: "gate-z"}); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, "the inbound link", func() bool { return in.Inbound() == 1 })
+	start := time.Now()
+	testwait.For(t, "the frozen inbound peer to be dropped", func() bool { return in.Inbound() == 0 })
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("a frozen inbound peer was kept %s", took)
+	}
+}

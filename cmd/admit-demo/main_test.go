@@ -3,14 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"admit/fleet/api/apitest"
+	"admit/fleet/operator"
 	"admit/internal/testwait"
+	"admit/internal/tlspin"
 )
 
 // syncBuffer is an output the test reads while the demo writes.
@@ -48,17 +53,40 @@ func TestRun(t *testing.T) {
 	if !strings.Contains(text, "fleet and 2 gates running (data in "+dir+")") {
 		t.Errorf("no data location in\n%s", text)
 	}
-	console := regexp.MustCompile(`(?m)^console: (http://127\.0\.0\.1:\d+/)$`).FindStringSubmatch(text)
+	console := regexp.MustCompile(`(?m)^console: (https://127\.0\.0\.1:\d+/)$`).FindStringSubmatch(text)
 	if console == nil {
 		t.Fatalf("no console URL in\n%s", text)
 	}
-	resp, err := http.Get(console[1])
+	fp := regexp.MustCompile(`(?m)^  CA fingerprint \(SHA-256\) ([0-9a-f]{64})$`).FindStringSubmatch(text)
+	if fp == nil {
+		t.Fatalf("no CA fingerprint in\n%s", text)
+	}
+	pin, _ := hex.DecodeString(fp[1])
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlspin.Config(pin)}}
+	resp, err := client.Get(console[1])
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("console: %s", resp.Status)
+	}
+	// The printed login signs in (password, then the TOTP code of the
+	// printed secret).
+	login := regexp.MustCompile(`(?m)^  sign in as (\S+), password (\S+), then the TOTP code of secret (\S+)$`).FindStringSubmatch(text)
+	if login == nil {
+		t.Fatalf("no demo login in\n%s", text)
+	}
+	seed, err := operator.ParseSecret(login[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := apitest.Login(strings.TrimSuffix(console[1], "/"), client, login[1], login[2], operator.TOTP(seed, time.Now()))
+	if err != nil {
+		t.Fatalf("the demo login does not sign in: %v", err)
+	}
+	if st, _, err := c.Do("GET", "/api/operators", nil, nil); err != nil || st != http.StatusOK {
+		t.Fatalf("the demo operator is not an admin: %d %v", st, err)
 	}
 	for _, gate := range []string{"Gate A", "Gate B"} {
 		if !regexp.MustCompile(`(?m)^  ` + gate + ` status: http://127\.0\.0\.1:\d+/status$`).MatchString(text) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"admit/fleet/api"
@@ -26,6 +27,8 @@ func enrollToken(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&req.Gate, "gate", "", "gate name the device serves")
 	fs.StringVar(&req.Name, "name", "", "device name")
 	fs.StringVar(&req.Group, "group", "", "config group")
+	events := fs.String("events", "", "comma-separated events the device serves (an event manager may enroll devices of its events)")
+	fs.BoolVar(&req.Replace, "replace", false, "the device id is enrolled: the token gives it a new key and clears its revocation (admins)")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token stays valid")
 	qr := fs.String("qr", "", "also write the QR as a PNG to this file")
 	if err := fs.Parse(args); err != nil {
@@ -35,6 +38,9 @@ func enrollToken(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("enroll-token: -device is required")
 	}
 	req.TTLSeconds = int(ttl.Seconds())
+	if *events != "" {
+		req.Events = strings.Split(*events, ",")
+	}
 	fc, err := client()
 	if err != nil {
 		return fmt.Errorf("enroll-token: %w", err)

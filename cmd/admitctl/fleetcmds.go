@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,20 +23,92 @@ import (
 	"admit/internal/tlspin"
 )
 
-// fleetClient talks to the fleet's HTTP API.
+// fleetClient talks to the fleet's HTTP API with an API token.
 type fleetClient struct {
-	base string
-	http *http.Client
+	base  string
+	token string
+	http  *http.Client
 }
 
-// fleetFlags adds -fleet and -pin to fs; call client() after parsing.
+// ctlConfig is admitctl's config file: defaults for -fleet, -pin and
+// -token. It holds a secret, so admitctl reads it only when no one but
+// its owner may (mode 0600).
+type ctlConfig struct {
+	Fleet string `json:"fleet,omitempty"`
+	Pin   string `json:"pin,omitempty"`
+	Token string `json:"token,omitempty"`
+}
+
+// configPath is $ADMITCTL_CONFIG, else admit/admitctl.json in the user's
+// config directory (~/.config/admit/admitctl.json).
+func configPath() string {
+	if p := os.Getenv("ADMITCTL_CONFIG"); p != "" {
+		return p
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "admit", "admitctl.json")
+}
+
+func readConfig() (ctlConfig, error) {
+	var c ctlConfig
+	path := configPath()
+	if path == "" {
+		return c, nil
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return c, err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return c, fmt.Errorf("%s is mode %04o: it holds an API token, make it 0600 (chmod 600 %s)", path, st.Mode().Perm(), path)
+	}
+	if err := json.NewDecoder(io.LimitReader(f, 1<<16)).Decode(&c); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// fleetFlags adds -fleet, -pin and -token to fs; call client() after
+// parsing. A flag given wins, then $ADMIT_TOKEN (for the token), then the
+// config file.
 func fleetFlags(fs *flag.FlagSet) func() (*fleetClient, error) {
-	base := fs.String("fleet", "http://127.0.0.1:8080", "fleet base URL (https:// for a fleet with TLS)")
+	base := fs.String("fleet", "", "fleet base URL (default: the config file's, else https://127.0.0.1:8080; http:// only for a node started with -insecure)")
 	pin := fs.String("pin", "", "hex SHA-256 of the fleet's CA certificate, for a fleet that runs its own CA (admit-fleet prints it)")
+	token := fs.String("token", "", "API token (default: $ADMIT_TOKEN, else the config file's "+configPath()+")")
 	return func() (*fleetClient, error) {
-		c := &fleetClient{base: strings.TrimRight(*base, "/"), http: http.DefaultClient}
-		if *pin != "" {
-			fp, err := hex.DecodeString(*pin)
+		cfg, err := readConfig()
+		if err != nil {
+			return nil, err
+		}
+		pick := func(vals ...string) string {
+			for _, v := range vals {
+				if v != "" {
+					return v
+				}
+			}
+			return ""
+		}
+		c := &fleetClient{
+			base:  strings.TrimRight(pick(*base, cfg.Fleet, "https://127.0.0.1:8080"), "/"),
+			token: pick(*token, os.Getenv("ADMIT_TOKEN"), cfg.Token),
+			http:  http.DefaultClient,
+		}
+		if c.token == "" {
+			return nil, fmt.Errorf("no API token: pass -token, set ADMIT_TOKEN, or put it in %s (an admin creates one in the console or with admitctl token create)", configPath())
+		}
+		if p := pick(*pin, cfg.Pin); p != "" {
+			fp, err := hex.DecodeString(p)
 			if err != nil || len(fp) != sha256.Size {
 				return nil, fmt.Errorf("-pin is not a hex SHA-256")
 			}
@@ -43,6 +116,28 @@ func fleetFlags(fs *flag.FlagSet) func() (*fleetClient, error) {
 		}
 		return c, nil
 	}
+}
+
+// do sends one request with the token and returns the answer, or an error
+// with the fleet's message for a status of 300 or more.
+func (c *fleetClient) do(ctx context.Context, method, path, contentType string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		var e struct{ Code, Message string }
+		json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e)
+		return nil, fmt.Errorf("fleet: %s %s: %s: %s", method, path, resp.Status, e.Message)
+	}
+	return resp, nil
 }
 
 // call does one JSON request against the fleet API.
@@ -55,21 +150,11 @@ func (c *fleetClient) call(ctx context.Context, method, path string, in, out any
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	resp, err := c.do(ctx, method, path, "application/json", body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("fleet: %w", err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		var e struct{ Code, Message string }
-		json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e)
-		return fmt.Errorf("fleet: %s %s: %s: %s", method, path, resp.Status, e.Message)
-	}
 	if out == nil {
 		return nil
 	}

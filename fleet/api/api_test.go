@@ -6,46 +6,43 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"admit/clock"
 	"admit/fleet"
+	"admit/fleet/access"
 	"admit/fleet/api"
+	"admit/fleet/api/apitest"
+	"admit/fleet/audit"
+	"admit/fleet/operator"
 	"admit/fleet/replicate"
 	"admit/fleet/sqlite"
 	"admit/fleet/wire"
 )
 
 type client struct {
-	t    *testing.T
-	base string
+	t *testing.T
+	*apitest.Client
 }
 
-// do sends a request and decodes the JSON answer into out; it returns the
-// status and the error code, if any.
+// do sends a request (a JSON body, or CSV for an import path) and decodes
+// the JSON answer into out; it returns the status and the error code, if
+// any.
 func (c *client) do(method, path, body string, out any) (int, string) {
 	c.t.Helper()
-	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
+	ct := ""
+	if strings.HasSuffix(strings.SplitN(path, "?", 2)[0], "/import") {
+		ct = "text/csv"
+	}
+	st, code, err := c.Send(c.Request(method, path, ct, strings.NewReader(body)), out)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		var e struct{ Code string }
-		json.Unmarshal(data, &e)
-		return resp.StatusCode, e.Code
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			c.t.Fatalf("%s %s: %v: %s", method, path, err, data)
-		}
-	}
-	return resp.StatusCode, ""
+	return st, code
 }
 
 func (c *client) must(method, path, body string, want int, out any) {
@@ -55,17 +52,40 @@ func (c *client) must(method, path, body string, want int, out any) {
 	}
 }
 
-func start(t *testing.T) *client {
+// fixture is a fleet API over a real SQLite store, on a fake clock.
+type fixture struct {
+	url   string
+	svc   *fleet.Service
+	ops   *operator.Service
+	audit audit.Store
+	clk   *clock.Fake
+}
+
+func newFixture(t *testing.T) *fixture {
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "fleet.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub := replicate.NewHub(replicate.Options{Store: st, Log: log})
-	svc := &fleet.Service{Store: st, Wake: hub.Wake}
-	srv := httptest.NewServer(api.Handler(svc, hub, log, api.Options{}))
+	clk := clock.NewFake(time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC))
+	hub := replicate.NewHub(replicate.Options{Store: st, Log: log, Clock: clk})
+	svc := &fleet.Service{Store: st, Wake: hub.Wake, Clock: clk}
+	ops := &operator.Service{Store: st, Clock: clk, Argon2: apitest.FastArgon2}
+	srv := httptest.NewServer(api.Handler(svc, hub, log, api.Options{Operators: ops, Audit: st, Clock: clk}))
 	t.Cleanup(func() { hub.Close(); srv.Close(); st.Close() })
-	return &client{t: t, base: srv.URL}
+	return &fixture{url: srv.URL, svc: svc, ops: ops, audit: st, clk: clk}
+}
+
+// signIn creates an operator with grants and signs it in through the API.
+func (f *fixture) signIn(t *testing.T, name string, grants ...access.Grant) *client {
+	t.Helper()
+	return &client{t: t, Client: apitest.SignIn(t, f.url, nil, f.ops, f.clk.Now(), name, grants...)}
+}
+
+// start is a fixture and its admin, signed in.
+func start(t *testing.T) *client {
+	f := newFixture(t)
+	return f.signIn(t, "root", access.Grant{Role: access.Admin, Event: access.AllEvents})
 }
 
 func TestTicketsThroughTheAPI(t *testing.T) {
@@ -170,6 +190,11 @@ func TestDevicesThroughTheAPI(t *testing.T) {
 	}
 	if st, code := c.do("POST", wire.EnrollPath, string(req), nil); st != 410 || code != "bad_token" {
 		t.Fatalf("token reused: %d %s", st, code)
+	}
+	var es []audit.Entry
+	c.must("GET", "/api/audit?route="+wire.EnrollPath, "", 200, &es)
+	if len(es) != 2 || es[1].ActorKind != audit.ActorDevice || es[1].Actor != "gate-1" || es[1].Status != 200 || es[0].ActorKind != audit.ActorAnonymous || es[0].Status != 410 {
+		t.Fatalf("enrollment audit %+v", es)
 	}
 	var cfg fleet.DesiredConfig
 	c.must("PUT", "/api/configs/group:north", `{"pulse_ms":700}`, 200, &cfg)

@@ -77,7 +77,7 @@ func startFleet(t *testing.T, opts replicate.Options) *fleetUnderTest {
 func (f *fleetUnderTest) enroll(t *testing.T, id string) ed25519.PrivateKey {
 	t.Helper()
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	if _, err := f.svc.PreEnroll(context.Background(), fleet.Device{ID: id, PublicKey: pub}); err != nil {
+	if _, err := f.svc.PreEnroll(context.Background(), fleet.Device{ID: id, Events: []string{"gala"}, PublicKey: pub}); err != nil {
 		t.Fatal(err)
 	}
 	return priv
@@ -234,8 +234,8 @@ func TestDivergedReplicaGetsSnapshot(t *testing.T) {
 	ch, _ := readMsg(t, ws)
 	c := r.Cursor("gala")
 	c.Running ^= 1
-	h := &wire.Hello{Protocol: wire.ProtocolVersion, Device: "gate-1", Cursors: map[string]wire.Cursor{"gala": c},
-		Signature: ed25519.Sign(key, wire.HelloSigningBytes(ch.Challenge.Nonce, "gate-1"))}
+	h := &wire.Hello{Protocol: 4, Device: "gate-1", Cursors: map[string]wire.Cursor{"gala": c}} // protocol 4: plain frames to read here
+	h.Signature = ed25519.Sign(key, h.SigningBytes(ch.Challenge.Nonce))
 	ws.WriteJSON(&wire.Message{Type: wire.TypeHello, Hello: h})
 	m, err := readMsg(t, ws)
 	if err != nil || m.Type != wire.TypeSnapshot || m.Snapshot.After != "" {
@@ -348,7 +348,7 @@ func TestConfigPushAndDrift(t *testing.T) {
 	f := startFleet(t, replicate.Options{})
 	ctx := context.Background()
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	if _, err := f.svc.PreEnroll(ctx, fleet.Device{ID: "gate-1", Group: "north", PublicKey: pub}); err != nil {
+	if _, err := f.svc.PreEnroll(ctx, fleet.Device{ID: "gate-1", Group: "north", Events: []string{"gala"}, PublicKey: pub}); err != nil {
 		t.Fatal(err)
 	}
 	r := newReplica()

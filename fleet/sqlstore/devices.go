@@ -10,13 +10,15 @@ import (
 	"admit/fleet"
 )
 
-const deviceCols = `id, name, grp, gate, public_key, created_at, revoked_at, last_seen, firmware, config_version, config_error`
+const deviceCols = `id, name, grp, gate, events, public_key, created_at, revoked_at, last_seen, firmware, config_version, config_error`
 
 func scanDevice(sc interface{ Scan(...any) error }) (fleet.Device, error) {
 	var d fleet.Device
 	var created, revoked, seen int64
-	err := sc.Scan(&d.ID, &d.Name, &d.Group, &d.Gate, &d.PublicKey, &created, &revoked, &seen, &d.Firmware, &d.ConfigVersion, &d.ConfigError)
+	var events string
+	err := sc.Scan(&d.ID, &d.Name, &d.Group, &d.Gate, &events, &d.PublicKey, &created, &revoked, &seen, &d.Firmware, &d.ConfigVersion, &d.ConfigError)
 	d.CreatedAt, d.RevokedAt, d.LastSeen = fromMS(created), fromMS(revoked), fromMS(seen)
+	d.Events = parseZones(events)
 	return d, err
 }
 
@@ -32,17 +34,41 @@ func (s *Store) PutDevice(ctx context.Context, d fleet.Device) error {
 	return tx.Commit()
 }
 
-// putDeviceTx creates d or replaces its registration (name, group, gate,
-// key), clearing a revocation: re-enrolling is how a device comes back.
+// putDeviceTx creates d, or updates an existing device's name, group,
+// gate and events. An existing device's key and revocation stay: only
+// rekeyTx changes them.
 func (s *Store) putDeviceTx(ctx context.Context, tx *sql.Tx, d fleet.Device) error {
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO devices (id, name, grp, gate, public_key, created_at) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name, grp = excluded.grp, gate = excluded.gate,
-		public_key = excluded.public_key, revoked_at = 0`),
-		d.ID, d.Name, d.Group, d.Gate, d.PublicKey, ms(d.CreatedAt))
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO devices (id, name, grp, gate, events, public_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, grp = excluded.grp, gate = excluded.gate, events = excluded.events`),
+		d.ID, d.Name, d.Group, d.Gate, zonesJSON(d.Events), d.PublicKey, ms(d.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("put device %q: %w", d.ID, err)
 	}
 	return s.notify(ctx, tx, "d:"+d.ID)
+}
+
+func (s *Store) RekeyDevice(ctx context.Context, id string, pub []byte) error {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("rekey device: %w", err)
+	}
+	defer tx.Rollback()
+	if err := s.rekeyTx(ctx, tx, id, pub); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// rekeyTx sets an existing device's key and clears its revocation.
+func (s *Store) rekeyTx(ctx context.Context, tx *sql.Tx, id string, pub []byte) error {
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET public_key = ?, revoked_at = 0 WHERE id = ?`), pub, id)
+	if err != nil {
+		return fmt.Errorf("rekey device %q: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("device %q: %w", id, fleet.ErrNotFound)
+	}
+	return s.notify(ctx, tx, "d:"+id)
 }
 
 func (s *Store) Device(ctx context.Context, id string) (fleet.Device, error) {

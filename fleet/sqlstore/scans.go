@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"admit/fleet"
@@ -123,8 +124,23 @@ func direction(d string) string {
 }
 
 func (s *Store) RecentScans(ctx context.Context, limit int) ([]fleet.ScanRecord, error) {
+	return s.recentScans(ctx, ``, nil, limit)
+}
+
+func (s *Store) EventScans(ctx context.Context, events []string, limit int) ([]fleet.ScanRecord, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(events))
+	for i, e := range events {
+		args[i] = e
+	}
+	return s.recentScans(ctx, `WHERE event_id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(events)), ", ")+`)`, args, limit)
+}
+
+func (s *Store) recentScans(ctx context.Context, where string, args []any, limit int) ([]fleet.ScanRecord, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT device_id, seq, event_id, ticket_id, gate, at, outcome, reason, sentence, received_at, direction
-		FROM scans ORDER BY received_at DESC, at DESC, seq DESC LIMIT ?`), limit)
+		FROM scans `+where+` ORDER BY received_at DESC, at DESC, seq DESC LIMIT ?`), append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("recent scans: %w", err)
 	}

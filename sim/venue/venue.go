@@ -10,6 +10,8 @@ package venue
 import (
 	"context"
 	"crypto/ed25519"
+	crand "crypto/rand"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"image"
@@ -30,7 +32,9 @@ import (
 	"admit/clock"
 	"admit/decode"
 	"admit/fleet"
+	"admit/fleet/access"
 	"admit/fleet/node"
+	"admit/fleet/operator"
 	"admit/fleet/qrimage"
 	"admit/hal"
 	halgpio "admit/hal/gpio"
@@ -81,6 +85,8 @@ type Venue struct {
 	Fleet   *node.Node
 	Gates   []*Gate
 	Tickets []fleet.Ticket
+	// Login is the demo's operator (an admin), to sign in to the console.
+	Login Login
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -105,7 +111,9 @@ func Start(ctx context.Context, cfg Config) (*Venue, error) {
 		cfg.Clock = clock.Real{}
 	}
 	// Gates are enrolled (pre-enrolled with keys made here, as a
-	// provisioning station would): the fleet takes no unsigned agent.
+	// provisioning station would): the fleet takes no unsigned agent. The
+	// fleet serves TLS with its own CA, as a real one does; the gates pin
+	// it and hold the fleet's replica key, as enrollment would leave them.
 	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(cfg.DataDir, "fleet"), Addr: cfg.Addr, Log: cfg.Log.With("part", "fleet"),
 		Clock: cfg.Clock, RequireEnrollment: true})
 	if err != nil {
@@ -147,7 +155,49 @@ func Start(ctx context.Context, cfg Config) (*Venue, error) {
 	return v, nil
 }
 
+// Login is an operator's sign-in: a name, a password and the TOTP seed
+// (base32, as oathtool -b and authenticator apps take it).
+type Login struct {
+	Name, Password, TOTPSecret string
+}
+
+// DemoOperator is the demo's operator.
+const DemoOperator = "demo"
+
+// demoLogin makes the demo's operator an admin with a fresh password,
+// keeping its TOTP seed across restarts (so an authenticator app that
+// enrolled it still works).
+func (v *Venue) demoLogin(ctx context.Context) error {
+	ops := v.Fleet.Operators
+	o, err := ops.Store.Operator(ctx, DemoOperator)
+	if errors.Is(err, operator.ErrNotFound) {
+		o, _, err = ops.CreateOperator(ctx, DemoOperator, []access.Grant{{Role: access.Admin, Event: access.AllEvents}}, "demo")
+	}
+	if err != nil {
+		return fmt.Errorf("demo login: %w", err)
+	}
+	seed := o.TOTPSecret
+	if len(seed) == 0 {
+		if seed, err = operator.NewTOTPSecret(); err != nil {
+			return err
+		}
+	}
+	var pw [10]byte
+	if _, err := crand.Read(pw[:]); err != nil {
+		return err
+	}
+	password := "demo-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(pw[:]))
+	if _, err := ops.SetCredentials(ctx, DemoOperator, password, seed); err != nil {
+		return fmt.Errorf("demo login: %w", err)
+	}
+	v.Login = Login{Name: DemoOperator, Password: password, TOTPSecret: operator.SecretText(seed)}
+	return nil
+}
+
 func (v *Venue) setup(ctx context.Context) error {
+	if err := v.demoLogin(ctx); err != nil {
+		return err
+	}
 	svc := v.Fleet.Service
 	_, err := svc.CreateEvent(ctx, fleet.Event{ID: v.cfg.Event, Name: "Demo night"})
 	if err != nil && !errors.Is(err, fleet.ErrExists) {
@@ -198,14 +248,20 @@ func (v *Venue) startGate(ctx context.Context, i int, ln net.Listener, peers []s
 	if err != nil {
 		return fmt.Errorf("%s key: %w", name, err)
 	}
-	if _, err := v.Fleet.Service.PreEnroll(ctx, fleet.Device{ID: device, Name: name, Gate: name, PublicKey: pub}); err != nil {
+	// A restarted demo makes new keys for its gates: the provisioning
+	// station re-keys them explicitly, as an operator would.
+	_, err = v.Fleet.Service.PreEnroll(ctx, fleet.Device{ID: device, Name: name, Gate: name, Events: []string{v.cfg.Event}, PublicKey: pub})
+	if errors.Is(err, fleet.ErrExists) {
+		_, err = v.Fleet.Service.RekeyDevice(ctx, device, pub)
+	}
+	if err != nil {
 		return fmt.Errorf("%s enrollment: %w", name, err)
 	}
 	g.camera = camera.New("camera0", g.Camera, decode.Options{})
 	cfg := agent.Config{
 		Device: device, Gate: name, Event: v.cfg.Event,
 		DataDir:  filepath.Join(v.cfg.DataDir, device),
-		FleetURL: v.Fleet.AgentURL(), Key: key, CAFingerprint: v.Fleet.CAFingerprint,
+		FleetURL: v.Fleet.AgentURL(), Key: key, CAFingerprint: v.Fleet.CAFingerprint, ReplicaKey: v.Fleet.ReplicaKey,
 		Readers: []hal.CredentialReader{g.camera, reader},
 		Relay:   g.Relay, Indicator: g.Indicator,
 		StatusListener: ln, Peers: peers,
