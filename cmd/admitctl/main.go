@@ -34,6 +34,7 @@ commands:
   otp      the current TOTP code of a base32 secret (the demo's login)
   ticket   issue, show or verify ticket codes offline (admitctl ticket -h)
   keys     generate, list and retire event signing keys offline (admitctl keys -h)
+  nfc      program and read NTAG 424 DNA tickets through a PN532 (admitctl nfc)
 `
 
 func main() {
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return otpCmd(ctx, args[1:], stdout, stderr)
 	case "ticket", "keys":
 		return ticketcli.Run(ctx, args, stdout, stderr)
+	case "nfc":
+		return nfcCmd(ctx, args[1:], stdout, stderr, nil)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -76,6 +76,21 @@ type Display struct {
 	Chip string `json:"chip"` // ssd1306 or hd44780 (PCF8574 backpack)
 	I2C  string `json:"i2c"`
 	Addr Addr   `json:"addr"`
+	// Cols and Rows are an hd44780's characters (16 × 2 when empty).
+	Cols int `json:"cols,omitempty"`
+	Rows int `json:"rows,omitempty"`
+}
+
+// Size returns an hd44780's columns and rows, 16 × 2 by default.
+func (d Display) Size() (cols, rows int) {
+	cols, rows = d.Cols, d.Rows
+	if cols == 0 {
+		cols = 16
+	}
+	if rows == 0 {
+		rows = 2
+	}
+	return cols, rows
 }
 
 // Scanner is a USB barcode scanner in keyboard mode.
@@ -241,7 +256,16 @@ func (f *File) Validate() error {
 		}
 	}
 	if d := f.Display; d != nil {
-		if d.Chip != "ssd1306" && d.Chip != "hd44780" {
+		switch d.Chip {
+		case "ssd1306":
+			if d.Cols != 0 || d.Rows != 0 {
+				v.errf("display", "cols and rows are for an hd44780; an ssd1306 is 128 pixels wide")
+			}
+		case "hd44780":
+			if c, r := d.Size(); c < 8 || c > 40 || r < 1 || r > 4 || c*r > 80 {
+				v.errf("display", "hd44780 of %d×%d characters: want 8–40 columns, 1–4 rows", c, r)
+			}
+		default:
 			v.errf("display", "chip %q: want ssd1306 or hd44780", d.Chip)
 		}
 		if d.I2C == "" {

@@ -21,6 +21,13 @@ func TestExampleBoards(t *testing.T) {
 	if h.NFC[0].Bus != "spi" || !h.NFC[0].SoftLSBFirst || h.Relay != nil {
 		t.Fatalf("handheld: %+v", h)
 	}
+	k, err := Load("../../build/boards/kiosk-lcd.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, r := k.Display.Size(); k.Display.Chip != "hd44780" || c != 20 || r != 4 {
+		t.Fatalf("kiosk display: %+v", k.Display)
+	}
 }
 
 func TestValidationErrors(t *testing.T) {
@@ -39,6 +46,8 @@ func TestValidationErrors(t *testing.T) {
 		{"syntax", "{\"model\":\"rpi4\",\n\"relay\":{\"pin\":}}", []string{"line 2:"}},
 		{"bad duration", `{"model":"rpi4","relay":{"pin":"GPIO17","pulse":800}}`, []string{`duration must be a string like "800ms"`}},
 		{"model", `{}`, []string{"board: model missing"}},
+		{"hd44780 size", `{"model":"generic","display":{"chip":"hd44780","i2c":"1","addr":"0x27","cols":40,"rows":4}}`, []string{"hd44780 of 40×4 characters"}},
+		{"ssd1306 size", `{"model":"generic","display":{"chip":"ssd1306","i2c":"1","addr":"0x3c","cols":16}}`, []string{"cols and rows are for an hd44780"}},
 		{"scanner", `{"model":"generic","scanners":[{"name":"s","device":"/tmp/x","terminator":"cr"}]}`,
 			[]string{`s: device "/tmp/x"`, `s: terminator "cr"`}},
 	} {

@@ -13,5 +13,8 @@
 //     the UID, reported as hal.AssuranceLow since UIDs clone.
 //
 // A card that stays in the field is read once; it must leave before it is
-// read again.
+// read again. While the field is empty the controller waits for the next
+// card itself (MaxRetries 0xFF), so a tap is read as soon as the card
+// answers; while a card rests on the reader, it is checked every
+// PollInterval.
 package nfc

@@ -16,6 +16,9 @@ import (
 // Initiator is the part of an NFC controller the Reader uses; *pn532.Dev
 // has it.
 type Initiator interface {
+	// SetMaxRetries sets the chip's retries; passive 0xFF makes
+	// InListPassiveTarget wait for a card.
+	SetMaxRetries(ctx context.Context, atr, psl, passive byte) error
 	InListPassiveTarget(ctx context.Context) (pn532.Target, error)
 	InDataExchange(ctx context.Context, tg byte, out, in []byte) (int, error)
 	InRelease(ctx context.Context, tg byte) error
@@ -50,11 +53,14 @@ func (e *APDUError) Error() string { return fmt.Sprintf("nfc: %s: status word %0
 
 // Opts configures a Reader.
 type Opts struct {
-	Name         string        // credential source, "nfc0"
-	PollInterval time.Duration // pause after a poll that found nothing new (100ms)
-	MaxTicket    int           // largest ticket accepted (4096 bytes)
-	Clock        clock.Clock   // clock.Real{}
-	Logger       *slog.Logger  // slog.Default()
+	Name string // credential source, "nfc0"
+	// PollInterval is the pause between two checks whether the card last
+	// read is still in the field (100ms). An empty field is not polled: the
+	// chip waits for the next card itself.
+	PollInterval time.Duration
+	MaxTicket    int          // largest ticket accepted (4096 bytes)
+	Clock        clock.Clock  // clock.Real{}
+	Logger       *slog.Logger // slog.Default()
 }
 
 // Reader reads one credential per card presentation.
@@ -63,7 +69,17 @@ type Reader struct {
 	opts Opts
 
 	last []byte // UID of the card read last, while it stays in the field
+	// passive is the MxRtyPassiveActivation the Reader last set; 0 before
+	// it set any.
+	passive byte
 }
+
+// MaxRetries for passive activation: waiting for a card (the chip tries
+// until one comes) and checking whether the last one is still there.
+const (
+	waitRetries     = 0xFF
+	presenceRetries = 0x01 // two tries
+)
 
 var _ hal.CredentialReader = (*Reader)(nil)
 
@@ -93,13 +109,16 @@ func NewReader(dev Initiator, opts *Opts) *Reader {
 
 func (r *Reader) String() string { return "nfc reader " + r.opts.Name }
 
-// Read polls until a new card yields a credential, ctx ends, or the
-// controller fails. Card-level failures (a card pulled away too early, a
-// foreign phone, a malformed tag) are logged and the card is skipped until
-// it leaves the field.
+// Read returns the credential of the next card presented. While the field
+// is empty the chip itself waits for a card (InListPassiveTarget with
+// MaxRetries 0xFF), so a tap is read as soon as the card answers, not at
+// the next poll; while the card last read stays in the field, the Reader
+// checks every PollInterval whether it left or another came. Card-level
+// failures (a card pulled away too early, a foreign phone, a malformed
+// tag) are logged and the card is skipped until it leaves the field.
 func (r *Reader) Read(ctx context.Context) (hal.Credential, error) {
 	for {
-		c, err := r.ReadOnce(ctx)
+		c, err := r.poll(ctx, r.last == nil)
 		switch {
 		case err == nil:
 			return c, nil
@@ -108,6 +127,9 @@ func (r *Reader) Read(ctx context.Context) (hal.Credential, error) {
 			r.opts.Logger.Info("nfc: card skipped", "reader", r.opts.Name, "err", err)
 		default:
 			return hal.Credential{}, err
+		}
+		if r.last == nil {
+			continue // the field is empty: wait for the next card at once
 		}
 		select {
 		case <-ctx.Done():
@@ -124,9 +146,25 @@ func cardLevel(err error) bool {
 		errors.Is(err, ErrCardRemoved) || errors.As(err, &ae) || errors.As(err, &se)
 }
 
-// ReadOnce polls the field once. It returns hal.ErrNoCredential when the
-// field is empty or holds the card already read.
+// ReadOnce polls the field once, with a bounded number of activation
+// tries. It returns hal.ErrNoCredential when the field is empty or holds
+// the card already read.
 func (r *Reader) ReadOnce(ctx context.Context) (hal.Credential, error) {
+	return r.poll(ctx, false)
+}
+
+// poll lists one card and reads it; wait lets the chip wait for one.
+func (r *Reader) poll(ctx context.Context, wait bool) (hal.Credential, error) {
+	passive := byte(presenceRetries)
+	if wait {
+		passive = waitRetries
+	}
+	if r.passive != passive {
+		if err := r.dev.SetMaxRetries(ctx, 0xFF, 0x01, passive); err != nil {
+			return hal.Credential{}, fmt.Errorf("nfc %s: %w", r.opts.Name, err)
+		}
+		r.passive = passive
+	}
 	tg, err := r.dev.InListPassiveTarget(ctx)
 	if errors.Is(err, pn532.ErrNoCard) {
 		r.last = nil

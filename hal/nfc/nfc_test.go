@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +47,7 @@ func forBuses(t *testing.T, f func(t *testing.T, chip *pn532sim.Chip, r *Reader)
 	for _, bus := range []string{"i2c", "spi"} {
 		t.Run(bus, func(t *testing.T) {
 			clk := clock.NewAuto(time.Unix(100, 0))
-			chip := pn532sim.New()
+			chip := pn532sim.New(pn532sim.WithClock(clk))
 			chip.SetBusyPolls(1)
 			r := NewReader(newDev(t, chip, bus, clk), &Opts{Name: "nfc0", Clock: clk, Logger: quiet})
 			f(t, chip, r)
@@ -217,7 +218,7 @@ func (s *switcher) InListPassiveTarget(ctx context.Context) (pn532.Target, error
 
 func TestReadSkipsForeignCardUntilNext(t *testing.T) {
 	clk := clock.NewAuto(time.Unix(100, 0))
-	chip := pn532sim.New()
+	chip := pn532sim.New(pn532sim.WithClock(clk))
 	chip.Place(&pn532sim.Phone{ID: []byte{0x08, 1, 2, 3}, NoApp: true})
 	sw := &switcher{Initiator: newDev(t, chip, "i2c", clk), chip: chip, after: 5,
 		next: pn532sim.NewNTAG(pn532sim.NTAG213, uid7, pn532sim.NDEFTLV(pn532sim.TextRecord("en", "AD1NEXT")))}
@@ -233,5 +234,84 @@ func TestReadSkipsForeignCardUntilNext(t *testing.T) {
 	cancel()
 	if _, err := r.Read(cctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled read: %v", err)
+	}
+}
+
+// A tap is read as soon as the card answers: the Reader does not wait for
+// its PollInterval while the field is empty, the chip waits for the card
+// (MaxRetries 0xFF). In virtual time, from the card's arrival to the
+// credential: nothing with an IRQ line, one status poll interval without.
+func TestTapIsReadWithoutWaitingForAPoll(t *testing.T) {
+	for _, bus := range []string{"i2c", "i2c-irq", "spi"} {
+		t.Run(bus, func(t *testing.T) {
+			clk := clock.NewFake(time.Unix(100, 0))
+			chip := pn532sim.New(pn532sim.WithClock(clk))
+			o := pn532.Opts{Clock: clk}
+			if bus == "i2c-irq" {
+				o.IRQ = chip.IRQ()
+			}
+			var d *pn532.Dev
+			var err error
+			if bus == "spi" {
+				d, err = pn532.NewSPI(chip.SPI(), &o)
+			} else {
+				d, err = pn532.NewI2C(chip.I2C(), &o)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := NewReader(d, &Opts{Clock: clk, Logger: quiet})
+			type res struct {
+				c   hal.Credential
+				err error
+			}
+			done := make(chan res, 1)
+			go func() {
+				c, err := r.Read(ctx)
+				done <- res{c, err}
+			}()
+			// The driver's own Init-free start: wait until the chip waits.
+			for !chip.Waiting() {
+				if clk.Pending() > 0 {
+					clk.Advance(time.Millisecond)
+				}
+				runtime.Gosched()
+			}
+			if got := chip.MaxRetries(); got[2] != 0xFF {
+				t.Fatalf("the reader waits with MaxRetries % X", got)
+			}
+			// Hours pass with an empty field: no poll is due, nothing returns.
+			for i := 0; i < 50; i++ {
+				clk.Advance(time.Minute)
+			}
+			select {
+			case r := <-done:
+				t.Fatalf("returned without a card: %+v", r)
+			default:
+			}
+			tap := clk.Now()
+			chip.Place(pn532sim.NewNTAG(pn532sim.NTAG215, uid7, pn532sim.NDEFTLV(pn532sim.TextRecord("en", ticketText))))
+			for {
+				select {
+				case got := <-done:
+					if got.err != nil || string(got.c.Payload) != ticketText {
+						t.Fatalf("%q %v", got.c.Payload, got.err)
+					}
+					limit := pn532.DefaultOpts.WaitPollInterval
+					if bus == "i2c-irq" {
+						limit = 0
+					}
+					if waited := got.c.At.Sub(tap); waited > limit {
+						t.Fatalf("tap to credential %v of virtual time, want at most %v", waited, limit)
+					}
+					return
+				default:
+				}
+				if clk.Pending() > 0 {
+					clk.Advance(time.Millisecond)
+				}
+				runtime.Gosched()
+			}
+		})
 	}
 }

@@ -8,12 +8,19 @@ import (
 
 // Command codes, UM0701-02 §7.
 const (
+	cmdDiagnose            = 0x00
 	cmdGetFirmwareVersion  = 0x02
+	cmdGetGeneralStatus    = 0x04
 	cmdSAMConfiguration    = 0x14
+	cmdPowerDown           = 0x16
 	cmdRFConfiguration     = 0x32
 	cmdInDataExchange      = 0x40
+	cmdInCommunicateThru   = 0x42
+	cmdInDeselect          = 0x44
 	cmdInListPassiveTarget = 0x4A
 	cmdInRelease           = 0x52
+	cmdInSelect            = 0x54
+	cmdInAutoPoll          = 0x60
 )
 
 // Firmware is the answer to GetFirmwareVersion.
@@ -63,17 +70,23 @@ func (d *Dev) SAMConfiguration(ctx context.Context, mode SAMMode, timeout time.D
 	return nil
 }
 
-// RFConfiguration sets configuration item item to data.
+// RFConfiguration sets configuration item item to data (UM0701-02
+// §7.3.1).
 func (d *Dev) RFConfiguration(ctx context.Context, item byte, data ...byte) error {
-	if _, err := d.call(ctx, cmdRFConfiguration, append([]byte{item}, data...), 0); err != nil {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.callLocked(ctx, cmdRFConfiguration, append([]byte{item}, data...), 0, false); err != nil {
 		return fmt.Errorf("pn532: RF configuration %#02x: %w", item, err)
+	}
+	if item == 0x05 && len(data) == 3 {
+		d.passiveRetries = data[2]
 	}
 	return nil
 }
 
 // SetMaxRetries is RFConfiguration item 0x05: retries for ATR_REQ, PSL_REQ
-// and passive activation (InListPassiveTarget). 0xFF means forever, which a
-// gate never wants: InListPassiveTarget would not return without a card.
+// and passive activation (InListPassiveTarget); n means n+1 tries, 0xFF
+// tries until a card comes. The chip starts with FF 01 FF.
 func (d *Dev) SetMaxRetries(ctx context.Context, atr, psl, passive byte) error {
 	return d.RFConfiguration(ctx, 0x05, atr, psl, passive)
 }
@@ -105,9 +118,15 @@ func (t Target) String() string {
 const inListMax = 1 + 1 + 2 + 1 + 1 + 10 + 20
 
 // InListPassiveTarget looks for one card at 106 kbps type A, as many times
-// as MaxRetries allows. It returns ErrNoCard when the field is empty.
+// as MaxRetries allows. It returns ErrNoCard when the field stays empty.
+// With MxRtyPassiveActivation 0xFF (the chip's default; SetMaxRetries) the
+// chip waits for a card as long as it takes, and so does the call: no
+// Opts.Timeout, only ctx, on whose end the command is aborted (an ACK
+// frame) and ctx.Err() returned.
 func (d *Dev) InListPassiveTarget(ctx context.Context) (Target, error) {
-	r, err := d.call(ctx, cmdInListPassiveTarget, []byte{0x01, 0x00}, inListMax)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r, err := d.callLocked(ctx, cmdInListPassiveTarget, []byte{0x01, 0x00}, inListMax, d.passiveRetries == 0xFF)
 	if err != nil {
 		return Target{}, fmt.Errorf("pn532: in list passive target: %w", err)
 	}

@@ -12,8 +12,17 @@
 //     write, 0x02 status read, 0x03 data read. Controllers that cannot shift
 //     LSB first (the Raspberry Pi's) are driven MSB first with every byte
 //     bit-reversed in software (Opts.SoftLSBFirst).
-//   - IRQ (optional): active low when a frame is ready; without it the driver
-//     polls the status byte every Opts.PollInterval until Opts.Timeout.
+//   - IRQ (optional): active low when a frame is ready. The driver sleeps on
+//     its falling edge; without it the driver polls the status byte every
+//     Opts.PollInterval until Opts.Timeout.
+//
+// Waiting for a card: the chip's MxRtyPassiveActivation (RFConfiguration
+// item 0x05, UM0701-02 §7.3.1) is 0xFF after reset, which makes
+// InListPassiveTarget run until a card comes. The driver follows what it
+// set (SetMaxRetries): with 0xFF it waits for the answer without
+// Opts.Timeout, polling the status every Opts.WaitPollInterval (or on the
+// IRQ edge), until ctx ends, and then aborts the command with an ACK
+// frame. InAutoPoll with AutoPollForever does the same.
 //
 // Protocol: every command is an information frame D4 CC … from the host; the
 // chip acknowledges it with an ACK frame, then answers with D5 CC+1 …. A

@@ -26,11 +26,19 @@ type Opts struct {
 	// software, for controllers that cannot shift LSB first (Raspberry Pi).
 	SoftLSBFirst bool
 	// IRQ is the chip's IRQ output (active low). nil: poll the status byte.
+	// The driver asks it for falling edges and sleeps on WaitForEdge; a pin
+	// that cannot report edges is read every PollInterval instead.
 	IRQ gpio.PinIn
-	// Timeout bounds the wait for each frame from the chip (ACK, response).
+	// Timeout bounds the wait for each frame from the chip (ACK, response),
+	// except the answer of a command that waits for a card (see
+	// InListPassiveTarget), which only the context bounds.
 	Timeout time.Duration
 	// PollInterval is the pause between two readiness checks.
 	PollInterval time.Duration
+	// WaitPollInterval is the pause between two status reads while a
+	// command waits for a card and there is no IRQ pin: the longest a tap
+	// waits for the driver to notice the chip's answer (5 ms).
+	WaitPollInterval time.Duration
 	// Retries is how many times a command is repeated after a lost ACK, a
 	// NACK, a damaged response or a timeout. Negative means none.
 	Retries int
@@ -43,13 +51,14 @@ type Opts struct {
 // DefaultOpts are the options used for zero fields. NewI2C and NewSPI copy
 // them; they never change the caller's Opts nor DefaultOpts.
 var DefaultOpts = Opts{
-	Addr:         0x24,
-	SPIFreq:      physic.MegaHertz,
-	Timeout:      time.Second,
-	PollInterval: time.Millisecond,
-	Retries:      2,
-	WakeDelay:    2 * time.Millisecond,
-	Clock:        clock.Real{},
+	Addr:             0x24,
+	SPIFreq:          physic.MegaHertz,
+	Timeout:          time.Second,
+	PollInterval:     time.Millisecond,
+	WaitPollInterval: 5 * time.Millisecond,
+	Retries:          2,
+	WakeDelay:        2 * time.Millisecond,
+	Clock:            clock.Real{},
 }
 
 func (o Opts) withDefaults() Opts {
@@ -65,6 +74,9 @@ func (o Opts) withDefaults() Opts {
 	}
 	if o.PollInterval == 0 {
 		o.PollInterval = d.PollInterval
+	}
+	if o.WaitPollInterval == 0 {
+		o.WaitPollInterval = d.WaitPollInterval
 	}
 	if o.Retries == 0 {
 		o.Retries = d.Retries
@@ -111,11 +123,23 @@ type transport interface {
 
 // Dev is a PN532 on a bus.
 type Dev struct {
-	opts Opts
-	t    transport
+	opts  Opts
+	t     transport
+	edges bool // opts.IRQ reports falling edges
 
-	mu  sync.Mutex // serialises commands; guards buf
+	mu  sync.Mutex // serialises commands; guards the fields below
 	buf []byte
+	// passiveRetries is the chip's MxRtyPassiveActivation as last set
+	// (0xFF after reset: InListPassiveTarget waits for a card).
+	passiveRetries byte
+}
+
+func newDev(o Opts, t transport) *Dev {
+	d := &Dev{opts: o, t: t, passiveRetries: 0xFF}
+	if o.IRQ != nil {
+		d.edges = o.IRQ.In(gpio.PullUp, gpio.FallingEdge) == nil
+	}
+	return d
 }
 
 // NewI2C returns a PN532 on an I²C bus. It does no I/O: call Init.
@@ -128,7 +152,7 @@ func NewI2C(bus i2c.Bus, opts *Opts) (*Dev, error) {
 		o = *opts
 	}
 	o = o.withDefaults()
-	return &Dev{opts: o, t: &i2cTransport{d: i2c.Dev{Bus: bus, Addr: o.Addr}}}, nil
+	return newDev(o, &i2cTransport{d: i2c.Dev{Bus: bus, Addr: o.Addr}}), nil
 }
 
 // NewSPI returns a PN532 on an SPI port (mode 0, LSB first, or MSB first
@@ -151,7 +175,7 @@ func NewSPI(port spi.Port, opts *Opts) (*Dev, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pn532: connect SPI %s: %w", port, err)
 	}
-	return &Dev{opts: o, t: &spiTransport{c: c, soft: o.SoftLSBFirst, name: port.String()}}, nil
+	return newDev(o, &spiTransport{c: c, soft: o.SoftLSBFirst, name: port.String()}), nil
 }
 
 func (d *Dev) String() string { return "pn532(" + d.t.String() + ")" }
@@ -203,6 +227,13 @@ func (d *Dev) pause(ctx context.Context, dur time.Duration) error {
 func (d *Dev) call(ctx context.Context, code byte, params []byte, respMax int) ([]byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.callLocked(ctx, code, params, respMax, false)
+}
+
+// callLocked is call; wait says the answer may take as long as a card
+// takes to come: it is awaited without Opts.Timeout, until ctx ends, and
+// then the command is aborted.
+func (d *Dev) callLocked(ctx context.Context, code byte, params []byte, respMax int, wait bool) ([]byte, error) {
 	req, err := AppendFrame(d.buf[:0], TFIHost, append([]byte{code}, params...))
 	if err != nil {
 		return nil, err
@@ -213,7 +244,7 @@ func (d *Dev) call(ctx context.Context, code byte, params []byte, respMax int) (
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		resp, err := d.once(ctx, code, req, respMax)
+		resp, err := d.once(ctx, code, req, respMax, wait)
 		if err == nil {
 			return resp, nil
 		}
@@ -234,13 +265,16 @@ func retryable(err error) bool {
 
 var errNACKed = errors.New("pn532: chip NACKed the command")
 
-func (d *Dev) once(ctx context.Context, code byte, req []byte, respMax int) ([]byte, error) {
+func (d *Dev) once(ctx context.Context, code byte, req []byte, respMax int, wait bool) ([]byte, error) {
 	if err := d.t.write(req); err != nil {
 		return nil, fmt.Errorf("pn532: write: %w", err)
 	}
 	// ACK.
-	b, err := d.readFrame(ctx, len(ackFrame))
+	b, err := d.readFrame(ctx, len(ackFrame), false)
 	if err != nil {
+		if ctx.Err() != nil {
+			_ = d.t.write(ackFrame) // abort the command, whatever it became
+		}
 		return nil, fmt.Errorf("waiting for ACK: %w", err)
 	}
 	f, _, err := ParseFrame(b)
@@ -261,8 +295,13 @@ func (d *Dev) once(ctx context.Context, code byte, req []byte, respMax int) ([]b
 				return nil, fmt.Errorf("pn532: write NACK: %w", err)
 			}
 		}
-		b, err := d.readFrame(ctx, size)
+		b, err := d.readFrame(ctx, size, wait && try == 0)
 		if err != nil {
+			if ctx.Err() != nil {
+				// The chip is still running the command (waiting for a
+				// card): an ACK frame aborts it (UM0701-02 §6.2.1.3).
+				_ = d.t.write(ackFrame)
+			}
 			return nil, fmt.Errorf("waiting for response: %w", err)
 		}
 		f, _, err := ParseFrame(b)
@@ -308,8 +347,14 @@ func announcedLen(b []byte) (int, bool) {
 }
 
 // readFrame waits until the chip is ready, then reads n bytes of frame.
-func (d *Dev) readFrame(ctx context.Context, n int) ([]byte, error) {
+// With wait, there is no deadline but ctx's and the status is polled every
+// WaitPollInterval (an edge-capable IRQ pin is waited on either way).
+func (d *Dev) readFrame(ctx context.Context, n int, wait bool) ([]byte, error) {
 	deadline := d.opts.Clock.Now().Add(d.opts.Timeout)
+	interval := d.opts.PollInterval
+	if wait {
+		interval = d.opts.WaitPollInterval
+	}
 	p := make([]byte, n)
 	for {
 		ready, err := d.isReady()
@@ -325,10 +370,24 @@ func (d *Dev) readFrame(ctx context.Context, n int) ([]byte, error) {
 				return p, nil
 			}
 		}
-		if !d.opts.Clock.Now().Before(deadline) {
+		now := d.opts.Clock.Now()
+		if !wait && !now.Before(deadline) {
 			return nil, fmt.Errorf("%w (%s)", ErrTimeout, d.opts.Timeout)
 		}
-		if err := d.pause(ctx, d.opts.PollInterval); err != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if d.edges {
+			// Sleep on the IRQ line; come back now and then to look at the
+			// context and the deadline.
+			slice := maxEdgeWait
+			if !wait {
+				slice = min(slice, deadline.Sub(now))
+			}
+			d.opts.IRQ.WaitForEdge(slice)
+			continue
+		}
+		if err := d.pause(ctx, interval); err != nil {
 			return nil, err
 		}
 	}
@@ -344,6 +403,10 @@ func (d *Dev) isReady() (bool, error) {
 	}
 	return ok, nil
 }
+
+// maxEdgeWait bounds one WaitForEdge, so a cancelled context is noticed
+// within it.
+const maxEdgeWait = 50 * time.Millisecond
 
 type i2cTransport struct {
 	d   i2c.Dev

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -61,7 +62,7 @@ func forEachBus(t *testing.T, o Opts, f func(t *testing.T, r rig)) {
 			clk := clock.NewAuto(time.Unix(0, 0))
 			o := o
 			o.Clock = clk
-			c := pn532sim.New()
+			c := pn532sim.New(pn532sim.WithClock(clk))
 			c.SetBusyPolls(2) // exercise the ready polling
 			f(t, rig{chip: c, dev: b.mk(t, c, o), clk: clk})
 		})
@@ -96,8 +97,17 @@ func TestInitAndFirmware(t *testing.T) {
 
 func TestInListPassiveTarget(t *testing.T) {
 	forEachBus(t, Opts{}, func(t *testing.T, r rig) {
+		// Three tries (MxRtyPassiveActivation 2), each an activation
+		// attempt of the emulator's virtual time, then NbTg 0.
+		if err := r.dev.SetMaxRetries(ctx, 0xFF, 0x01, 0x02); err != nil {
+			t.Fatal(err)
+		}
+		t0 := r.clk.Now()
 		if _, err := r.dev.InListPassiveTarget(ctx); !errors.Is(err, ErrNoCard) {
 			t.Fatalf("empty field: %v", err)
+		}
+		if waited := r.clk.Now().Sub(t0); waited < 3*pn532sim.DefaultActivationTime {
+			t.Fatalf("empty field answered after %v of virtual time, before three tries", waited)
 		}
 		r.chip.Place(pn532sim.NewNTAG(pn532sim.NTAG213, ntagUID, nil))
 		tg, err := r.dev.InListPassiveTarget(ctx)
@@ -131,6 +141,133 @@ func TestInListPassiveTarget(t *testing.T) {
 		var se *StatusError
 		if !errors.As(err, &se) || se.Code != 0x27 {
 			t.Fatalf("exchange after release: %v", err)
+		}
+	})
+}
+
+// A card that left the field is still the chip's target: exchanges with it
+// time out (0x01, after the RF timeout) until InRelease, after which the
+// target is unknown (0x27). UM0701-02 §7.3.8, §7.3.11.
+func TestExchangeAfterRemoval(t *testing.T) {
+	forEachBus(t, Opts{}, func(t *testing.T, r rig) {
+		if err := r.dev.SetMaxRetries(ctx, 0xFF, 0x01, 0x00); err != nil {
+			t.Fatal(err)
+		}
+		r.chip.Place(pn532sim.NewNTAG(pn532sim.NTAG213, ntagUID, nil))
+		if _, err := r.dev.InListPassiveTarget(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r.chip.Remove()
+		var buf [16]byte
+		for i := 0; i < 2; i++ {
+			t0 := r.clk.Now()
+			_, err := r.dev.InDataExchange(ctx, 1, []byte{0x30, 0x04}, buf[:])
+			var se *StatusError
+			if !errors.As(err, &se) || se.Code != 0x01 || !errors.Is(err, ErrTargetGone) {
+				t.Fatalf("exchange %d with a removed card: %v", i, err)
+			}
+			if waited := r.clk.Now().Sub(t0); waited < 51*time.Millisecond {
+				t.Fatalf("timeout after %v, before the 51.2 ms RetryTimeout", waited)
+			}
+		}
+		st, err := r.dev.GetGeneralStatus(ctx)
+		if err != nil || st.Err != 0x01 || len(st.Targets) != 1 || st.Targets[0].Tg != 1 {
+			t.Fatalf("general status %+v %v", st, err)
+		}
+		if err := r.dev.InRelease(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		_, err = r.dev.InDataExchange(ctx, 1, []byte{0x30, 0x04}, buf[:])
+		var se *StatusError
+		if !errors.As(err, &se) || se.Code != 0x27 {
+			t.Fatalf("exchange after release: %v", err)
+		}
+	})
+}
+
+// The chip's default MxRtyPassiveActivation is 0xFF: without RFConfiguration
+// InListPassiveTarget waits for a card, and the driver with it, bounded by
+// its context only; cancelling aborts the command.
+func TestInListPassiveTargetWaitsForACard(t *testing.T) {
+	for _, b := range buses {
+		t.Run(b.name, func(t *testing.T) {
+			clk := clock.NewFake(time.Unix(0, 0))
+			chip := pn532sim.New(pn532sim.WithClock(clk))
+			dev := b.mk(t, chip, Opts{Clock: clk})
+			if got := chip.MaxRetries(); got != [3]byte{0xFF, 0x01, 0xFF} {
+				t.Fatalf("chip after reset: MaxRetries % X", got)
+			}
+			type res struct {
+				tg  Target
+				err error
+			}
+			done := make(chan res, 1)
+			go func() {
+				tg, err := dev.InListPassiveTarget(ctx)
+				done <- res{tg, err}
+			}()
+			// advance moves time once the driver (or the chip's IRQ line)
+			// waits on a timer.
+			advance := func() {
+				for clk.Pending() == 0 {
+					runtime.Gosched()
+				}
+				clk.Advance(5 * time.Millisecond)
+			}
+			for i := 0; i < 200 && !chip.Waiting(); i++ {
+				advance()
+			}
+			if !chip.Waiting() {
+				t.Fatal("the chip is not waiting for a card")
+			}
+			// Well past the driver's one-second frame timeout.
+			for i := 0; i < 300; i++ {
+				select {
+				case r := <-done:
+					t.Fatalf("returned without a card: %+v", r)
+				default:
+				}
+				advance()
+			}
+			chip.Place(pn532sim.NewNTAG(pn532sim.NTAG213, ntagUID, nil))
+			for {
+				select {
+				case r := <-done:
+					if r.err != nil || !bytes.Equal(r.tg.UID, ntagUID) {
+						t.Fatalf("%+v %v", r.tg, r.err)
+					}
+					return
+				default:
+				}
+				if clk.Pending() > 0 {
+					clk.Advance(5 * time.Millisecond)
+				}
+				runtime.Gosched()
+			}
+		})
+	}
+}
+
+func TestCancelAbortsTheWait(t *testing.T) {
+	forEachBus(t, Opts{}, func(t *testing.T, r rig) {
+		cctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			_, err := r.dev.InListPassiveTarget(cctx)
+			done <- err
+		}()
+		for !r.chip.Waiting() {
+			runtime.Gosched()
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("err %v", err)
+		}
+		if r.chip.Waiting() {
+			t.Fatal("the command still runs: no ACK sent to abort it")
+		}
+		if _, err := r.dev.GetFirmwareVersion(ctx); err != nil {
+			t.Fatalf("after abort: %v", err)
 		}
 	})
 }
@@ -303,4 +440,63 @@ func TestStatusError(t *testing.T) {
 	if errors.Is(&StatusError{Code: 0x14}, ErrTargetGone) {
 		t.Fatal("auth error is not a gone target")
 	}
+}
+
+func TestMoreCommands(t *testing.T) {
+	forEachBus(t, Opts{}, func(t *testing.T, r rig) {
+		got, err := r.dev.Diagnose(ctx, 0x00, []byte("admit")...)
+		if err != nil || string(got) != "admit" {
+			t.Fatalf("communication test %q %v", got, err)
+		}
+		// InAutoPoll: nothing in two rounds of 150 ms, then a card.
+		t0 := r.clk.Now()
+		if _, _, err := r.dev.InAutoPoll(ctx, 2, 1, AutoPollMIFARE); !errors.Is(err, ErrNoCard) {
+			t.Fatalf("empty field: %v", err)
+		}
+		if waited := r.clk.Now().Sub(t0); waited < 300*time.Millisecond {
+			t.Fatalf("auto poll gave up after %v", waited)
+		}
+		r.chip.Place(&pn532sim.Phone{ID: []byte{0x08, 1, 2, 3}})
+		tg, ty, err := r.dev.InAutoPoll(ctx, AutoPollForever, 1, AutoPollMIFARE, AutoPollISO14443A4)
+		if err != nil || ty != AutoPollISO14443A4 || !tg.ISODEP() || len(tg.ATS) == 0 {
+			t.Fatalf("auto poll %v %#x %v", tg, ty, err)
+		}
+		st, err := r.dev.GetGeneralStatus(ctx)
+		if err != nil || len(st.Targets) != 1 || st.Targets[0].Tg != 1 || st.Err != 0 {
+			t.Fatalf("status %+v %v", st, err)
+		}
+		// Raw ISO-DEP I-block through InCommunicateThru: SELECT by AID.
+		sel := append([]byte{0x02, 0x00, 0xA4, 0x04, 0x00, byte(len(pn532sim.AdmitAID))}, pn532sim.AdmitAID...)
+		var buf [16]byte
+		n, err := r.dev.InCommunicateThru(ctx, sel, buf[:])
+		if err != nil || !bytes.Equal(buf[:n], []byte{0x02, 0x90, 0x00}) {
+			t.Fatalf("communicate thru % X %v", buf[:n], err)
+		}
+		if err := r.dev.InDeselect(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		var se *StatusError
+		if _, err := r.dev.InDataExchange(ctx, 1, sel[1:], buf[:]); !errors.As(err, &se) || se.Code != 0x27 {
+			t.Fatalf("exchange with a deselected target: %v", err)
+		}
+		if err := r.dev.InSelect(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := r.dev.InDataExchange(ctx, 1, sel[1:], buf[:]); err != nil || !bytes.Equal(buf[:n], []byte{0x90, 0x00}) {
+			t.Fatalf("after InSelect % X %v", buf[:n], err)
+		}
+		// PowerDown; Wake's lost transfer wakes the chip.
+		if err := r.dev.PowerDown(ctx, WakeI2C|WakeSPI); err != nil {
+			t.Fatal(err)
+		}
+		if !r.chip.Asleep() {
+			t.Fatal("not asleep")
+		}
+		if err := r.dev.Wake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.dev.GetFirmwareVersion(ctx); err != nil {
+			t.Fatalf("after wake-up: %v", err)
+		}
+	})
 }

@@ -36,7 +36,7 @@ type Rig struct {
 	Buzzer    *halgpio.Buzzer
 	Passage   *halgpio.Passage
 	Button    *halgpio.Button
-	Display   *display.Display
+	Display   hal.Display // an SSD1306 (*display.Display) or an HD44780 (*display.LCD)
 
 	closers []io.Closer
 }
@@ -92,20 +92,29 @@ func (r *Rig) open(ctx context.Context, f *board.File, env hwcheck.Env, log *slo
 		r.Readers = append(r.Readers, sc)
 	}
 	if d := f.Display; d != nil {
+		bus, err := env.OpenI2C(d.I2C)
+		if err != nil {
+			return fmt.Errorf("display: %w", err)
+		}
+		r.closers = append(r.closers, bus)
+		var disp interface {
+			hal.Display
+			Halt() error
+		}
 		switch d.Chip {
 		case "ssd1306":
-			bus, err := env.OpenI2C(d.I2C)
-			if err != nil {
-				return fmt.Errorf("display: %w", err)
-			}
-			r.closers = append(r.closers, bus)
-			if r.Display, err = display.NewSSD1306(bus, uint16(d.Addr), 0); err != nil {
-				return fmt.Errorf("display: %w", err)
-			}
-			r.closers = append(r.closers, haltCloser{r.Display})
+			disp, err = display.NewSSD1306(bus, uint16(d.Addr), 0)
+		case "hd44780":
+			cols, rows := d.Size()
+			disp, err = display.NewHD44780(bus, uint16(d.Addr), cols, rows)
 		default:
-			log.Warn("rig: display chip not supported yet; running without a display", "chip", d.Chip)
+			err = fmt.Errorf("chip %q not supported", d.Chip)
 		}
+		if err != nil {
+			return fmt.Errorf("display: %w", err)
+		}
+		r.Display = disp
+		r.closers = append(r.closers, haltCloser{disp})
 	}
 	if f.Relay != nil {
 		p, err := pin("relay", f.Relay.Pin)
@@ -194,6 +203,45 @@ func (r *Rig) openNFC(ctx context.Context, n board.NFC, env hwcheck.Env, pin fun
 		rd, _, err := mfrc522.Open(port, outOrNil(reset), irq, &mfrc522.Opts{Name: n.Name, Logger: log})
 		return rd, err
 	}
+	dev, closers, err := openPN532(ctx, n, env, pin)
+	r.closers = append(r.closers, closers...)
+	if err != nil {
+		return nil, err
+	}
+	// The reader sets MaxRetries itself: 0xFF (the chip waits for a card)
+	// while the field is empty, a few tries while a card rests on it.
+	return nfc.NewReader(dev, &nfc.Opts{Name: n.Name, Clock: env.Clock, Logger: log}), nil
+}
+
+// OpenPN532 opens the PN532 of board entry n through env and initialises
+// it (wake-up, SAM normal mode, firmware version). close releases its bus.
+func OpenPN532(ctx context.Context, n board.NFC, env hwcheck.Env) (dev *pn532.Dev, close func() error, err error) {
+	if n.Chip != "pn532" {
+		return nil, nil, fmt.Errorf("%s: chip %q is not a pn532", n.Name, n.Chip)
+	}
+	pin := func(who, name string) (gpio.PinIO, error) {
+		if p := env.Pin(name); p != nil {
+			return p, nil
+		}
+		return nil, fmt.Errorf("%s: %s does not exist on this board", who, name)
+	}
+	dev, closers, err := openPN532(ctx, n, env, pin)
+	close = func() error {
+		var errs []error
+		for i := len(closers) - 1; i >= 0; i-- {
+			errs = append(errs, closers[i].Close())
+		}
+		return errors.Join(errs...)
+	}
+	if err != nil {
+		_ = close()
+		return nil, nil, fmt.Errorf("%s: %w", n.Name, err)
+	}
+	return dev, close, nil
+}
+
+func openPN532(ctx context.Context, n board.NFC, env hwcheck.Env, pin func(who, name string) (gpio.PinIO, error)) (*pn532.Dev, []io.Closer, error) {
+	var closers []io.Closer
 	opts := pn532.DefaultOpts
 	opts.Clock = env.Clock
 	opts.SoftLSBFirst = n.SoftLSBFirst
@@ -206,7 +254,7 @@ func (r *Rig) openNFC(ctx context.Context, n board.NFC, env hwcheck.Env, pin fun
 	if n.IRQ != "" {
 		p, err := pin("irq", n.IRQ)
 		if err != nil {
-			return nil, err
+			return nil, closers, err
 		}
 		opts.IRQ = p
 	}
@@ -215,33 +263,29 @@ func (r *Rig) openNFC(ctx context.Context, n board.NFC, env hwcheck.Env, pin fun
 	case "i2c":
 		bus, err := env.OpenI2C(n.I2C)
 		if err != nil {
-			return nil, err
+			return nil, closers, err
 		}
-		r.closers = append(r.closers, bus)
+		closers = append(closers, bus)
 		if dev, err = pn532.NewI2C(bus, &opts); err != nil {
-			return nil, err
+			return nil, closers, err
 		}
 	case "spi":
 		port, err := env.OpenSPI(n.SPI)
 		if err != nil {
-			return nil, err
+			return nil, closers, err
 		}
-		r.closers = append(r.closers, port)
+		closers = append(closers, port)
 		if dev, err = pn532.NewSPI(port, &opts); err != nil {
-			return nil, err
+			return nil, closers, err
 		}
 	default:
-		return nil, fmt.Errorf("unknown bus %q", n.Bus)
+		return nil, closers, fmt.Errorf("unknown bus %q", n.Bus)
 	}
-	r.closers = append(r.closers, haltCloser{dev})
+	closers = append(closers, haltCloser{dev})
 	if _, err := dev.Init(ctx); err != nil {
-		return nil, err
+		return nil, closers, err
 	}
-	// Bounded polling: without it the chip can wait for a card forever.
-	if err := dev.SetMaxRetries(ctx, 0xFF, 0x01, 0x02); err != nil {
-		return nil, err
-	}
-	return nfc.NewReader(dev, &nfc.Opts{Name: n.Name, Clock: env.Clock, Logger: log}), nil
+	return dev, closers, nil
 }
 
 type haltCloser struct{ d interface{ Halt() error } }

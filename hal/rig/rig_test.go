@@ -3,6 +3,7 @@ package rig
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -10,12 +11,14 @@ import (
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/spi"
 
 	"admit/clock"
 	"admit/hal"
 	"admit/hal/board"
+	"admit/hal/display"
 	"admit/hal/hwcheck"
 	"admit/hal/pn532/pn532sim"
 )
@@ -46,6 +49,9 @@ func fakeEnv(chip *pn532sim.Chip, pins map[string]*gpiotest.Pin) hwcheck.Env {
 			return spiCloser{chip.SPI()}, nil
 		},
 		Pin: func(name string) gpio.PinIO {
+			if name == "GPIO4" || name == "GPIO25" { // the boards' PN532 IRQ
+				return chip.IRQ().(gpio.PinIO)
+			}
 			if p, ok := pins[name]; ok {
 				return p
 			}
@@ -61,7 +67,7 @@ func fakeEnv(chip *pn532sim.Chip, pins map[string]*gpiotest.Pin) hwcheck.Env {
 }
 
 func TestOpenBoardFilesAndReadATicket(t *testing.T) {
-	for _, file := range []string{"../../build/boards/pi4-turnstile.json", "../../build/boards/handheld-spi.json"} {
+	for _, file := range []string{"../../build/boards/pi4-turnstile.json", "../../build/boards/handheld-spi.json", "../../build/boards/kiosk-lcd.json"} {
 		t.Run(file, func(t *testing.T) {
 			f, err := board.Load(file)
 			if err != nil {
@@ -116,3 +122,42 @@ func TestOpenMissingPinSaysWhich(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A board file naming an HD44780 on a PCF8574 backpack gets it opened as
+// the display (through periph's drivers), no warning.
+func TestOpenHD44780Display(t *testing.T) {
+	f, err := board.Load("../../build/boards/kiosk-lcd.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.NFC, f.Relay, f.Indicator = nil, nil, nil
+	rec := &i2ctest.Record{}
+	env := hwcheck.Env{
+		OpenI2C: func(name string) (i2c.BusCloser, error) { return recCloser{rec}, nil },
+		Pin:     func(string) gpio.PinIO { return nil },
+		Clock:   clock.Real{},
+	}
+	var logs strings.Builder
+	r, err := Open(context.Background(), f, env, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	lcd, ok := r.Display.(*display.LCD)
+	if !ok {
+		t.Fatalf("display %T", r.Display)
+	}
+	if err := lcd.Show("Welcome"); err != nil {
+		t.Fatal(err)
+	}
+	if logs.Len() != 0 {
+		t.Fatalf("logged: %s", logs.String())
+	}
+	if len(rec.Ops) == 0 || rec.Ops[0].Addr != 0x27 {
+		t.Fatalf("no writes to the backpack at 0x27: %d ops", len(rec.Ops))
+	}
+}
+
+type recCloser struct{ *i2ctest.Record }
+
+func (recCloser) Close() error { return nil }

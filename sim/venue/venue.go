@@ -232,7 +232,7 @@ func (v *Venue) startGate(ctx context.Context, i int, ln net.Listener, peers []s
 	if g.Indicator, err = halgpio.NewIndicator(&gpiotest.Pin{N: "GPIO22"}, &gpiotest.Pin{N: "GPIO27"}); err != nil {
 		return err
 	}
-	g.NFC = pn532sim.New()
+	g.NFC = pn532sim.New(pn532sim.WithClock(v.cfg.Clock))
 	chipOpts := pn532.DefaultOpts
 	chipOpts.Clock = v.cfg.Clock
 	dev, err := pn532.NewI2C(g.NFC.I2C(), &chipOpts)
@@ -240,9 +240,6 @@ func (v *Venue) startGate(ctx context.Context, i int, ln net.Listener, peers []s
 		return fmt.Errorf("%s nfc: %w", name, err)
 	}
 	if _, err := dev.Init(ctx); err != nil {
-		return fmt.Errorf("%s nfc: %w", name, err)
-	}
-	if err := dev.SetMaxRetries(ctx, 0xFF, 0x01, 0x02); err != nil {
 		return fmt.Errorf("%s nfc: %w", name, err)
 	}
 	reader := nfc.NewReader(dev, &nfc.Opts{Name: "nfc0", Clock: v.cfg.Clock, Logger: v.cfg.Log.With("part", "nfc")})

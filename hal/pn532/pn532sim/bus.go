@@ -3,6 +3,7 @@ package pn532sim
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"periph.io/x/conn/v3"
 	"periph.io/x/conn/v3/gpio"
@@ -45,6 +46,11 @@ func (b *I2CBus) Tx(addr uint16, w, r []byte) error {
 	defer c.mu.Unlock()
 	if addr != Addr {
 		return fmt.Errorf("%w: %#02x", ErrNoDevice, addr)
+	}
+	if c.wakeLocked(wakeI2C) {
+		// Asleep after PowerDown: the address is not acknowledged; an I²C
+		// wake-up (WakeUpEnable bit 7) wakes the chip for the next one.
+		return fmt.Errorf("%w: %#02x (asleep)", ErrNoDevice, addr)
 	}
 	c.stats.Transfers++
 	c.stats.BytesWritten += len(w)
@@ -122,6 +128,14 @@ func (s *spiConn) Tx(w, r []byte) error {
 	if r != nil && len(r) != len(w) {
 		return fmt.Errorf("pn532sim: SPI full duplex needs len(w) == len(r), got %d and %d", len(w), len(r))
 	}
+	if c.wakeLocked(wakeSPI) {
+		// Asleep after PowerDown: the chip select wakes the chip (when
+		// WakeUpEnable bit 5 allows it); this transfer is lost.
+		if r != nil {
+			clear(r)
+		}
+		return nil
+	}
 	c.stats.Transfers++
 	c.stats.BytesWritten += len(w)
 	c.stats.BytesRead += len(r)
@@ -142,7 +156,7 @@ func (s *spiConn) Tx(w, r []byte) error {
 		}
 	case 0x03: // data read
 		if len(out) > 1 {
-			if len(c.out) > 0 && c.out[0] != nil {
+			if c.frameReadyLocked() {
 				c.readFrameLocked(out[1:])
 			} else {
 				c.stats.StatusPolls++
@@ -174,8 +188,10 @@ func reverse(x byte) byte {
 	return (x&0xAA)>>1 | (x&0x55)<<1
 }
 
-// IRQ returns the chip's IRQ output as a gpio.PinIn: Low while a frame is
-// ready to be read.
+// IRQ returns the chip's P70_IRQ output as a gpio.PinIn: Low while a frame
+// is ready to be read, High otherwise, and always High when
+// SAMConfiguration turned the IRQ off (its IRQ parameter 0x00, UM0701-02
+// §7.2.10). WaitForEdge waits in the chip's clock for the line to fall.
 func (c *Chip) IRQ() gpio.PinIn { return &irqPin{Pin: gpiotest.Pin{N: "PN532_IRQ"}, c: c} }
 
 type irqPin struct {
@@ -183,16 +199,73 @@ type irqPin struct {
 	c *Chip
 }
 
+// In accepts the configurations a driver asks of an IRQ input.
+func (p *irqPin) In(pull gpio.Pull, edge gpio.Edge) error {
+	if edge == gpio.RisingEdge {
+		return errors.New("pn532sim: P70_IRQ signals with a falling edge")
+	}
+	return nil
+}
+
 func (p *irqPin) Read() gpio.Level {
 	p.c.mu.Lock()
 	defer p.c.mu.Unlock()
-	c := p.c
-	if len(c.out) == 0 || c.out[0] == nil {
-		return gpio.High
+	if low, _ := p.c.lowLocked(); low {
+		return gpio.Low
+	}
+	return gpio.High
+}
+
+// lowLocked is the IRQ line's level: low while a frame is ready. busy is
+// true when a frame is there but the chip still says busy (SetBusyPolls).
+func (c *Chip) lowLocked() (low, busy bool) {
+	if !c.irqEnable || !c.frameReadyLocked() {
+		return false, false
 	}
 	if c.busy > 0 {
 		c.busy--
-		return gpio.High
+		return false, true
 	}
-	return gpio.Low
+	return true, false
+}
+
+// WaitForEdge returns true once the line is low, false after timeout
+// (negative: no timeout) of the chip's clock. It wakes on whatever may
+// drop the line: a frame written, a card placed, a running command's time
+// running out.
+func (p *irqPin) WaitForEdge(timeout time.Duration) bool {
+	c := p.c
+	start := c.clk.Now()
+	for {
+		c.mu.Lock()
+		low, busy := c.lowLocked()
+		if low {
+			c.mu.Unlock()
+			return true
+		}
+		if busy {
+			c.mu.Unlock()
+			continue
+		}
+		ch := c.changed
+		wait := time.Duration(-1)
+		if timeout >= 0 {
+			wait = max(timeout-c.clk.Now().Sub(start), 0)
+		}
+		if d, ok := c.untilDueLocked(); ok && (wait < 0 || d < wait) {
+			wait = d
+		}
+		c.mu.Unlock()
+		if wait == 0 && timeout >= 0 && c.clk.Now().Sub(start) >= timeout {
+			return false
+		}
+		var tick <-chan time.Time
+		if wait >= 0 {
+			tick = c.clk.After(wait)
+		}
+		select {
+		case <-ch:
+		case <-tick:
+		}
+	}
 }

@@ -1,0 +1,5 @@
+package ev2
+
+import "crypto/rand"
+
+var cryptoRand = rand.Reader
