@@ -444,6 +444,9 @@ func (v *Venue) Attendees(ctx context.Context, pace time.Duration) error {
 						}
 					}
 					if err != nil {
+						if ctx.Err() != nil {
+							return // the venue is closing: not the attendee's fault
+						}
 						errc <- fmt.Errorf("attendee at %s (%s): %w", GateName(i), kind, err)
 						return
 					}
