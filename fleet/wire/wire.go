@@ -43,6 +43,14 @@ import (
 //     (binary.go, MarshalBatch, MarshalSnapshot; WebSocket binary
 //     messages): a gate decodes one in a fraction of the JSON cost. Decode
 //     reads both; every other message is JSON as before.
+//
+// Part of protocol 5 (added with the gate-side trust work; the bump and
+// its dated line come with the signed fleet link, which shares the
+// version): venue scopes — a second change log per event for venue data,
+// device keys and gate staff (venue.go: VenuePrefix, KindVenue, VenueRow,
+// Change.Venue, Snapshot.Venue) — which an agent receives only when its
+// hello names the scope's cursor; and Scan.Staff, the gate staff member
+// behind a staff action.
 const ProtocolVersion = 4
 
 // MaxMessageBytes bounds one frame in either direction.
@@ -149,6 +157,9 @@ type Change struct {
 	Revoke *Revoke `json:"revoke,omitempty"`
 	Used   *Used   `json:"used,omitempty"`
 	Annul  *Annul  `json:"annul,omitempty"`
+	// Venue is the row a change of kind KindVenue sets or deletes (venue
+	// scopes only, protocol 5).
+	Venue *VenueRow `json:"venue,omitempty"`
 }
 
 // Key is an event's public signing key.
@@ -247,16 +258,20 @@ type SnapTicket struct {
 // starts a new replica generation; applying the Done chunk replaces the old
 // one. Running is the running checksum at Seq.
 type Snapshot struct {
-	Event    string       `json:"event"`
-	Seq      int64        `json:"seq"`
-	Running  uint64       `json:"running"`
-	After    string       `json:"after"`
-	Last     string       `json:"last"`
-	Keys     []Key        `json:"keys,omitempty"`
-	Tickets  []SnapTicket `json:"tickets"`
-	Used     []Used       `json:"used,omitempty"`
-	Done     bool         `json:"done"`
-	Checksum uint64       `json:"checksum"` // SnapshotChecksum of the chunk
+	Event   string       `json:"event"`
+	Seq     int64        `json:"seq"`
+	Running uint64       `json:"running"`
+	After   string       `json:"after"`
+	Last    string       `json:"last"`
+	Keys    []Key        `json:"keys,omitempty"`
+	Tickets []SnapTicket `json:"tickets"`
+	Used    []Used       `json:"used,omitempty"`
+	// Venue holds, in a venue scope's chunk (protocol 5), the rows with
+	// After < Key() <= Last; such a chunk has no keys, tickets or used
+	// marks.
+	Venue    []VenueRow `json:"venue,omitempty"`
+	Done     bool       `json:"done"`
+	Checksum uint64     `json:"checksum"` // SnapshotChecksum of the chunk
 }
 
 // Ack confirms that the agent applied an event's changes up to Cursor.
@@ -289,6 +304,11 @@ type Scan struct {
 	// this device's passage of TicketID at that time; the fleet logs it as
 	// a change of kind annul.
 	Annuls time.Time `json:"annuls,omitzero"`
+	// Staff (protocol 5) names the gate staff member (an operator of the
+	// fleet, signed in at the gate) on whose authority a staff action —
+	// a forced admission, an annulment — was taken; empty for the gate's
+	// own decisions.
+	Staff string `json:"staff,omitempty"`
 }
 
 // Scans carries journaled scans upstream.
