@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -42,6 +43,23 @@ func (c *conn) serves(event string) bool {
 		}
 	}
 	return false
+}
+
+// servesVenue reports whether the conn streams a venue scope.
+func (c *conn) servesVenue() bool {
+	for _, e := range c.events {
+		if wire.IsVenueScope(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayReadVenue reports whether the device may receive event's venue scope
+// (its peers' keys, its gate staff's PIN hashes): an enrolled device that
+// serves the event, or names no event (fleet-wide).
+func (c *conn) mayReadVenue(d fleet.Device, event string) bool {
+	return d.ID != "" && (len(d.Events) == 0 || slices.Contains(d.Events, event))
 }
 
 // kick merges bits into the pending kick; never blocks.
@@ -142,6 +160,10 @@ func (c *conn) serve(ctx context.Context) error {
 	}
 	c.ws.SetReadDeadline(time.Time{})
 	for ev := range h.Cursors {
+		if event, ok := wire.VenueEvent(ev); ok && !c.mayReadVenue(c.dev, event) {
+			c.log.Warn("venue scope not served: the device is not enrolled for the event", "scope", ev)
+			continue
+		}
 		if _, err := opts.Store.LogState(ctx, ev); err != nil {
 			if errors.Is(err, fleet.ErrNotFound) {
 				return c.fail("unknown_event", err)

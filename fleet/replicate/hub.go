@@ -113,8 +113,10 @@ func NewHub(opts Options) *Hub {
 	}
 }
 
-// Wake handles a change notification: "e:<event>" wakes the connections
-// serving event, "d:<device>" makes that device's connection re-read its
+// Wake handles a change notification: "e:<log>" wakes the connections
+// serving a log (an event's tickets, or a venue scope), "v:" those serving
+// any venue scope (a device or gate staff changed, which venue scopes
+// hold), "d:<device>" makes that device's connection re-read its
 // registration (revoked: it is told and dropped), "c:<scope>" makes every
 // connection re-check its desired config, "" (a lost notification stream
 // came back) wakes everything.
@@ -129,6 +131,17 @@ func (h *Hub) Wake(payload string) {
 		}
 		for c := range h.conns {
 			if c.serves(arg) {
+				c.kick(kickLog)
+			}
+		}
+	case "v":
+		for name, t := range h.tails {
+			if wire.IsVenueScope(name) {
+				t.markDirty()
+			}
+		}
+		for c := range h.conns {
+			if c.servesVenue() {
 				c.kick(kickLog)
 			}
 		}

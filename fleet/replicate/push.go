@@ -124,7 +124,7 @@ func (c *conn) step(ctx context.Context, s *stream) (bool, error) {
 			}
 		}
 		m := &wire.Snapshot{Event: s.event, Seq: s.snapSeq, Running: s.snapRun, After: s.after, Last: page.Last,
-			Keys: page.Keys, Tickets: page.Tickets, Used: page.Used, Done: page.Done}
+			Keys: page.Keys, Tickets: page.Tickets, Used: page.Used, Venue: page.Venue, Done: page.Done}
 		m.Seal()
 		if err := c.sendBinary(wire.MarshalSnapshot(m)); err != nil { // protocol 4: a binary frame
 			return false, fmt.Errorf("send snapshot: %w", err)
@@ -185,6 +185,13 @@ func (c *conn) recheckDevice(ctx context.Context, configSent *int64) error {
 		if errors.Is(err, fleet.ErrNotFound) || d.Revoked() {
 			_ = c.send(&wire.Message{Type: wire.TypeRevoked, Revoked: &wire.Revoked{Reason: "device revoked"}})
 			return &closeErr{"revoked", fmt.Errorf("device %q revoked while connected", c.device)}
+		}
+		for _, ev := range c.events {
+			if event, ok := wire.VenueEvent(ev); ok && !c.mayReadVenue(d, event) {
+				// It no longer serves the event: a new session plans
+				// its scopes again.
+				return c.fail("events_changed", fmt.Errorf("device %q no longer serves %q", c.device, event))
+			}
 		}
 		c.dev = d
 	}

@@ -49,6 +49,9 @@ func Run(t *testing.T, open func(t *testing.T) fleet.Store) {
 		{"Tokens", testTokens},
 		{"LoginThrottle", testLoginThrottle},
 		{"Audit", testAudit},
+		{"Venue", testVenue},
+		{"Staff", testStaff},
+		{"StaffScans", testStaffScans},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
