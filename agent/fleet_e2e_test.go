@@ -352,13 +352,22 @@ func TestUplinkCutThenRestored(t *testing.T) {
 }
 
 // TestPeersWithUplinkDown: with the fleet unreachable, a ticket admitted at
-// gate A is refused at gate B, because A gossiped its passage over the LAN.
+// gate A is refused at gate B, because A gossiped its passage over the LAN,
+// signed with A's key, which B learnt from the fleet (the event's venue
+// scope) while the uplink was up.
 func TestPeersWithUplinkDown(t *testing.T) {
 	ctx := context.Background()
 	f := startFleet(t, t.TempDir(), 5, "single")
 	px := newProxy(t, f.node.Addr())
-	gates := startPeers(t, f.event, 2, func(_ int, cfg *agent.Config) { cfg.FleetURL = px.wsURL() },
-		func(g *testGate) { g.waitReplica(t, f) })
+	gates := startPeers(t, f.event, 2, func(_ int, cfg *agent.Config) { cfg.FleetURL, cfg.Key = px.wsURL(), f.enrolled(t, cfg.Device) },
+		func(g *testGate) {
+			g.waitReplica(t, f)
+			testwait.For(t, "the venue's device keys", func() bool {
+				_, a := g.DB().VenueDevice(f.event, "gate-0")
+				_, b := g.DB().VenueDevice(f.event, "gate-1")
+				return a && b
+			})
+		})
 	a, b := gates[0], gates[1]
 	px.SetUp(false)
 	testwait.For(t, "both uplinks to drop", func() bool { return !a.Online() && !b.Online() })
@@ -459,7 +468,7 @@ func TestAnnulThroughFleet(t *testing.T) {
 	if d := b.present(t, tk.Code); d.Admitted || d.Reason != decide.ReasonAlreadyUsed {
 		t.Fatalf("at B before the annulment: %+v", d)
 	}
-	if _, err := a.AnnulLast(context.Background(), "did not go through"); err != nil {
+	if _, err := a.AnnulLast(context.Background(), "ada", "did not go through"); err != nil {
 		t.Fatal(err)
 	}
 	testwait.For(t, "B to learn the annulment", func() bool {

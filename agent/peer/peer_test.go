@@ -2,6 +2,7 @@ package peer_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,15 +24,38 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// memStore is a gate database twin: it keeps what peers send, and the
-// gate's own passages (journal) for the catch-up.
+// memStore is a gate database twin: it keeps what peers send, the gate's
+// own passages (journal) for the catch-up, and the venue's device keys.
 type memStore struct {
 	mu   sync.Mutex // guards the fields below
 	got  map[string]bool
 	all  chan struct{} // closed once want marks arrived
 	want int
 	own  []gatedb.Mark // oldest first
+	keys map[string]ed25519.PublicKey
 }
+
+// venueKeys are the devices of the tests' venue: gate-a, gate-b.
+var venueKeys = func() map[string]ed25519.PrivateKey {
+	out := map[string]ed25519.PrivateKey{}
+	for _, d := range []string{"gate-a", "gate-b"} {
+		_, k, _ := ed25519.GenerateKey(nil)
+		out[d] = k
+	}
+	return out
+}()
+
+func (s *memStore) VenueDevice(event, id string) (gatedb.VenueDevice, bool) {
+	k, ok := venueKeys[id]
+	if event != "gala" || !ok {
+		return gatedb.VenueDevice{}, false
+	}
+	return gatedb.VenueDevice{Event: event, ID: id, PublicKey: k.Public().(ed25519.PublicKey)}, true
+}
+
+func (s *memStore) VenueSynced(event string) bool { return event == "gala" }
+
+func (s *memStore) WaitPeerRoom(context.Context, int, int) error { return nil }
 
 func (s *memStore) journal(m gatedb.Mark) {
 	s.mu.Lock()
@@ -101,7 +125,7 @@ func TestDeadAndSlowPeersDelayNoOther(t *testing.T) {
 		}
 	}()
 
-	// Slow: reads the hello, then nothing until the test ends.
+	// Slow: challenges, reads the hello, then nothing until the test ends.
 	release := make(chan struct{})
 	var up websocket.Upgrader
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -110,6 +134,7 @@ func TestDeadAndSlowPeersDelayNoOther(t *testing.T) {
 			return
 		}
 		defer ws.Close()
+		ws.WriteJSON(&peer.Message{Type: "challenge", Version: peer.Version, Device: "gate-s", Event: "gala", Nonce: make([]byte, 32)})
 		_, _, _ = ws.ReadMessage()
 		<-release
 	}))
@@ -118,14 +143,14 @@ func TestDeadAndSlowPeersDelayNoOther(t *testing.T) {
 
 	const n = 3000 // more than a peer's queue (1024) holds: a resync too
 	store := newMemStore(n)
-	healthy := peer.New(peer.Options{Device: "gate-b", Store: store, Log: quiet})
+	healthy := peer.New(peer.Options{Device: "gate-b", Event: "gala", Store: store, Log: quiet})
 	good := httptest.NewServer(healthy.Handler())
 	defer good.Close()
 	defer healthy.CloseInbound()
 
 	ws := func(u string) string { return "ws" + strings.TrimPrefix(u, "http") + "/peer" }
 	own := newMemStore(-1)
-	g := peer.New(peer.Options{Device: "gate-a", Log: quiet, Store: own,
+	g := peer.New(peer.Options{Device: "gate-a", Event: "gala", Key: venueKeys["gate-a"], Log: quiet, Store: own,
 		Timeout: time.Minute, // the stuck peers stay stuck for the whole test
 		Peers:   []string{"ws://" + dead.Addr().String() + "/peer", ws(slow.URL), ws(good.URL)}})
 	done := make(chan struct{})
@@ -141,7 +166,7 @@ func TestDeadAndSlowPeersDelayNoOther(t *testing.T) {
 	at := time.Date(2026, 11, 28, 19, 0, 0, 0, time.UTC)
 	// Long gate names: the burst is far more than the stuck peer's socket
 	// buffers hold, so its writer really is stuck.
-	gate := "Gate A " + strings.Repeat("x", 1500)
+	gate := "Gate A " + strings.Repeat("x", 1000)
 	published := make(chan struct{})
 	go func() {
 		defer close(published)
