@@ -259,6 +259,9 @@ func (a *Agent) serveSignIn(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrStaffSignIn):
 		deny(w, http.StatusUnauthorized, "bad_credentials", err.Error())
 		return
+	case errors.Is(err, ErrNoStaffYet):
+		deny(w, http.StatusServiceUnavailable, "not_synced", err.Error())
+		return
 	case err != nil:
 		a.cfg.Log.Error("agent: staff sign-in", "err", err)
 		deny(w, http.StatusInternalServerError, "internal", "sign-in failed (see the gate's log)")

@@ -45,6 +45,11 @@ const (
 // wrong PIN (the caller cannot tell which).
 var ErrStaffSignIn = errors.New("agent: wrong staff member, badge or PIN")
 
+// ErrNoStaffYet: the gate has not received its event's venue data (its
+// staff) from the fleet yet; nobody can sign in, and trying counts for
+// nothing.
+var ErrNoStaffYet = errors.New("agent: this gate has not received its staff from the fleet yet")
+
 // StaffLockedError says sign-in is refused until Until.
 type StaffLockedError struct {
 	Gate  bool // the whole gate's sign-in, not one staff member's
@@ -136,6 +141,9 @@ type StaffCredentials struct {
 func (s *staffAuth) signIn(ctx context.Context, c StaffCredentials) (string, *StaffSession, error) {
 	a := s.a
 	now := a.cfg.Clock.Now()
+	if !a.db.VenueSynced(a.cfg.Event) {
+		return "", nil, ErrNoStaffYet
+	}
 	if err := s.locked(ctx, gateThrottleName, true, now); err != nil {
 		return "", nil, err
 	}

@@ -51,7 +51,7 @@ func TestEnrollThenRestart(t *testing.T) {
 	}
 	code := wire.EnrollURI{Fleet: n.URL(), Token: token, CAFingerprint: n.CAFingerprint}.String()
 	dir := filepath.Join(t.TempDir(), "gate")
-	common := []string{"-event", "gala", "-data", dir, "-camera", "", "-sim-pins", "-status", ""}
+	common := []string{"-event", "gala", "-data", dir, "-camera", "", "-sim-pins", "-status-addr", "", "-peer-addr", ""}
 
 	if err := (&Main{}).ParseFlags(common, io.Discard); err == nil {
 		t.Fatal("neither -device nor -enroll nor an identity: accepted")
