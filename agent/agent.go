@@ -232,7 +232,8 @@ const lastDecisions = 50
 const checkpointEvery = 2 * time.Second
 
 // Open opens the gate's database, loads its keyring, annuls admissions a
-// crash left unconfirmed, and binds the status listener.
+// crash left unconfirmed, and binds the staff and status listener and the
+// peer listener.
 func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	if cfg.Device == "" || cfg.Event == "" {
 		return nil, errors.New("agent: device and event are required")

@@ -44,6 +44,7 @@ import (
 	"admit/agent/decide"
 	"admit/agent/gatedb"
 	"admit/fleet"
+	"admit/fleet/audit"
 	"admit/fleet/node"
 	"admit/fleet/wire"
 	"admit/internal/testwait"
@@ -452,7 +453,8 @@ func TestExitThroughFleet(t *testing.T) {
 
 // TestAnnulThroughFleet: a single-entry ticket admitted at gate A is
 // annulled there by staff ("did not go through"); gate B, which hears of
-// both only through the fleet (no peers), then admits it.
+// both only through the fleet (no peers), then admits it. The fleet
+// records who annulled it, in the scan and the audit log.
 func TestAnnulThroughFleet(t *testing.T) {
 	f := startFleet(t, t.TempDir(), 1, "single")
 	a := startGate(t, agent.Config{Device: "gate-a", Gate: "Gate A", Event: f.event, FleetURL: f.wsURL()})
@@ -477,6 +479,19 @@ func TestAnnulThroughFleet(t *testing.T) {
 	})
 	if d := b.present(t, tk.Code); !d.Admitted {
 		t.Fatalf("at B after the annulment at A: %+v", d)
+	}
+	// The fleet keeps who annulled it, and audits the staff action.
+	testwait.For(t, "the annulment at the fleet, with its staff member", func() bool {
+		for _, sc := range f.scans(t) {
+			if sc.Reason == decide.ReasonAnnulled && sc.Staff == "ada" {
+				return true
+			}
+		}
+		return false
+	})
+	es, err := f.node.Audit.AuditLog(context.Background(), audit.Filter{Kind: audit.ActorStaff})
+	if err != nil || len(es) != 1 || es[0].Actor != "ada" || !strings.Contains(es[0].Target, "device=gate-a") {
+		t.Fatalf("audit of the staff annulment: %+v %v", es, err)
 	}
 	// The new entry counts again, everywhere.
 	testwait.For(t, "A to learn the entry at B", func() bool { return len(a.marksAt(t, f.event, tk.ID)) == 2 })

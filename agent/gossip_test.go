@@ -53,6 +53,8 @@ func startPeers(t testing.TB, event string, n int, adjust func(i int, cfg *agent
 	}
 	for _, g := range gates {
 		replica(g)
+	}
+	for _, g := range gates {
 		testwait.For(t, "peer links", func() bool { return g.PeersConnected() == n-1 })
 	}
 	return gates

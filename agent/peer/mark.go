@@ -15,7 +15,8 @@ import (
 //   - 1 (2026-11-27): hello, marks; JSON frames.
 //   - 2 (2026-11-29): the receiving gate opens with a challenge (a nonce,
 //     its device id and event); the sending gate's hello signs it with
-//     its device key (HelloSigningBytes); every mark carries the Ed25519
+//     its device key (HelloSigningBytes), and the receiver answers
+//     "ready" (or an error frame saying why not); every mark carries the Ed25519
 //     signature of the device that made the passage (MarkSigningBytes),
 //     which the receiver checks against the keys of its event's venue
 //     scope. A gate of version 2 refuses a version-1 peer (unsigned) with
@@ -41,7 +42,7 @@ const (
 
 // Message is one frame: JSON.
 type Message struct {
-	Type    string `json:"type"` // "challenge", "hello", "marks" or "error"
+	Type    string `json:"type"` // "challenge", "hello", "ready", "marks" or "error"
 	Version int    `json:"version,omitempty"`
 	// Device is the sender of a hello or marks, and the receiving gate in
 	// a challenge.

@@ -217,7 +217,8 @@ func (g *Gossip) Publish(m gatedb.Mark) {
 	}
 }
 
-// Connected returns the number of peers this gate is pushing to.
+// Connected returns the number of peers this gate is pushing to (that took
+// its hello).
 func (g *Gossip) Connected() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -332,6 +333,26 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 	case ch.Version != Version:
 		return &refusedError{url, fmt.Sprintf("it speaks gossip protocol %d, this gate %d", ch.Version, Version)}
 	}
+	hello := &Message{Type: "hello", Version: Version, Device: g.opts.Device}
+	if g.opts.Key != nil {
+		hello.Signature = ed25519.Sign(g.opts.Key, HelloSigningBytes(ch.Nonce, ch.Device, g.opts.Device))
+	}
+	if err := send(hello); err != nil {
+		return fmt.Errorf("peer: hello to %s: %w", url, err)
+	}
+	ws.SetReadDeadline(clock.Deadline(g.opts.Timeout))
+	var ready Message
+	if err := ws.ReadJSON(&ready); err != nil {
+		return fmt.Errorf("peer: %s did not take the hello: %w", url, err)
+	}
+	ws.SetReadDeadline(time.Time{})
+	switch ready.Type {
+	case "ready":
+	case "error":
+		return &refusedError{url, ready.Error}
+	default:
+		return fmt.Errorf("peer: %s answered the hello with %q", url, ready.Type)
+	}
 	o := &out{url: url, queue: make(chan Mark, g.opts.Queue), lost: make(chan struct{})}
 	// Register before the catch-up read so that no mark falls between them
 	// (a mark in both is stored twice, harmlessly).
@@ -343,13 +364,6 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 		delete(g.outs, o)
 		g.mu.Unlock()
 	}()
-	hello := &Message{Type: "hello", Version: Version, Device: g.opts.Device}
-	if g.opts.Key != nil {
-		hello.Signature = ed25519.Sign(g.opts.Key, HelloSigningBytes(ch.Nonce, ch.Device, g.opts.Device))
-	}
-	if err := send(hello); err != nil {
-		return fmt.Errorf("peer: hello to %s: %w", url, err)
-	}
 	// Notice a peer that went away (or refused the hello) even while we
 	// have nothing to send.
 	closed := make(chan struct{})

@@ -136,6 +136,7 @@ func TestDeadAndSlowPeersDelayNoOther(t *testing.T) {
 		defer ws.Close()
 		ws.WriteJSON(&peer.Message{Type: "challenge", Version: peer.Version, Device: "gate-s", Event: "gala", Nonce: make([]byte, 32)})
 		_, _, _ = ws.ReadMessage()
+		ws.WriteJSON(&peer.Message{Type: "ready", Version: peer.Version})
 		<-release
 	}))
 	defer slow.Close()

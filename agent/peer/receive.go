@@ -137,6 +137,10 @@ func (g *Gossip) receive(ctx context.Context, ws *websocket.Conn) error {
 	}
 	ws.SetReadDeadline(time.Time{})
 	ws.SetReadLimit(MaxFrameBytes)
+	ws.SetWriteDeadline(clock.Deadline(g.opts.Timeout))
+	if err := ws.WriteJSON(&Message{Type: "ready", Version: Version}); err != nil {
+		return fmt.Errorf("peer: ready: %w", err)
+	}
 	g.inMu.Lock()
 	for other, in := range g.ins {
 		if in.device == hello.Device {
