@@ -296,13 +296,14 @@ func TestStatusEndpoint(t *testing.T) {
 		t.Fatalf("status: %d %v", code, err)
 	}
 	if !st.Healthy || st.Device != "gate-1" || st.Mode != agent.ModeLocal || st.Cursor == 0 || st.LastSeq != 2 || !st.VenueSynced ||
-		len(st.LastDecisions) != 0 {
-		t.Fatalf("status without a staff session (no decisions): %+v", st)
+		len(st.LastDecisions) != 0 || st.GateLog != nil {
+		t.Fatalf("status without a staff session (no decisions, no gate log): %+v", st)
 	}
 	// Signed-in staff see the decisions (ticket ids, what the gate showed).
 	resp, b := signIn(t, g, `{"staff":"ada","pin":"2718"}`).do("GET", "/status", "", "", nil)
 	st = agent.Status{}
-	if err := json.Unmarshal(b, &st); resp.StatusCode != 200 || err != nil || len(st.LastDecisions) != 2 || st.LastDecisions[0].Reason != agent.ReasonAlreadyUsed {
+	if err := json.Unmarshal(b, &st); resp.StatusCode != 200 || err != nil || len(st.LastDecisions) != 2 || st.LastDecisions[0].Reason != agent.ReasonAlreadyUsed ||
+		len(st.GateLog) == 0 || st.GateLog[0].Kind != "staff_sign_in" {
 		t.Fatalf("status for staff: %d %+v", resp.StatusCode, st)
 	}
 	_, metrics := get("/metrics")

@@ -29,19 +29,21 @@ type Status struct {
 	VenueSynced    bool   `json:"venue_synced"`    // the venue data (peers' keys, staff) arrived
 	PeersConnected int    `json:"peers_connected"` // peers this gate pushes to
 	PeersInbound   int    `json:"peers_inbound"`   // peers pushing to this gate
-	// LastDecisions (ticket ids, what the gate showed) only to a
-	// signed-in staff member.
+	// LastDecisions (ticket ids, what the gate showed) and GateLog (staff
+	// sign-ins and lookups among its entries) only to a signed-in staff
+	// member.
 	LastDecisions []Decision        `json:"last_decisions,omitempty"`
-	GateLog       []gatedb.LogEntry `json:"gate_log"`
+	GateLog       []gatedb.LogEntry `json:"gate_log,omitempty"`
 	Error         string            `json:"error,omitempty"`
 }
 
-// Status gathers the gate's status; withDecisions adds the last decisions.
-func (a *Agent) Status(r *http.Request, withDecisions bool) Status {
+// Status gathers the gate's status; forStaff adds the last decisions and
+// the gate log.
+func (a *Agent) Status(r *http.Request, forStaff bool) Status {
 	ctx := r.Context()
 	s := Status{Device: a.cfg.Device, Gate: a.cfg.Gate, Event: a.cfg.Event, Mode: a.Mode(), Uplink: a.Online(),
 		VenueSynced: a.db.VenueSynced(a.cfg.Event), PeersConnected: a.gossip.Connected(), PeersInbound: a.gossip.Inbound()}
-	if withDecisions {
+	if forStaff {
 		s.LastDecisions = a.LastDecisions(20)
 	}
 	var errs []error
@@ -53,8 +55,10 @@ func (a *Agent) Status(r *http.Request, withDecisions bool) Status {
 	cur, err := a.db.Cursors(ctx)
 	errs = append(errs, err)
 	s.Cursor = cursorOf(cur, a.cfg.Event)
-	s.GateLog, err = a.db.GateLog(ctx, 10)
-	errs = append(errs, err)
+	if forStaff {
+		s.GateLog, err = a.db.GateLog(ctx, 10)
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		s.Error = err.Error()
 	}
@@ -88,7 +92,7 @@ func (a *Agent) staffRoutes() []StaffRoute {
 	return []StaffRoute{
 		public("GET /healthz", "200 or 503: nothing else", a.serveHealth),
 		public("GET /metrics", "counts and gauges: no ticket id, holder or staff name in any label", a.serveMetrics),
-		public("GET /status", "the gate's state and gate log; the last decisions (ticket ids) only with a staff session", a.serveStatus),
+		public("GET /status", "the gate's state; the last decisions and the gate log (ticket ids, staff names) only with a staff session", a.serveStatus),
 		public("POST /staff/sign-in", "the PIN (or badge and PIN) authenticates it: locked out per staff member and per gate after failures", a.serveSignIn),
 		staff("GET /staff/session", a.serveSession),
 		staff("POST /staff/sign-out", a.serveSignOut),
@@ -289,6 +293,10 @@ func (a *Agent) serveLookup(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
+	}
+	// Who read a holder's name, and when: the gate log keeps it.
+	if err := a.db.Log(r.Context(), a.cfg.Clock.Now(), "staff_lookup", staffOf(r).Staff+" "+l.TicketID); err != nil {
+		a.cfg.Log.Warn("agent: gate log", "err", err)
 	}
 	writeJSON(w, http.StatusOK, l)
 }
