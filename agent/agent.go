@@ -75,8 +75,9 @@ type Config struct {
 
 	FleetURL string // ws://fleet/ws or wss://; empty runs offline
 	// Key is the device's Ed25519 key, enrolled with the fleet: it signs
-	// the stream's hello and online-decision requests. Nil: unsigned, which
-	// only a fleet that allows unenrolled devices accepts.
+	// the stream's hello, online-decision requests, and every passage this
+	// gate gossips to its peers. Nil: unsigned, which only a fleet that
+	// allows unenrolled devices accepts, and which peers refuse.
 	Key ed25519.PrivateKey
 	// CAFingerprint pins the fleet's CA (SHA-256 of its certificate, from
 	// enrollment) for wss:// and https://; nil uses the system roots.

@@ -161,7 +161,7 @@ func (a *Agent) guard(rt StaffRoute) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		h.Set("Cache-Control", "no-store")
-		if a.staff.hosts != nil && !a.staff.hosts.allowed(r.Host) {
+		if !a.staff.hosts.allowed(r.Host) {
 			deny(w, http.StatusForbidden, "forbidden_host", fmt.Sprintf("Host %q is not a name of this gate", r.Host))
 			return
 		}

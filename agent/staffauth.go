@@ -84,7 +84,7 @@ type StaffSession struct {
 // staffAuth holds the sessions of one gate.
 type staffAuth struct {
 	a     *Agent
-	hosts hostSet
+	hosts hostSet // loopback names until the listener adds its own
 	// verify admits one PIN check at a time: each takes tens of MiB and a
 	// few hundred ms on a Pi; sign-ins wait their turn.
 	verify    chan struct{}
@@ -96,7 +96,7 @@ type staffAuth struct {
 }
 
 func newStaffAuth(a *Agent) *staffAuth {
-	return &staffAuth{a: a, verify: make(chan struct{}, 1), sessions: map[string]*StaffSession{}}
+	return &staffAuth{a: a, verify: make(chan struct{}, 1), sessions: map[string]*StaffSession{}, hosts: newHostSet(nil, nil)}
 }
 
 // dummyHash is a hash of a random PIN: what a sign-in of an unknown staff

@@ -160,20 +160,6 @@ func (d *DB) VenueSynced(event string) bool {
 	return v != nil && v.synced[event]
 }
 
-// VenueDevices returns the devices the venue scope of event names, for
-// status pages and tests.
-func (d *DB) VenueDevices(event string) []VenueDevice {
-	v := d.venue.Load()
-	if v == nil {
-		return nil
-	}
-	out := make([]VenueDevice, 0, len(v.byEvent[event]))
-	for _, dv := range v.byEvent[event] {
-		out = append(out, dv)
-	}
-	return out
-}
-
 // Staff is a gate staff member of the event, as the venue scope says.
 type Staff struct {
 	Event, ID, Name string

@@ -56,6 +56,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -264,7 +265,9 @@ func (g *Gossip) keep(ctx context.Context, url string) {
 		// Debug.
 		var refused *refusedError
 		switch {
-		case (errors.As(err, &refused) || errors.Is(err, errNoChallenge)) && err.Error() != last:
+		case errors.As(err, &refused) && strings.HasPrefix(refused.why, RefusedNoVenueData):
+			g.opts.Log.Debug("peer: the peer has no venue data yet", "peer", url) // it just started: it passes
+		case (refused != nil || errors.Is(err, errNoChallenge)) && err.Error() != last:
 			g.opts.Log.Warn("peer: link refused", "peer", url, "err", err)
 		default:
 			g.opts.Log.Debug("peer: link down", "peer", url, "err", err)

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -58,7 +59,11 @@ func (g *Gossip) Handler() http.Handler {
 		if err := g.receive(ctx, ws); err != nil && !websocket.IsCloseError(err, websocket.CloseGoingAway, websocket.CloseNormalClosure) {
 			var ref *linkRefusal
 			if errors.As(err, &ref) {
-				g.opts.Log.Warn("peer: link refused", "remote", r.RemoteAddr, "reason", ref.reason, "err", err)
+				level := slog.LevelWarn
+				if ref.reason == RefusedNoVenueData {
+					level = slog.LevelInfo // a gate that just started: it passes
+				}
+				g.opts.Log.Log(r.Context(), level, "peer: link refused", "remote", r.RemoteAddr, "reason", ref.reason, "err", err)
 				return
 			}
 			g.opts.Log.Debug("peer: inbound closed", "remote", r.RemoteAddr, "err", err)

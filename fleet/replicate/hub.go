@@ -5,7 +5,10 @@
 // the log, diverged (running checksum) or new on a long log; else the
 // changes since the cursor — then live changes as they are logged. It
 // receives the gate's journaled scans (deduplicated by the store,
-// acknowledged per message) and config acknowledgements.
+// acknowledged per message) and config acknowledgements. An event's venue
+// scope (wire.VenueScope: device keys, gate staff) streams the same way, to
+// an enrolled device that serves the event and names the scope in its
+// hello.
 //
 // The change log lives in the store; the hub keeps only a small in-memory
 // tail per event so that a change read once is sent to every gate, and it
