@@ -73,7 +73,7 @@ type Config struct {
 	Event   string // the event this gate admits to
 	DataDir string // holds gate.db
 
-	FleetURL string // ws://fleet/ws or wss://; empty runs offline
+	FleetURL string // wss://fleet/ws (ws:// only with Insecure); empty runs offline
 	// Key is the device's Ed25519 key, enrolled with the fleet: it signs
 	// the stream's hello, online-decision requests, and every passage this
 	// gate gossips to its peers. Nil: unsigned, which only a fleet that
@@ -82,6 +82,17 @@ type Config struct {
 	// CAFingerprint pins the fleet's CA (SHA-256 of its certificate, from
 	// enrollment) for wss:// and https://; nil uses the system roots.
 	CAFingerprint []byte
+	// ReplicaKey is the fleet's replica key, from enrollment: the gate
+	// applies no replica data, config, revocation or acknowledgement, and
+	// takes no online answer, that it did not sign (uplink.Options).
+	ReplicaKey ed25519.PublicKey
+	// OnReplicaKey is called when the uplink took the fleet's replica key
+	// from a verified TLS link, the gate having none (keep it).
+	OnReplicaKey func(ed25519.PublicKey)
+	// Insecure allows a plain ws:// (and http://) fleet URL, loudly: the
+	// link does not authenticate the fleet, and can be read on the way.
+	// Replica data must still be signed with ReplicaKey.
+	Insecure bool
 	// Firmware is reported to the fleet in the hello.
 	Firmware string
 
@@ -209,6 +220,9 @@ type Agent struct {
 	beeps         chan []time.Duration // the buzzer's next pattern (latest wins)
 	journaled     atomic.Int64         // decisions since the last checkpoint
 
+	rkMu sync.Mutex        // guards rk
+	rk   ed25519.PublicKey // the fleet's replica key (Config.ReplicaKey, or taken over TLS)
+
 	mu    sync.Mutex // serialises decisions; guards the fields below
 	idle  clock.Timer
 	last  []Decision // newest last, at most lastDecisions
@@ -276,7 +290,7 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a := &Agent{
-		cfg: cfg, db: db, keyring: ticket.NewKeyring(),
+		cfg: cfg, db: db, keyring: ticket.NewKeyring(), rk: cfg.ReplicaKey,
 		gate:          decide.Gate{Name: cfg.Gate, Zone: cfg.Zone, Types: cfg.Types, Direction: cfg.Direction, Location: cfg.Location},
 		presentations: make(chan hal.Credential, 16),
 		pending:       make(chan pendingPassage, 64),
@@ -289,10 +303,16 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	a.addKeys(keys)
 	if cfg.FleetURL != "" {
+		if err := uplink.CheckURL(cfg.FleetURL, cfg.Insecure); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("agent: %w", err)
+		}
 		a.uplink = uplink.New(uplink.Options{
 			URL: cfg.FleetURL, Device: cfg.Device, Firmware: cfg.Firmware, DB: db, Log: cfg.Log,
 			Key: cfg.Key, CAFingerprint: cfg.CAFingerprint, Clock: cfg.Clock,
-			OnKeys: a.addKeys, OnRevoked: a.revoked,
+			ReplicaKey: cfg.ReplicaKey, OnReplicaKey: a.tookReplicaKey, Insecure: cfg.Insecure,
+			OnUnsigned: func(error) { a.metrics.unsigned.Inc("stream") },
+			OnKeys:     a.addKeys, OnRevoked: a.revoked,
 		})
 	}
 	a.gossip = peer.New(peer.Options{Device: cfg.Device, Event: cfg.Event, Key: cfg.Key, Peers: cfg.Peers, Store: db, Log: cfg.Log,
@@ -305,7 +325,10 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 				db.Close()
 				return nil, errors.New("agent: online mode needs a fleet (FleetURL) or an Authority")
 			}
-			oc.Authority = NewHTTPAuthority(cfg.FleetURL, cfg.Key, cfg.CAFingerprint)
+			h := NewHTTPAuthority(cfg.FleetURL, cfg.Key, cfg.CAFingerprint)
+			h.ReplicaKey = a.replicaKey
+			h.OnUnsigned = func(error) { a.metrics.unsigned.Inc("decision") }
+			oc.Authority = h
 		}
 		a.online = newOnline(oc)
 	}
@@ -396,6 +419,23 @@ func (a *Agent) revoked() {
 	a.mu.Unlock()
 	a.staff.forget()
 	a.cfg.Log.Error("agent: revoked by the fleet: replica wiped, every ticket refused until the device is enrolled again")
+}
+
+// replicaKey is the fleet's replica key the gate holds: from its config,
+// or taken from a verified TLS link since.
+func (a *Agent) replicaKey() ed25519.PublicKey {
+	a.rkMu.Lock()
+	defer a.rkMu.Unlock()
+	return a.rk
+}
+
+func (a *Agent) tookReplicaKey(k ed25519.PublicKey) {
+	a.rkMu.Lock()
+	a.rk = k
+	a.rkMu.Unlock()
+	if a.cfg.OnReplicaKey != nil {
+		a.cfg.OnReplicaKey(k)
+	}
 }
 
 func (a *Agent) addKeys(keys []gatedb.Key) {

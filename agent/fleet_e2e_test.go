@@ -26,6 +26,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -86,7 +87,19 @@ func startFleetWith(t testing.TB, cfg node.Config, n int, policy string) *testFl
 	return f
 }
 
-func (f *testFleet) wsURL() string { return "ws://" + f.node.Addr() + "/ws" }
+// wsURL is the node's agent stream: WSS, with the node's own CA.
+func (f *testFleet) wsURL() string { return f.node.AgentURL() }
+
+// linked completes a gate's config as enrollment leaves it: the fleet's
+// CA pinned, its replica key held, and its stream unless FleetURL is set
+// (a proxy).
+func (f *testFleet) linked(cfg agent.Config) agent.Config {
+	if cfg.FleetURL == "" {
+		cfg.FleetURL = f.wsURL()
+	}
+	cfg.CAFingerprint, cfg.ReplicaKey = f.node.CAFingerprint, f.node.ReplicaKey
+	return cfg
+}
 
 // scans returns what the fleet recorded, by device.
 func (f *testFleet) scans(t testing.TB) []fleet.ScanRecord {
@@ -129,7 +142,9 @@ func newProxy(t testing.TB, target string) *proxy {
 	return p
 }
 
-func (p *proxy) wsURL() string { return "ws://" + p.ln.Addr().String() + "/ws" }
+// wsURL is the fleet's stream through the proxy (TLS passes through it;
+// the gate pins the fleet's CA, which names no address).
+func (p *proxy) wsURL() string { return "wss://" + p.ln.Addr().String() + "/ws" }
 
 func (p *proxy) track(c net.Conn) bool {
 	p.mu.Lock()
@@ -207,6 +222,7 @@ func TestKill9DuringBurst(t *testing.T) {
 	start := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), childEnv+"=1", "KILL_DIR="+dir, "KILL_FLEET="+f.wsURL(),
+			"KILL_PIN="+hex.EncodeToString(f.node.CAFingerprint), "KILL_REPLICA_KEY="+hex.EncodeToString(f.node.ReplicaKey),
 			"KILL_EVENT="+f.event, "KILL_LAST_ID="+f.tickets[burst-1].ID)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
@@ -303,7 +319,7 @@ func TestKill9DuringBurst(t *testing.T) {
 func TestUplinkCutThenRestored(t *testing.T) {
 	f := startFleet(t, t.TempDir(), 40, "single")
 	px := newProxy(t, f.node.Addr())
-	g := startGate(t, agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, FleetURL: px.wsURL()})
+	g := startGate(t, f.linked(agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, FleetURL: px.wsURL()}))
 	g.waitReplica(t, f)
 	testwait.For(t, "the uplink", g.Online)
 
@@ -360,7 +376,11 @@ func TestPeersWithUplinkDown(t *testing.T) {
 	ctx := context.Background()
 	f := startFleet(t, t.TempDir(), 5, "single")
 	px := newProxy(t, f.node.Addr())
-	gates := startPeers(t, f.event, 2, func(_ int, cfg *agent.Config) { cfg.FleetURL, cfg.Key = px.wsURL(), f.enrolled(t, cfg.Device) },
+	gates := startPeers(t, f.event, 2,
+		func(_ int, cfg *agent.Config) {
+			cfg.FleetURL, cfg.Key = px.wsURL(), f.enrolled(t, cfg.Device)
+			*cfg = f.linked(*cfg)
+		},
 		func(g *testGate) {
 			g.waitReplica(t, f)
 			testwait.For(t, "the venue's device keys", func() bool {
@@ -414,7 +434,7 @@ func TestPeersWithUplinkDown(t *testing.T) {
 func TestExitThroughFleet(t *testing.T) {
 	f := startFleet(t, t.TempDir(), 1, "reentry")
 	gate := func(device, name string, dir entry.Direction) *testGate {
-		g := startGate(t, agent.Config{Device: device, Gate: name, Event: f.event, FleetURL: f.wsURL(), Direction: dir})
+		g := startGate(t, f.linked(agent.Config{Device: device, Gate: name, Event: f.event, Direction: dir}))
 		g.waitReplica(t, f)
 		return g
 	}
@@ -457,8 +477,8 @@ func TestExitThroughFleet(t *testing.T) {
 // records who annulled it, in the scan and the audit log.
 func TestAnnulThroughFleet(t *testing.T) {
 	f := startFleet(t, t.TempDir(), 1, "single")
-	a := startGate(t, agent.Config{Device: "gate-a", Gate: "Gate A", Event: f.event, FleetURL: f.wsURL()})
-	b := startGate(t, agent.Config{Device: "gate-b", Gate: "Gate B", Event: f.event, FleetURL: f.wsURL()})
+	a := startGate(t, f.linked(agent.Config{Device: "gate-a", Gate: "Gate A", Event: f.event}))
+	b := startGate(t, f.linked(agent.Config{Device: "gate-b", Gate: "Gate B", Event: f.event}))
 	a.waitReplica(t, f)
 	b.waitReplica(t, f)
 	tk := f.tickets[0]
@@ -504,7 +524,7 @@ func TestAnnulThroughFleet(t *testing.T) {
 func (f *testFleet) enrolled(t testing.TB, device string) ed25519.PrivateKey {
 	t.Helper()
 	pub, key, _ := ed25519.GenerateKey(nil)
-	if _, err := f.node.Service.PreEnroll(context.Background(), fleet.Device{ID: device, PublicKey: pub}); errors.Is(err, fleet.ErrExists) {
+	if _, err := f.node.Service.PreEnroll(context.Background(), fleet.Device{ID: device, Events: []string{f.event}, PublicKey: pub}); errors.Is(err, fleet.ErrExists) {
 		_, err = f.node.Service.RekeyDevice(context.Background(), device, pub) // enrolled again: the explicit re-key
 		if err != nil {
 			t.Fatal(err)
@@ -530,8 +550,10 @@ func TestOnlineThroughNode(t *testing.T) {
 		if i == 1 {
 			url = px.wsURL()
 		}
-		g := startGate(t, agent.Config{Device: name, Gate: name, Event: f.event, FleetURL: url, Key: key,
-			Online: &agent.OnlineConfig{Authority: agent.NewHTTPAuthority(f.wsURL(), key, nil), Timeout: 5 * time.Second}})
+		auth := agent.NewHTTPAuthority(f.wsURL(), key, f.node.CAFingerprint)
+		auth.ReplicaKey = func() ed25519.PublicKey { return f.node.ReplicaKey } // answers must be signed
+		g := startGate(t, f.linked(agent.Config{Device: name, Gate: name, Event: f.event, FleetURL: url, Key: key,
+			Online: &agent.OnlineConfig{Authority: auth, Timeout: 5 * time.Second}}))
 		g.waitReplica(t, f)
 		gates = append(gates, g)
 	}
@@ -565,7 +587,7 @@ func TestRevocationWipesButKeepsTheBacklog(t *testing.T) {
 	f := startFleetWith(t, node.Config{DataDir: t.TempDir(), RequireEnrollment: true}, 3, "single")
 	px := newProxy(t, f.node.Addr())
 	dir := filepath.Join(t.TempDir(), "gate-1")
-	cfg := agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, FleetURL: px.wsURL(), DataDir: dir, Key: f.enrolled(t, "gate-1")}
+	cfg := f.linked(agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, FleetURL: px.wsURL(), DataDir: dir, Key: f.enrolled(t, "gate-1")})
 	g := startGate(t, cfg)
 	g.waitReplica(t, f)
 	testwait.For(t, "the uplink", g.Online)

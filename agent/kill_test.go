@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/signal"
@@ -66,9 +67,18 @@ func killChild() int {
 	}
 	codes := strings.Split(string(raw), "\n") // base45 has spaces: one code a line
 	decisions := filepath.Join(dir, "decisions")
+	pin, err := hex.DecodeString(os.Getenv("KILL_PIN"))
+	if err != nil {
+		return fail(err)
+	}
+	rk, err := hex.DecodeString(os.Getenv("KILL_REPLICA_KEY"))
+	if err != nil {
+		return fail(err)
+	}
 	a, err := agent.Open(ctx, agent.Config{
 		Device: "gate-k", Gate: "Gate K", Event: os.Getenv("KILL_EVENT"), DataDir: filepath.Join(dir, "gate"),
-		FleetURL: os.Getenv("KILL_FLEET"), Relay: syncRelay{filepath.Join(dir, "pulses")}, Log: quiet,
+		FleetURL: os.Getenv("KILL_FLEET"), CAFingerprint: pin, ReplicaKey: rk,
+		Relay: syncRelay{filepath.Join(dir, "pulses")}, Log: quiet,
 		OnDecision: func(d agent.Decision) {
 			out := wire.Refused
 			if d.Admitted {

@@ -22,6 +22,7 @@ type metrics struct {
 	peerMarksRefused   *status.Counter
 	peerLinksRefused   *status.Counter
 	staffSignIns       *status.Counter
+	unsigned           *status.Counter
 }
 
 func newMetrics(a *Agent) *metrics {
@@ -40,6 +41,8 @@ func newMetrics(a *Agent) *metrics {
 		peerMarksRefused:   r.Counter("admit_peer_marks_refused_total", "Passages from peer gates refused, by reason (peer.Refused*).", "reason"),
 		peerLinksRefused:   r.Counter("admit_peer_links_refused_total", "Links from peer gates refused, by reason (peer.Refused*).", "reason"),
 		staffSignIns:       r.Counter("admit_staff_sign_ins_total", "Staff sign-ins at this gate, by result (ok, failed, locked).", "result"),
+		unsigned: r.Counter("admit_fleet_unsigned_total",
+			"Data from the fleet refused, unapplied, for lack of a valid replica-key signature (a fake fleet or a man in the middle), by where: the stream or an online decision.", "source"),
 	}
 	gauge := func(name, help string, f func(context.Context) (float64, error)) {
 		r.GaugeFunc(name, help, func() float64 {

@@ -178,11 +178,17 @@ func (a *Agent) runOnlineProbe(ctx context.Context) error {
 // HTTPAuthority asks a fleet node over HTTP (wire.DecidePath), signing
 // each request with the device key like the agent stream's hello.
 type HTTPAuthority struct {
-	URL    string // the fleet's base URL, e.g. http://fleet:8080
+	URL    string // the fleet's base URL, e.g. https://fleet:8443
 	Client *http.Client
 	// Key signs requests (wire.DecideSignatureHeader); nil sends them
 	// unsigned, which only a fleet that allows unenrolled devices accepts.
 	Key ed25519.PrivateKey
+	// ReplicaKey, when set and returning a key, makes Decide refuse (as a
+	// failed request: the gate decides locally) an answer not signed with
+	// it (wire.DecideResponseSignatureHeader), as the stream's data is.
+	ReplicaKey func() ed25519.PublicKey
+	// OnUnsigned is called for each answer refused so.
+	OnUnsigned func(error)
 }
 
 // NewHTTPAuthority returns an authority at base, which may also be the
@@ -223,8 +229,24 @@ func (h *HTTPAuthority) Decide(ctx context.Context, r wire.DecideRequest) (wire.
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return wire.DecideResponse{}, fmt.Errorf("agent: fleet decision: %s: %s", resp.Status, bytes.TrimSpace(msg))
 	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return wire.DecideResponse{}, fmt.Errorf("agent: fleet decision: %w", err)
+	}
+	if h.ReplicaKey != nil {
+		if rk := h.ReplicaKey(); rk != nil {
+			sig, _ := base64.StdEncoding.DecodeString(resp.Header.Get(wire.DecideResponseSignatureHeader))
+			if !ed25519.Verify(rk, wire.DecideResponseSigningBytes(body, data), sig) {
+				err := fmt.Errorf("agent: fleet decision: %w: the answer", wire.ErrUnsigned)
+				if h.OnUnsigned != nil {
+					h.OnUnsigned(err)
+				}
+				return wire.DecideResponse{}, err
+			}
+		}
+	}
 	var out wire.DecideResponse
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&out); err != nil {
+	if err := json.Unmarshal(data, &out); err != nil {
 		return wire.DecideResponse{}, fmt.Errorf("agent: fleet decision: %w", err)
 	}
 	return out, nil

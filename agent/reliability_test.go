@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -83,11 +84,15 @@ func replicaDigest(t testing.TB, path string) string {
 
 // TestCorruptReplicaUpdatesRefused: truncated, garbled, gapped or
 // ill-formed replica updates are refused and leave the replica exactly as
-// it was; the gate still decides from it.
+// it was; the gate still decides from it. The fleet here holds the replica
+// key the gate trusts and signs what it can sign, so that the gate's
+// checks after the signature's are the ones refusing (a fleet with a bug,
+// not a forger: that is fakefleet_e2e_test.go).
 func TestCorruptReplicaUpdatesRefused(t *testing.T) {
 	ev := newEvent(t, time.Now(), 5, "single")
 	dir := t.TempDir()
-	cfg := agent.Config{Device: "gate-1", Gate: "Gate 1", Event: ev.event, DataDir: dir}
+	rpub, rkey, _ := ed25519.GenerateKey(nil)
+	cfg := agent.Config{Device: "gate-1", Gate: "Gate 1", Event: ev.event, DataDir: dir, ReplicaKey: rpub}
 	g := seededGate(t, ev, cfg)
 	cur, _ := g.DB().Cursors(context.Background())
 	g.stop()
@@ -95,22 +100,37 @@ func TestCorruptReplicaUpdatesRefused(t *testing.T) {
 	before := replicaDigest(t, dbPath)
 
 	c := cur[ev.event]
-	ticketRow := fmt.Sprintf(`{"seq":%d,"kind":"ticket","ticket":{"id":"EVIL1","type":"VIP"}}`, c+1)
-	frames := []string{
+	ticket := func(seq int64, id string) wire.Change {
+		return wire.Change{Seq: seq, Kind: wire.KindTicket, Ticket: &wire.Ticket{ID: id, Type: "VIP"}}
+	}
+	// signed seals b (its checksums right) and signs its binary frame.
+	signed := func(b wire.Batch) frame {
+		b.Running = wire.RunningChecksum(0, b.Changes)
+		b.Seal()
+		return frame{websocket.BinaryMessage, wire.SignBatchFrame(rkey, wire.MarshalBatch(&b))}
+	}
+	text := func(s string) frame { return frame{websocket.TextMessage, []byte(s)} }
+	good := signed(wire.Batch{Event: ev.event, From: c, To: c + 1, Changes: []wire.Change{ticket(c+1, "EVIL0")}})
+	frames := []frame{
 		// truncated in the middle of a batch
-		fmt.Sprintf(`{"type":"batch","batch":{"event":"gala","from":%d,"to":%d,"changes":[%s`, c, c+1, ticketRow[:20]),
+		text(fmt.Sprintf(`{"type":"batch","batch":{"event":"gala","from":%d,"to":%d,"changes":[`, c, c+1)),
 		// not JSON at all
-		"\x00\xff\xfe garbage",
+		text("\x00\xff\xfe garbage"),
+		// a signed batch cut short
+		{websocket.BinaryMessage, good.data[:len(good.data)-3]},
 		// a good change followed by a bad key: nothing of the batch lands
-		fmt.Sprintf(`{"type":"batch","batch":{"event":"gala","from":%d,"to":%d,"changes":[%s,{"seq":%d,"kind":"key","key":{"id":"k9","public":"AAEC"}}]}}`, c, c+2, ticketRow, c+2),
+		signed(wire.Batch{Event: ev.event, From: c, To: c + 2, Changes: []wire.Change{ticket(c+1, "EVIL1"),
+			{Seq: c + 2, Kind: wire.KindKey, Key: &wire.Key{ID: "k9", Public: []byte{0, 1, 2}}}}}),
 		// a gap after the replica's cursor
-		fmt.Sprintf(`{"type":"batch","batch":{"event":"gala","from":%d,"to":%d,"changes":[{"seq":%d,"kind":"ticket","ticket":{"id":"EVIL2","type":"VIP"}}]}}`, c+50, c+51, c+51),
+		signed(wire.Batch{Event: ev.event, From: c + 50, To: c + 51, Changes: []wire.Change{ticket(c+51, "EVIL2")}}),
 		// a kind that does not match its body
-		fmt.Sprintf(`{"type":"batch","batch":{"event":"gala","from":%d,"to":%d,"changes":[{"seq":%d,"kind":"revoke","ticket":{"id":"EVIL3","type":"VIP"}}]}}`, c, c+1, c+1),
+		signed(wire.Batch{Event: ev.event, From: c, To: c + 1, Changes: []wire.Change{{Seq: c + 1, Kind: wire.KindRevoke, Ticket: &wire.Ticket{ID: "EVIL3", Type: "VIP"}}}}),
 		// changes out of order
-		fmt.Sprintf(`{"type":"batch","batch":{"event":"gala","from":%d,"to":%d,"changes":[{"seq":%d,"kind":"ticket","ticket":{"id":"EVIL4","type":"VIP"}},{"seq":%d,"kind":"ticket","ticket":{"id":"EVIL5","type":"VIP"}}]}}`, c, c+2, c+2, c+1),
+		signed(wire.Batch{Event: ev.event, From: c, To: c + 2, Changes: []wire.Change{ticket(c+2, "EVIL4"), ticket(c+1, "EVIL5")}}),
+		// a well-formed batch as JSON: protocol 5 takes signed frames only
+		text(fmt.Sprintf(`{"type":"batch","batch":{"event":"gala","from":%d,"to":%d,"changes":[{"seq":%d,"kind":"ticket","ticket":{"id":"EVIL6","type":"VIP"}}]}}`, c, c+1, c+1)),
 		// a message type nobody knows
-		`{"type":"wipe","wipe":{}}`,
+		text(`{"type":"wipe","wipe":{}}`),
 	}
 	served := make(chan int, len(frames))
 	var mu sync.Mutex
@@ -122,7 +142,7 @@ func TestCorruptReplicaUpdatesRefused(t *testing.T) {
 			return
 		}
 		defer ws.Close()
-		ch := &wire.Message{Type: wire.TypeChallenge, Challenge: &wire.Challenge{Nonce: make([]byte, 32)}}
+		ch := &wire.Message{Type: wire.TypeChallenge, Challenge: &wire.Challenge{Nonce: make([]byte, 32), ReplicaKey: rpub}}
 		if err := ws.WriteJSON(ch); err != nil {
 			return
 		}
@@ -137,7 +157,7 @@ func TestCorruptReplicaUpdatesRefused(t *testing.T) {
 			<-r.Context().Done()
 			return
 		}
-		ws.WriteMessage(websocket.TextMessage, []byte(frames[i]))
+		ws.WriteMessage(frames[i].kind, frames[i].data)
 		// The gate refuses by dropping the stream.
 		for {
 			if _, _, err := ws.ReadMessage(); err != nil {
@@ -148,6 +168,7 @@ func TestCorruptReplicaUpdatesRefused(t *testing.T) {
 	}))
 	defer srv.Close()
 	cfg.FleetURL = "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+	cfg.Insecure = true // a plain test server; the signatures are what is checked
 	g = startGate(t, cfg)
 	for range frames {
 		select {
@@ -160,7 +181,7 @@ func TestCorruptReplicaUpdatesRefused(t *testing.T) {
 	if after := replicaDigest(t, dbPath); after != before {
 		t.Fatal("the replica changed under corrupt updates")
 	}
-	cfg.FleetURL = ""
+	cfg.FleetURL, cfg.Insecure = "", false
 	g = startGate(t, cfg)
 	if d := g.present(t, ev.tickets[0].Code); !d.Admitted {
 		t.Fatalf("gate after corrupt updates: %+v", d)
@@ -168,4 +189,10 @@ func TestCorruptReplicaUpdatesRefused(t *testing.T) {
 	if d := g.present(t, "AD1:EVIL1"); d.Admitted {
 		t.Fatalf("injected ticket admitted: %+v", d)
 	}
+}
+
+// frame is one WebSocket message a test fleet sends.
+type frame struct {
+	kind int // websocket.TextMessage or BinaryMessage
+	data []byte
 }

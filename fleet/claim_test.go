@@ -6,6 +6,7 @@ import (
 
 	"admit/fleet"
 	"admit/fleet/wire"
+	"admit/ticket"
 	"admit/ticket/entry"
 )
 
@@ -41,7 +42,11 @@ func TestRuleIgnoresListOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := fleet.Rule(req(tt.policy), fleet.ClaimState{Known: true, Passages: tt.passages}, time.UTC)
+			p, err := ticket.ParsePolicy(tt.policy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := fleet.Rule(req(tt.policy), fleet.ClaimState{Known: true, Policy: p, Passages: tt.passages}, time.UTC)
 			if got != tt.want {
 				t.Errorf("Rule = %+v, want %+v", got, tt.want)
 			}
@@ -56,8 +61,8 @@ func TestRuleTieIsOrderIndependent(t *testing.T) {
 	in := entry.Passage{Device: "a", Gate: "Gate A", At: at, Direction: entry.In}
 	out := entry.Passage{Device: "b", Gate: "Gate B", At: at, Direction: entry.Out}
 	r := wire.DecideRequest{Device: "c", Gate: "Gate C", Event: "gala", TicketID: "T", Direction: wire.DirIn, Policy: "reentry", At: at.Add(time.Hour)}
-	one := fleet.Rule(r, fleet.ClaimState{Known: true, Passages: []entry.Passage{in, out}}, time.UTC)
-	two := fleet.Rule(r, fleet.ClaimState{Known: true, Passages: []entry.Passage{out, in}}, time.UTC)
+	one := fleet.Rule(r, fleet.ClaimState{Known: true, Policy: ticket.ReEntry, Passages: []entry.Passage{in, out}}, time.UTC)
+	two := fleet.Rule(r, fleet.ClaimState{Known: true, Policy: ticket.ReEntry, Passages: []entry.Passage{out, in}}, time.UTC)
 	if one != two {
 		t.Fatalf("same passages, two rulings: %+v and %+v", one, two)
 	}
@@ -87,5 +92,20 @@ func TestRuleRetryAndRevocation(t *testing.T) {
 	r.Policy = "multi"
 	if got := fleet.Rule(r, fleet.ClaimState{Known: true, Revoked: true}, time.UTC); got.Admit || got.Reason != "revoked" {
 		t.Fatalf("revoked: %+v", got)
+	}
+}
+
+// TestRuleTakesThePolicyOfKnownTickets: the policy a request names counts
+// only for a ticket the fleet does not know; a known ticket is ruled with
+// the one it was issued with.
+func TestRuleTakesThePolicyOfKnownTickets(t *testing.T) {
+	at := time.Date(2026, 11, 28, 19, 4, 0, 0, time.UTC)
+	used := []entry.Passage{{Device: "a", Gate: "Gate A", At: at, Direction: entry.In}}
+	r := wire.DecideRequest{Device: "c", Gate: "Gate C", Event: "gala", TicketID: "T", Direction: wire.DirIn, Policy: "multi", At: at.Add(time.Hour)}
+	if got := fleet.Rule(r, fleet.ClaimState{Known: true, Policy: ticket.SingleEntry, Passages: used}, time.UTC); got.Admit || got.Reason != "already_used" {
+		t.Fatalf("a single-entry ticket asked as multi: %+v", got)
+	}
+	if got := fleet.Rule(r, fleet.ClaimState{Passages: used}, time.UTC); !got.Admit {
+		t.Fatalf("a multi-entry ticket the fleet does not know: %+v", got)
 	}
 }

@@ -23,8 +23,8 @@ func ExampleRule() {
 	out := entry.Passage{Device: "b", Gate: "Gate B", At: at.Add(time.Hour), Direction: entry.Out}
 	r := wire.DecideRequest{Device: "c", Gate: "Gate C", Event: "gala", TicketID: "T", Direction: wire.DirIn, Policy: "reentry", At: at.Add(2 * time.Hour)}
 
-	fmt.Println(fleet.Rule(r, fleet.ClaimState{Known: true, Passages: []entry.Passage{in}}, time.UTC))
-	fmt.Println(fleet.Rule(r, fleet.ClaimState{Known: true, Passages: []entry.Passage{in, out}}, time.UTC))
+	fmt.Println(fleet.Rule(r, fleet.ClaimState{Known: true, Policy: ticket.ReEntry, Passages: []entry.Passage{in}}, time.UTC))
+	fmt.Println(fleet.Rule(r, fleet.ClaimState{Known: true, Policy: ticket.ReEntry, Passages: []entry.Passage{in, out}}, time.UTC))
 	// Output:
 	// {false no_exit Already inside: entered at Gate A at 19:04}
 	// {true  }

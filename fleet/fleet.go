@@ -12,6 +12,7 @@ package fleet
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"time"
@@ -212,6 +213,11 @@ type Store interface {
 	AddSigningKey(ctx context.Context, k ticket.SigningKey, at time.Time) error
 	// SigningKey returns the newest key of the event that is not retired.
 	SigningKey(ctx context.Context, event string) (ticket.SigningKey, error)
+	// ReplicaKey returns the fleet's replica key, which signs what gates
+	// replicate (protocol 5), making one on the first call (at stamps
+	// it): one per database, shared by every node of the fleet. Private
+	// keys are sealed at rest with the store's key-encryption key.
+	ReplicaKey(ctx context.Context, at time.Time) (ed25519.PrivateKey, error)
 
 	PutTicketType(ctx context.Context, t TicketType) error
 	TicketTypes(ctx context.Context, event string) ([]TicketType, error)

@@ -632,6 +632,7 @@ func TestScansFanOutAndClaims(t *testing.T) {
 	t1 := clk.Now().Add(2 * time.Hour)
 	claim := func(device, id, dir, policy string, at time.Time) wire.DecideResponse {
 		t.Helper()
+		clk.Advance(at.Sub(clk.Now())) // the gate asks as it decides: now
 		resp, err := svc.Claim(ctx, wire.DecideRequest{Device: device, Gate: "Gate " + device, Event: "gala", TicketID: id, Direction: dir, Policy: policy, At: at})
 		if err != nil {
 			t.Fatal(err)
@@ -688,5 +689,69 @@ func TestScansFanOutAndClaims(t *testing.T) {
 	}
 	if resp := claim("d", r, wire.DirIn, "reentry", t1.Add(3*time.Hour)); resp.Admit || resp.Reason != "no_exit" {
 		t.Fatalf("re-entry while inside: %+v", resp)
+	}
+}
+
+// TestClaimTrustsTheFleetsRecords: an online claim takes from the request
+// only what the fleet cannot know better. Its time must be within
+// MaxClockSkew of the fleet's clock; an enrolled device must serve the
+// event (its record names it); a ticket is ruled with the policy it was issued
+// with, whatever the gate claims. Nothing refused is recorded.
+func TestClaimTrustsTheFleetsRecords(t *testing.T) {
+	ctx := context.Background()
+	svc, clk, _ := newService(t)
+	if _, err := svc.CreateEvent(ctx, fleet.Event{ID: "other", Name: "Other"}); err != nil {
+		t.Fatal(err)
+	}
+	pub, _, _ := ed25519.GenerateKey(nil)
+	if _, err := svc.PreEnroll(ctx, fleet.Device{ID: "gate-a", Gate: "Gate A", Events: []string{"gala"}, PublicKey: pub}); err != nil {
+		t.Fatal(err)
+	}
+	single, err := svc.Issue(ctx, fleet.IssueRequest{Event: "gala", Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	others, err := svc.Issue(ctx, fleet.IssueRequest{Event: "other", Count: 1, Policy: "multi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func(event, id, policy string, at time.Time) wire.DecideRequest {
+		return wire.DecideRequest{Device: "gate-a", Gate: "Gate A", Event: event, TicketID: id, Direction: wire.DirIn, Policy: policy, At: at}
+	}
+	now := clk.Now()
+	for _, skew := range []time.Duration{fleet.MaxClockSkew + time.Second, -fleet.MaxClockSkew - time.Second, 24 * time.Hour, -365 * 24 * time.Hour} {
+		if _, err := svc.Claim(ctx, req("gala", single[0].ID, "single", now.Add(skew))); !errors.Is(err, fleet.ErrClockSkew) || !errors.Is(err, fleet.ErrInvalid) {
+			t.Errorf("a request %s off the fleet's clock: %v, want ErrClockSkew", skew, err)
+		}
+	}
+	if _, err := svc.Claim(ctx, req("other", others[0].ID, "multi", now)); !errors.Is(err, fleet.ErrNotServed) {
+		t.Errorf("a claim for an event the device does not serve: %v, want ErrNotServed", err)
+	}
+	var used int
+	for _, id := range []string{single[0].ID, others[0].ID} {
+		ev := "gala"
+		if id == others[0].ID {
+			ev = "other"
+		}
+		resp, err := svc.Store.Claim(ctx, req(ev, id, "single", now), func(st fleet.ClaimState) wire.DecideResponse {
+			used += len(st.Passages)
+			return wire.DecideResponse{Reason: "looked"}
+		})
+		if err != nil || resp.Admit {
+			t.Fatal(resp, err)
+		}
+	}
+	if used != 0 {
+		t.Fatalf("refused claims recorded %d passages", used)
+	}
+
+	// Within the skew, for its event: ruled with the issued policy.
+	if resp, err := svc.Claim(ctx, req("gala", single[0].ID, "multi", now.Add(fleet.MaxClockSkew-time.Second))); err != nil || !resp.Admit {
+		t.Fatalf("first entry: %+v %v", resp, err)
+	}
+	clk.Advance(time.Minute)
+	resp, err := svc.Claim(ctx, req("gala", single[0].ID, "multi", clk.Now()))
+	if err != nil || resp.Admit || resp.Reason != "already_used" {
+		t.Fatalf("a single-entry ticket claimed as multi-entry: %+v %v, want already_used", resp, err)
 	}
 }

@@ -209,7 +209,9 @@ func gateChecks(c Claims, code string, opts VerifyOptions) error {
 }
 
 // ParseUnverified decodes a ticket text without checking anything but its
-// format. For display (admitctl ticket show) only: never admit on it.
+// format. For display (admitctl ticket show), or to read a code that comes
+// from a source trusted already (the fleet reads the policy of a code it
+// issued and keeps); never admit on it.
 func ParseUnverified(text string) (Claims, error) {
 	s, _, err := parseText(text)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"admit/fleet/node"
 	"admit/fleet/operator"
 	"admit/internal/sqlitedb"
+	"admit/internal/tlspin"
 )
 
 // chromium finds a headless-capable Chromium.
@@ -89,7 +91,8 @@ func TestConsoleDevicesPanel(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		opts := uplink.Options{URL: nd.AgentURL(), Device: id, Key: keys[id], DB: db, Log: quiet, Firmware: "1.4.2"}
+		opts := uplink.Options{URL: nd.AgentURL(), CAFingerprint: nd.CAFingerprint, ReplicaKey: nd.ReplicaKey,
+			Device: id, Key: keys[id], DB: db, Log: quiet, Firmware: "1.4.2"}
 		if id == "north-2" {
 			opts.OnConfig = func(context.Context, int64, json.RawMessage) error { return errors.New("no buzzer on this board") }
 		}
@@ -120,7 +123,8 @@ func TestConsoleDevicesPanel(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	admin := apitest.SignIn(t, nd.URL(), nil, nd.Operators, time.Now(), "root", access.Grant{Role: access.Admin, Event: access.AllEvents})
+	pinned := &http.Client{Transport: &http.Transport{TLSClientConfig: tlspin.Config(nd.CAFingerprint)}}
+	admin := apitest.SignIn(t, nd.URL(), pinned, nd.Operators, time.Now(), "root", access.Grant{Role: access.Admin, Event: access.AllEvents})
 	b := newBrowser(t, bin)
 	b.setCookie(nd.URL(), api.SessionCookie, admin.Session)
 	b.navigate(nd.URL() + "/")
@@ -265,4 +269,37 @@ func TestConsoleSignIn(t *testing.T) {
 	b.fill("#password", apitest.Password)
 	b.click("#password-submit")
 	b.waitFor("still locked", `document.getElementById("signin-error").textContent.includes("locked")`)
+}
+
+// TestConsoleInsecureBanner: a node serving plain HTTP (-insecure) says so
+// on every console page, in a red banner, before anyone signs in; a TLS
+// node shows none.
+func TestConsoleInsecureBanner(t *testing.T) {
+	bin := chromium(t)
+	ctx := context.Background()
+	for _, insecure := range []bool{true, false} {
+		nd, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0", Log: quiet, Insecure: insecure})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := newBrowser(t, bin)
+		b.navigate(nd.URL() + "/")
+		b.waitFor("the sign-in form", `!document.getElementById("signin").classList.contains("hidden")`)
+		if insecure {
+			b.waitFor("the insecure banner", `!document.getElementById("insecure").hidden`)
+			if got := b.text("#insecure"); !strings.Contains(got, "INSECURE") {
+				t.Fatalf("banner %q", got)
+			}
+			b.screenshot("console-insecure-banner")
+		} else {
+			// /api/node has answered once the sign-in form shows (it is
+			// asked first); give it the same chance to show a banner.
+			var shown bool
+			b.eval(`fetch("/api/node").then(r => r.json()).then(() => !document.getElementById("insecure").hidden)`, &shown)
+			if shown {
+				t.Fatal("a TLS node shows the insecure banner")
+			}
+		}
+		nd.Close(ctx)
+	}
 }

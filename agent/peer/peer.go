@@ -46,6 +46,10 @@
 // the keys in memory (docs/performance.md has the figure).
 //
 // Frames are JSON Messages.
+//
+// Both ends ping (internal/wsping) once the hello is accepted: a peer that
+// died without closing — power cut, cable pulled — is noticed within
+// PongWait on either side, and the dialing side redials.
 package peer
 
 import (
@@ -65,6 +69,7 @@ import (
 
 	"admit/agent/gatedb"
 	"admit/clock"
+	"admit/internal/wsping"
 )
 
 // Store is what gossip needs of the gate database.
@@ -121,6 +126,10 @@ type Options struct {
 	MaxHeld int
 	// MaxInbound bounds the peer links accepted at once; default 64.
 	MaxInbound int
+	// PingEvery is how often each end of a link pings once the hello is
+	// accepted (default 5 s); a peer silent for PongWait (default 3 ×
+	// PingEvery) is dropped.
+	PingEvery, PongWait time.Duration
 }
 
 // Reasons a mark or a link is refused (Options.OnRefused, OnLinkRefused).
@@ -195,6 +204,12 @@ func New(opts Options) *Gossip {
 	opts.MaxHeld = max(opts.MaxHeld, MaxMarksPerFrame)
 	if opts.MaxInbound <= 0 {
 		opts.MaxInbound = 64
+	}
+	if opts.PingEvery <= 0 {
+		opts.PingEvery = 5 * time.Second
+	}
+	if opts.PongWait <= 0 {
+		opts.PongWait = 3 * opts.PingEvery
 	}
 	return &Gossip{opts: opts, outs: map[*out]struct{}{}, ins: map[*websocket.Conn]*inLink{}}
 }
@@ -368,7 +383,10 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 		g.mu.Unlock()
 	}()
 	// Notice a peer that went away (or refused the hello) even while we
-	// have nothing to send.
+	// have nothing to send: its pongs (and pings) keep the read deadline
+	// alive.
+	keep := wsping.Start(cctx, ws, g.opts.PingEvery, g.opts.PongWait)
+	defer keep.Stop()
 	closed := make(chan struct{})
 	var refusal atomic.Pointer[string]
 	go func() {
@@ -378,6 +396,7 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 			if err := ws.ReadJSON(&m); err != nil {
 				return
 			}
+			keep.Alive()
 			if m.Type == "error" {
 				refusal.Store(&m.Error)
 			}

@@ -191,3 +191,86 @@ func TestDeadAndSlowPeersDelayNoOther(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadPeerNoticedBothWays: a peer that froze without closing anything
+// (it keeps the TCP connection but reads nothing, so answers no ping) is
+// noticed within PongWait on both sides, once the link was accepted: the
+// gate that dialed it drops the link (and redials), and the gate it was
+// pushing to drops its inbound connection.
+func TestDeadPeerNoticedBothWays(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const every, wait = 50 * time.Millisecond, 300 * time.Millisecond
+
+	// A frozen peer: it completes the handshake (challenge, hello, ready),
+	// then never reads.
+	type link struct {
+		ws    *websocket.Conn
+		ready time.Time
+	}
+	frozen := make(chan link, 8)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		ws.WriteJSON(&peer.Message{Type: "challenge", Version: peer.Version, Device: "gate-b", Event: "gala", Nonce: make([]byte, 32)})
+		_, _, _ = ws.ReadMessage() // the hello
+		ws.WriteJSON(&peer.Message{Type: "ready", Version: peer.Version})
+		frozen <- link{ws, time.Now()}
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release) // before Close, which waits for the handlers
+	g := peer.New(peer.Options{Device: "gate-a", Event: "gala", Key: venueKeys["gate-a"], Peers: []string{"ws" + strings.TrimPrefix(srv.URL, "http") + "/peer"},
+		Store: newMemStore(0), Log: quiet, PingEvery: every, PongWait: wait, MaxBackoff: 50 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	first := <-frozen
+	defer first.ws.Close()
+	select {
+	case l := <-frozen: // the link to the frozen peer was dropped and redialed
+		l.ws.Close()
+		// Not the handshake's deadline: the accepted link stayed up until
+		// its pongs were missed.
+		if took := l.ready.Sub(first.ready); took < wait {
+			t.Fatalf("the link was redialed %s after it was accepted, before PongWait (%s)", took, wait)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the dialing gate kept its link to a frozen peer")
+	}
+	cancel()
+	<-done
+
+	// The other way: a frozen gate pushing to this one (a signed hello,
+	// then silence, no pong).
+	in := peer.New(peer.Options{Device: "gate-b", Event: "gala", Store: newMemStore(0), Log: quiet, PingEvery: every, PongWait: wait})
+	isrv := httptest.NewServer(in.Handler())
+	defer isrv.Close()
+	defer in.CloseInbound()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(isrv.URL, "http")+"/peer", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	var ch peer.Message
+	if err := ws.ReadJSON(&ch); err != nil || ch.Type != "challenge" {
+		t.Fatalf("challenge: %+v %v", ch, err)
+	}
+	hello := &peer.Message{Type: "hello", Version: peer.Version, Device: "gate-a",
+		Signature: ed25519.Sign(venueKeys["gate-a"], peer.HelloSigningBytes(ch.Nonce, ch.Device, "gate-a"))}
+	if err := ws.WriteJSON(hello); err != nil {
+		t.Fatal(err)
+	}
+	var ready peer.Message
+	if err := ws.ReadJSON(&ready); err != nil || ready.Type != "ready" {
+		t.Fatalf("ready: %+v %v", ready, err)
+	}
+	testwait.For(t, "the inbound link", func() bool { return in.Inbound() == 1 })
+	start := time.Now()
+	testwait.For(t, "the frozen inbound peer to be dropped", func() bool { return in.Inbound() == 0 })
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("a frozen inbound peer was kept %s", took)
+	}
+}

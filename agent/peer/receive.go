@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"admit/clock"
+	"admit/internal/wsping"
 )
 
 // Handler accepts peers' connections and stores the marks they push, once
@@ -140,12 +141,16 @@ func (g *Gossip) receive(ctx context.Context, ws *websocket.Conn) error {
 	if !ed25519.Verify(pub, HelloSigningBytes(nonce, g.opts.Device, hello.Device), hello.Signature) {
 		return g.refuse(ws, RefusedBadSignature, fmt.Errorf("hello of %.64q not signed by its key", hello.Device))
 	}
-	ws.SetReadDeadline(time.Time{})
 	ws.SetReadLimit(MaxFrameBytes)
 	ws.SetWriteDeadline(clock.Deadline(g.opts.Timeout))
 	if err := ws.WriteJSON(&Message{Type: "ready", Version: Version}); err != nil {
 		return fmt.Errorf("peer: ready: %w", err)
 	}
+	// Verified: from here the read deadline is the peer's silence,
+	// PongWait, which its pings and frames move (and our own waits for
+	// rate and room, below, do not count against it).
+	keep := wsping.Start(ctx, ws, g.opts.PingEvery, g.opts.PongWait)
+	defer keep.Stop()
 	g.inMu.Lock()
 	for other, in := range g.ins {
 		if in.device == hello.Device {
@@ -161,12 +166,14 @@ func (g *Gossip) receive(ctx context.Context, ws *websocket.Conn) error {
 		if err := ws.ReadJSON(&m); err != nil {
 			return err
 		}
+		keep.Alive()
 		if m.Type != "marks" || len(m.Marks) > MaxMarksPerFrame {
 			return fmt.Errorf("peer: %s sent %q with %d marks", hello.Device, m.Type, len(m.Marks))
 		}
 		if err := l.take(ctx, m.Marks); err != nil {
 			return err
 		}
+		keep.Alive() // the time take waited was this gate's, not the peer's silence
 	}
 }
 

@@ -28,7 +28,7 @@ func TestReconnectBackoffFollowsClock(t *testing.T) {
 	}))
 	defer fleet.Close()
 	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
-	c := uplink.New(uplink.Options{URL: "ws" + strings.TrimPrefix(fleet.URL, "http") + "/ws", Device: "gate-1",
+	c := uplink.New(uplink.Options{URL: "ws" + strings.TrimPrefix(fleet.URL, "http") + "/ws", Device: "gate-1", Insecure: true,
 		Clock: clk, MaxBackoff: 400 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
 	armed := clk.Armed()

@@ -9,17 +9,31 @@
 // applied: the replica is marked for resynchronisation and the session
 // restarts, so the next hello asks the fleet for a snapshot. A fleet that
 // says the device is revoked makes the uplink wipe the replica and stop.
+//
+// The fleet must prove itself: the uplink speaks protocol 5 only, and
+// applies nothing — no batch, snapshot chunk, config, revocation or scan
+// acknowledgement — that is not signed by the fleet's replica key for this
+// session (wire.Trust). Unsigned or badly signed data is refused, logged,
+// counted (Options.OnUnsigned) and ends the session, the replica
+// untouched. The replica key comes from enrollment (Options.ReplicaKey);
+// the link is TLS (wss://), pinned to the fleet's CA when it has its own;
+// a plain ws:// link needs Options.Insecure, and even then the signatures
+// hold. Both ends ping: a dead fleet is noticed within PongWait.
 package uplink
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +44,7 @@ import (
 	"admit/clock"
 	"admit/fleet/wire"
 	"admit/internal/tlspin"
+	"admit/internal/wsping"
 )
 
 // ErrRevoked: the fleet revoked this device; the replica was wiped.
@@ -37,7 +52,7 @@ var ErrRevoked = errors.New("uplink: device revoked by the fleet")
 
 // Options configures a Client.
 type Options struct {
-	URL      string // ws://host:port/ws or wss://...
+	URL      string // wss://host:port/ws (ws:// only with Insecure)
 	Device   string
 	Firmware string
 	DB       *gatedb.DB
@@ -48,6 +63,29 @@ type Options struct {
 	// CAFingerprint pins the fleet's CA (SHA-256 of its certificate, from
 	// enrollment) for wss:// URLs; nil verifies with the system roots.
 	CAFingerprint []byte
+	// ReplicaKey is the fleet's replica key (from enrollment): everything
+	// the fleet sends that changes the gate must be signed with it. Nil:
+	// the key the fleet names in its challenge is taken, but only over a
+	// TLS link the gate verified (a pinned CA or the system roots), and
+	// reported through OnReplicaKey to be kept; over ws:// a gate without
+	// a replica key does not connect.
+	ReplicaKey ed25519.PublicKey
+	// OnReplicaKey is called when the uplink took the fleet's replica key
+	// from a verified TLS link (see ReplicaKey).
+	OnReplicaKey func(ed25519.PublicKey)
+	// Insecure allows a plain ws:// URL: the fleet is not authenticated
+	// by the link and everything it sends can be read on the way (the
+	// replica's holders, rotating-code secrets); replica data must still
+	// be signed with ReplicaKey. Without it, only wss:// is dialled.
+	Insecure bool
+	// OnUnsigned is called when the fleet sent data not signed by the
+	// replica key for this session (a fake fleet, a man in the middle, a
+	// fleet that does not sign): nothing of it was applied, and the
+	// session ends.
+	OnUnsigned func(error)
+	// PingEvery is how often the uplink pings the fleet (default 20 s);
+	// a fleet silent for PongWait (default 3 × PingEvery) is dropped.
+	PingEvery, PongWait time.Duration
 	// OnKeys is called with keys a batch or snapshot added, after it
 	// committed.
 	OnKeys func([]gatedb.Key)
@@ -73,6 +111,31 @@ type Client struct {
 	opts      Options
 	kick      chan struct{}
 	connected atomic.Bool
+
+	mu      sync.Mutex        // guards learned
+	learned ed25519.PublicKey // a replica key taken over verified TLS
+}
+
+// ErrInsecureURL: a fleet URL that is not TLS, without Insecure.
+var ErrInsecureURL = errors.New("uplink: the fleet URL is not TLS (wss:// or https://); plain links need the explicit insecure setting")
+
+// CheckURL refuses a fleet URL that is not TLS unless insecure (stream,
+// enrollment and online-decision URLs alike).
+func CheckURL(raw string, insecure bool) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("uplink: fleet URL %q: %w", raw, err)
+	}
+	switch u.Scheme {
+	case "wss", "https":
+		return nil
+	case "ws", "http":
+		if insecure {
+			return nil
+		}
+		return fmt.Errorf("%w: %s", ErrInsecureURL, raw)
+	}
+	return fmt.Errorf("uplink: fleet URL %q: scheme %q (want wss:// or https://)", raw, u.Scheme)
 }
 
 // New returns a client.
@@ -89,6 +152,12 @@ func New(opts Options) *Client {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
+	if opts.PingEvery <= 0 {
+		opts.PingEvery = 20 * time.Second
+	}
+	if opts.PongWait <= 0 {
+		opts.PongWait = 3 * opts.PingEvery
+	}
 	return &Client{opts: opts, kick: make(chan struct{}, 1)}
 }
 
@@ -104,8 +173,15 @@ func (c *Client) Kick() {
 func (c *Client) Connected() bool { return c.connected.Load() }
 
 // Run keeps a session with the fleet until ctx ends (nil) or the fleet
-// revokes the device (ErrRevoked).
+// revokes the device (ErrRevoked). It refuses at once a URL that is not
+// TLS without Options.Insecure (ErrInsecureURL).
 func (c *Client) Run(ctx context.Context) error {
+	if err := CheckURL(c.opts.URL, c.opts.Insecure); err != nil {
+		return err
+	}
+	if c.opts.Insecure && strings.HasPrefix(c.opts.URL, "ws://") {
+		c.opts.Log.Warn("INSECURE: the fleet link is plain ws:// (insecure setting): it can be read on the way; replica data is still checked against the replica key", "url", c.opts.URL)
+	}
 	backoff := 100 * time.Millisecond
 	for {
 		start := c.opts.Clock.Now()
@@ -122,7 +198,7 @@ func (c *Client) Run(ctx context.Context) error {
 		if c.opts.Clock.Now().Sub(start) > 30*time.Second || errors.Is(err, gatedb.ErrDiverged) {
 			backoff = 100 * time.Millisecond // a healthy session, or a resync to ask for at once
 		}
-		wait := backoff/2 + rand.N(backoff/2+1)
+		wait := backoff/2 + mrand.N(backoff/2+1)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -133,9 +209,11 @@ func (c *Client) Run(ctx context.Context) error {
 }
 
 type session struct {
-	c   *Client
-	ws  *websocket.Conn
-	wmu sync.Mutex // serialises writes
+	c     *Client
+	ws    *websocket.Conn
+	trust *wire.Trust    // what the fleet's frames are checked against
+	keep  *wsping.Keeper // set once the hello is sent
+	wmu   sync.Mutex     // serialises writes
 }
 
 func (s *session) send(m *wire.Message) error {
@@ -145,16 +223,73 @@ func (s *session) send(m *wire.Message) error {
 	return s.ws.WriteJSON(m)
 }
 
+// read reads one frame from the fleet: checked against the replica key
+// once the session has one (everything after the challenge).
 func (s *session) read() (*wire.Message, error) {
 	_, data, err := s.ws.ReadMessage()
 	if err != nil {
 		return nil, fmt.Errorf("uplink: read: %w", err)
 	}
-	m, err := wire.Decode(data)
+	if s.keep != nil {
+		s.keep.Alive()
+	}
+	if s.trust == nil {
+		m, err := wire.Decode(data)
+		if err != nil {
+			return nil, fmt.Errorf("uplink: %w", err)
+		}
+		return m, nil
+	}
+	m, err := s.trust.Decode(data)
+	if errors.Is(err, wire.ErrUnsigned) {
+		return nil, s.c.unsigned(err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("uplink: %w", err)
 	}
 	return m, nil
+}
+
+// unsigned reports data the fleet did not sign, and returns why the
+// session ends.
+func (c *Client) unsigned(err error) error {
+	c.opts.Log.Error("uplink: refused data the fleet's replica key did not sign (a fake fleet or a man in the middle?); nothing applied", "url", c.opts.URL, "err", err)
+	if c.opts.OnUnsigned != nil {
+		c.opts.OnUnsigned(err)
+	}
+	return fmt.Errorf("uplink: %w", err)
+}
+
+// replicaKey returns the key to check this session's data against, given
+// the key the fleet's challenge names.
+func (c *Client) replicaKey(named []byte) (ed25519.PublicKey, error) {
+	c.mu.Lock()
+	have := c.opts.ReplicaKey
+	if have == nil {
+		have = c.learned
+	}
+	c.mu.Unlock()
+	switch {
+	case len(named) == 0:
+		return nil, c.unsigned(fmt.Errorf("%w: the fleet names no replica key (a fleet of protocol 4 does not sign: upgrade it)", wire.ErrUnsigned))
+	case have != nil && !bytes.Equal(have, named):
+		return nil, c.unsigned(fmt.Errorf("%w: the fleet names replica key %x, this gate holds %x", wire.ErrUnsigned, named, []byte(have)))
+	case have != nil:
+		return have, nil
+	case !strings.HasPrefix(c.opts.URL, "wss://"):
+		return nil, fmt.Errorf("uplink: no replica key to check the fleet against, and a plain link cannot vouch for the one it names: enroll (the enrollment gives it) or connect once over TLS")
+	}
+	// Trust on first use, over a TLS link verified by the CA pin or the
+	// system roots: the fleet at the other end is the real one.
+	key := ed25519.PublicKey(bytes.Clone(named))
+	c.mu.Lock()
+	c.learned = key
+	c.mu.Unlock()
+	c.opts.Log.Warn("uplink: took the fleet's replica key from the verified TLS link (none from enrollment)", "key", fmt.Sprintf("%x", named))
+	if c.opts.OnReplicaKey != nil {
+		c.opts.OnReplicaKey(key)
+	}
+	return key, nil
 }
 
 func (c *Client) session(ctx context.Context) error {
@@ -167,7 +302,9 @@ func (c *Client) session(ctx context.Context) error {
 		resp.Body.Close()
 	}
 	defer ws.Close()
-	ws.SetReadLimit(wire.MaxMessageBytes)
+	// Nothing is known of the other end yet: a small frame is all it gets
+	// before its challenge.
+	ws.SetReadLimit(wire.MaxHelloBytes)
 	s := &session{c: c, ws: ws}
 
 	ws.SetReadDeadline(clock.Deadline(c.opts.Timeout))
@@ -178,7 +315,10 @@ func (c *Client) session(ctx context.Context) error {
 	if m.Type != wire.TypeChallenge {
 		return fmt.Errorf("uplink: fleet opened with %q, not a challenge", m.Type)
 	}
-	ws.SetReadDeadline(time.Time{})
+	rk, err := c.replicaKey(m.Challenge.ReplicaKey)
+	if err != nil {
+		return err
+	}
 	cursors, err := c.opts.DB.ReplicaCursors(ctx)
 	if err != nil {
 		return err
@@ -187,14 +327,23 @@ func (c *Client) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	hello := &wire.Hello{Protocol: wire.ProtocolVersion, Device: c.opts.Device, Firmware: c.opts.Firmware,
-		ConfigVersion: cfgVersion, Cursors: cursors}
-	if c.opts.Key != nil {
-		hello.Signature = ed25519.Sign(c.opts.Key, wire.HelloSigningBytes(m.Challenge.Nonce, c.opts.Device))
+	nonce := make([]byte, 32)
+	if _, err := rand.Read(nonce); err != nil {
+		return fmt.Errorf("uplink: %w", err)
 	}
+	hello := &wire.Hello{Protocol: wire.ProtocolVersion, Device: c.opts.Device, Firmware: c.opts.Firmware,
+		ConfigVersion: cfgVersion, Cursors: cursors, Nonce: nonce}
+	if c.opts.Key != nil {
+		hello.Signature = ed25519.Sign(c.opts.Key, hello.SigningBytes(m.Challenge.Nonce))
+	}
+	// From here every frame must be signed for this session.
+	s.trust = &wire.Trust{ReplicaKey: rk, Session: wire.Session{Device: c.opts.Device, Nonce: nonce}}
 	if err := s.send(&wire.Message{Type: wire.TypeHello, Hello: hello}); err != nil {
 		return fmt.Errorf("uplink: hello: %w", err)
 	}
+	ws.SetReadLimit(wire.MaxMessageBytes)
+	s.keep = wsping.Start(ctx, ws, c.opts.PingEvery, c.opts.PongWait)
+	defer s.keep.Stop()
 	c.connected.Store(true)
 	c.opts.Log.Info("fleet uplink up", "url", c.opts.URL, "events", len(cursors))
 

@@ -28,14 +28,18 @@ import (
 // endpoint that speaks fleet/wire and plays what the test tells it to, so
 // they check the gate's side of the contract without a fleet node.
 
-// scriptedFleet opens each session with a challenge, checks that the hello
-// is signed with the device's key, and hands the session to play, one
-// session at a time in the order the uplink connects.
+// scriptedFleet opens each session with a challenge naming its replica
+// key, checks that the hello is signed with the device's key, and hands
+// the session to play, one session at a time in the order the uplink
+// connects. It signs what it sends as a fleet of protocol 5 does (send);
+// raw sends what the test wrote.
 type scriptedFleet struct {
-	t    *testing.T
-	srv  *httptest.Server
-	pub  ed25519.PublicKey
-	play func(s *session) // runs on the server's goroutine; must not call t.Fatal
+	t     *testing.T
+	srv   *httptest.Server
+	pub   ed25519.PublicKey
+	rk    ed25519.PrivateKey // the replica key it signs with
+	named []byte             // the replica key its challenge names; default rk's
+	play  func(s *session)   // runs on the server's goroutine; must not call t.Fatal
 
 	mu     sync.Mutex // guards hellos
 	hellos []*wire.Hello
@@ -43,11 +47,44 @@ type scriptedFleet struct {
 
 // session is one connection of the uplink.
 type session struct {
+	f     *scriptedFleet
 	ws    *websocket.Conn
 	hello *wire.Hello
 }
 
-func (s *session) send(m *wire.Message) error { return s.ws.WriteJSON(m) }
+func (s *session) wireSession() wire.Session {
+	return wire.Session{Device: s.hello.Device, Nonce: s.hello.Nonce}
+}
+
+// send sends m signed for the session: a snapshot chunk or batch as a
+// signed binary frame, a config, revocation or scan ack with its
+// signature.
+func (s *session) send(m *wire.Message) error {
+	switch m.Type {
+	case wire.TypeSnapshot:
+		return s.ws.WriteMessage(websocket.BinaryMessage, wire.SignSnapshotFrame(s.f.rk, s.wireSession(), wire.MarshalSnapshot(m.Snapshot)))
+	case wire.TypeBatch:
+		return s.ws.WriteMessage(websocket.BinaryMessage, wire.SignBatchFrame(s.f.rk, wire.MarshalBatch(m.Batch)))
+	case wire.TypeConfig:
+		c := *m.Config
+		if err := c.Sign(s.f.rk, s.wireSession()); err != nil {
+			return err
+		}
+		m = &wire.Message{Type: m.Type, Config: &c}
+	case wire.TypeRevoked:
+		r := *m.Revoked
+		r.Sign(s.f.rk, s.wireSession())
+		m = &wire.Message{Type: m.Type, Revoked: &r}
+	case wire.TypeScanAck:
+		a := *m.ScanAck
+		a.Sign(s.f.rk, s.wireSession())
+		m = &wire.Message{Type: m.Type, ScanAck: &a}
+	}
+	return s.ws.WriteJSON(m)
+}
+
+// raw sends data as it is.
+func (s *session) raw(kind int, data []byte) error { return s.ws.WriteMessage(kind, data) }
 
 // read returns the next message from the gate (nil when the connection
 // ended).
@@ -65,7 +102,8 @@ func (s *session) read() *wire.Message {
 }
 
 func newScriptedFleet(t *testing.T, pub ed25519.PublicKey, play func(s *session)) *scriptedFleet {
-	f := &scriptedFleet{t: t, pub: pub, play: play}
+	_, rk, _ := ed25519.GenerateKey(nil)
+	f := &scriptedFleet{t: t, pub: pub, rk: rk, play: play}
 	up := websocket.Upgrader{}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := up.Upgrade(w, r, nil)
@@ -74,13 +112,20 @@ func newScriptedFleet(t *testing.T, pub ed25519.PublicKey, play func(s *session)
 		}
 		defer ws.Close()
 		nonce := []byte("0123456789abcdef0123456789abcdef")
-		if err := ws.WriteJSON(&wire.Message{Type: wire.TypeChallenge, Challenge: &wire.Challenge{Nonce: nonce}}); err != nil {
+		named := f.named
+		if named == nil {
+			named = f.replicaKey()
+		}
+		if err := ws.WriteJSON(&wire.Message{Type: wire.TypeChallenge, Challenge: &wire.Challenge{Nonce: nonce, ReplicaKey: named}}); err != nil {
 			return
 		}
-		s := &session{ws: ws}
+		s := &session{f: f, ws: ws}
 		m := s.read()
-		if m == nil || m.Type != wire.TypeHello || !ed25519.Verify(f.pub, wire.HelloSigningBytes(nonce, m.Hello.Device), m.Hello.Signature) {
-			t.Errorf("hello %+v: not signed with the device key", m)
+		if m == nil {
+			return // the gate refused the challenge
+		}
+		if m.Type != wire.TypeHello || m.Hello.Protocol != wire.ProtocolVersion || !ed25519.Verify(f.pub, m.Hello.SigningBytes(nonce), m.Hello.Signature) {
+			t.Errorf("hello %+v: not a protocol-5 hello signed with the device key", m)
 			return
 		}
 		s.hello = m.Hello
@@ -94,6 +139,14 @@ func newScriptedFleet(t *testing.T, pub ed25519.PublicKey, play func(s *session)
 }
 
 func (f *scriptedFleet) url() string { return "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/ws" }
+
+func (f *scriptedFleet) replicaKey() ed25519.PublicKey { return f.rk.Public().(ed25519.PublicKey) }
+
+// options are a gate's uplink options against f: its plain test URL
+// (Insecure) and its replica key, as enrollment would have given it.
+func (f *scriptedFleet) options(db *gatedb.DB, key ed25519.PrivateKey) uplink.Options {
+	return uplink.Options{URL: f.url(), Insecure: true, ReplicaKey: f.replicaKey(), Device: "gate-1", DB: db, Key: key, Log: quiet}
+}
 
 // sessions returns the hellos received so far.
 func (f *scriptedFleet) sessions() []*wire.Hello {
@@ -137,8 +190,9 @@ func TestRevokedWipesAndStops(t *testing.T) {
 	})
 	db := openDB(t)
 	revoked := make(chan struct{})
-	cl := uplink.New(uplink.Options{URL: f.url(), Device: "gate-1", DB: db, Key: key, Log: quiet,
-		OnRevoked: func() { close(revoked) }})
+	opts := f.options(db, key)
+	opts.OnRevoked = func() { close(revoked) }
+	cl := uplink.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -192,16 +246,17 @@ func TestConfigAppliedAndReported(t *testing.T) {
 	db := openDB(t)
 	var mu sync.Mutex
 	var applied []int64
-	cl := uplink.New(uplink.Options{URL: f.url(), Device: "gate-1", DB: db, Key: key, Log: quiet,
-		OnConfig: func(ctx context.Context, v int64, body json.RawMessage) error {
-			mu.Lock()
-			defer mu.Unlock()
-			applied = append(applied, v)
-			if strings.Contains(string(body), "-1") {
-				return errors.New("pulse_ms must be positive")
-			}
-			return nil
-		}})
+	opts := f.options(db, key)
+	opts.OnConfig = func(ctx context.Context, v int64, body json.RawMessage) error {
+		mu.Lock()
+		defer mu.Unlock()
+		applied = append(applied, v)
+		if strings.Contains(string(body), "-1") {
+			return errors.New("pulse_ms must be positive")
+		}
+		return nil
+	}
+	cl := uplink.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- cl.Run(ctx) }()

@@ -32,6 +32,11 @@ type identity struct {
 	CAFingerprint string `json:"ca_fingerprint,omitempty"`
 	// Fleet is the stream URL derived from the enrollment code.
 	Fleet string `json:"fleet"`
+	// ReplicaKey is the fleet's replica key (Ed25519 public key, base64 in
+	// JSON): what the gate checks everything the fleet sends against.
+	// Absent in identities enrolled before protocol 5, until the uplink
+	// takes it over the pinned TLS link.
+	ReplicaKey ed25519.PublicKey `json:"replica_key,omitempty"`
 }
 
 func (id *identity) pin() []byte {
@@ -55,6 +60,9 @@ func loadIdentity(dir string) (*identity, error) {
 	}
 	if _, err := hex.DecodeString(id.CAFingerprint); err != nil {
 		return nil, fmt.Errorf("%s: ca_fingerprint: %w", identityFile, err)
+	}
+	if id.ReplicaKey != nil && len(id.ReplicaKey) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%s: replica_key of %d bytes", identityFile, len(id.ReplicaKey))
 	}
 	return &id, nil
 }
@@ -94,8 +102,9 @@ func (id *identity) save(dir string) error {
 }
 
 // enroll generates a key pair, enrolls it with the fleet named by code
-// (the text of the enrollment QR) and saves the identity in dir.
-func enroll(ctx context.Context, dir, code string) (*identity, error) {
+// (the text of the enrollment QR) and saves the identity in dir. A code
+// naming a plain http:// fleet is refused unless insecure.
+func enroll(ctx context.Context, dir, code string, insecure bool) (*identity, error) {
 	u, err := wire.ParseEnrollURI(strings.TrimSpace(code))
 	if err != nil {
 		return nil, fmt.Errorf("enroll: %w", err)
@@ -104,11 +113,12 @@ func enroll(ctx context.Context, dir, code string) (*identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("enroll: %w", err)
 	}
-	res, err := uplink.Enroll(ctx, code, key)
+	res, err := uplink.Enroll(ctx, code, key, insecure)
 	if err != nil {
 		return nil, err
 	}
-	id := &identity{Device: res.Device, Gate: res.Gate, Key: key, CAFingerprint: hex.EncodeToString(res.CAFingerprint), Fleet: streamURL(u.Fleet)}
+	id := &identity{Device: res.Device, Gate: res.Gate, Key: key, CAFingerprint: hex.EncodeToString(res.CAFingerprint), Fleet: streamURL(u.Fleet),
+		ReplicaKey: res.ReplicaKey}
 	if err := id.save(dir); err != nil {
 		return nil, fmt.Errorf("enroll: enrolled as %q, but the identity could not be saved (enroll again with a new code): %w", res.Device, err)
 	}

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -68,6 +69,7 @@ type Main struct {
 	Zone                string
 	Types               string
 	Online              bool
+	Insecure            bool
 	Debounce            time.Duration
 	PassageTimeout      time.Duration
 	Formats             []decode.Format
@@ -109,8 +111,9 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&m.Gate, "gate", "", "gate name shown to staff (default: device id)")
 	fs.StringVar(&m.Event, "event", "", "event this gate admits to (required)")
 	fs.StringVar(&m.DataDir, "data", "var/agent", "data directory (holds gate.db)")
-	fs.StringVar(&m.Fleet, "fleet", "ws://127.0.0.1:8080/ws", "fleet stream URL; empty runs offline (default for an enrolled gate: the fleet it enrolled with)")
-	fs.StringVar(&m.Enroll, "enroll", "", "enrollment code (the text of the enrollment QR, admit-enroll:?...): enroll once, keep the device key and fleet CA pin in the data directory (0600), then run; later starts use them")
+	fs.StringVar(&m.Fleet, "fleet", "", "fleet stream URL, wss://host:port/ws; empty runs offline (default for an enrolled gate: the fleet it enrolled with)")
+	fs.StringVar(&m.Enroll, "enroll", "", "enrollment code (the text of the enrollment QR, admit-enroll:?...): enroll once, keep the device key, the fleet CA pin and the fleet's replica key in the data directory (0600), then run; later starts use them")
+	fs.BoolVar(&m.Insecure, "insecure", false, "INSECURE: allow a plain ws:// or http:// fleet (stream, enrollment, online decisions): the enrollment token and everything the fleet sends cross the network in the clear; replica data must still be signed by the fleet's replica key")
 	fs.StringVar(&m.Camera, "camera", "0", "camera: device index, /dev/videoN, video file or image folder; empty for none")
 	fs.Func("formats", "symbologies the camera reads, comma-separated: "+formatNames()+" (default qr)", func(v string) error {
 		formats, err := parseFormats(v)
@@ -158,7 +161,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 func (m *Main) resolveIdentity(ctx context.Context, log *slog.Logger) error {
 	var err error
 	if m.Enroll != "" {
-		if m.id, err = enroll(ctx, m.DataDir, m.Enroll); err != nil {
+		if m.id, err = enroll(ctx, m.DataDir, m.Enroll, m.Insecure); err != nil {
 			return err
 		}
 		log.Info("enrolled", "device", m.id.Device, "fleet", m.id.Fleet, "identity", filepath.Join(m.DataDir, identityFile))
@@ -212,6 +215,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	if m.Insecure {
+		log.Warn("INSECURE (-insecure): plain ws:// and http:// fleet links are allowed; the fleet is then not authenticated by the link and what crosses it can be read. Replica data must still be signed by the fleet's replica key.")
+	}
 	if err := m.resolveIdentity(ctx, log); err != nil {
 		return err
 	}
@@ -252,8 +258,18 @@ func (m *Main) Run(ctx context.Context) error {
 // the gate until ctx ends.
 func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
 	cfg.Device, cfg.Gate, cfg.Event, cfg.DataDir, cfg.FleetURL = m.Device, m.Gate, m.Event, m.DataDir, m.Fleet
+	cfg.Insecure = m.Insecure
 	if m.id != nil {
-		cfg.Key, cfg.CAFingerprint = m.id.Key, m.id.pin()
+		cfg.Key, cfg.CAFingerprint, cfg.ReplicaKey = m.id.Key, m.id.pin(), m.id.ReplicaKey
+		// A gate enrolled before protocol 5 holds no replica key: the
+		// uplink takes it over the pinned TLS link once; keep it.
+		id := m.id
+		cfg.OnReplicaKey = func(k ed25519.PublicKey) {
+			id.ReplicaKey = k
+			if err := id.save(m.DataDir); err != nil {
+				cfg.Log.Error("admit-agent: could not keep the fleet's replica key in "+identityFile, "err", err)
+			}
+		}
 	}
 	dir, err := entry.ParseDirection(m.Direction)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -59,6 +60,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "admit demo: fleet and %d gates running (data in %s)\n", *gates, *data)
 	fmt.Fprintf(stdout, "console: %s/\n", v.Fleet.URL())
+	// The demo fleet serves TLS with its own CA, as a real one does (the
+	// gates pin it): a browser does not know that CA and warns once.
+	fmt.Fprintf(stdout, "  the fleet's own CA signs its certificate: your browser will warn once (accept it for this demo, or trust %s);\n",
+		filepath.Join(*data, "fleet", "tls", "ca.pem"))
+	fmt.Fprintf(stdout, "  CA fingerprint (SHA-256) %x\n", v.Fleet.CAFingerprint)
 	fmt.Fprintf(stdout, "  sign in as %s, password %s, then the TOTP code of secret %s\n", v.Login.Name, v.Login.Password, v.Login.TOTPSecret)
 	fmt.Fprintf(stdout, "  (a code: oathtool --totp -b %s, or bin/admitctl otp %s, or add the secret to an authenticator app)\n", v.Login.TOTPSecret, v.Login.TOTPSecret)
 	for _, g := range v.Gates {

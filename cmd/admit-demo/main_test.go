@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"admit/fleet/api/apitest"
 	"admit/fleet/operator"
 	"admit/internal/testwait"
+	"admit/internal/tlspin"
 )
 
 // syncBuffer is an output the test reads while the demo writes.
@@ -52,11 +54,17 @@ func TestRun(t *testing.T) {
 	if !strings.Contains(text, "fleet and 2 gates running (data in "+dir+")") {
 		t.Errorf("no data location in\n%s", text)
 	}
-	console := regexp.MustCompile(`(?m)^console: (http://127\.0\.0\.1:\d+/)$`).FindStringSubmatch(text)
+	console := regexp.MustCompile(`(?m)^console: (https://127\.0\.0\.1:\d+/)$`).FindStringSubmatch(text)
 	if console == nil {
 		t.Fatalf("no console URL in\n%s", text)
 	}
-	resp, err := http.Get(console[1])
+	fp := regexp.MustCompile(`(?m)^  CA fingerprint \(SHA-256\) ([0-9a-f]{64})$`).FindStringSubmatch(text)
+	if fp == nil {
+		t.Fatalf("no CA fingerprint in\n%s", text)
+	}
+	pin, _ := hex.DecodeString(fp[1])
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlspin.Config(pin)}}
+	resp, err := client.Get(console[1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +82,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := apitest.Login(strings.TrimSuffix(console[1], "/"), nil, login[1], login[2], operator.TOTP(seed, time.Now()))
+	c, err := apitest.Login(strings.TrimSuffix(console[1], "/"), client, login[1], login[2], operator.TOTP(seed, time.Now()))
 	if err != nil {
 		t.Fatalf("the demo login does not sign in: %v", err)
 	}

@@ -19,7 +19,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	crand "crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -43,8 +45,10 @@ import (
 	"admit/agent/gatedb"
 	"admit/agent/uplink"
 	"admit/fleet"
+	"admit/fleet/kek"
 	"admit/fleet/node"
 	"admit/fleet/postgres"
+	"admit/fleet/replicate"
 	"admit/fleet/sqlite"
 	"admit/fleet/wire"
 	"admit/internal/sqlitedb"
@@ -57,6 +61,7 @@ func main() {
 	scans := flag.Int("scans", 200_000, "scans in the ingestion measurement (0: skip)")
 	pg := flag.String("postgres", "", "PostgreSQL DSN for the PostgreSQL ingestion measurement (a scratch schema is created and dropped)")
 	child := flag.String("child", "", "internal: run the gates against this agent URL")
+	replicaKey := flag.String("replica-key", "", "internal: the replica key (hex) the gates check batches against")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (the node side, or the gates with -child) to this file")
 	childProfile = flag.String("gates-cpuprofile", "", "write a CPU profile of the gates process to this file")
 	flag.Parse()
@@ -74,7 +79,10 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 	if *child != "" {
-		err = runGates(ctx, *child, *gates, *changes)
+		var rk []byte
+		if rk, err = hex.DecodeString(*replicaKey); err == nil {
+			err = runGates(ctx, *child, rk, *gates, *changes)
+		}
 	} else {
 		err = run(ctx, *gates, *changes, *snapshot, *scans, *pg)
 	}
@@ -104,11 +112,17 @@ func run(ctx context.Context, n, changes, snapshot, scans int, pg string) error 
 	}
 	defer os.RemoveAll(dir)
 	fmt.Printf("admit-loadgen: %d gates, %d changes, %d-ticket snapshot, %d scans; GOMAXPROCS=%d\n", n, changes, snapshot, scans, runtime.GOMAXPROCS(0))
-	nd, err := node.Open(ctx, node.Config{DataDir: filepath.Join(dir, "fleet"), Addr: "127.0.0.1:0", Log: quiet, RequireEnrollment: true})
+	// Plain WS on loopback: the measurements are of the node's replication
+	// (signed batches included), not of TLS. Every gate comes from
+	// 127.0.0.1, so the per-address caps are lifted to n.
+	limit := n + 64
+	nd, err := node.Open(ctx, node.Config{DataDir: filepath.Join(dir, "fleet"), Addr: "127.0.0.1:0", Log: quiet, RequireEnrollment: true,
+		Insecure: true, Hub: replicate.Options{MaxConns: limit, MaxConnsPerIP: limit, MaxPending: limit, MaxPendingPerIP: limit}})
 	if err != nil {
 		return err
 	}
 	defer nd.Close(context.Background())
+	fmt.Println("setup: the node serves plain WS on loopback (-insecure); batches are signed (protocol 5) and checked by every gate")
 	svc := nd.Service
 	if _, err := svc.CreateEvent(ctx, fleet.Event{ID: "gala"}); err != nil {
 		return err
@@ -120,7 +134,7 @@ func run(ctx context.Context, n, changes, snapshot, scans int, pg string) error 
 	}
 	for i := range n {
 		id, key := deviceKey(i)
-		if err := svc.Store.PutDevice(ctx, fleet.Device{ID: id, PublicKey: key.Public().(ed25519.PublicKey), CreatedAt: time.Now()}); err != nil {
+		if err := svc.Store.PutDevice(ctx, fleet.Device{ID: id, Events: []string{"gala"}, PublicKey: key.Public().(ed25519.PublicKey), CreatedAt: time.Now()}); err != nil {
 			return err
 		}
 	}
@@ -169,7 +183,7 @@ func measureSnapshot(ctx context.Context, nd *node.Node, dir string, count int) 
 	}
 	fmt.Printf("setup: %d tickets stored in %v\n", count, time.Since(start).Round(time.Millisecond))
 	id, key := "snap-gate", ed25519.NewKeyFromSeed(make([]byte, 32))
-	if err := st.PutDevice(ctx, fleet.Device{ID: id, PublicKey: key.Public().(ed25519.PublicKey), CreatedAt: now}); err != nil {
+	if err := st.PutDevice(ctx, fleet.Device{ID: id, Events: []string{"big"}, PublicKey: key.Public().(ed25519.PublicKey), CreatedAt: now}); err != nil {
 		return err
 	}
 	db, err := gatedb.Open(ctx, filepath.Join(dir, "snap-gate.db"), sqlitedb.SyncFull)
@@ -183,7 +197,7 @@ func measureSnapshot(ctx context.Context, nd *node.Node, dir string, count int) 
 	log, _ := st.LogState(ctx, "big")
 	done := make(chan struct{})
 	var once sync.Once
-	cl := uplink.New(uplink.Options{URL: nd.AgentURL(), Device: id, Key: key, DB: db, Log: quiet,
+	cl := uplink.New(uplink.Options{URL: nd.AgentURL(), Device: id, Key: key, DB: db, Log: quiet, Insecure: true, ReplicaKey: nd.ReplicaKey,
 		OnApplied: func(ev string, cur int64) {
 			if cur >= log.Last {
 				once.Do(func() { close(done) })
@@ -238,7 +252,7 @@ func measurePropagation(ctx context.Context, nd *node.Node, n, changes int) erro
 	if err != nil {
 		return err
 	}
-	args := []string{"-child", nd.AgentURL(), "-n", strconv.Itoa(n), "-changes", strconv.Itoa(changes)}
+	args := []string{"-child", nd.AgentURL(), "-replica-key", hex.EncodeToString(nd.ReplicaKey), "-n", strconv.Itoa(n), "-changes", strconv.Itoa(changes)}
 	if *childProfile != "" {
 		args = append(args, "-cpuprofile", *childProfile)
 	}
@@ -319,7 +333,8 @@ func measurePropagation(ctx context.Context, nd *node.Node, n, changes int) erro
 
 // runGates is the child: n raw protocol clients that sync, then note when
 // each measured change (tickets P…) is applied.
-func runGates(ctx context.Context, url string, n, changes int) error {
+func runGates(ctx context.Context, url string, replicaKey ed25519.PublicKey, n, changes int) error {
+	checked := &signatures{ok: map[string]*verdict{}}
 	// The simulated gates keep little garbage; collecting it less often
 	// leaves the shared cores to the node being measured.
 	debug.SetGCPercent(400)
@@ -334,7 +349,7 @@ func runGates(ctx context.Context, url string, n, changes int) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := gateLoop(url, id, key, synced, stop, func(ticket string, at int64, bad bool) {
+			err := gateLoop(url, replicaKey, checked, id, key, synced, stop, func(ticket string, at int64, bad bool) {
 				mu.Lock()
 				if bad {
 					rep.Bad++
@@ -373,10 +388,42 @@ wait:
 	return enc.Encode(&rep)
 }
 
+// signatures verifies each distinct signed frame once for all the
+// simulated gates. Every gate of the event receives the very same signed
+// batch frame; a real gate verifies it on its own CPU, but a thousand
+// simulated ones verifying it on the two cores they share with the node
+// would measure this process, not the node. So the first gate to receive a
+// frame verifies it (wire.Trust.Decode) while the others wait for that
+// verdict, then parse it as the unsigned frame it wraps (wire.Decode:
+// bounds, order, checksum), as before protocol 5.
+type signatures struct {
+	mu sync.Mutex // guards ok
+	ok map[string]*verdict
+}
+
+type verdict struct {
+	once sync.Once
+	err  error
+}
+
+// check verifies frame with trust, once per distinct frame.
+func (s *signatures) check(trust *wire.Trust, frame []byte) error {
+	s.mu.Lock()
+	v := s.ok[string(frame)]
+	if v == nil {
+		v = &verdict{}
+		s.ok[string(frame)] = v
+	}
+	s.mu.Unlock()
+	v.once.Do(func() { _, v.err = trust.Decode(frame) })
+	return v.err
+}
+
 // gateLoop is one simulated gate: it keeps its replica's running checksum
-// in memory and applies every batch as a gate does (checksums checked,
-// running checksum advanced and compared with the fleet's).
-func gateLoop(url, id string, key ed25519.PrivateKey, synced chan<- error, stop <-chan struct{}, applied func(ticket string, at int64, bad bool)) error {
+// in memory and applies every batch as a gate does (signature verified —
+// once per distinct frame, see signatures — checksums checked, running
+// checksum advanced and compared with the fleet's).
+func gateLoop(url string, replicaKey ed25519.PublicKey, checked *signatures, id string, key ed25519.PrivateKey, synced chan<- error, stop <-chan struct{}, applied func(ticket string, at int64, bad bool)) error {
 	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
 		return err
@@ -386,11 +433,14 @@ func gateLoop(url, id string, key ed25519.PrivateKey, synced chan<- error, stop 
 	if err := ws.ReadJSON(&ch); err != nil || ch.Challenge == nil {
 		return fmt.Errorf("%s: no challenge: %v", id, err)
 	}
-	h := &wire.Hello{Protocol: wire.ProtocolVersion, Device: id, Cursors: map[string]wire.Cursor{"gala": {}},
-		Signature: ed25519.Sign(key, wire.HelloSigningBytes(ch.Challenge.Nonce, id))}
+	nonce := make([]byte, 32)
+	crand.Read(nonce)
+	h := &wire.Hello{Protocol: wire.ProtocolVersion, Device: id, Cursors: map[string]wire.Cursor{"gala": {}}, Nonce: nonce}
+	h.Signature = ed25519.Sign(key, h.SigningBytes(ch.Challenge.Nonce))
 	if err := ws.WriteJSON(&wire.Message{Type: wire.TypeHello, Hello: h}); err != nil {
 		return err
 	}
+	trust := &wire.Trust{ReplicaKey: replicaKey, Session: wire.Session{Device: id, Nonce: nonce}}
 	first := true
 	var cursor int64
 	var running uint64
@@ -410,7 +460,16 @@ func gateLoop(url, id string, key ed25519.PrivateKey, synced chan<- error, stop 
 				return fmt.Errorf("%s: %w", id, err)
 			}
 		}
-		m, err := wire.Decode(data) // validates the batch checksum
+		var m *wire.Message
+		if len(data) > 1+ed25519.SignatureSize && data[0] == 0x03 { // a signed batch (wire's sign.go)
+			if err := checked.check(trust, data); err != nil {
+				return err
+			}
+			// The batch's own frame follows the type byte and signature.
+			m, err = wire.Decode(data[1+ed25519.SignatureSize:]) // validates the batch checksum
+		} else {
+			m, err = trust.Decode(data)
+		}
 		if err != nil {
 			return err
 		}
@@ -496,7 +555,11 @@ func ingestPostgres(ctx context.Context, dsn string, total int) (float64, error)
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
-	st, err := postgres.Open(ctx, dsn+sep+"search_path="+schema)
+	k, _, err := kek.Generate() // a scratch schema: a scratch key
+	if err != nil {
+		return 0, err
+	}
+	st, err := postgres.Open(ctx, dsn+sep+"search_path="+schema, k)
 	if err != nil {
 		return 0, err
 	}

@@ -83,7 +83,7 @@ func readConfig() (ctlConfig, error) {
 // parsing. A flag given wins, then $ADMIT_TOKEN (for the token), then the
 // config file.
 func fleetFlags(fs *flag.FlagSet) func() (*fleetClient, error) {
-	base := fs.String("fleet", "", "fleet base URL, https:// for a fleet with TLS (default: the config file's, else http://127.0.0.1:8080)")
+	base := fs.String("fleet", "", "fleet base URL (default: the config file's, else https://127.0.0.1:8080; http:// only for a node started with -insecure)")
 	pin := fs.String("pin", "", "hex SHA-256 of the fleet's CA certificate, for a fleet that runs its own CA (admit-fleet prints it)")
 	token := fs.String("token", "", "API token (default: $ADMIT_TOKEN, else the config file's "+configPath()+")")
 	return func() (*fleetClient, error) {
@@ -100,7 +100,7 @@ func fleetFlags(fs *flag.FlagSet) func() (*fleetClient, error) {
 			return ""
 		}
 		c := &fleetClient{
-			base:  strings.TrimRight(pick(*base, cfg.Fleet, "http://127.0.0.1:8080"), "/"),
+			base:  strings.TrimRight(pick(*base, cfg.Fleet, "https://127.0.0.1:8080"), "/"),
 			token: pick(*token, os.Getenv("ADMIT_TOKEN"), cfg.Token),
 			http:  http.DefaultClient,
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"os"
@@ -40,7 +41,8 @@ func TestFleetCommandsWithAToken(t *testing.T) {
 		}
 		return out.String(), nil
 	}
-	fleet := []string{"-fleet", n.URL(), "-token", admin.Token}
+	pin := hex.EncodeToString(n.CAFingerprint) // the node's own CA (TLS is the default)
+	fleet := []string{"-fleet", n.URL(), "-pin", pin, "-token", admin.Token}
 	mustRun := func(args ...string) string {
 		t.Helper()
 		cmd := append(append(strings.Fields(args[0]), args[1:]...), fleet...)
@@ -82,24 +84,24 @@ func TestFleetCommandsWithAToken(t *testing.T) {
 	}
 
 	// The viewer token: reads, but may not issue.
-	if _, err := ctl("scans", "-fleet", n.URL(), "-token", secret); err != nil {
+	if _, err := ctl("scans", "-fleet", n.URL(), "-pin", pin, "-token", secret); err != nil {
 		t.Fatalf("viewer scans: %v", err)
 	}
-	if out, err := ctl("issue", "-event", "gala", "-n", "1", "-out", dir, "-fleet", n.URL(), "-token", secret); err == nil || !strings.Contains(err.Error(), "403") {
+	if out, err := ctl("issue", "-event", "gala", "-n", "1", "-out", dir, "-fleet", n.URL(), "-pin", pin, "-token", secret); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Fatalf("viewer issued: %v %s", err, out)
 	}
 	// No token: refused before asking.
-	if _, err := ctl("scans", "-fleet", n.URL()); err == nil || !strings.Contains(err.Error(), "no API token") {
+	if _, err := ctl("scans", "-fleet", n.URL(), "-pin", pin); err == nil || !strings.Contains(err.Error(), "no API token") {
 		t.Fatalf("without a token: %v", err)
 	}
 	// $ADMIT_TOKEN, then the config file (0600 only).
 	t.Setenv("ADMIT_TOKEN", admin.Token)
-	if _, err := ctl("scans", "-fleet", n.URL()); err != nil {
+	if _, err := ctl("scans", "-fleet", n.URL(), "-pin", pin); err != nil {
 		t.Fatalf("ADMIT_TOKEN: %v", err)
 	}
 	t.Setenv("ADMIT_TOKEN", "")
 	cfg := filepath.Join(t.TempDir(), "admitctl.json")
-	os.WriteFile(cfg, []byte(`{"fleet":"`+n.URL()+`","token":"`+admin.Token+`"}`), 0o644)
+	os.WriteFile(cfg, []byte(`{"fleet":"`+n.URL()+`","pin":"`+pin+`","token":"`+admin.Token+`"}`), 0o644)
 	t.Setenv("ADMITCTL_CONFIG", cfg)
 	if _, err := ctl("scans"); err == nil || !strings.Contains(err.Error(), "0600") {
 		t.Fatalf("a world-readable config: %v", err)

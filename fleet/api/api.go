@@ -55,6 +55,13 @@ type Options struct {
 	// CAFingerprint is given to enrolling agents (and put in enrollment
 	// QRs) when the node serves TLS with its own CA.
 	CAFingerprint []byte
+	// ReplicaKey is the fleet's replica key (public), given to enrolling
+	// agents and put in enrollment QRs: what gates check replica data
+	// against.
+	ReplicaKey []byte
+	// InsecureWarning, when set, says the node serves plain HTTP: GET
+	// /api/node reports it and the console shows it on a banner.
+	InsecureWarning string
 	// PublicURL is the base URL put in enrollment QRs and setup links;
 	// default: the scheme and host of the request.
 	PublicURL string
@@ -197,4 +204,16 @@ func firstN[T any](xs []T, n int) []T {
 		return []T{}
 	}
 	return xs[:min(n, len(xs))]
+}
+
+// NodeInfo is what GET /api/node says of the node: whether it serves TLS,
+// and the warning the console shows when it does not. Anyone may read it:
+// it tells nothing a connection to the node does not.
+type NodeInfo struct {
+	TLS     bool   `json:"tls"`
+	Warning string `json:"warning,omitempty"`
+}
+
+func (a *api) nodeInfo(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, NodeInfo{TLS: a.opts.InsecureWarning == "", Warning: a.opts.InsecureWarning})
 }

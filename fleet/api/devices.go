@@ -176,7 +176,7 @@ func (a *api) createEnrollment(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	uri := wire.EnrollURI{Fleet: a.baseURL(r), Token: token, CAFingerprint: a.opts.CAFingerprint}.String()
+	uri := wire.EnrollURI{Fleet: a.baseURL(r), Token: token, CAFingerprint: a.opts.CAFingerprint, ReplicaKey: a.opts.ReplicaKey}.String()
 	png, err := qrimage.PNG(uri, 400)
 	if err != nil {
 		a.fail(w, r, err)
@@ -216,7 +216,8 @@ func (a *api) enroll(w http.ResponseWriter, r *http.Request) {
 	noteDevice(r, d.ID)
 	note(r, "enrolled with a one-time token")
 	a.log.Info("device enrolled", "device", d.ID)
-	writeJSON(w, http.StatusOK, wire.EnrollResponse{Device: d.ID, Name: d.Name, Gate: d.Gate, CAFingerprint: a.opts.CAFingerprint})
+	writeJSON(w, http.StatusOK, wire.EnrollResponse{Device: d.ID, Name: d.Name, Gate: d.Gate, CAFingerprint: a.opts.CAFingerprint,
+		ReplicaKey: a.opts.ReplicaKey})
 }
 
 func (a *api) listConfigs(w http.ResponseWriter, r *http.Request) {

@@ -54,6 +54,7 @@ func (a *api) routes(agents http.Handler) []Route {
 
 	// Browsers before sign-in.
 	t.public("GET /", CallerBrowser, "the console's static files: the page signs in through the routes below", consoleFiles())
+	t.public("GET /api/node", CallerBrowser, "whether the node serves TLS, for the console's insecure banner: nothing a connection does not tell", http.HandlerFunc(a.nodeInfo))
 	t.public("POST /api/login", CallerBrowser, "sign-in, password step: throttled per account and address", http.HandlerFunc(a.login))
 	t.public("POST /api/login/code", CallerBrowser, "sign-in, second step: the pending sign-in cookie and a TOTP or recovery code", http.HandlerFunc(a.loginCode))
 	t.public("POST /api/setup/begin", CallerBrowser, "a setup link's one-time token authenticates it", http.HandlerFunc(a.setupBegin))

@@ -90,6 +90,7 @@ var walkPublic = map[string]string{
 	"POST " + wire.DecidePath: api.CallerDevice,
 	"POST " + wire.EnrollPath: api.CallerDevice,
 	"GET /":                   api.CallerBrowser,
+	"GET /api/node":           api.CallerBrowser,
 	"POST /api/login":         api.CallerBrowser,
 	"POST /api/login/code":    api.CallerBrowser,
 	"POST /api/setup/begin":   api.CallerBrowser,

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"admit/fleet/access"
 	"admit/fleet/api"
 	"admit/fleet/api/apitest"
+	"admit/fleet/kek"
 	"admit/fleet/node"
 	"admit/fleet/postgres/pgtest"
 	"admit/fleet/replicate/replicatetest"
@@ -28,6 +30,31 @@ import (
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// pinned is an HTTP client that trusts n's own CA, as admitctl -pin does.
+func pinned(n *node.Node) *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: tlspin.Config(n.CAFingerprint)}}
+}
+
+// dialer dials n's agent stream pinned to its CA, as an enrolled gate does.
+func dialer(n *node.Node) *websocket.Dialer {
+	return &websocket.Dialer{TLSClientConfig: tlspin.Config(n.CAFingerprint)}
+}
+
+// gated creates event ev with a gate, and pre-enrolls device at it (the
+// fleet's record of what it serves); it returns the device's key.
+func gated(t *testing.T, n *node.Node, ev, device string) ed25519.PrivateKey {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := n.Service.CreateEvent(ctx, fleet.Event{ID: ev}); err != nil && !errors.Is(err, fleet.ErrExists) {
+		t.Fatal(err)
+	}
+	pub, key, _ := ed25519.GenerateKey(nil)
+	if _, err := n.Service.PreEnroll(ctx, fleet.Device{ID: device, Gate: "Gate 1", Events: []string{ev}, PublicKey: pub}); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
 
 func open(t *testing.T, cfg node.Config) *node.Node {
 	t.Helper()
@@ -98,9 +125,9 @@ func TestEnrollOverPinnedTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlspin.Config(n.CAFingerprint)}}
+	client := pinned(n)
 	admin := apitest.NewToken(t, n.URL(), client, n.Operators, access.Grant{Role: access.Admin, Event: access.AllEvents})
-	body, _ := json.Marshal(api.EnrollmentRequest{Device: "gate-1", Gate: "Gate 1"})
+	body, _ := json.Marshal(api.EnrollmentRequest{Device: "gate-1", Gate: "Gate 1", Events: []string{"gala"}})
 	resp, err := client.Do(admin.Request(http.MethodPost, "/api/enrollments", "", bytes.NewReader(body)))
 	if err != nil {
 		t.Fatal(err)
@@ -111,16 +138,20 @@ func TestEnrollOverPinnedTLS(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated || tok.QRPNG == "" {
 		t.Fatalf("create enrollment: %s %+v", resp.Status, tok)
 	}
+	if u, err := wire.ParseEnrollURI(tok.URI); err != nil || !bytes.Equal(u.ReplicaKey, n.ReplicaKey) || !bytes.Equal(u.CAFingerprint, n.CAFingerprint) {
+		t.Fatalf("enrollment code %q: %+v %v, want the CA pin and the replica key", tok.URI, u, err)
+	}
 	_, key, _ := ed25519.GenerateKey(nil)
 	code, res := enroll(t, tok.URI, key)
-	if code != http.StatusOK || res.Device != "gate-1" || !bytes.Equal(res.CAFingerprint, n.CAFingerprint) {
+	if code != http.StatusOK || res.Device != "gate-1" || !bytes.Equal(res.CAFingerprint, n.CAFingerprint) || !bytes.Equal(res.ReplicaKey, n.ReplicaKey) {
 		t.Fatalf("enroll: %d %+v", code, res)
 	}
 	if code, _ := enroll(t, tok.URI, key); code == http.StatusOK {
 		t.Fatal("a token enrolled twice")
 	}
 	r := replicatetest.NewReplica("gala")
-	a := replicatetest.ConnectWith(t, &websocket.Dialer{TLSClientConfig: tlspin.Config(res.CAFingerprint)}, n.AgentURL(), res.Device, key, r)
+	a := replicatetest.Dial(t, n.AgentURL(), res.Device, key, r,
+		replicatetest.Options{Dialer: &websocket.Dialer{TLSClientConfig: tlspin.Config(res.CAFingerprint)}, ReplicaKey: res.ReplicaKey})
 	syncTo(t, a, n)
 	if _, ok := r.Ticket("gala", ts[2].ID); !ok {
 		t.Fatal("replication over WSS: the last ticket is missing")
@@ -142,18 +173,19 @@ func TestEnrollOverPinnedTLS(t *testing.T) {
 // its replica is agent/uplink's TestRevokedWipesAndStops.)
 func TestTwoNodesOnPostgres(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	a := open(t, node.Config{Postgres: dsn, RequireEnrollment: true})
-	b := open(t, node.Config{Postgres: dsn, RequireEnrollment: true})
+	if _, err := node.Open(context.Background(), node.Config{Postgres: dsn, DataDir: t.TempDir(), Addr: "127.0.0.1:0", Log: quiet}); err == nil {
+		t.Fatal("a node on PostgreSQL started without the fleet's key-encryption key")
+	}
+	k, _, _ := kek.Generate()
+	a := open(t, node.Config{Postgres: dsn, RequireEnrollment: true, KEK: k})
+	b := open(t, node.Config{Postgres: dsn, RequireEnrollment: true, KEK: k})
+	if !bytes.Equal(a.ReplicaKey, b.ReplicaKey) {
+		t.Fatal("two nodes of one fleet sign with different replica keys")
+	}
 	ctx := context.Background()
-	if _, err := a.Service.CreateEvent(ctx, fleet.Event{ID: "gala"}); err != nil {
-		t.Fatal(err)
-	}
-	pub, key, _ := ed25519.GenerateKey(nil)
-	if _, err := a.Service.PreEnroll(ctx, fleet.Device{ID: "gate-1", PublicKey: pub}); err != nil {
-		t.Fatal(err)
-	}
+	key := gated(t, a, "gala", "gate-1")
 	r := replicatetest.NewReplica("gala")
-	g := replicatetest.Connect(t, b.AgentURL(), "gate-1", key, r)
+	g := replicatetest.Dial(t, b.AgentURL(), "gate-1", key, r, replicatetest.Options{Dialer: dialer(b), ReplicaKey: a.ReplicaKey})
 	syncTo(t, g, b)
 	testwait.For(t, "the gate on node B", func() bool { return b.Hub.ConnectedDevice("gate-1") })
 	ts, err := a.Service.Issue(ctx, fleet.IssueRequest{Event: "gala", Count: 1})
@@ -175,42 +207,65 @@ func TestTwoNodesOnPostgres(t *testing.T) {
 }
 
 // TestDecideAuthenticated: the node's online-decision endpoint takes only
-// requests signed by the device's enrolled key, refuses revoked devices,
-// and admits a ticket once.
+// requests signed by the device's enrolled key, for an event it serves,
+// dated near the fleet's clock; refuses revoked devices; admits a ticket
+// once, whatever policy the gate claims; and signs its answers with the
+// replica key, bound to the request.
 func TestDecideAuthenticated(t *testing.T) {
 	n := open(t, node.Config{RequireEnrollment: true})
 	ctx := context.Background()
-	if _, err := n.Service.CreateEvent(ctx, fleet.Event{ID: "gala"}); err != nil {
+	key := gated(t, n, "gala", "gate-1")
+	if _, err := n.Service.CreateEvent(ctx, fleet.Event{ID: "other"}); err != nil {
 		t.Fatal(err)
 	}
 	ts, err := n.Service.Issue(ctx, fleet.IssueRequest{Event: "gala", Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, key, _ := ed25519.GenerateKey(nil)
-	if _, err := n.Service.PreEnroll(ctx, fleet.Device{ID: "gate-1", PublicKey: pub}); err != nil {
+	elsewhere, err := n.Service.Issue(ctx, fleet.IssueRequest{Event: "other", Count: 1})
+	if err != nil {
 		t.Fatal(err)
 	}
 	_, other, _ := ed25519.GenerateKey(nil)
-	post := func(device string, key ed25519.PrivateKey, at time.Time) (int, wire.DecideResponse) {
+	ask := func(device string, key ed25519.PrivateKey, r wire.DecideRequest) (int, wire.DecideResponse) {
 		t.Helper()
-		body, _ := json.Marshal(wire.DecideRequest{Device: device, Gate: "Gate 1", Event: "gala", TicketID: ts[0].ID,
-			Direction: "in", Policy: "single", At: at})
+		body, _ := json.Marshal(r)
 		req, _ := http.NewRequest(http.MethodPost, n.URL()+wire.DecidePath, bytes.NewReader(body))
 		req.Header.Set(wire.DecideDeviceHeader, device)
 		if key != nil {
 			req.Header.Set(wire.DecideSignatureHeader, base64.StdEncoding.EncodeToString(ed25519.Sign(key, wire.DecideSigningBytes(body))))
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := pinned(n).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
 		var out wire.DecideResponse
-		json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode == http.StatusOK {
+			sig, _ := base64.StdEncoding.DecodeString(resp.Header.Get(wire.DecideResponseSignatureHeader))
+			if !ed25519.Verify(n.ReplicaKey, wire.DecideResponseSigningBytes(body, data), sig) {
+				t.Fatalf("answer %s not signed with the replica key for its request", data)
+			}
+			json.Unmarshal(data, &out)
+		}
 		return resp.StatusCode, out
 	}
+	post := func(device string, key ed25519.PrivateKey, at time.Time) (int, wire.DecideResponse) {
+		t.Helper()
+		return ask(device, key, wire.DecideRequest{Device: device, Gate: "Gate 1", Event: "gala", TicketID: ts[0].ID,
+			Direction: "in", Policy: "multi", At: at})
+	}
 	at := time.Now().UTC().Truncate(time.Millisecond)
+	if code, _ := ask("gate-1", key, wire.DecideRequest{Device: "gate-1", Gate: "Gate 1", Event: "other", TicketID: elsewhere[0].ID,
+		Direction: "in", Policy: "single", At: at}); code != http.StatusForbidden {
+		t.Fatalf("a claim for an event the device does not serve: %d, want 403", code)
+	}
+	for _, far := range []time.Duration{time.Hour, -time.Hour} {
+		if code, _ := post("gate-1", key, at.Add(far)); code != http.StatusBadRequest {
+			t.Fatalf("a claim dated %s from now: %d, want 400", far, code)
+		}
+	}
 	for _, tc := range []struct {
 		name   string
 		device string

@@ -33,34 +33,75 @@ type TLSConfig struct {
 
 func (c TLSConfig) enabled() bool { return c.CertFile != "" || c.AutoCA }
 
-// load returns the server TLS config and the CA fingerprint agents pin
-// (nil for a configured certificate: agents verify it with system roots).
-func (c TLSConfig) load(dataDir, addr string, now func() time.Time) (*tls.Config, []byte, error) {
+// load returns the server TLS config, the CA fingerprint agents pin (nil
+// for a configured certificate: agents verify it with system roots) and
+// the names and addresses the certificate covers.
+func (c TLSConfig) load(dataDir, addr string, now func() time.Time) (*tls.Config, []byte, []string, error) {
 	if c.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 		if err != nil {
-			return nil, nil, fmt.Errorf("tls: %w", err)
+			return nil, nil, nil, fmt.Errorf("tls: %w", err)
 		}
-		return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil, nil
+		var names []string
+		if leaf, err := x509.ParseCertificate(cert.Certificate[0]); err == nil {
+			names = append(names, leaf.DNSNames...)
+			for _, ip := range leaf.IPAddresses {
+				names = append(names, ip.String())
+			}
+		}
+		return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil, names, nil
 	}
 	dir := filepath.Join(dataDir, "tls")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("tls: %w", err)
+		return nil, nil, nil, fmt.Errorf("tls: %w", err)
 	}
 	ca, caKey, err := loadOrCreateCA(dir, now())
 	if err != nil {
-		return nil, nil, fmt.Errorf("tls: %w", err)
+		return nil, nil, nil, fmt.Errorf("tls: %w", err)
 	}
-	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, c.Hosts...)
-	if h, _, err := net.SplitHostPort(addr); err == nil && h != "" {
-		hosts = append(hosts, h)
-	}
+	hosts := certHosts(addr, c.Hosts)
 	leaf, err := issueServerCert(ca, caKey, hosts, now())
 	if err != nil {
-		return nil, nil, fmt.Errorf("tls: %w", err)
+		return nil, nil, nil, fmt.Errorf("tls: %w", err)
 	}
 	fp := sha256.Sum256(ca.Raw)
-	return &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12}, fp[:], nil
+	return &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12}, fp[:], hosts, nil
+}
+
+// certHosts are the names the own CA's server certificate covers:
+// loopback, the extra Hosts, the listen host, and, listening on every
+// address, the machine's name and addresses (so that a browser or
+// admitctl reaching it by one of them can check the name; gates pin the
+// CA and check no name).
+func certHosts(addr string, extra []string) []string {
+	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, extra...)
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return hosts
+	}
+	if ip := net.ParseIP(h); h != "" && (ip == nil || !ip.IsUnspecified()) {
+		return appendNew(hosts, h)
+	}
+	if name, err := os.Hostname(); err == nil && name != "" {
+		hosts = appendNew(hosts, name)
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLinkLocalUnicast() {
+				hosts = appendNew(hosts, ipn.IP.String())
+			}
+		}
+	}
+	return hosts
+}
+
+func appendNew(list []string, s string) []string {
+	for _, v := range list {
+		if v == s {
+			return list
+		}
+	}
+	return append(list, s)
 }
 
 func loadOrCreateCA(dir string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {

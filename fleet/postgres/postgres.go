@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"admit/clock"
+	"admit/fleet/kek"
 	"admit/fleet/sqlstore"
 )
 
@@ -40,10 +41,15 @@ type Store struct {
 }
 
 // Open connects to dsn (a libpq URL or key=value string; set search_path
-// there to use a schema other than public) and applies the migrations not
+// there to use a schema other than public), applies the migrations not
 // yet recorded, under an advisory lock so that nodes starting together do
-// not race.
-func Open(ctx context.Context, dsn string) (*Store, error) {
+// not race, and seals any plaintext private key an earlier version left.
+// k seals the private keys (fleet/kek): every node on one database needs
+// the same one, and it is never stored in the database.
+func Open(ctx context.Context, dsn string, k *kek.Key) (*Store, error) {
+	if k == nil {
+		return nil, fmt.Errorf("postgres: %w: every node needs the fleet's key-encryption key", sqlstore.ErrNoKEK)
+	}
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -55,10 +61,15 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &Store{
-		Store: sqlstore.New(db, sqlstore.Dialect{Name: "postgres", Dollar: true, IsUnique: isUnique, Notify: notify, MaxParams: 65535}),
+	s := &Store{
+		Store: sqlstore.New(db, sqlstore.Dialect{Name: "postgres", Dollar: true, IsUnique: isUnique, Notify: notify, MaxParams: 65535}, k),
 		dsn:   dsn,
-	}, nil
+	}
+	if _, err := s.SealPlaintext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return s, nil
 }
 
 func isUnique(err error) bool {

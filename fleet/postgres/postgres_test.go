@@ -2,21 +2,26 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"admit/fleet"
+	"admit/fleet/kek"
 	"admit/fleet/postgres"
 	"admit/fleet/postgres/pgtest"
 	"admit/fleet/storetest"
 	"admit/fleet/wire"
 )
 
+// testKEK is the key-encryption key of the test stores.
+var testKEK, _, _ = kek.Generate()
+
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) fleet.Store {
-		s, err := postgres.Open(context.Background(), pgtest.DSN(t))
+		s, err := postgres.Open(context.Background(), pgtest.DSN(t), testKEK)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,7 +39,7 @@ func TestRacingDuplicateScans(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	var nodes [2]*postgres.Store
 	for i := range nodes {
-		s, err := postgres.Open(ctx, dsn)
+		s, err := postgres.Open(ctx, dsn, testKEK)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,5 +85,59 @@ func TestRacingDuplicateScans(t *testing.T) {
 	recent, err := nodes[1].RecentScans(ctx, 10*rounds*per)
 	if err != nil || len(recent) != rounds*per {
 		t.Fatalf("RecentScans: %d scans, want %d (%v)", len(recent), rounds*per, err)
+	}
+}
+
+// TestReplicaKeySharedAndKEKRequired: two nodes on one database share one
+// replica key, made by whichever asked first, even asking at once; a node
+// without the fleet's KEK does not open the store, and one with another
+// KEK cannot use the keys.
+func TestReplicaKeySharedAndKEKRequired(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	var nodes [4]*postgres.Store
+	for i := range nodes {
+		s, err := postgres.Open(ctx, dsn, testKEK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		nodes[i] = s
+	}
+	keys := make(chan []byte, len(nodes))
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, err := n.ReplicaKey(ctx, time.Now())
+			if err != nil {
+				t.Error(err)
+			}
+			keys <- k
+		}()
+	}
+	wg.Wait()
+	close(keys)
+	var first []byte
+	for k := range keys {
+		if first == nil {
+			first = k
+		}
+		if string(k) != string(first) {
+			t.Fatal("nodes on one database hold different replica keys")
+		}
+	}
+	if _, err := postgres.Open(ctx, dsn, nil); err == nil {
+		t.Fatal("opened without a key-encryption key")
+	}
+	other, _, _ := kek.Generate()
+	s, err := postgres.Open(ctx, dsn, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.ReplicaKey(ctx, time.Now()); !errors.Is(err, kek.ErrWrongKey) {
+		t.Fatalf("replica key under another KEK: %v, want ErrWrongKey", err)
 	}
 }

@@ -7,29 +7,41 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
-	"time"
 
 	"github.com/gorilla/websocket"
 
 	"admit/clock"
 	"admit/fleet"
 	"admit/fleet/wire"
+	"admit/internal/wsping"
 )
 
 // conn is one agent's stream.
 type conn struct {
-	hub    *Hub
-	ws     *websocket.Conn
-	log    *slog.Logger
-	device string
-	dev    fleet.Device
-	events []string // set before the conn is registered as a device
-	kicks  chan int
+	hub     *Hub
+	ws      *websocket.Conn // set once upgraded, under hub.mu
+	ip      string
+	pending bool // counted in hub.pending; guarded by hub.mu
+	log     *slog.Logger
+	device  string
+	dmu     sync.Mutex   // guards dev once the session runs (recheckDevice writes, receive reads)
+	dev     fleet.Device // the fleet's record of the device; zero for an unenrolled one
+	events  []string     // set before the conn is registered as a device
+	kicks   chan int
+	keep    *wsping.Keeper
+
+	// protocol is the hello's; from 5 on, what the fleet sends is signed
+	// with key for session.
+	protocol int
+	session  wire.Session
+	key      ed25519.PrivateKey
 
 	wmu sync.Mutex // serialises writes
 }
+
+// signs reports whether this session is protocol 5: signed data only.
+func (c *conn) signs() bool { return c.protocol >= 5 }
 
 const (
 	kickLog    = 1 << iota // a log this conn serves grew
@@ -53,13 +65,6 @@ func (c *conn) servesVenue() bool {
 		}
 	}
 	return false
-}
-
-// mayReadVenue reports whether the device may receive event's venue scope
-// (its peers' keys, its gate staff's PIN hashes): an enrolled device that
-// serves the event, or names no event (fleet-wide).
-func (c *conn) mayReadVenue(d fleet.Device, event string) bool {
-	return d.ID != "" && (len(d.Events) == 0 || slices.Contains(d.Events, event))
 }
 
 // kick merges bits into the pending kick; never blocks.
@@ -124,9 +129,16 @@ func (c *conn) read() (*wire.Message, error) {
 	_, data, err := c.ws.ReadMessage()
 	if err != nil {
 		if errors.Is(err, websocket.ErrReadLimit) {
-			return nil, c.fail("oversized", fmt.Errorf("frame over %d bytes", wire.MaxMessageBytes))
+			limit := wire.MaxMessageBytes
+			if c.keep == nil {
+				limit = wire.MaxHelloBytes
+			}
+			return nil, c.fail("oversized", fmt.Errorf("frame over %d bytes", limit))
 		}
 		return nil, err
+	}
+	if c.keep != nil {
+		c.keep.Alive()
 	}
 	m, err := wire.Decode(data)
 	if err != nil {
@@ -138,10 +150,17 @@ func (c *conn) read() (*wire.Message, error) {
 func (c *conn) serve(ctx context.Context) error {
 	defer c.ws.Close()
 	opts := &c.hub.opts
-	c.ws.SetReadLimit(wire.MaxMessageBytes)
+	// Until the hello verifies, the peer is anonymous: a small frame, read
+	// within Timeout, is all it gets.
+	c.ws.SetReadLimit(wire.MaxHelloBytes)
+	key, err := c.hub.replicaKey(ctx)
+	if err != nil {
+		return c.fail("unavailable", fmt.Errorf("replica key: %w", err))
+	}
 	nonce := make([]byte, 32)
 	rand.Read(nonce)
-	if err := c.send(&wire.Message{Type: wire.TypeChallenge, Challenge: &wire.Challenge{Nonce: nonce, Fleet: opts.FleetID}}); err != nil {
+	challenge := &wire.Challenge{Nonce: nonce, Fleet: opts.FleetID, ReplicaKey: key.Public().(ed25519.PublicKey)}
+	if err := c.send(&wire.Message{Type: wire.TypeChallenge, Challenge: challenge}); err != nil {
 		return err
 	}
 	c.ws.SetReadDeadline(clock.Deadline(opts.Timeout))
@@ -154,14 +173,26 @@ func (c *conn) serve(ctx context.Context) error {
 	}
 	h := m.Hello
 	c.device = h.Device
-	c.log = c.log.With("device", h.Device)
+	c.protocol = h.Protocol
+	c.session = wire.Session{Device: h.Device, Nonce: h.Nonce}
+	if c.signs() {
+		c.key = key
+	}
+	c.log = c.log.With("device", h.Device, "protocol", h.Protocol)
 	if err := c.authenticate(ctx, h, nonce); err != nil {
 		return err
 	}
-	c.ws.SetReadDeadline(time.Time{})
+	// Trusted from here: full-size frames, and a read deadline that the
+	// pings keep alive.
+	c.hub.verified(c)
+	c.ws.SetReadLimit(wire.MaxMessageBytes)
+	c.keep = wsping.Start(ctx, c.ws, opts.PingEvery, opts.PongWait)
+	defer c.keep.Stop()
 	for ev := range h.Cursors {
-		if event, ok := wire.VenueEvent(ev); ok && !c.mayReadVenue(c.dev, event) {
-			c.log.Warn("venue scope not served: the device is not enrolled for the event", "scope", ev)
+		if wire.IsVenueScope(ev) && c.dev.ID == "" {
+			// Peers' keys and staff PIN hashes go to enrolled devices
+			// only (an unenrolled one is let in by AllowUnenrolled).
+			c.log.Warn("venue scope not served: the device is not enrolled", "scope", ev)
 			continue
 		}
 		if _, err := opts.Store.LogState(ctx, ev); err != nil {
@@ -169,6 +200,9 @@ func (c *conn) serve(ctx context.Context) error {
 				return c.fail("unknown_event", err)
 			}
 			return err
+		}
+		if !c.mayReplicate(ev) {
+			return c.fail("forbidden_event", fmt.Errorf("device %q does not serve event %q", h.Device, scopeEvent(ev)))
 		}
 		c.events = append(c.events, ev)
 	}
@@ -197,7 +231,8 @@ func (c *conn) serve(ctx context.Context) error {
 	return err
 }
 
-// authenticate checks the hello's signature against the device's key.
+// authenticate checks the hello's signature against the device's key,
+// then whether the device was revoked (which it is told, signed).
 func (c *conn) authenticate(ctx context.Context, h *wire.Hello, nonce []byte) error {
 	opts := &c.hub.opts
 	d, err := opts.Store.Device(ctx, h.Device)
@@ -211,19 +246,63 @@ func (c *conn) authenticate(ctx context.Context, h *wire.Hello, nonce []byte) er
 	case err != nil:
 		return err
 	}
-	if d.Revoked() {
-		_ = c.send(&wire.Message{Type: wire.TypeRevoked, Revoked: &wire.Revoked{Reason: "device revoked"}})
-		return &closeErr{"revoked", fmt.Errorf("device %q is revoked", h.Device)}
-	}
-	if len(d.PublicKey) != ed25519.PublicKeySize {
-		if opts.AllowUnenrolled {
-			return nil
+	keyed := len(d.PublicKey) == ed25519.PublicKeySize
+	switch {
+	case keyed:
+		if h.Signature == nil || !ed25519.Verify(d.PublicKey, h.SigningBytes(nonce), h.Signature) {
+			return c.fail("unauthenticated", fmt.Errorf("hello of %q not signed by its enrolled key", h.Device))
 		}
+	case !opts.AllowUnenrolled && !d.Revoked():
 		return c.fail("unauthenticated", fmt.Errorf("device %q has no key", h.Device))
 	}
-	if h.Signature == nil || !ed25519.Verify(d.PublicKey, wire.HelloSigningBytes(nonce, h.Device), h.Signature) {
-		return c.fail("unauthenticated", fmt.Errorf("hello of %q not signed by its enrolled key", h.Device))
+	if d.Revoked() {
+		_ = c.sendRevoked()
+		return &closeErr{"revoked", fmt.Errorf("device %q is revoked", h.Device)}
 	}
-	c.dev = d
+	if keyed {
+		c.dev = d // authenticated: the fleet's record of it applies
+	}
 	return nil
+}
+
+// sendRevoked tells the agent it was revoked, signed for this session.
+func (c *conn) sendRevoked() error {
+	r := &wire.Revoked{Reason: "device revoked"}
+	if c.signs() {
+		r.Sign(c.key, c.session)
+	}
+	return c.send(&wire.Message{Type: wire.TypeRevoked, Revoked: r})
+}
+
+// mayServe reports whether the device may replicate and report scans of
+// ev: by the fleet's record (fleet.Device.Serves) for an enrolled device;
+// anything it declares for an unenrolled one, which only a hub with
+// AllowUnenrolled lets in.
+func (c *conn) mayServe(ev string) bool {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	return c.dev.ID == "" || c.dev.Serves(ev)
+}
+
+// mayReplicate reports whether the device may replicate the log named
+// scope: an event's ticket log, or its venue scope (wire.VenueScope: its
+// peers' keys, its gate staff's PIN hashes), which goes to the devices
+// that serve the event (mayServe) — never to an unenrolled one.
+func (c *conn) mayReplicate(scope string) bool {
+	if event, ok := wire.VenueEvent(scope); ok {
+		c.dmu.Lock()
+		enrolled := c.dev.ID != ""
+		c.dmu.Unlock()
+		return enrolled && c.mayServe(event)
+	}
+	return !wire.IsVenueScope(scope) && c.mayServe(scope)
+}
+
+// scopeEvent returns the event a log belongs to: the event of a venue
+// scope, or the ticket log's own name.
+func scopeEvent(scope string) string {
+	if event, ok := wire.VenueEvent(scope); ok {
+		return event
+	}
+	return scope
 }

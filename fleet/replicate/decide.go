@@ -45,15 +45,20 @@ type DecideOptions struct {
 	// does not know (Options.AllowUnenrolled of the stream); enrolled
 	// devices must sign either way.
 	AllowUnenrolled bool
-	Log             *slog.Logger
+	// ReplicaKey signs every answer (wire.DecideResponseSignatureHeader),
+	// as the stream's data is signed; nil: answers go unsigned, which a
+	// gate holding the replica key refuses.
+	ReplicaKey ed25519.PrivateKey
+	Log        *slog.Logger
 }
 
 // maxDecideBody bounds a decision request.
 const maxDecideBody = 64 << 10
 
 // NewDecideHandler serves wire.DecidePath: POST a signed DecideRequest,
-// get a DecideResponse (401 unauthenticated, 403 revoked, 400 malformed);
-// GET is a health probe (204).
+// get a DecideResponse (401 unauthenticated, 403 revoked or an event the
+// device does not serve, 400 malformed or a time too far from the fleet's
+// clock); GET is a health probe (204).
 func NewDecideHandler(o DecideOptions) http.Handler {
 	log := o.Log
 	if log == nil {
@@ -91,13 +96,31 @@ func NewDecideHandler(o DecideOptions) http.Handler {
 			}
 		}
 		resp, err := o.Claimer.Claim(r.Context(), req)
-		if err != nil {
+		switch {
+		case errors.Is(err, fleet.ErrNotServed):
+			log.Warn("replicate: online decision refused", "device", req.Device, "event", req.Event, "err", err)
+			http.Error(w, err.Error(), http.StatusForbidden)
+			return
+		case errors.Is(err, fleet.ErrInvalid):
+			log.Warn("replicate: online decision refused", "device", req.Device, "err", err)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		case err != nil:
 			log.Error("replicate: online decision", "device", req.Device, "ticket", req.TicketID, "err", err)
 			http.Error(w, "decision failed", http.StatusInternalServerError)
 			return
 		}
+		out, err := json.Marshal(resp)
+		if err != nil {
+			http.Error(w, "decision failed", http.StatusInternalServerError)
+			return
+		}
+		if o.ReplicaKey != nil {
+			sig := ed25519.Sign(o.ReplicaKey, wire.DecideResponseSigningBytes(body, out))
+			w.Header().Set(wire.DecideResponseSignatureHeader, base64.StdEncoding.EncodeToString(sig))
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(resp)
+		_, _ = w.Write(out)
 	})
 }
 

@@ -19,12 +19,29 @@
 // A peer that sends a malformed, oversized or unauthenticated message, or
 // more than its rate allows, is told why in an error frame and dropped; the
 // reason is logged; other connections are not affected.
+//
+// Input is bounded before it is trusted: until its hello verifies, a
+// connection may send wire.MaxHelloBytes within Timeout; the hub holds at
+// most MaxPending such connections (MaxPendingPerIP from one address) and
+// MaxConns streams in all (MaxConnsPerIP from one address), answering 503
+// beyond. A hello subscribes only to events the device serves by the
+// fleet's record (fleet.Device.Serves), and scans of other events are not
+// recorded. Both ends ping (internal/wsping): a dead gate is dropped
+// within PongWait.
+//
+// The hub speaks protocol 5 to agents that say so in their hello —
+// batches, snapshot chunks, config, revocations and scan acknowledgements
+// signed with the fleet's replica key (wire's sign.go) — and protocol 4,
+// unsigned, to older agents.
 package replicate
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -65,6 +82,21 @@ type Options struct {
 	MessageRate, MessageBurst float64
 	// FleetID names this node in challenges.
 	FleetID string
+	// ReplicaKey signs what protocol-5 agents receive; nil: the hub reads
+	// the fleet's from Store (Store.ReplicaKey) at the first connection.
+	ReplicaKey ed25519.PrivateKey
+	// MaxConns bounds the agent streams of this node (default 20,000);
+	// MaxConnsPerIP those from one address (default 2,000: the gates of a
+	// venue behind one NAT). Addresses are the TCP peer's: a proxy in
+	// front of the node makes them all one.
+	MaxConns, MaxConnsPerIP int
+	// MaxPending bounds the connections whose hello has not verified yet
+	// (default 256); MaxPendingPerIP those from one address (default 32).
+	MaxPending, MaxPendingPerIP int
+	// PingEvery is how often the hub pings a gate (default 20 s); a gate
+	// that shows no sign of life (a frame, a ping, a pong) for PongWait
+	// (default 3 × PingEvery) is dropped.
+	PingEvery, PongWait time.Duration
 }
 
 // Hub accepts agent connections.
@@ -72,11 +104,15 @@ type Hub struct {
 	opts     Options
 	upgrader websocket.Upgrader
 
-	mu      sync.Mutex // guards the fields below
-	conns   map[*conn]struct{}
-	devices map[string]*conn
-	tails   map[string]*tail
-	closed  bool
+	mu        sync.Mutex // guards the fields below
+	conns     map[*conn]struct{}
+	devices   map[string]*conn
+	tails     map[string]*tail
+	closed    bool
+	perIP     map[string]int // streams by remote address
+	pending   int            // streams whose hello has not verified
+	pendingIP map[string]int
+	key       ed25519.PrivateKey // the replica key, once read
 }
 
 // NewHub returns a hub; it serves connections through ServeHTTP.
@@ -107,13 +143,102 @@ func NewHub(opts Options) *Hub {
 	if opts.MessageRate <= 0 {
 		opts.MessageRate, opts.MessageBurst = 100, 500
 	}
-	return &Hub{
-		opts:     opts,
-		upgrader: websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{}},
-		conns:    make(map[*conn]struct{}),
-		devices:  make(map[string]*conn),
-		tails:    make(map[string]*tail),
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 20_000
 	}
+	if opts.MaxConnsPerIP <= 0 {
+		opts.MaxConnsPerIP = 2_000
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 256
+	}
+	if opts.MaxPendingPerIP <= 0 {
+		opts.MaxPendingPerIP = 32
+	}
+	if opts.PingEvery <= 0 {
+		opts.PingEvery = 20 * time.Second
+	}
+	if opts.PongWait <= 0 {
+		opts.PongWait = 3 * opts.PingEvery
+	}
+	return &Hub{
+		opts:      opts,
+		upgrader:  websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{}, HandshakeTimeout: opts.Timeout},
+		conns:     make(map[*conn]struct{}),
+		devices:   make(map[string]*conn),
+		tails:     make(map[string]*tail),
+		perIP:     make(map[string]int),
+		pendingIP: make(map[string]int),
+		key:       opts.ReplicaKey,
+	}
+}
+
+// replicaKey returns the key that signs protocol-5 data, reading the
+// fleet's from the store the first time.
+func (h *Hub) replicaKey(ctx context.Context) (ed25519.PrivateKey, error) {
+	h.mu.Lock()
+	k := h.key
+	h.mu.Unlock()
+	if k != nil {
+		return k, nil
+	}
+	k, err := h.opts.Store.ReplicaKey(ctx, h.opts.Clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	h.key = k
+	h.mu.Unlock()
+	return k, nil
+}
+
+// admit counts a new connection from ip, or says why it is refused.
+func (h *Hub) admit(ip string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.closed:
+		return errors.New("node stopping")
+	case len(h.conns) >= h.opts.MaxConns:
+		return fmt.Errorf("%d agent streams, the most this node takes", len(h.conns))
+	case h.perIP[ip] >= h.opts.MaxConnsPerIP:
+		return fmt.Errorf("%d agent streams from %s, the most one address may hold", h.perIP[ip], ip)
+	case h.pending >= h.opts.MaxPending:
+		return fmt.Errorf("%d connections without a verified hello, the most this node waits for", h.pending)
+	case h.pendingIP[ip] >= h.opts.MaxPendingPerIP:
+		return fmt.Errorf("%d connections without a verified hello from %s", h.pendingIP[ip], ip)
+	}
+	h.perIP[ip]++
+	h.pending++
+	h.pendingIP[ip]++
+	return nil
+}
+
+// verified moves c from the pending connections to the trusted ones (its
+// hello verified); idempotent.
+func (h *Hub) verified(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.verifiedLocked(c)
+}
+
+func (h *Hub) verifiedLocked(c *conn) {
+	if !c.pending {
+		return
+	}
+	c.pending = false
+	h.pending--
+	if h.pendingIP[c.ip]--; h.pendingIP[c.ip] <= 0 {
+		delete(h.pendingIP, c.ip)
+	}
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // Wake handles a change notification: "e:<log>" wakes the connections
@@ -176,7 +301,9 @@ func (h *Hub) Close() {
 	defer h.mu.Unlock()
 	h.closed = true
 	for c := range h.conns {
-		c.ws.Close()
+		if c.ws != nil {
+			c.ws.Close()
+		}
 	}
 }
 
@@ -195,29 +322,44 @@ func (h *Hub) ConnectedDevice(device string) bool {
 }
 
 // ServeHTTP upgrades the request to the agent stream and serves it until the
-// agent leaves, the request's context ends, or the agent misbehaves.
+// agent leaves, the request's context ends, or the agent misbehaves. Over
+// the connection caps it answers 503 without upgrading.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ws, err := h.upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return // Upgrade has answered the client
-	}
-	c := &conn{hub: h, ws: ws, log: h.opts.Log.With("remote", r.RemoteAddr), kicks: make(chan int, 1)}
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		ws.Close()
+	ip := remoteIP(r)
+	if err := h.admit(ip); err != nil {
+		h.opts.Log.Warn("agent stream refused", "remote", r.RemoteAddr, "why", err)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "agent stream refused: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
+	c := &conn{hub: h, ip: ip, pending: true, log: h.opts.Log.With("remote", r.RemoteAddr), kicks: make(chan int, 1)}
+	h.mu.Lock()
 	h.conns[c] = struct{}{}
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
+		h.verifiedLocked(c)
 		delete(h.conns, c)
 		if h.devices[c.device] == c {
 			delete(h.devices, c.device)
 		}
+		if h.perIP[ip]--; h.perIP[ip] <= 0 {
+			delete(h.perIP, ip)
+		}
 		h.mu.Unlock()
 	}()
+	ws, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // Upgrade has answered the client
+	}
+	h.mu.Lock()
+	c.ws = ws
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		ws.Close()
+		return
+	}
 	err = c.serve(r.Context())
 	switch {
 	case err == nil, errors.Is(err, context.Canceled), websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway):

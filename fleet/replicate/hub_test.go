@@ -77,7 +77,7 @@ func startFleet(t *testing.T, opts replicate.Options) *fleetUnderTest {
 func (f *fleetUnderTest) enroll(t *testing.T, id string) ed25519.PrivateKey {
 	t.Helper()
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	if _, err := f.svc.PreEnroll(context.Background(), fleet.Device{ID: id, PublicKey: pub}); err != nil {
+	if _, err := f.svc.PreEnroll(context.Background(), fleet.Device{ID: id, Events: []string{"gala"}, PublicKey: pub}); err != nil {
 		t.Fatal(err)
 	}
 	return priv
@@ -234,8 +234,8 @@ func TestDivergedReplicaGetsSnapshot(t *testing.T) {
 	ch, _ := readMsg(t, ws)
 	c := r.Cursor("gala")
 	c.Running ^= 1
-	h := &wire.Hello{Protocol: wire.ProtocolVersion, Device: "gate-1", Cursors: map[string]wire.Cursor{"gala": c},
-		Signature: ed25519.Sign(key, wire.HelloSigningBytes(ch.Challenge.Nonce, "gate-1"))}
+	h := &wire.Hello{Protocol: 4, Device: "gate-1", Cursors: map[string]wire.Cursor{"gala": c}} // protocol 4: plain frames to read here
+	h.Signature = ed25519.Sign(key, h.SigningBytes(ch.Challenge.Nonce))
 	ws.WriteJSON(&wire.Message{Type: wire.TypeHello, Hello: h})
 	m, err := readMsg(t, ws)
 	if err != nil || m.Type != wire.TypeSnapshot || m.Snapshot.After != "" {
@@ -348,7 +348,7 @@ func TestConfigPushAndDrift(t *testing.T) {
 	f := startFleet(t, replicate.Options{})
 	ctx := context.Background()
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	if _, err := f.svc.PreEnroll(ctx, fleet.Device{ID: "gate-1", Group: "north", PublicKey: pub}); err != nil {
+	if _, err := f.svc.PreEnroll(ctx, fleet.Device{ID: "gate-1", Group: "north", Events: []string{"gala"}, PublicKey: pub}); err != nil {
 		t.Fatal(err)
 	}
 	r := newReplica()
@@ -449,7 +449,8 @@ func (s replicaSecrets) CodeSecret(event, id string) ([]byte, bool) {
 // TestVenueScopeReplicates: an enrolled device that serves the event and
 // names the event's venue scope in its hello gets the scope (a snapshot,
 // then live batches: another device revoked, re-keyed); a device that does
-// not serve the event does not, and keeps its ticket stream.
+// not serve the event is refused it (forbidden_event, as for the event's
+// ticket log), and gets its own event's.
 func TestVenueScopeReplicates(t *testing.T) {
 	ctx := context.Background()
 	f := startFleet(t, replicate.Options{})
@@ -487,6 +488,14 @@ func TestVenueScopeReplicates(t *testing.T) {
 		t.Fatalf("gate-2 after its revocation: %+v", v)
 	}
 
+	// Venue scopes are protocol 5's: a protocol-4 hello naming one (which
+	// no protocol-4 agent sends) is refused before anything is served.
+	old := replicatetest.NewReplica("gala", scope)
+	v4 := replicatetest.Dial(t, f.url, "gate-1", key, old, replicatetest.Options{Protocol: 4})
+	if code := v4.ExpectClosed(); code != "bad_message" || len(old.Venue(scope)) != 0 {
+		t.Fatalf("protocol-4 hello naming a venue scope: closed with %q, %d venue rows", code, len(old.Venue(scope)))
+	}
+
 	// A device enrolled for another event: its ticket stream, no venue.
 	cupPub, cupKey, _ := ed25519.GenerateKey(nil)
 	if _, err := f.svc.CreateEvent(ctx, fleet.Event{ID: "cup"}); err != nil {
@@ -495,11 +504,21 @@ func TestVenueScopeReplicates(t *testing.T) {
 	if _, err := f.svc.PreEnroll(ctx, fleet.Device{ID: "gate-9", Events: []string{"cup"}, PublicKey: cupPub}); err != nil {
 		t.Fatal(err)
 	}
-	other := replicatetest.NewReplica("gala", scope)
+	// Its hello naming gala's venue scope is refused like one naming gala
+	// (a "#venue:gala" cursor is gala's), even next to its own event.
+	other := replicatetest.NewReplica("cup", scope)
 	b := connect(t, f, "gate-9", cupKey, other)
-	st, _ := f.svc.Store.LogState(ctx, "gala")
-	b.SyncTo("gala", st.Last, st.Running)
-	if len(other.Venue(scope)) != 0 || !strings.Contains(f.log.String(), "venue scope not served") {
+	if code := b.ExpectClosed(); code != "forbidden_event" {
+		t.Fatalf("hello of a cup device for gala's venue scope: closed with %q, want forbidden_event", code)
+	}
+	if len(other.Venue(scope)) != 0 || !strings.Contains(f.log.String(), `does not serve event \"gala\"`) {
 		t.Fatalf("a device of another event got gala's venue rows: %v", other.Venue(scope))
+	}
+	own := replicatetest.NewReplica("cup", wire.VenueScope("cup"))
+	c := connect(t, f, "gate-9", cupKey, own)
+	st, _ := f.svc.Store.LogState(ctx, wire.VenueScope("cup"))
+	c.SyncTo(wire.VenueScope("cup"), st.Last, st.Running)
+	if _, ok := own.Venue(wire.VenueScope("cup"))["device/gate-9"]; !ok {
+		t.Fatalf("cup's venue scope at its own device: %v", own.Venue(wire.VenueScope("cup")))
 	}
 }

@@ -126,7 +126,11 @@ func (c *conn) step(ctx context.Context, s *stream) (bool, error) {
 		m := &wire.Snapshot{Event: s.event, Seq: s.snapSeq, Running: s.snapRun, After: s.after, Last: page.Last,
 			Keys: page.Keys, Tickets: page.Tickets, Used: page.Used, Venue: page.Venue, Done: page.Done}
 		m.Seal()
-		if err := c.sendBinary(wire.MarshalSnapshot(m)); err != nil { // protocol 4: a binary frame
+		frame := wire.MarshalSnapshot(m) // a binary frame (protocol 4)
+		if c.signs() {
+			frame = wire.SignSnapshotFrame(c.key, c.session, frame) // bound to this session
+		}
+		if err := c.sendBinary(frame); err != nil {
 			return false, fmt.Errorf("send snapshot: %w", err)
 		}
 		s.after = page.Last
@@ -138,7 +142,7 @@ func (c *conn) step(ctx context.Context, s *stream) (bool, error) {
 	if s.tail == nil {
 		s.tail = c.hub.tailOf(s.event)
 	}
-	if pm, to := s.tail.liveFrom(s.seq); pm != nil {
+	if pm, to := s.tail.liveFrom(s.seq, c.signs()); pm != nil {
 		if err := c.writeFrame(pm); err != nil {
 			return false, fmt.Errorf("send batch: %w", err)
 		}
@@ -163,7 +167,7 @@ func (c *conn) step(ctx context.Context, s *stream) (bool, error) {
 	to := page.Changes[len(page.Changes)-1].Seq
 	b := &wire.Batch{Event: s.event, From: s.seq, To: to, Changes: page.Changes, Running: page.Running}
 	b.Seal()
-	pm, err := c.hub.batchFrame(s.tail, b)
+	pm, err := c.hub.batchFrame(s.tail, b, c.key)
 	if err != nil {
 		return false, err
 	}
@@ -174,8 +178,9 @@ func (c *conn) step(ctx context.Context, s *stream) (bool, error) {
 	return true, nil
 }
 
-// recheckDevice re-reads the device: revoked → told and dropped; a newer
-// desired config → pushed.
+// recheckDevice re-reads the device: revoked → told and dropped; no
+// longer serving one of its events → dropped; a newer desired config →
+// pushed.
 func (c *conn) recheckDevice(ctx context.Context, configSent *int64) error {
 	if c.dev.ID != "" || !c.hub.opts.AllowUnenrolled {
 		d, err := c.hub.opts.Store.Device(ctx, c.device)
@@ -183,23 +188,25 @@ func (c *conn) recheckDevice(ctx context.Context, configSent *int64) error {
 			return err
 		}
 		if errors.Is(err, fleet.ErrNotFound) || d.Revoked() {
-			_ = c.send(&wire.Message{Type: wire.TypeRevoked, Revoked: &wire.Revoked{Reason: "device revoked"}})
+			_ = c.sendRevoked()
 			return &closeErr{"revoked", fmt.Errorf("device %q revoked while connected", c.device)}
 		}
+		c.dmu.Lock()
+		c.dev = d
+		c.dmu.Unlock()
 		for _, ev := range c.events {
-			if event, ok := wire.VenueEvent(ev); ok && !c.mayReadVenue(d, event) {
-				// It no longer serves the event: a new session plans
-				// its scopes again.
-				return c.fail("events_changed", fmt.Errorf("device %q no longer serves %q", c.device, event))
+			if !c.mayReplicate(ev) { // a ticket log or a venue scope: a new session plans its logs again
+				return c.fail("forbidden_event", fmt.Errorf("device %q no longer serves event %q", c.device, scopeEvent(ev)))
 			}
 		}
-		c.dev = d
 	}
 	return c.pushConfig(ctx, configSent)
 }
 
 func (c *conn) pushConfig(ctx context.Context, sent *int64) error {
+	c.dmu.Lock()
 	d := c.dev
+	c.dmu.Unlock()
 	if d.ID == "" {
 		d = fleet.Device{ID: c.device}
 	}
@@ -210,7 +217,13 @@ func (c *conn) pushConfig(ctx context.Context, sent *int64) error {
 	if want.Version == 0 || want.Version == *sent {
 		return nil
 	}
-	if err := c.send(&wire.Message{Type: wire.TypeConfig, Config: &wire.Config{Version: want.Version, Body: want.Body}}); err != nil {
+	cfg := &wire.Config{Version: want.Version, Body: want.Body}
+	if c.signs() {
+		if err := cfg.Sign(c.key, c.session); err != nil {
+			return err
+		}
+	}
+	if err := c.send(&wire.Message{Type: wire.TypeConfig, Config: cfg}); err != nil {
 		return fmt.Errorf("send config: %w", err)
 	}
 	*sent = want.Version

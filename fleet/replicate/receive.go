@@ -33,11 +33,19 @@ func (c *conn) receive(ctx context.Context) error {
 			if !scans.take(now, float64(len(list))) {
 				return c.fail("rate_limited", fmt.Errorf("more than %.0f scans/s", opts.ScanRate))
 			}
-			grown, err := opts.Store.RecordScans(ctx, c.device, list, now)
-			if err != nil {
-				return fmt.Errorf("record scans: %w", err)
+			upTo := list[len(list)-1].Seq
+			list = c.servedScans(list)
+			var grown []string
+			if len(list) > 0 {
+				if grown, err = opts.Store.RecordScans(ctx, c.device, list, now); err != nil {
+					return fmt.Errorf("record scans: %w", err)
+				}
 			}
-			if err := c.send(&wire.Message{Type: wire.TypeScanAck, ScanAck: &wire.ScanAck{UpTo: list[len(list)-1].Seq}}); err != nil {
+			ack := &wire.ScanAck{UpTo: upTo}
+			if c.signs() {
+				ack.Sign(c.key, c.session)
+			}
+			if err := c.send(&wire.Message{Type: wire.TypeScanAck, ScanAck: ack}); err != nil {
 				return fmt.Errorf("send scan ack: %w", err)
 			}
 			for _, ev := range grown {
@@ -53,6 +61,30 @@ func (c *conn) receive(ctx context.Context) error {
 			return c.fail("bad_message", fmt.Errorf("unexpected %q from agent", m.Type))
 		}
 	}
+}
+
+// servedScans returns the scans of list that are of events the device
+// serves (mayServe). The others are not recorded — no passage, no used
+// mark for any gate — and logged; they are acknowledged with the rest all
+// the same, so that the gate's journal moves on rather than offering them
+// again forever.
+func (c *conn) servedScans(list []wire.Scan) []wire.Scan {
+	out := list[:0:0]
+	refused := map[string]int{}
+	for _, sc := range list {
+		if !c.mayServe(sc.Event) {
+			refused[sc.Event]++
+			continue
+		}
+		out = append(out, sc)
+	}
+	if len(refused) == 0 {
+		return list
+	}
+	for ev, n := range refused {
+		c.log.Warn("scans of an event the device does not serve: not recorded", "event", ev, "scans", n)
+	}
+	return out
 }
 
 // bucket is a token bucket.

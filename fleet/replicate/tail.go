@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"context"
+	"crypto/ed25519"
 	"sync"
 	"sync/atomic"
 
@@ -22,14 +23,27 @@ type tail struct {
 	inited    bool
 	baseRun   uint64
 	maxItems  int
-	// frames holds batches already encoded, by (from, to): connections at
-	// the same cursor share one encoding. Cleared when the tail moves.
-	frames map[[2]int64]*websocket.PreparedMessage
-	// live holds, by From, the encoded batches that end at the tail's end:
-	// a caught-up connection woken by new changes finds its frame here
-	// with one lookup, without building, sealing or encoding anything.
-	// Cleared with frames.
-	live map[int64]liveFrame
+	// frames holds batches already encoded, by range and protocol:
+	// connections at the same cursor share one encoding (and, on protocol
+	// 5, one signature). Cleared when the tail moves.
+	frames map[frameKey]*websocket.PreparedMessage
+	// live holds, by From and protocol, the encoded batches that end at
+	// the tail's end: a caught-up connection woken by new changes finds
+	// its frame here with one lookup, without building, sealing, encoding
+	// or signing anything. Cleared with frames.
+	live map[liveKey]liveFrame
+}
+
+// frameKey names an encoded batch: its range, signed (protocol 5) or not.
+type frameKey struct {
+	from, to int64
+	signed   bool
+}
+
+// liveKey names a live frame: where it starts, signed or not.
+type liveKey struct {
+	from   int64
+	signed bool
 }
 
 // liveFrame is an encoded batch ending at the tail's end.
@@ -41,13 +55,13 @@ type liveFrame struct {
 // liveFrom returns the encoded batch from seq to the tail's end, if one was
 // encoded since the tail last grew. A frame returned while the log grows
 // again is still a valid batch; the next step sends the rest.
-func (t *tail) liveFrom(from int64) (*websocket.PreparedMessage, int64) {
+func (t *tail) liveFrom(from int64, signed bool) (*websocket.PreparedMessage, int64) {
 	if t.dirtyFlag.Load() {
 		return nil, 0 // the slow path reads the new changes first
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	f, ok := t.live[from]
+	f, ok := t.live[liveKey{from, signed}]
 	if !ok {
 		return nil, 0
 	}
@@ -126,31 +140,37 @@ func (h *Hub) changesAfter(ctx context.Context, t *tail, event string, after int
 	return fleet.ChangePage{Changes: t.changes[i:j], Running: t.running[j-1]}, nil
 }
 
-// batchFrame returns the encoded batch of event from..to, encoding it once
-// for every connection that needs the same batch.
-func (h *Hub) batchFrame(t *tail, b *wire.Batch) (*websocket.PreparedMessage, error) {
+// batchFrame returns the encoded batch of event from..to, signed with key
+// (protocol 5) unless key is nil, encoding (and signing) it once for every
+// connection that needs the same batch.
+func (h *Hub) batchFrame(t *tail, b *wire.Batch, key ed25519.PrivateKey) (*websocket.PreparedMessage, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	key := [2]int64{b.From, b.To}
-	if pm := t.frames[key]; pm != nil {
+	fk := frameKey{b.From, b.To, key != nil}
+	if pm := t.frames[fk]; pm != nil {
 		return pm, nil
 	}
-	// A binary frame (protocol 4): gates decode it for a fraction of JSON's cost.
-	pm, err := websocket.NewPreparedMessage(websocket.BinaryMessage, wire.MarshalBatch(b))
+	// A binary frame (protocol 4): gates decode it for a fraction of JSON's
+	// cost; protocol 5 signs it, once for every gate.
+	frame := wire.MarshalBatch(b)
+	if key != nil {
+		frame = wire.SignBatchFrame(key, frame)
+	}
+	pm, err := websocket.NewPreparedMessage(websocket.BinaryMessage, frame)
 	if err != nil {
 		return nil, err
 	}
 	if t.frames == nil {
-		t.frames = map[[2]int64]*websocket.PreparedMessage{}
+		t.frames = map[frameKey]*websocket.PreparedMessage{}
 	}
 	if len(t.frames) < 64 {
-		t.frames[key] = pm
+		t.frames[fk] = pm
 	}
 	if b.To == t.base+int64(len(t.changes)) && !t.dirtyFlag.Load() {
 		if t.live == nil {
-			t.live = map[int64]liveFrame{}
+			t.live = map[liveKey]liveFrame{}
 		}
-		t.live[b.From] = liveFrame{to: b.To, pm: pm}
+		t.live[liveKey{b.From, key != nil}] = liveFrame{to: b.To, pm: pm}
 	}
 	return pm, nil
 }

@@ -12,17 +12,24 @@ import (
 	"admit/internal/sqlitedb"
 )
 
-// TestUpgradeToVenueScopes: a fleet database made before venue scopes
-// (migrations up to 0006) keeps its ticket logs through 0008's rebuild of
-// the change log, gains an empty venue scope per event, and a sync then
-// publishes the devices it already had.
+// TestUpgradeToVenueScopes: a fleet database made before venue scopes —
+// by the release before the signed fleet link (migrations up to 0006) or
+// by the one with it (up to 0007, keys at rest) — keeps its ticket logs
+// through 0008's rebuild of the change log, gains an empty venue scope per
+// event, and a sync then publishes the devices it already had.
 func TestUpgradeToVenueScopes(t *testing.T) {
+	for _, before := range []string{"0007", "0008"} {
+		t.Run("before "+before, func(t *testing.T) { testUpgradeToVenueScopes(t, before) })
+	}
+}
+
+func testUpgradeToVenueScopes(t *testing.T, before string) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "fleet.db")
 	old := fstest.MapFS{}
 	names, _ := fs.Glob(migrationFiles, "migrations/*.sql")
 	for _, n := range names {
-		if base := filepath.Base(n); base < "0007" {
+		if base := filepath.Base(n); base < before {
 			b, _ := fs.ReadFile(migrationFiles, n)
 			old[base] = &fstest.MapFile{Data: b}
 		}

@@ -8,6 +8,7 @@ import (
 
 	"admit/fleet"
 	"admit/fleet/wire"
+	"admit/ticket"
 	"admit/ticket/entry"
 )
 
@@ -25,8 +26,9 @@ func (s *Store) Claim(ctx context.Context, r wire.DecideRequest, rule func(fleet
 	defer tx.Rollback()
 	st := fleet.ClaimState{Known: true}
 	var revoked int64
+	var code string
 	err = tx.QueryRowContext(ctx, s.q(`UPDATE tickets SET revoke_reason = revoke_reason WHERE event_id = ? AND id = ?
-		RETURNING COALESCE(revoked_at, 0)`), r.Event, r.TicketID).Scan(&revoked)
+		RETURNING COALESCE(revoked_at, 0), code`), r.Event, r.TicketID).Scan(&revoked, &code)
 	if errors.Is(err, sql.ErrNoRows) {
 		st.Known = false
 		var last int64
@@ -39,6 +41,15 @@ func (s *Store) Claim(ctx context.Context, r wire.DecideRequest, rule func(fleet
 		return resp, fmt.Errorf("claim %s/%s: %w", r.Event, r.TicketID, err)
 	}
 	st.Revoked = revoked != 0
+	if st.Known {
+		// The policy the fleet issued the ticket with: its own signed
+		// code says it, whatever the gate's request claims.
+		c, err := ticket.ParseUnverified(code)
+		if err != nil {
+			return resp, fmt.Errorf("claim %s/%s: the stored code: %w", r.Event, r.TicketID, err)
+		}
+		st.Policy = c.Policy
+	}
 	// The ticket's passages that count, in no particular order: the rule
 	// (entry.Allowed) picks the latest by time itself, with its own
 	// tie-break, so it cannot depend on how a backend collates device ids.

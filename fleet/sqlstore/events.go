@@ -11,8 +11,8 @@ import (
 )
 
 // CreateEvent creates the event with its two logs: its tickets' (on the
-// events row) and its venue scope, which holds the fleet-wide devices from
-// the start.
+// events row) and its venue scope, which holds the devices already named
+// for it (enrolled ahead of the event) from the start.
 func (s *Store) CreateEvent(ctx context.Context, e fleet.Event) error {
 	tx, err := s.begin(ctx)
 	if err != nil {

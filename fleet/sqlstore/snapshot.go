@@ -16,7 +16,7 @@ func (s *Store) Snapshot(ctx context.Context, event, after string, limit int) (f
 	}
 	var page fleet.SnapshotPage
 	if after == "" {
-		rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, private, COALESCE(retired_at, 0) FROM signing_keys WHERE event_id = ? ORDER BY id`), event)
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, public, private, COALESCE(retired_at, 0) FROM signing_keys WHERE event_id = ? ORDER BY id`), event)
 		if err != nil {
 			return page, fmt.Errorf("snapshot of %q: %w", event, err)
 		}
@@ -24,11 +24,12 @@ func (s *Store) Snapshot(ctx context.Context, event, after string, limit int) (f
 			var k wire.Key
 			var priv []byte
 			var retired int64
-			if err := rows.Scan(&k.ID, &priv, &retired); err != nil {
+			if err := rows.Scan(&k.ID, &k.Public, &priv, &retired); err != nil {
 				rows.Close()
 				return page, fmt.Errorf("snapshot of %q: %w", event, err)
 			}
-			if len(priv) == ed25519.PrivateKeySize {
+			if len(k.Public) == 0 && len(priv) == ed25519.PrivateKeySize {
+				// A plaintext key of an earlier version, not sealed yet.
 				k.Public = []byte(ed25519.PrivateKey(priv).Public().(ed25519.PublicKey))
 			}
 			k.RetiredAt = fromMS(retired)

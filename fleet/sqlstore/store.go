@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"admit/fleet"
+	"admit/fleet/kek"
 )
 
 // Dialect is what differs between backends.
@@ -45,8 +46,9 @@ type Dialect struct {
 
 // Store is a fleet.Store over a *sql.DB.
 type Store struct {
-	db *sql.DB
-	d  Dialect
+	db  *sql.DB
+	d   Dialect
+	kek *kek.Key // seals private keys (keys.go); nil: none can be stored or used
 
 	scanq   chan *scanReq // to the group committer
 	stop    chan struct{} // closed by Close
@@ -55,12 +57,13 @@ type Store struct {
 
 var _ fleet.Store = (*Store)(nil)
 
-// New wraps an open, migrated database.
-func New(db *sql.DB, d Dialect) *Store {
+// New wraps an open, migrated database. k seals the private keys the
+// store keeps (see keys.go); without one it can neither store nor use them.
+func New(db *sql.DB, d Dialect, k *kek.Key) *Store {
 	if d.MaxParams <= 0 {
 		d.MaxParams = 999
 	}
-	s := &Store{db: db, d: d, scanq: make(chan *scanReq), stop: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Store{db: db, d: d, kek: k, scanq: make(chan *scanReq), stop: make(chan struct{}), stopped: make(chan struct{})}
 	go s.writeScans()
 	return s
 }

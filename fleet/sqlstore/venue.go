@@ -41,8 +41,9 @@ var venueSources = []venueSource{
 	{wire.VenueKindStaff, (*Store).venueStaff},
 }
 
-// venueDevices: every device that serves the event (or, naming no event,
-// every event) and holds a key, with its key, or flagged revoked.
+// venueDevices: every device that serves the event (fleet.Device.Serves:
+// one its record names; a device naming no event serves none) and holds
+// a key, with its key, or flagged revoked.
 func (s *Store) venueDevices(ctx context.Context, tx *sql.Tx, event string) (map[string][]byte, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, name, gate, events, public_key, revoked_at FROM devices`)
 	if err != nil {
@@ -57,7 +58,7 @@ func (s *Store) venueDevices(ctx context.Context, tx *sql.Tx, event string) (map
 		if err := rows.Scan(&id, &name, &gate, &events, &pub, &revoked); err != nil {
 			return nil, err
 		}
-		if evs := parseZones(events); len(evs) > 0 && !slices.Contains(evs, event) {
+		if !(fleet.Device{Events: parseZones(events)}).Serves(event) {
 			continue
 		}
 		d := wire.VenueDevice{Name: name, Gate: gate}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"admit/fleet"
+	"admit/fleet/kek"
 	"admit/fleet/wire"
 	"admit/ticket"
 	"admit/ticket/entry"
@@ -49,6 +51,8 @@ func Run(t *testing.T, open func(t *testing.T) fleet.Store) {
 		{"Tokens", testTokens},
 		{"LoginThrottle", testLoginThrottle},
 		{"Audit", testAudit},
+		{"KeysAtRest", testKeysAtRest},
+		{"ReplicaKey", testReplicaKey},
 		{"Venue", testVenue},
 		{"Staff", testStaff},
 		{"StaffScans", testStaffScans},
@@ -442,10 +446,11 @@ func testCodeSecrets(t *testing.T, s fleet.Store) {
 // refused.
 func testClaims(t *testing.T, s fleet.Store) {
 	ctx := context.Background()
-	mustEvent(t, s, "gala")
+	k := mustEvent(t, s, "gala")
 	if err := s.AddTickets(ctx, []fleet.Ticket{
-		{Event: "gala", ID: "A", Type: "GA", Code: "AD1:A", IssuedAt: t0},
-		{Event: "gala", ID: "R", Type: "GA", Code: "AD1:R", IssuedAt: t0},
+		issued(t, k, "A", ticket.SingleEntry),
+		issued(t, k, "R", ticket.ReEntry),
+		issued(t, k, "S", ticket.SingleEntry),
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -509,10 +514,9 @@ func testClaims(t *testing.T, s fleet.Store) {
 		Outcome: wire.Refused, Reason: "no_passage", Annuls: now}}, now); err != nil {
 		t.Fatal(err)
 	}
-	if resp := claim("g2", "R", "single", wire.DirIn, now.Add(time.Minute)); resp.Admit || resp.Reason != "already_used" {
-		t.Fatalf("claim after an annulled re-entry, single policy: %+v (the first entry still counts)", resp)
-	}
-	if resp := claim("g2", "R", "reentry", wire.DirIn, now.Add(2*time.Minute)); !resp.Admit {
+	// The request says single entry; the fleet issued R for re-entry, and
+	// rules with that.
+	if resp := claim("g2", "R", "single", wire.DirIn, now.Add(2*time.Minute)); !resp.Admit {
 		t.Fatalf("re-entry after the exit, the later entry annulled: %+v", resp)
 	}
 	if _, err := s.RevokeTicket(ctx, "gala", "R", "lost", now); err != nil {
@@ -521,6 +525,33 @@ func testClaims(t *testing.T, s fleet.Store) {
 	if resp := claim("g3", "R", "multi", wire.DirIn, now.Add(3*time.Minute)); resp.Admit || resp.Reason != "revoked" {
 		t.Fatalf("revoked ticket: %+v", resp)
 	}
+
+	// A gate that claims a single-entry ticket is multi-entry is ruled
+	// with the policy the fleet issued.
+	if resp := claim("g1", "S", "multi", wire.DirIn, now); !resp.Admit {
+		t.Fatalf("first entry of S: %+v", resp)
+	}
+	if resp := claim("g2", "S", "multi", wire.DirIn, now.Add(time.Minute)); resp.Admit || resp.Reason != "already_used" {
+		t.Fatalf("second entry of a single-entry ticket claimed as multi: %+v, want already_used", resp)
+	}
+	// A ticket the fleet does not know (a partner's credential the gate
+	// verified) is ruled with the policy the gate read from it.
+	for i := range 2 {
+		if resp := claim("g1", "P", "multi", wire.DirIn, now.Add(time.Duration(i)*time.Minute)); !resp.Admit {
+			t.Fatalf("unknown multi-entry ticket, entry %d: %+v", i+1, resp)
+		}
+	}
+}
+
+// issued is ticket id of k's event as the fleet issues it: a real signed
+// code with policy, which the store reads the policy of in claims.
+func issued(t *testing.T, k ticket.SigningKey, id string, policy ticket.Policy) fleet.Ticket {
+	t.Helper()
+	code, err := ticket.Encode(ticket.Claims{ID: id, Event: k.Event, Type: "GA", NotBefore: t0, NotAfter: t0.Add(6 * time.Hour), Policy: policy}, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fleet.Ticket{Event: k.Event, ID: id, Type: "GA", Code: code, IssuedAt: t0}
 }
 
 // testClaimState: a claim hands the rule every passage of the ticket that
@@ -530,7 +561,7 @@ func testClaims(t *testing.T, s fleet.Store) {
 // and fleet (internal/entrycheck) relies on the rest.
 func testClaimState(t *testing.T, s fleet.Store) {
 	ctx := context.Background()
-	mustEvent(t, s, "gala")
+	k := mustEvent(t, s, "gala")
 	rng := rand.New(rand.NewPCG(7, 7))
 	devices := []string{"a", "b", "B", "gate-10", "gate-9"}
 	const n = 40
@@ -541,7 +572,7 @@ func testClaimState(t *testing.T, s fleet.Store) {
 	for i := range n {
 		id := fmt.Sprintf("C%03d", i)
 		ids = append(ids, id)
-		if err := s.AddTickets(ctx, []fleet.Ticket{{Event: "gala", ID: id, Type: "GA", Code: "AD1:" + id, IssuedAt: t0}}); err != nil {
+		if err := s.AddTickets(ctx, []fleet.Ticket{issued(t, k, id, ticket.SingleEntry)}); err != nil {
 			t.Fatal(err)
 		}
 		seen := map[string]bool{}
@@ -705,5 +736,136 @@ func testLayout(t *testing.T, s fleet.Store) {
 	zs, _ := s.Zones(ctx, "gala")
 	if len(tt) != 1 || tt[0].Name != "V.I.P." || tt[0].Zones != nil || len(gs) != 1 || !slices.Equal(gs[0].Zones, []string{"floor"}) || len(zs) != 1 {
 		t.Fatalf("layout: %+v %+v %+v", tt, gs, zs)
+	}
+}
+
+// rawDB is what the suite reads a backend's tables through, to check what
+// it keeps at rest (sqlstore.Store has it).
+type rawDB interface {
+	DB() *sql.DB
+}
+
+// keyMaintenance is the upkeep of sealed keys a backend offers
+// (sqlstore.Store).
+type keyMaintenance interface {
+	SealPlaintext(ctx context.Context) (int, error)
+	Rewrap(ctx context.Context, to *kek.Key) (int, error)
+}
+
+// rebind turns ? placeholders into $n when the backend is PostgreSQL.
+func rebind(db *sql.DB, q string) string {
+	if !strings.Contains(fmt.Sprintf("%T", db.Driver()), "stdlib") {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// testKeysAtRest: an event's private key is stored sealed — neither the
+// key nor any run of it is in the table — and opens for signing; a
+// plaintext key an earlier version left is sealed by SealPlaintext and
+// still signs, its public half listed in snapshots; Rewrap re-seals every
+// key under a new KEK, after which the store still signs with them.
+func testKeysAtRest(t *testing.T, s fleet.Store) {
+	ctx := context.Background()
+	k := mustEvent(t, s, "gala")
+	raw, ok := s.(rawDB)
+	if !ok {
+		t.Skip("the backend does not expose its tables")
+	}
+	db := raw.DB()
+	private := func(event string) []byte {
+		t.Helper()
+		var b []byte
+		if err := db.QueryRowContext(ctx, rebind(db, `SELECT private FROM signing_keys WHERE event_id = ?`), event).Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if stored := private("gala"); bytes.Contains(stored, k.Private.Seed()[:16]) || bytes.Contains(stored, k.Private[32:48]) || !kek.IsSealed(stored) {
+		t.Fatalf("signing key stored as %x: not sealed", stored)
+	}
+	if got, err := s.SigningKey(ctx, "gala"); err != nil || !got.Private.Equal(k.Private) {
+		t.Fatalf("SigningKey of a sealed key: %v", err)
+	}
+
+	// An earlier version's plaintext key.
+	if err := s.CreateEvent(ctx, fleet.Event{ID: "old", Name: "old", StartsAt: t0, EndsAt: t0.Add(time.Hour), CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := ticket.GenerateSigningKey("old", "k1")
+	if _, err := db.ExecContext(ctx, rebind(db, `INSERT INTO signing_keys (event_id, id, private, created_at) VALUES (?, ?, ?, ?)`),
+		"old", "k1", []byte(old.Private), t0.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	maint, ok := s.(keyMaintenance)
+	if !ok {
+		t.Fatal("the backend cannot seal or rewrap its keys")
+	}
+	if n, err := maint.SealPlaintext(ctx); err != nil || n != 1 {
+		t.Fatalf("SealPlaintext: %d %v, want 1", n, err)
+	}
+	if stored := private("old"); !kek.IsSealed(stored) {
+		t.Fatalf("plaintext key not sealed: %x", stored)
+	}
+	if n, _ := maint.SealPlaintext(ctx); n != 0 {
+		t.Fatalf("SealPlaintext again: %d", n)
+	}
+	if got, err := s.SigningKey(ctx, "old"); err != nil || !got.Private.Equal(old.Private) {
+		t.Fatalf("SigningKey of a migrated key: %v", err)
+	}
+	snap, err := s.Snapshot(ctx, "old", "", 10)
+	if err != nil || len(snap.Keys) != 1 || !bytes.Equal(snap.Keys[0].Public, old.Public().Key) {
+		t.Fatalf("snapshot keys of a migrated key: %+v %v", snap.Keys, err)
+	}
+
+	replica, err := s.ReplicaKey(ctx, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _, _ := kek.Generate()
+	if n, err := maint.Rewrap(ctx, next); err != nil || n != 3 {
+		t.Fatalf("Rewrap: %d %v, want 3 keys (two events', the replica key)", n, err)
+	}
+	if !next.SealedBy(private("gala")) || !next.SealedBy(private("old")) {
+		t.Fatal("keys not sealed under the new KEK")
+	}
+	if got, err := s.SigningKey(ctx, "gala"); err != nil || !got.Private.Equal(k.Private) {
+		t.Fatalf("SigningKey after Rewrap: %v", err)
+	}
+	if again, err := s.ReplicaKey(ctx, t0); err != nil || !again.Equal(replica) {
+		t.Fatalf("ReplicaKey after Rewrap: %v", err)
+	}
+}
+
+// testReplicaKey: the fleet's replica key is made once and is the same
+// at every later call, sealed at rest.
+func testReplicaKey(t *testing.T, s fleet.Store) {
+	ctx := context.Background()
+	k, err := s.ReplicaKey(ctx, t0)
+	if err != nil || len(k) != ed25519.PrivateKeySize {
+		t.Fatalf("ReplicaKey: %v", err)
+	}
+	again, err := s.ReplicaKey(ctx, t0.Add(time.Hour))
+	if err != nil || !again.Equal(k) {
+		t.Fatalf("a second ReplicaKey differs: %v", err)
+	}
+	if raw, ok := s.(rawDB); ok {
+		var stored []byte
+		if err := raw.DB().QueryRowContext(ctx, `SELECT private FROM fleet_keys`).Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		if !kek.IsSealed(stored) || bytes.Contains(stored, k.Seed()[:16]) {
+			t.Fatalf("replica key stored as %x: not sealed", stored)
+		}
 	}
 }

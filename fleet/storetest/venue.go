@@ -89,9 +89,9 @@ func deviceRow(t *testing.T, rows map[string]wire.VenueRow, id string) (wire.Ven
 }
 
 // testVenue: an event's venue scope holds the keys of the devices that
-// serve it (fleet-wide devices included), follows revocation, re-keying
-// and a device's events, and leaves the ticket log alone; it pages as a
-// snapshot and compacts like any log.
+// serve it (fleet.Device.Serves: a device naming no event serves none),
+// follows revocation, re-keying and a device's events, and leaves the
+// ticket log alone; it pages as a snapshot and compacts like any log.
 func testVenue(t *testing.T, s fleet.Store) {
 	ctx := context.Background()
 	mustEvent(t, s, "gala")
@@ -105,7 +105,7 @@ func testVenue(t *testing.T, s fleet.Store) {
 	pub3, _, _ := ed25519.GenerateKey(nil)
 	for _, d := range []fleet.Device{
 		{ID: "gate-1", Name: "Gate one", Gate: "Gate A", Events: []string{"gala"}, PublicKey: pub1},
-		{ID: "gate-2", Gate: "Gate B", PublicKey: pub2}, // fleet-wide
+		{ID: "gate-2", Gate: "Gate B", PublicKey: pub2}, // names no event: serves none
 		{ID: "gate-3", Gate: "Gate C", Events: []string{"cup"}, PublicKey: pub3},
 		{ID: "gate-4", Gate: "Gate D", Events: []string{"later"}, PublicKey: pub3}, // an event not created yet
 	} {
@@ -118,11 +118,18 @@ func testVenue(t *testing.T, s fleet.Store) {
 	if d, ok := deviceRow(t, gala, "gate-1"); !ok || !bytes.Equal(d.PublicKey, pub1) || d.Gate != "Gate A" || d.Name != "Gate one" || d.Revoked {
 		t.Fatalf("gala's gate-1: %+v %v", d, ok)
 	}
-	if _, ok := deviceRow(t, gala, "gate-2"); !ok || len(gala) != 2 {
-		t.Fatalf("gala holds %v, want gate-1 and the fleet-wide gate-2", slices.Collect(maps.Keys(gala)))
+	if _, ok := deviceRow(t, gala, "gate-2"); ok || len(gala) != 1 {
+		t.Fatalf("gala holds %v, want gate-1 only (gate-2 serves no event)", slices.Collect(maps.Keys(gala)))
 	}
-	if cup := venueState(t, s, "cup"); len(cup) != 2 {
-		t.Fatalf("cup holds %v", slices.Collect(maps.Keys(cup)))
+	if _, ok := deviceRow(t, venueState(t, s, "cup"), "gate-3"); !ok || len(venueState(t, s, "cup")) != 1 {
+		t.Fatalf("cup holds %v, want gate-3", slices.Collect(maps.Keys(venueState(t, s, "cup"))))
+	}
+	// Named for gala too, gate-2 serves it: its key is there.
+	if err := s.PutDevice(ctx, fleet.Device{ID: "gate-2", Gate: "Gate B", Events: []string{"gala"}, PublicKey: pub2, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := deviceRow(t, venueState(t, s, "gala"), "gate-2"); !ok || !bytes.Equal(d.PublicKey, pub2) {
+		t.Fatalf("gala's gate-2 once named for gala: %+v %v", d, ok)
 	}
 
 	// Revoked: flagged, without its key; re-keyed: the new key.
@@ -166,8 +173,11 @@ func testVenue(t *testing.T, s fleet.Store) {
 	if err := s.CreateEvent(ctx, fleet.Event{ID: "later", Name: "later", StartsAt: t0, EndsAt: t0.Add(time.Hour), CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if later := venueState(t, s, "later"); len(later) != 2 {
-		t.Fatalf("later holds %v, want gate-2 (fleet-wide) and gate-4", slices.Collect(maps.Keys(later)))
+	if later := venueState(t, s, "later"); len(later) != 1 {
+		t.Fatalf("later holds %v, want gate-4", slices.Collect(maps.Keys(later)))
+	}
+	if _, ok := deviceRow(t, venueState(t, s, "later"), "gate-4"); !ok {
+		t.Fatal("later's venue scope lacks gate-4, enrolled for it ahead of the event")
 	}
 
 	// Compaction: a replica behind it gets the snapshot, which still
@@ -179,7 +189,7 @@ func testVenue(t *testing.T, s fleet.Store) {
 	if _, err := s.Changes(ctx, wire.VenueScope("cup"), 0, 10); !errors.Is(err, fleet.ErrCompacted) {
 		t.Fatalf("changes behind the compaction point: %v", err)
 	}
-	if cup := venueState(t, s, "cup"); len(cup) != 3 {
+	if cup := venueState(t, s, "cup"); len(cup) != 2 {
 		t.Fatalf("cup after compaction: %v", slices.Collect(maps.Keys(cup)))
 	}
 }

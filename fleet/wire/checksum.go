@@ -197,8 +197,8 @@ func (s *Snapshot) Seal() { s.Checksum = SnapshotChecksum(s) }
 // it.
 var handledFields = map[string][]string{
 	"Message":          {"Type", "Challenge", "Hello", "Batch", "Snapshot", "Ack", "Scans", "ScanAck", "Config", "ConfigAck", "Revoked", "Error"},
-	"Challenge":        {"Nonce", "Fleet"},
-	"Hello":            {"Protocol", "Device", "Firmware", "ConfigVersion", "Cursors", "Signature"},
+	"Challenge":        {"Nonce", "Fleet", "ReplicaKey"},
+	"Hello":            {"Protocol", "Device", "Firmware", "ConfigVersion", "Cursors", "Nonce", "Signature"},
 	"Cursor":           {"Seq", "Running", "Snapshot"},
 	"SnapshotProgress": {"Seq", "After"},
 	"Change":           {"Seq", "Kind", "Key", "Ticket", "Revoke", "Used", "Annul", "Venue"},
@@ -213,14 +213,18 @@ var handledFields = map[string][]string{
 	"Ack":              {"Event", "Cursor"},
 	"Scan":             {"Seq", "Event", "TicketID", "Gate", "At", "Outcome", "Reason", "Sentence", "Direction", "Annuls", "Staff"},
 	"Scans":            {"Scans"},
-	"ScanAck":          {"UpTo"},
-	"Config":           {"Version", "Body"},
+	"ScanAck":          {"UpTo", "Signature"},
+	"Config":           {"Version", "Body", "Signature"},
 	"ConfigAck":        {"Version", "Error"},
-	"Revoked":          {"Reason"},
+	"Revoked":          {"Reason", "Signature"},
 	"Error":            {"Code", "Message"},
 	"EnrollRequest":    {"Token", "PublicKey"},
-	"EnrollResponse":   {"Device", "Name", "Gate", "CAFingerprint"},
-	"EnrollURI":        {"Fleet", "Token", "CAFingerprint"},
+	"EnrollResponse":   {"Device", "Name", "Gate", "CAFingerprint", "ReplicaKey"},
+	"EnrollURI":        {"Fleet", "Token", "CAFingerprint", "ReplicaKey"},
+	// sign.go (protocol 5): a session's binding, and what an agent checks
+	// its fleet's frames against.
+	"Session": {"Device", "Nonce"},
+	"Trust":   {"ReplicaKey", "Session"},
 	// venue.go (protocol 5).
 	"VenueRow":    {"Kind", "ID", "Data", "Deleted"},
 	"VenueDevice": {"Name", "Gate", "PublicKey", "Revoked"},

@@ -18,9 +18,15 @@ const DecidePath = "/agent/decide"
 // signature of DecideSigningBytes(body) over the exact body bytes. A
 // replayed request can only repeat an answer: the fleet treats the same
 // device, ticket and time as one claim.
+//
+// The fleet signs its answer with its replica key (protocol 5): the
+// base64 signature of DecideResponseSigningBytes(request body, response
+// body) in DecideResponseSignatureHeader. An agent that holds the replica
+// key refuses an answer without a valid one (and decides locally).
 const (
-	DecideDeviceHeader    = "Admit-Device"
-	DecideSignatureHeader = "Admit-Signature"
+	DecideDeviceHeader            = "Admit-Device"
+	DecideSignatureHeader         = "Admit-Signature"
+	DecideResponseSignatureHeader = "Admit-Fleet-Signature"
 )
 
 // DecideSigningBytes is what a device signs to authenticate a decision

@@ -26,6 +26,11 @@ type EnrollResponse struct {
 	// CAFingerprint is the SHA-256 of the fleet's CA certificate, to pin
 	// (empty when the fleet uses a publicly trusted certificate or no TLS).
 	CAFingerprint []byte `json:"ca_fingerprint,omitempty"`
+	// ReplicaKey is the fleet's replica signing key (Ed25519 public key):
+	// the agent keeps it and refuses replica data not signed with it
+	// (protocol 5). When the enrollment code carries one, the two must be
+	// the same.
+	ReplicaKey []byte `json:"replica_key,omitempty"`
 }
 
 // Validate checks the request's shape.
@@ -37,21 +42,28 @@ func (r *EnrollRequest) Validate() error {
 }
 
 // EnrollURI is the text of an enrollment QR: where the fleet is, the
-// token, and the CA fingerprint to pin (so that even the enrollment call
-// is made to the right fleet).
+// token, the CA fingerprint to pin (so that even the enrollment call is
+// made to the right fleet) and the fleet's replica key (so that a gate
+// holds the right one even when it enrolled over a link it could not
+// authenticate). The QR comes from the operator's console, out of band.
 type EnrollURI struct {
 	Fleet         string // base URL, e.g. https://fleet.example:8443
 	Token         string
 	CAFingerprint []byte
+	ReplicaKey    []byte // Ed25519 public key, 32 bytes; optional
 }
 
-// String formats u as "admit-enroll:?fleet=...&token=...&fp=<hex>".
+// String formats u as
+// "admit-enroll:?fleet=...&token=...&fp=<hex>&rk=<hex>".
 func (u EnrollURI) String() string {
 	q := url.Values{}
 	q.Set("fleet", u.Fleet)
 	q.Set("token", u.Token)
 	if len(u.CAFingerprint) > 0 {
 		q.Set("fp", hex.EncodeToString(u.CAFingerprint))
+	}
+	if len(u.ReplicaKey) > 0 {
+		q.Set("rk", hex.EncodeToString(u.ReplicaKey))
 	}
 	return "admit-enroll:?" + q.Encode()
 }
@@ -67,6 +79,11 @@ func ParseEnrollURI(s string) (EnrollURI, error) {
 	if fp := q.Get("fp"); fp != "" {
 		if out.CAFingerprint, err = hex.DecodeString(fp); err != nil || len(out.CAFingerprint) != 32 {
 			return EnrollURI{}, fmt.Errorf("%w: bad fingerprint in enrollment code", ErrInvalid)
+		}
+	}
+	if rk := q.Get("rk"); rk != "" {
+		if out.ReplicaKey, err = hex.DecodeString(rk); err != nil || len(out.ReplicaKey) != 32 {
+			return EnrollURI{}, fmt.Errorf("%w: bad replica key in enrollment code", ErrInvalid)
 		}
 	}
 	if out.Fleet == "" || out.Token == "" {

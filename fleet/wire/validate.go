@@ -13,28 +13,44 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
 
-// Decode parses and validates one frame.
+// Decode parses and validates one frame: a JSON message, or an unsigned
+// binary batch or snapshot chunk (protocol 4). It checks no signature:
+// the fleet reads the agents' frames with it, and a protocol-4 agent its
+// fleet's; a protocol-5 agent reads its fleet's frames with Trust.Decode,
+// and Decode refuses the signed frames only that one reads.
 func Decode(data []byte) (*Message, error) {
 	if len(data) > MaxMessageBytes {
 		return nil, invalid("frame of %d bytes exceeds %d", len(data), MaxMessageBytes)
 	}
 	if len(data) > 0 && (data[0] == frameBatch || data[0] == frameSnapshot) {
-		m := &Message{Type: TypeBatch}
-		var err error
-		if data[0] == frameBatch {
-			m.Batch, err = decodeBatchFrame(data)
-		} else {
-			m.Type = TypeSnapshot
-			m.Snapshot, err = decodeSnapshotFrame(data)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := m.Validate(); err != nil {
-			return nil, err
-		}
-		return m, nil
+		return decodeFrame(data)
 	}
+	if len(data) > 0 && (data[0] == frameSignedBatch || data[0] == frameSignedSnapshot) {
+		return nil, invalid("a signed frame (protocol 5: Trust.Decode reads it)")
+	}
+	return decodeJSON(data)
+}
+
+// decodeFrame parses and validates a binary batch or snapshot frame.
+func decodeFrame(data []byte) (*Message, error) {
+	m := &Message{Type: TypeBatch}
+	var err error
+	if data[0] == frameBatch {
+		m.Batch, err = decodeBatchFrame(data)
+	} else {
+		m.Type = TypeSnapshot
+		m.Snapshot, err = decodeSnapshotFrame(data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func decodeJSON(data []byte) (*Message, error) {
 	var m Message
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, invalid("%v", err)
@@ -44,6 +60,10 @@ func Decode(data []byte) (*Message, error) {
 	}
 	return &m, nil
 }
+
+// okSignature: absent (protocol 4, or a message the fleet has not signed,
+// which Trust.Decode refuses) or an Ed25519 signature.
+func okSignature(sig []byte) bool { return sig == nil || len(sig) == 64 }
 
 // Validate checks that m is well formed: a known type with exactly its
 // body, every field within bounds.
@@ -60,7 +80,8 @@ func (m *Message) Validate() error {
 	}
 	switch m.Type {
 	case TypeChallenge:
-		if m.Challenge == nil || len(m.Challenge.Nonce) != 32 || len(m.Challenge.Fleet) > MaxIDLen {
+		if m.Challenge == nil || len(m.Challenge.Nonce) != 32 || len(m.Challenge.Fleet) > MaxIDLen ||
+			(m.Challenge.ReplicaKey != nil && len(m.Challenge.ReplicaKey) != 32) {
 			return invalid("bad challenge")
 		}
 	case TypeHello:
@@ -76,11 +97,12 @@ func (m *Message) Validate() error {
 	case TypeScans:
 		return m.Scans.validate()
 	case TypeScanAck:
-		if m.ScanAck == nil || m.ScanAck.UpTo < 0 {
+		if m.ScanAck == nil || m.ScanAck.UpTo < 0 || !okSignature(m.ScanAck.Signature) {
 			return invalid("bad scan ack")
 		}
 	case TypeConfig:
-		if m.Config == nil || m.Config.Version <= 0 || len(m.Config.Body) > MaxConfigBytes || !isObject(m.Config.Body) {
+		if m.Config == nil || m.Config.Version <= 0 || len(m.Config.Body) > MaxConfigBytes || !isObject(m.Config.Body) ||
+			!okSignature(m.Config.Signature) {
 			return invalid("bad config")
 		}
 	case TypeConfigAck:
@@ -88,7 +110,7 @@ func (m *Message) Validate() error {
 			return invalid("bad config ack")
 		}
 	case TypeRevoked:
-		if m.Revoked == nil || len(m.Revoked.Reason) > MaxTextLen {
+		if m.Revoked == nil || len(m.Revoked.Reason) > MaxTextLen || !okSignature(m.Revoked.Signature) {
 			return invalid("bad revoked")
 		}
 	case TypeError:
@@ -119,8 +141,11 @@ func (h *Hello) validate() error {
 	if h == nil {
 		return invalid("hello without body")
 	}
-	if h.Protocol != ProtocolVersion {
-		return invalid("protocol %d, want %d", h.Protocol, ProtocolVersion)
+	if h.Protocol < MinProtocolVersion || h.Protocol > ProtocolVersion {
+		return invalid("protocol %d, want %d to %d", h.Protocol, MinProtocolVersion, ProtocolVersion)
+	}
+	if (h.Protocol >= 5) != (h.Nonce != nil) || (h.Nonce != nil && len(h.Nonce) != 32) {
+		return invalid("hello: protocol %d with a nonce of %d bytes (protocol 5 needs 32, 4 none)", h.Protocol, len(h.Nonce))
 	}
 	if !okID(h.Device) || !okText(h.Firmware) || h.ConfigVersion < 0 {
 		return invalid("hello: bad device, firmware or config version")
@@ -134,6 +159,13 @@ func (h *Hello) validate() error {
 	for ev, c := range h.Cursors {
 		if !okID(ev) || c.Seq < 0 {
 			return invalid("hello: bad cursor %.32q=%d", ev, c.Seq)
+		}
+		if IsVenueScope(ev) {
+			// A venue scope is protocol 5's: its data travels signed, and a
+			// protocol-4 agent's frames stay as they were.
+			if _, ok := VenueEvent(ev); !ok || h.Protocol < 5 {
+				return invalid("hello: venue scope cursor %.32q (protocol %d; venue scopes are protocol 5's and name an event)", ev, h.Protocol)
+			}
 		}
 		if p := c.Snapshot; p != nil && (p.Seq < 0 || len(p.After) > maxSnapshotKey) {
 			return invalid("hello: bad snapshot progress for %.32q", ev)

@@ -22,8 +22,11 @@ import (
 // Why a scope of its own and not new kinds in the ticket log: an agent of
 // protocol 4 refuses a change kind it does not know, and a gate that
 // skipped changes could not keep the running checksum. An agent receives
-// a venue scope only when its hello names the scope's cursor, which no
-// protocol-4 agent does.
+// a venue scope only when its hello names the scope's cursor, which a
+// protocol-4 hello may not (Validate refuses it): a protocol-4 agent's
+// frames stay byte for byte as they were, and venue data always travels in
+// signed frames (sign.go; the venue body of a batch and the venue section
+// of a chunk are inside the frame the signature covers).
 //
 // Every change of a venue scope is of kind KindVenue and carries one
 // VenueRow: a row (Kind, ID) set to Data or Deleted. A snapshot chunk of a

@@ -204,3 +204,48 @@ func TestStaffSecret(t *testing.T) {
 		t.Fatal("badge lookup")
 	}
 }
+
+// TestVenueFramesSigned: at protocol 5 a venue scope's batch and chunk are
+// signed like every other: the venue body of a batch and the venue
+// section of a chunk are inside what the signature covers (a changed PIN
+// hash or a dropped staff row is refused even with checksums recomputed),
+// and a venue chunk is bound to its device and session like a ticket log's.
+func TestVenueFramesSigned(t *testing.T) {
+	b := venueBatch(t)
+	batch := wire.SignBatchFrame(replicaKey, wire.MarshalBatch(b))
+	m, err := trust(sessionA).Decode(batch)
+	if err != nil || m.Batch == nil || m.Batch.Changes[1].Venue == nil || m.Batch.Changes[1].Venue.ID != "ada" {
+		t.Fatalf("signed venue batch: %+v %v", m, err)
+	}
+	forged := *b
+	forged.Changes = append([]wire.Change(nil), b.Changes...)
+	evil := venueRow(t, wire.VenueKindStaff, "ada", wire.VenueStaff{Name: "Ada", PINHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$ZXZl"})
+	forged.Changes[1] = wire.Change{Seq: 2, Kind: wire.KindVenue, Venue: &evil}
+	forged.Running = wire.RunningChecksum(0, forged.Changes)
+	forged.Seal()
+	sig := batch[1 : 1+64]
+	refusedVenue := func(name string, tr *wire.Trust, data []byte) {
+		t.Helper()
+		if _, err := tr.Decode(data); !errors.Is(err, wire.ErrUnsigned) {
+			t.Errorf("%s: %v, want ErrUnsigned", name, err)
+		}
+	}
+	refusedVenue("venue batch with another PIN hash under the genuine signature", trust(sessionA),
+		append(append([]byte{batch[0]}, sig...), wire.MarshalBatch(&forged)...))
+
+	s := venueSnapshot(t)
+	chunk := wire.SignSnapshotFrame(replicaKey, sessionA, wire.MarshalSnapshot(s))
+	if m, err := trust(sessionA).Decode(chunk); err != nil || m.Snapshot == nil || len(m.Snapshot.Venue) != 3 {
+		t.Fatalf("signed venue chunk: %+v %v", m, err)
+	}
+	refusedVenue("venue chunk of another device", trust(sessionB), chunk)
+	refusedVenue("venue chunk of another session of the device", trust(wire.Session{Device: sessionA.Device, Nonce: sessionB.Nonce}), chunk)
+	refusedVenue("unsigned venue chunk", trust(sessionA), wire.MarshalSnapshot(s))
+	// The staff row dropped from the section, checksum recomputed.
+	short := *s
+	short.Venue = s.Venue[:2]
+	short.Last = s.Venue[1].Key()
+	short.Seal()
+	refusedVenue("venue chunk without its staff row under the genuine signature", trust(sessionA),
+		append(append([]byte{chunk[0]}, chunk[1:1+64]...), wire.MarshalSnapshot(&short)...))
+}

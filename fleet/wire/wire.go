@@ -3,19 +3,27 @@
 // between them.
 //
 // Every frame is one JSON Message, except batches and snapshot chunks,
-// which travel as binary frames (binary.go); Decode reads both. A message has a Type and exactly the one
-// body field that type names; Validate enforces that, and every size bound,
-// before anything acts on a message.
+// which travel as binary frames (binary.go); Decode reads both. A message
+// has a Type and exactly the one body field that type names; Validate
+// enforces that, and every size bound, before anything acts on a message.
 //
-// A session: the fleet sends a Challenge; the agent answers with a Hello
-// signed by its device key (HelloSigningBytes) and carrying, per event, its
-// Cursor. The fleet then sends either Snapshot chunks (the cursor is older
-// than the log's compaction point, ahead of the log, or its running
-// checksum disagrees) or Batches of changes since the cursor, then live
-// Batches as the log grows. The agent Acks what it applied and streams its
-// journaled Scans, which the fleet acknowledges with ScanAck. Config pushes
-// the desired configuration; ConfigAck reports what was applied. Revoked
-// tells a device it was revoked: it wipes its replica.
+// A session: the fleet sends a Challenge (with its replica key); the agent
+// answers with a Hello signed by its device key (Hello.SigningBytes) and
+// carrying its own nonce and, per event, its Cursor. The fleet then sends
+// either Snapshot chunks (the cursor is older than the log's compaction
+// point, ahead of the log, or its running checksum disagrees) or Batches
+// of changes since the cursor, then live Batches as the log grows. The
+// agent Acks what it applied and streams its journaled Scans, which the
+// fleet acknowledges with ScanAck. Config pushes the desired
+// configuration; ConfigAck reports what was applied. Revoked tells a
+// device it was revoked: it wipes its replica.
+//
+// Since protocol 5 the fleet signs what changes a gate (sign.go): batches
+// and snapshot chunks travel as signed binary frames, and Config, Revoked
+// and ScanAck carry a signature bound to the device and the nonce of its
+// hello. An agent checks them with Trust.Decode before it applies
+// anything, so a man in the middle — even on a plain link — can delay or
+// drop the fleet's data but not forge or replay it.
 package wire
 
 import (
@@ -43,18 +51,47 @@ import (
 //     (binary.go, MarshalBatch, MarshalSnapshot; WebSocket binary
 //     messages): a gate decodes one in a fraction of the JSON cost. Decode
 //     reads both; every other message is JSON as before.
-//
-// Part of protocol 5 (added with the gate-side trust work; the bump and
-// its dated line come with the signed fleet link, which shares the
-// version): venue scopes — a second change log per event for venue data,
-// device keys and gate staff (venue.go: VenuePrefix, KindVenue, VenueRow,
-// Change.Venue, Snapshot.Venue) — which an agent receives only when its
-// hello names the scope's cursor; and Scan.Staff, the gate staff member
-// behind a staff action.
-const ProtocolVersion = 4
+//   - 5 (2026-11-29): the fleet signs replica data with its replica key
+//     (Ed25519, one per fleet; sign.go). Challenge.ReplicaKey names it;
+//     Hello.Nonce is the agent's own 32 random bytes and the hello's
+//     signature covers it (Hello.SigningBytes). Batches travel as signed
+//     binary frames (SignBatchFrame: the signature covers the whole
+//     frame — event, range, checksums, changes — and is the same for
+//     every gate, since a batch is idempotent by seq); snapshot chunks as
+//     signed frames bound to the device and the hello's nonce
+//     (SignSnapshotFrame), so an old snapshot cannot roll a gate back;
+//     Config, Revoked and ScanAck carry a Signature bound the same way.
+//     A protocol-5 agent refuses data that is not signed (Trust.Decode);
+//     a node serves protocol-4 agents as before (unsigned), choosing per
+//     connection from the hello. EnrollResponse and the enrollment QR
+//     (EnrollURI) carry the replica key; online-decision answers are
+//     signed too (DecideResponseSignatureHeader).
+//     Venue scopes: a second change log per event for venue data, device
+//     keys and gate staff (venue.go: VenuePrefix, KindVenue, VenueRow,
+//     Change.Venue — batch body bit 5 — and Snapshot.Venue, a trailing
+//     section of a venue scope's chunk), which an agent receives only when
+//     its hello names the scope's cursor; a protocol-4 hello may not, so a
+//     protocol-4 agent's frames are byte for byte as before. Venue batches
+//     and chunks are signed like every other (the venue body and section
+//     are inside the signed frame). Scan.Staff names the gate staff member
+//     behind a staff action.
+const ProtocolVersion = 5
+
+// MinProtocolVersion is the oldest protocol a fleet node still serves.
+// An agent speaks ProtocolVersion only: it never accepts a fleet that
+// does not sign (upgrade fleet nodes before gates).
+const MinProtocolVersion = 4
 
 // MaxMessageBytes bounds one frame in either direction.
 const MaxMessageBytes = 4 << 20
+
+// MaxHelloBytes bounds what a fleet reads from a connection before its
+// hello has verified (and what an agent reads before the challenge): an
+// anonymous peer gets no more. The largest valid hello — MaxCursors
+// cursors of 64-byte event and ticket ids, as the fleet names them — is
+// about 15 KiB of JSON; a gate serving one event sends a few hundred
+// bytes.
+const MaxHelloBytes = 16 << 10
 
 // Bounds on the contents of a message.
 const (
@@ -102,6 +139,12 @@ type Message struct {
 type Challenge struct {
 	Nonce []byte `json:"nonce"` // 32 random bytes
 	Fleet string `json:"fleet,omitempty"`
+	// ReplicaKey is the fleet's replica signing key (Ed25519 public key,
+	// protocol 5): what signs the data of this session. An agent compares
+	// it with the key it got at enrollment; it is no proof by itself (an
+	// agent that has no key yet takes it only over a verified TLS link).
+	// Empty from a fleet that does not sign (protocol 4 only).
+	ReplicaKey []byte `json:"replica_key,omitempty"`
 }
 
 // Hello identifies the agent and says where its replica stands.
@@ -112,17 +155,29 @@ type Hello struct {
 	ConfigVersion int64  `json:"config_version"` // last config applied; 0: none
 	// Cursors maps each event the device serves to its replica position.
 	Cursors map[string]Cursor `json:"cursors"`
+	// Nonce (protocol 5; 32 random bytes, new for every session) binds
+	// what the fleet signs for this session to it: a signed Revoked,
+	// Config, ScanAck or snapshot chunk of another session, or of another
+	// device, does not verify. Empty in a protocol-4 hello.
+	Nonce []byte `json:"nonce,omitempty"`
 	// Signature is the device key's Ed25519 signature over
-	// HelloSigningBytes(challenge nonce, Device). Nil only for legacy
-	// unenrolled agents, which a fleet accepts only when configured to.
+	// h.SigningBytes(challenge nonce). Nil only for legacy unenrolled
+	// agents, which a fleet accepts only when configured to.
 	Signature []byte `json:"signature,omitempty"`
 }
 
-// HelloSigningBytes is what a device signs to prove it holds its key.
-func HelloSigningBytes(nonce []byte, device string) []byte {
-	b := append([]byte("admit-hello-v2\x00"), nonce...)
-	b = append(b, 0)
-	return append(b, device...)
+// SigningBytes is what a device signs in its hello to prove it holds its
+// key, given the fleet's challenge nonce: protocol 5 covers the agent's
+// own nonce too; protocol 4 signs the challenge and the device id.
+func (h *Hello) SigningBytes(challenge []byte) []byte {
+	if h.Protocol < 5 {
+		b := append([]byte("admit-hello-v2\x00"), challenge...)
+		b = append(b, 0)
+		return append(b, h.Device...)
+	}
+	b := append([]byte("admit-hello-v5\x00"), challenge...)
+	b = append(b, h.Nonce...)
+	return append(b, h.Device...)
 }
 
 // Cursor is an agent's replica position for one event.
@@ -317,15 +372,19 @@ type Scans struct {
 }
 
 // ScanAck says the fleet has durably recorded every scan of this device up
-// to and including UpTo.
+// to and including UpTo: the gate may then delete them from its journal.
 type ScanAck struct {
 	UpTo int64 `json:"up_to"`
+	// Signature (protocol 5): see ScanAck.Sign.
+	Signature []byte `json:"signature,omitempty"`
 }
 
 // Config is the configuration the fleet wants the device to run.
 type Config struct {
 	Version int64           `json:"version"`
 	Body    json.RawMessage `json:"body"` // a JSON object; its schema belongs to the agent
+	// Signature (protocol 5): see Config.Sign.
+	Signature []byte `json:"signature,omitempty"`
 }
 
 // ConfigAck reports the config version the device applied (or failed to).
@@ -338,6 +397,8 @@ type ConfigAck struct {
 // replica and stop connecting.
 type Revoked struct {
 	Reason string `json:"reason,omitempty"`
+	// Signature (protocol 5): see Revoked.Sign.
+	Signature []byte `json:"signature,omitempty"`
 }
 
 // Error explains why a peer is about to close the connection.

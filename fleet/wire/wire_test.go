@@ -91,6 +91,7 @@ func TestValidate(t *testing.T) {
 	badOrder := &wire.Snapshot{Event: "gala", Seq: 5, Last: "B", Tickets: []wire.SnapTicket{{ID: "B"}, {ID: "A"}}}
 	badOrder.Seal()
 	long := strings.Repeat("x", wire.MaxIDLen+1)
+	nonce := make([]byte, 32)
 	tests := []struct {
 		name string
 		m    wire.Message
@@ -104,9 +105,22 @@ func TestValidate(t *testing.T) {
 		{"type mismatch", wire.Message{Type: wire.TypeHello, Ack: &wire.Ack{Event: "e"}}, false},
 		{"unknown type", wire.Message{Type: "nope", Ack: &wire.Ack{Event: "e"}}, false},
 		{"old protocol", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: 1, Device: "d"}}, false},
-		{"hello", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: wire.ProtocolVersion, Device: "d", Cursors: map[string]wire.Cursor{"gala": {Seq: 3}}}}, true},
-		{"long device", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: wire.ProtocolVersion, Device: long}}, false},
-		{"short signature", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: wire.ProtocolVersion, Device: "d", Signature: []byte{1}}}, false},
+		{"hello", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: wire.ProtocolVersion, Device: "d", Nonce: nonce, Cursors: map[string]wire.Cursor{"gala": {Seq: 3}}}}, true},
+		{"hello of protocol 5 without a nonce", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: 5, Device: "d"}}, false},
+		{"hello with a short nonce", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: 5, Device: "d", Nonce: nonce[:16]}}, false},
+		{"hello of protocol 4", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: 4, Device: "d", Cursors: map[string]wire.Cursor{"gala": {Seq: 3}}}}, true},
+		{"hello with a venue scope", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: 5, Device: "d", Nonce: nonce, Cursors: map[string]wire.Cursor{"gala": {Seq: 3}, wire.VenueScope("gala"): {Seq: 2}}}}, true},
+		{"hello of protocol 4 with a venue scope", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: 4, Device: "d", Cursors: map[string]wire.Cursor{wire.VenueScope("gala"): {Seq: 2}}}}, false},
+		{"hello with a venue scope of no event", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: 5, Device: "d", Nonce: nonce, Cursors: map[string]wire.Cursor{wire.VenuePrefix: {Seq: 2}}}}, false},
+		{"hello of protocol 4 with a nonce", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: 4, Device: "d", Nonce: nonce}}, false},
+		{"hello of a future protocol", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: wire.ProtocolVersion + 1, Device: "d", Nonce: nonce}}, false},
+		{"long device", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: wire.ProtocolVersion, Device: long, Nonce: nonce}}, false},
+		{"short signature", wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: wire.ProtocolVersion, Device: "d", Nonce: nonce, Signature: []byte{1}}}, false},
+		{"challenge with a replica key", wire.Message{Type: wire.TypeChallenge, Challenge: &wire.Challenge{Nonce: nonce, ReplicaKey: nonce}}, true},
+		{"challenge with a short replica key", wire.Message{Type: wire.TypeChallenge, Challenge: &wire.Challenge{Nonce: nonce, ReplicaKey: nonce[:8]}}, false},
+		{"revoked with a short signature", wire.Message{Type: wire.TypeRevoked, Revoked: &wire.Revoked{Signature: nonce}}, false},
+		{"scan ack with a short signature", wire.Message{Type: wire.TypeScanAck, ScanAck: &wire.ScanAck{UpTo: 3, Signature: nonce}}, false},
+		{"config with a short signature", wire.Message{Type: wire.TypeConfig, Config: &wire.Config{Version: 1, Body: json.RawMessage(`{"a":1}`), Signature: nonce}}, false},
 		{"scans not increasing", wire.Message{Type: wire.TypeScans, Scans: &wire.Scans{Scans: []wire.Scan{
 			{Seq: 2, Event: "e", Outcome: wire.Refused}, {Seq: 2, Event: "e", Outcome: wire.Refused}}}}, false},
 		{"too many scans", wire.Message{Type: wire.TypeScans, Scans: &wire.Scans{Scans: make([]wire.Scan, wire.MaxScansPerMessage+1)}}, false},

@@ -104,7 +104,7 @@ func TestGateAndFleetAgree(t *testing.T) {
 		if dir == entry.Out {
 			r.Direction = wire.DirOut
 		}
-		resp := fleet.Rule(r, fleet.ClaimState{Known: true, Passages: counting}, loc)
+		resp := fleet.Rule(r, fleet.ClaimState{Known: true, Policy: policy, Passages: counting}, loc)
 
 		if v.Admit != resp.Admit || v.Reason != resp.Reason || (!v.Admit && v.Sentence != resp.Sentence) {
 			t.Fatalf("history %d (%s, %s): gate %+v, fleet %+v\n  gate's marks %+v\n  fleet's passages %+v",

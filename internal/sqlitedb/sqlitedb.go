@@ -1,7 +1,9 @@
 // Package sqlitedb opens the SQLite files of admit (the fleet's embedded
 // store and each gate's local database) the one way we trust: WAL checked,
-// foreign keys on, a busy timeout, and migrations embedded in the binary,
-// each applied in its own transaction and recorded.
+// foreign keys on, a busy timeout, migrations embedded in the binary, each
+// applied in its own transaction and recorded, and files only their owner
+// may read (0600: the database, and so its WAL and shared-memory files,
+// which SQLite creates with the database's mode).
 package sqlitedb
 
 import (
@@ -10,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 
@@ -34,6 +37,9 @@ func Open(ctx context.Context, path string, migrations fs.FS, sync Sync) (*sql.D
 	if sync == "" {
 		sync = SyncFull
 	}
+	if err := ownerOnly(path); err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
 	q.Set("_foreign_keys", "on")
@@ -49,6 +55,36 @@ func Open(ctx context.Context, path string, migrations fs.FS, sync Sync) (*sql.D
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// Mode is the permission of every SQLite file we create.
+const Mode = 0o600
+
+// ownerOnly creates the database file with Mode before SQLite does (which
+// would use 0644 less the umask), so that SQLite gives its WAL and
+// shared-memory files the same mode, and takes group and other access away
+// from files an earlier version created.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, Mode)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&^Mode != 0 {
+			if err := os.Chmod(p, Mode); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func setup(ctx context.Context, db *sql.DB, migrations fs.FS) error {

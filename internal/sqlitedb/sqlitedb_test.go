@@ -2,6 +2,7 @@ package sqlitedb
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"testing/fstest"
@@ -50,5 +51,39 @@ func TestFailedMigrationLeavesNoTrace(t *testing.T) {
 	db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'a'`).Scan(&n)
 	if n != 0 {
 		t.Fatal("half-applied migration left table a behind")
+	}
+}
+
+// TestFilesOwnerOnly: the database, its WAL and its shared-memory file
+// are 0600, whatever the umask lets SQLite do by itself; a database an
+// earlier version left readable is made 0600 when opened.
+func TestFilesOwnerOnly(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	m := fstest.MapFS{"0001_a.sql": {Data: []byte(`CREATE TABLE a (id INTEGER PRIMARY KEY);`)}}
+	db, err := Open(ctx, path, m, SyncFull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO a (id) VALUES (1)`); err != nil { // the WAL and SHM exist now
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if err != nil || st.Mode().Perm() != Mode {
+			t.Errorf("%s: %v %v, want %04o", filepath.Base(p), st.Mode(), err, Mode)
+		}
+	}
+	db.Close()
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(ctx, path, m, SyncFull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if st, _ := os.Stat(path); st.Mode().Perm() != Mode {
+		t.Errorf("reopened: %v", st.Mode())
 	}
 }

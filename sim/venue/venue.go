@@ -116,7 +116,9 @@ func Start(ctx context.Context, cfg Config) (*Venue, error) {
 		cfg.Clock = clock.Real{}
 	}
 	// Gates are enrolled (pre-enrolled with keys made here, as a
-	// provisioning station would): the fleet takes no unsigned agent.
+	// provisioning station would): the fleet takes no unsigned agent. The
+	// fleet serves TLS with its own CA, as a real one does; the gates pin
+	// it and hold the fleet's replica key, as enrollment would leave them.
 	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(cfg.DataDir, "fleet"), Addr: cfg.Addr, Log: cfg.Log.With("part", "fleet"),
 		Clock: cfg.Clock, RequireEnrollment: true})
 	if err != nil {
@@ -310,7 +312,7 @@ func (v *Venue) startGate(ctx context.Context, i int, statusLn, peerLn net.Liste
 	cfg := agent.Config{
 		Device: device, Gate: name, Event: v.cfg.Event,
 		DataDir:  filepath.Join(v.cfg.DataDir, device),
-		FleetURL: v.Fleet.AgentURL(), Key: key, CAFingerprint: v.Fleet.CAFingerprint,
+		FleetURL: v.Fleet.AgentURL(), Key: key, CAFingerprint: v.Fleet.CAFingerprint, ReplicaKey: v.Fleet.ReplicaKey,
 		Readers: []hal.CredentialReader{g.camera, reader},
 		Relay:   g.Relay, Indicator: g.Indicator,
 		StatusListener: statusLn, PeerListener: peerLn, Peers: peers,

@@ -4,7 +4,8 @@
 -- serve the event, with their keys (what peer gossip is checked against),
 -- and the event's gate staff (argon2id hashes of their PINs). Rows carry
 -- the replica generation of the snapshot that wrote them, as tickets do.
--- (Migration numbers: 0005 belongs to the signed fleet link.)
+-- (Migration numbers: 0005 was set aside for the signed fleet link, which
+-- needed none; migrations are recorded by name, so the gap is harmless.)
 CREATE TABLE venue_devices (
 	event_id   TEXT NOT NULL,
 	id         TEXT NOT NULL,

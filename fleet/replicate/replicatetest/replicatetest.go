@@ -10,12 +10,16 @@
 //
 // Like the gate, it applies what the fleet sends and answers nothing on
 // its own: acknowledgements, scans and config reports are the test's to
-// send.
+// send. It speaks protocol 5 unless told otherwise (Options.Protocol):
+// then every batch, snapshot chunk, config, revocation and scan
+// acknowledgement must be signed for its session (wire.Trust), or the
+// test fails.
 package replicatetest
 
 import (
 	"cmp"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -332,6 +336,21 @@ type Agent struct {
 	Replica *Replica
 	// Challenge is what the fleet opened the session with.
 	Challenge *wire.Challenge
+	// Trust is what the fleet's frames are checked against (protocol 5);
+	// nil on protocol 4.
+	Trust *wire.Trust
+}
+
+// Options tunes Dial.
+type Options struct {
+	// Dialer dials the fleet; nil: websocket.DefaultDialer (a wss:// URL
+	// with a pinned CA needs its own).
+	Dialer *websocket.Dialer
+	// Protocol is the hello's; default wire.ProtocolVersion.
+	Protocol int
+	// ReplicaKey is the fleet's replica key, as a gate holds it from
+	// enrollment; nil takes the one the challenge names (protocol 5).
+	ReplicaKey ed25519.PublicKey
 }
 
 // Connect dials the fleet's agent endpoint url (ws://…/ws), reads its
@@ -340,14 +359,26 @@ type Agent struct {
 // ends.
 func Connect(t testing.TB, url, device string, key ed25519.PrivateKey, r *Replica) *Agent {
 	t.Helper()
-	return ConnectWith(t, websocket.DefaultDialer, url, device, key, r)
+	return Dial(t, url, device, key, r, Options{})
 }
 
 // ConnectWith is Connect through dialer (a wss:// URL with a pinned CA,
 // say).
 func ConnectWith(t testing.TB, dialer *websocket.Dialer, url, device string, key ed25519.PrivateKey, r *Replica) *Agent {
 	t.Helper()
-	ws, resp, err := dialer.Dial(url, nil)
+	return Dial(t, url, device, key, r, Options{Dialer: dialer})
+}
+
+// Dial is Connect with options.
+func Dial(t testing.TB, url, device string, key ed25519.PrivateKey, r *Replica, opts Options) *Agent {
+	t.Helper()
+	if opts.Dialer == nil {
+		opts.Dialer = websocket.DefaultDialer
+	}
+	if opts.Protocol == 0 {
+		opts.Protocol = wire.ProtocolVersion
+	}
+	ws, resp, err := opts.Dialer.Dial(url, nil)
 	if err != nil {
 		t.Fatalf("replicatetest: dial %s: %v", url, err)
 	}
@@ -361,21 +392,56 @@ func ConnectWith(t testing.TB, dialer *websocket.Dialer, url, device string, key
 		t.Fatalf("replicatetest: the fleet opened with %+v (%v), not a challenge", m, err)
 	}
 	a.Challenge = m.Challenge
-	h := &wire.Hello{Protocol: wire.ProtocolVersion, Device: device, ConfigVersion: r.ConfigVersion, Cursors: r.cursors()}
+	h := &wire.Hello{Protocol: opts.Protocol, Device: device, ConfigVersion: r.ConfigVersion, Cursors: r.cursors()}
+	if opts.Protocol >= 5 {
+		h.Nonce = make([]byte, 32)
+		rand.Read(h.Nonce)
+		rk := opts.ReplicaKey
+		if rk == nil {
+			rk = m.Challenge.ReplicaKey
+		}
+		a.Trust = &wire.Trust{ReplicaKey: rk, Session: wire.Session{Device: device, Nonce: h.Nonce}}
+	}
 	if key != nil {
-		h.Signature = ed25519.Sign(key, wire.HelloSigningBytes(m.Challenge.Nonce, device))
+		h.Signature = ed25519.Sign(key, h.SigningBytes(m.Challenge.Nonce))
 	}
 	a.Send(&wire.Message{Type: wire.TypeHello, Hello: h})
 	return a
 }
 
 func (a *Agent) read() (*wire.Message, error) {
+	_, m, err := a.readRaw()
+	return m, err
+}
+
+// readRaw reads one frame and decodes it as the session's protocol says.
+func (a *Agent) readRaw() ([]byte, *wire.Message, error) {
 	a.WS.SetReadDeadline(clock.Deadline(readTimeout))
 	_, data, err := a.WS.ReadMessage()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	m, err := a.decode(data)
+	return data, m, err
+}
+
+func (a *Agent) decode(data []byte) (*wire.Message, error) {
+	if a.Trust != nil {
+		return a.Trust.Decode(data)
 	}
 	return wire.Decode(data)
+}
+
+// NextRaw reads one frame without applying it and returns it as received
+// and decoded (a test that replays the fleet's frames elsewhere keeps
+// them).
+func (a *Agent) NextRaw() ([]byte, *wire.Message) {
+	a.t.Helper()
+	data, m, err := a.readRaw()
+	if err != nil {
+		a.t.Fatalf("replicatetest: %s: read: %v", a.Device, err)
+	}
+	return data, m
 }
 
 // Send writes m as one JSON frame.
@@ -466,7 +532,7 @@ func (a *Agent) ExpectClosed() string {
 			}
 			return code
 		}
-		m, err := wire.Decode(data)
+		m, err := a.decode(data)
 		if err != nil {
 			continue
 		}
