@@ -6,9 +6,11 @@
 // changes since the cursor — then live changes as they are logged. It
 // receives the gate's journaled scans (deduplicated by the store,
 // acknowledged per message) and config acknowledgements. An event's venue
-// scope (wire.VenueScope: device keys, gate staff) streams the same way, to
-// an enrolled device that serves the event and names the scope in its
-// hello.
+// scope (wire.VenueScope: device keys, gate staff) streams the same way,
+// signed like the rest, to an enrolled device that serves the event and
+// names the scope in its hello (protocol 5 only); a hello naming the venue
+// scope of an event the device does not serve is refused like one naming
+// the event.
 //
 // The change log lives in the store; the hub keeps only a small in-memory
 // tail per event so that a change read once is sent to every gate, and it
