@@ -75,8 +75,9 @@ type Config struct {
 
 	FleetURL string // wss://fleet/ws (ws:// only with Insecure); empty runs offline
 	// Key is the device's Ed25519 key, enrolled with the fleet: it signs
-	// the stream's hello and online-decision requests. Nil: unsigned, which
-	// only a fleet that allows unenrolled devices accepts.
+	// the stream's hello, online-decision requests, and every passage this
+	// gate gossips to its peers. Nil: unsigned, which only a fleet that
+	// allows unenrolled devices accepts, and which peers refuse.
 	Key ed25519.PrivateKey
 	// CAFingerprint pins the fleet's CA (SHA-256 of its certificate, from
 	// enrollment) for wss:// and https://; nil uses the system roots.
@@ -122,14 +123,33 @@ type Config struct {
 	Debounce    time.Duration // same code within this window is one presentation; default 3 s
 	Sync        sqlitedb.Sync // journal durability; default sqlitedb.SyncFull
 
-	// StatusAddr, if set, serves the status endpoint, metrics, staff
-	// actions and the peer endpoint ("127.0.0.1:8181"; ":0" for any port).
+	// StatusAddr, if set, serves the staff and status endpoints: health,
+	// metrics, status, staff sign-in and staff actions (StaffRoutes).
+	// Keep it on loopback ("127.0.0.1:8181", the gate's own kiosk or a
+	// handheld through an SSH tunnel): another address is served as
+	// configured, with a warning in the log, since staff then sign in over
+	// plain HTTP on that network.
 	StatusAddr string
 	// StatusListener, if set, is used instead of StatusAddr (socket
-	// activation; tests that must know every gate's address up front).
+	// activation; tests).
 	StatusListener net.Listener
+	// StatusHosts are further Host names the staff listener answers to
+	// (the name a handheld uses for the gate); loopback names and the
+	// listener's own address are always allowed, any other Host is
+	// refused (DNS rebinding).
+	StatusHosts []string
+	// PeerAddr, if set, serves the peer endpoint (/peer) other gates of
+	// the venue push their passages to: on the venue LAN ("0.0.0.0:8182").
+	// It serves nothing else; peers authenticate with their device keys.
+	PeerAddr string
+	// PeerListener, if set, is used instead of PeerAddr.
+	PeerListener net.Listener
 	// Peers are the other gates' peer endpoints (ws://host:port/peer).
 	Peers []string
+	// PeerRate, PeerBurst and PeerMaxHeld tune the bounds of peer links
+	// (peer.Options: Rate, Burst, MaxHeld); zero: peer's defaults.
+	PeerRate, PeerBurst float64
+	PeerMaxHeld         int
 	// Online, if set, asks the fleet before admitting (see OnlineConfig).
 	Online *OnlineConfig
 
@@ -163,8 +183,9 @@ type Decision struct {
 	TicketID  string // empty when the ticket could not be trusted
 	Source    string
 	Direction entry.Direction
-	Forced    bool // staff override
-	ByFleet   bool // the fleet's online decision
+	Forced    bool   // staff override
+	Staff     string `json:",omitempty"` // the staff member behind a staff action
+	ByFleet   bool   // the fleet's online decision
 	At        time.Time
 	Took      time.Duration // presentation to journal commit
 }
@@ -190,7 +211,9 @@ type Agent struct {
 	gossip  *peer.Gossip
 	online  *online
 	metrics *metrics
-	ln      net.Listener // status listener, nil without StatusAddr
+	staff   *staffAuth
+	ln      net.Listener // staff and status listener, nil without StatusAddr
+	peerLn  net.Listener // peer listener, nil without PeerAddr
 
 	presentations chan hal.Credential
 	pending       chan pendingPassage
@@ -224,7 +247,8 @@ const lastDecisions = 50
 const checkpointEvery = 2 * time.Second
 
 // Open opens the gate's database, loads its keyring, annuls admissions a
-// crash left unconfirmed, and binds the status listener.
+// crash left unconfirmed, and binds the staff and status listener and the
+// peer listener.
 func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	if cfg.Device == "" || cfg.Event == "" {
 		return nil, errors.New("agent: device and event are required")
@@ -291,7 +315,9 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 			OnKeys:     a.addKeys, OnRevoked: a.revoked,
 		})
 	}
-	a.gossip = peer.New(peer.Options{Device: cfg.Device, Peers: cfg.Peers, Store: db, Log: cfg.Log, Clock: cfg.Clock, OnMark: cfg.OnPeerMark})
+	a.gossip = peer.New(peer.Options{Device: cfg.Device, Event: cfg.Event, Key: cfg.Key, Peers: cfg.Peers, Store: db, Log: cfg.Log,
+		Clock: cfg.Clock, OnMark: cfg.OnPeerMark, OnRefused: a.peerMarkRefused, OnLinkRefused: a.peerLinkRefused,
+		Rate: cfg.PeerRate, Burst: cfg.PeerBurst, MaxHeld: cfg.PeerMaxHeld})
 	if cfg.Online != nil {
 		oc := *cfg.Online
 		if oc.Authority == nil {
@@ -307,6 +333,7 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 		a.online = newOnline(oc)
 	}
 	a.metrics = newMetrics(a)
+	a.staff = newStaffAuth(a)
 	if a.hot, err = db.Hot(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("agent: %w", err)
@@ -316,15 +343,47 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := a.listen(); err != nil {
+		a.hot.Close()
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// listen binds the staff and status listener and the peer listener.
+func (a *Agent) listen() error {
+	cfg := &a.cfg
+	var err error
 	a.ln = cfg.StatusListener
 	if a.ln == nil && cfg.StatusAddr != "" {
 		if a.ln, err = net.Listen("tcp", cfg.StatusAddr); err != nil {
-			a.hot.Close()
-			db.Close()
-			return nil, fmt.Errorf("agent: status listener: %w", err)
+			return fmt.Errorf("agent: status listener: %w", err)
 		}
 	}
-	return a, nil
+	a.peerLn = cfg.PeerListener
+	if a.peerLn == nil && cfg.PeerAddr != "" {
+		if a.peerLn, err = net.Listen("tcp", cfg.PeerAddr); err != nil {
+			if a.ln != nil {
+				a.ln.Close()
+			}
+			return fmt.Errorf("agent: peer listener: %w", err)
+		}
+	}
+	if a.ln != nil {
+		if !isLoopback(a.ln.Addr()) {
+			cfg.Log.Warn("agent: the staff and status endpoints listen beyond this machine: staff PINs and sessions cross that network in plain HTTP; keep it on loopback unless the network is the gate's own",
+				"addr", a.ln.Addr().String())
+		}
+		a.staff.hosts = newHostSet(a.ln.Addr(), cfg.StatusHosts)
+	}
+	return nil
+}
+
+// isLoopback reports whether a listener's address is a loopback one.
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }
 
 // recover annuls the admissions a crash or power loss left waiting for
@@ -337,7 +396,7 @@ func (a *Agent) recover(ctx context.Context) error {
 	}
 	for _, p := range left {
 		if _, err := a.annul(ctx, p.Event, p.TicketID, p.At, decide.ReasonNoPassage,
-			"Entry annulled: the gate restarted before the turnstile turned", false); err != nil && !errors.Is(err, gatedb.ErrNoMark) {
+			"Entry annulled: the gate restarted before the turnstile turned", false, ""); err != nil && !errors.Is(err, gatedb.ErrNoMark) {
 			return fmt.Errorf("agent: annul unconfirmed entry %d: %w", p.Seq, err)
 		}
 	}
@@ -358,6 +417,7 @@ func (a *Agent) revoked() {
 	a.mu.Lock()
 	a.last = nil
 	a.mu.Unlock()
+	a.staff.forget()
 	a.cfg.Log.Error("agent: revoked by the fleet: replica wiped, every ticket refused until the device is enrolled again")
 }
 
@@ -398,12 +458,21 @@ func (a *Agent) Mode() string {
 	return ModeLocal
 }
 
-// StatusAddr returns the address of the status listener ("" without one).
+// StatusAddr returns the address of the staff and status listener (""
+// without one).
 func (a *Agent) StatusAddr() string {
 	if a.ln == nil {
 		return ""
 	}
 	return a.ln.Addr().String()
+}
+
+// PeerAddr returns the address of the peer listener ("" without one).
+func (a *Agent) PeerAddr() string {
+	if a.peerLn == nil {
+		return ""
+	}
+	return a.peerLn.Addr().String()
 }
 
 // PeersConnected returns how many peers this gate pushes its marks to.
@@ -414,6 +483,9 @@ func (a *Agent) PeersConnected() int { return a.gossip.Connected() }
 func (a *Agent) Close() error {
 	if a.ln != nil {
 		a.ln.Close()
+	}
+	if a.peerLn != nil {
+		a.peerLn.Close()
 	}
 	return errors.Join(a.hot.Close(), a.db.Close())
 }
@@ -452,23 +524,31 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.online != nil {
 		start("online", a.runOnlineProbe)
 	}
-	if a.ln != nil {
-		srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second,
-			ErrorLog: slog.NewLogLogger(a.cfg.Log.Handler(), slog.LevelWarn)}
-		start("status", func(ctx context.Context) error {
+	serve := func(name string, ln net.Listener, h http.Handler, hijacked func()) {
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: time.Minute,
+			MaxHeaderBytes: 16 << 10, ErrorLog: slog.NewLogLogger(a.cfg.Log.Handler(), slog.LevelWarn)}
+		start(name, func(ctx context.Context) error {
 			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(a.ln) }()
+			go func() { errc <- srv.Serve(ln) }()
 			<-ctx.Done()
 			sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer scancel()
 			_ = srv.Shutdown(sctx)
-			a.gossip.CloseInbound() // hijacked: Shutdown leaves them open
+			if hijacked != nil {
+				hijacked() // Shutdown leaves hijacked connections open
+			}
 			_ = srv.Close()
 			if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
 			return nil
 		})
+	}
+	if a.ln != nil {
+		serve("status", a.ln, a.StaffHandler(), nil)
+	}
+	if a.peerLn != nil {
+		serve("peer-listener", a.peerLn, a.PeerHandler(), a.gossip.CloseInbound)
 	}
 	for i, r := range a.cfg.Readers {
 		name := fmt.Sprintf("reader%d", i)

@@ -209,73 +209,67 @@ func TestRestartAnnulsUnconfirmedEntry(t *testing.T) {
 	}
 }
 
-// TestStaffActions: staff annul the last entry and force-admit with a
-// reason, over the local HTTP endpoint; both are journaled, to go
-// upstream, and the lookup shows the marks.
+// TestStaffActions: signed-in staff annul the last entry and force-admit
+// with a reason, over the gate's staff listener; both are journaled with
+// the staff member, to go upstream, and the lookup shows the marks.
 func TestStaffActions(t *testing.T) {
 	ev := newEvent(t, time.Now(), 2, "single")
 	g := seededGate(t, ev, agent.Config{Device: "gate-1", Gate: "Gate 1", StatusAddr: "127.0.0.1:0"})
-	base := "http://" + g.StatusAddr()
-	post := func(path, body string) (int, map[string]any) {
-		t.Helper()
-		resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
-	}
+	c := signIn(t, g, `{"staff":"ada","pin":"2718"}`)
 	tk := ev.tickets[0]
-	if code, _ := post("/staff/annul-last", `{"reason":"test"}`); code != http.StatusNotFound {
+	if code := c.post("/staff/annul-last", `{"reason":"test"}`, nil); code != http.StatusNotFound {
 		t.Fatalf("annul with nothing to annul: %d", code)
 	}
 	g.present(t, tk.Code)
-	if code, out := post("/staff/annul-last", `{"reason":"did not go through"}`); code != 200 || out["Reason"] != decide.ReasonAnnulled {
+	var out map[string]any
+	if code := c.post("/staff/annul-last", `{"reason":"did not go through"}`, &out); code != 200 || out["Reason"] != decide.ReasonAnnulled || out["Staff"] != "ada" {
 		t.Fatalf("annul last: %d %v", code, out)
 	}
 	if d := g.present(t, tk.Code); !d.Admitted {
 		t.Fatalf("after staff annulment: %+v", d)
 	}
 	// Force-admit needs a reason, is journaled as forced and counts as an entry.
-	if code, _ := post("/staff/force-admit", `{"ticket":"`+tk.Code+`"}`); code != http.StatusBadRequest {
+	if code := c.post("/staff/force-admit", `{"ticket":"`+tk.Code+`"}`, nil); code != http.StatusBadRequest {
 		t.Fatalf("force-admit without reason: %d", code)
 	}
-	if code, out := post("/staff/force-admit", `{"ticket":"`+tk.Code+`","reason":"wristband checked"}`); code != 200 || out["Admitted"] != true || out["Reason"] != decide.ReasonForced {
+	if code := c.post("/staff/force-admit", `{"ticket":"`+tk.Code+`","reason":"wristband checked"}`, &out); code != 200 || out["Admitted"] != true || out["Reason"] != decide.ReasonForced {
 		t.Fatalf("force-admit: %d %v", code, out)
 	}
 	testwait.For(t, "the forced entry in the journal for the fleet", func() bool {
 		for _, s := range g.upstream(t) {
-			if s.Reason == decide.ReasonForced && s.Outcome == wire.Admitted && strings.Contains(s.Sentence, "wristband checked") {
+			if s.Reason == decide.ReasonForced && s.Outcome == wire.Admitted && strings.Contains(s.Sentence, "wristband checked") && s.Staff == "ada" {
 				return true
 			}
 		}
 		return false
 	})
-	resp, err := http.Get(base + "/staff/ticket?q=" + tk.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, body := c.do("GET", "/staff/ticket?q="+tk.ID, "", "", nil)
 	var l agent.Lookup
-	json.NewDecoder(resp.Body).Decode(&l)
-	resp.Body.Close()
-	if !l.Known || len(l.Marks) != 3 || !l.Marks[0].Annulled || l.Marks[1].Annulled {
-		t.Fatalf("lookup: %+v", l)
+	json.Unmarshal(body, &l)
+	if resp.StatusCode != 200 || !l.Known || len(l.Marks) != 3 || !l.Marks[0].Annulled || l.Marks[1].Annulled {
+		t.Fatalf("lookup: %d %+v", resp.StatusCode, l)
 	}
 	if g.relay.Pulses() != 3 {
 		t.Fatalf("relay pulses %d, want 3", g.relay.Pulses())
 	}
-	// Everything goes upstream: 2 entries, 1 annulment, 1 forced entry.
+	// Everything goes upstream: 2 entries, 1 annulment, 1 forced entry;
+	// the staff actions name ada.
 	reasons := map[string]int{}
 	for _, s := range g.upstream(t) {
-		reasons[s.Outcome+"/"+s.Reason]++
+		reasons[s.Outcome+"/"+s.Reason+"/"+s.Staff]++
 	}
-	want := map[string]int{"admitted/": 2, "refused/annulled": 1, "admitted/forced": 1}
+	want := map[string]int{"admitted//": 2, "refused/annulled/ada": 1, "admitted/forced/ada": 1}
 	for k, n := range want {
 		if reasons[k] != n {
 			t.Fatalf("journaled scans %v, want %v", reasons, want)
 		}
+	}
+	// Signed out, nothing more.
+	if code := c.post("/staff/sign-out", `{}`, nil); code != http.StatusNoContent {
+		t.Fatalf("sign-out: %d", code)
+	}
+	if code := c.post("/staff/force-admit", `{"ticket":"`+tk.ID+`","reason":"again"}`, nil); code != http.StatusUnauthorized {
+		t.Fatalf("force-admit after sign-out: %d, want 401", code)
 	}
 }
 
@@ -301,9 +295,16 @@ func TestStatusEndpoint(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil {
 		t.Fatalf("status: %d %v", code, err)
 	}
-	if !st.Healthy || st.Device != "gate-1" || st.Mode != agent.ModeLocal || st.Cursor == 0 || st.LastSeq != 2 ||
-		len(st.LastDecisions) != 2 || st.LastDecisions[0].Reason != agent.ReasonAlreadyUsed {
-		t.Fatalf("status: %+v", st)
+	if !st.Healthy || st.Device != "gate-1" || st.Mode != agent.ModeLocal || st.Cursor == 0 || st.LastSeq != 2 || !st.VenueSynced ||
+		len(st.LastDecisions) != 0 || st.GateLog != nil {
+		t.Fatalf("status without a staff session (no decisions, no gate log): %+v", st)
+	}
+	// Signed-in staff see the decisions (ticket ids, what the gate showed).
+	resp, b := signIn(t, g, `{"staff":"ada","pin":"2718"}`).do("GET", "/status", "", "", nil)
+	st = agent.Status{}
+	if err := json.Unmarshal(b, &st); resp.StatusCode != 200 || err != nil || len(st.LastDecisions) != 2 || st.LastDecisions[0].Reason != agent.ReasonAlreadyUsed ||
+		len(st.GateLog) == 0 || st.GateLog[0].Kind != "staff_sign_in" {
+		t.Fatalf("status for staff: %d %+v", resp.StatusCode, st)
 	}
 	_, metrics := get("/metrics")
 	for _, want := range []string{

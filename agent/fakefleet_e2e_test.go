@@ -162,7 +162,7 @@ func syncedGate(t *testing.T, f *testFleet, device string) agent.Config {
 // unsignedCount reads the gate's admit_fleet_unsigned_total for source.
 func unsignedCount(g *testGate, source string) string {
 	rec := httptest.NewRecorder()
-	g.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	g.StaffHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/metrics", nil))
 	for _, line := range strings.Split(rec.Body.String(), "\n") {
 		if strings.HasPrefix(line, `admit_fleet_unsigned_total{source="`+source+`"}`) {
 			return strings.Fields(line)[1]

@@ -45,6 +45,7 @@ import (
 	"admit/agent/decide"
 	"admit/agent/gatedb"
 	"admit/fleet"
+	"admit/fleet/audit"
 	"admit/fleet/node"
 	"admit/fleet/wire"
 	"admit/internal/testwait"
@@ -368,13 +369,26 @@ func TestUplinkCutThenRestored(t *testing.T) {
 }
 
 // TestPeersWithUplinkDown: with the fleet unreachable, a ticket admitted at
-// gate A is refused at gate B, because A gossiped its passage over the LAN.
+// gate A is refused at gate B, because A gossiped its passage over the LAN,
+// signed with A's key, which B learnt from the fleet (the event's venue
+// scope) while the uplink was up.
 func TestPeersWithUplinkDown(t *testing.T) {
 	ctx := context.Background()
 	f := startFleet(t, t.TempDir(), 5, "single")
 	px := newProxy(t, f.node.Addr())
-	gates := startPeers(t, f.event, 2, func(_ int, cfg *agent.Config) { cfg.FleetURL = px.wsURL(); *cfg = f.linked(*cfg) },
-		func(g *testGate) { g.waitReplica(t, f) })
+	gates := startPeers(t, f.event, 2,
+		func(_ int, cfg *agent.Config) {
+			cfg.FleetURL, cfg.Key = px.wsURL(), f.enrolled(t, cfg.Device)
+			*cfg = f.linked(*cfg)
+		},
+		func(g *testGate) {
+			g.waitReplica(t, f)
+			testwait.For(t, "the venue's device keys", func() bool {
+				_, a := g.DB().VenueDevice(f.event, "gate-0")
+				_, b := g.DB().VenueDevice(f.event, "gate-1")
+				return a && b
+			})
+		})
 	a, b := gates[0], gates[1]
 	px.SetUp(false)
 	testwait.For(t, "both uplinks to drop", func() bool { return !a.Online() && !b.Online() })
@@ -459,7 +473,8 @@ func TestExitThroughFleet(t *testing.T) {
 
 // TestAnnulThroughFleet: a single-entry ticket admitted at gate A is
 // annulled there by staff ("did not go through"); gate B, which hears of
-// both only through the fleet (no peers), then admits it.
+// both only through the fleet (no peers), then admits it. The fleet
+// records who annulled it, in the scan and the audit log.
 func TestAnnulThroughFleet(t *testing.T) {
 	f := startFleet(t, t.TempDir(), 1, "single")
 	a := startGate(t, f.linked(agent.Config{Device: "gate-a", Gate: "Gate A", Event: f.event}))
@@ -475,7 +490,7 @@ func TestAnnulThroughFleet(t *testing.T) {
 	if d := b.present(t, tk.Code); d.Admitted || d.Reason != decide.ReasonAlreadyUsed {
 		t.Fatalf("at B before the annulment: %+v", d)
 	}
-	if _, err := a.AnnulLast(context.Background(), "did not go through"); err != nil {
+	if _, err := a.AnnulLast(context.Background(), "ada", "did not go through"); err != nil {
 		t.Fatal(err)
 	}
 	testwait.For(t, "B to learn the annulment", func() bool {
@@ -484,6 +499,19 @@ func TestAnnulThroughFleet(t *testing.T) {
 	})
 	if d := b.present(t, tk.Code); !d.Admitted {
 		t.Fatalf("at B after the annulment at A: %+v", d)
+	}
+	// The fleet keeps who annulled it, and audits the staff action.
+	testwait.For(t, "the annulment at the fleet, with its staff member", func() bool {
+		for _, sc := range f.scans(t) {
+			if sc.Reason == decide.ReasonAnnulled && sc.Staff == "ada" {
+				return true
+			}
+		}
+		return false
+	})
+	es, err := f.node.Audit.AuditLog(context.Background(), audit.Filter{Kind: audit.ActorStaff})
+	if err != nil || len(es) != 1 || es[0].Actor != "ada" || !strings.Contains(es[0].Target, "device=gate-a") {
+		t.Fatalf("audit of the staff annulment: %+v %v", es, err)
 	}
 	// The new entry counts again, everywhere.
 	testwait.For(t, "A to learn the entry at B", func() bool { return len(a.marksAt(t, f.event, tk.ID)) == 2 })

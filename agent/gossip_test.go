@@ -26,9 +26,10 @@ func listen(t testing.TB) net.Listener {
 }
 
 // startPeers starts n gates of event (gate-0 "Gate A", gate-1 "Gate B",
-// …) that gossip with each other. Each gate's config (i from 0) passes
-// through adjust first, when it is not nil; once all are started, replica
-// gives each its replica (seeds it, or waits for it from a fleet), and
+// …) that gossip with each other over their peer listeners. Each gate's
+// config (i from 0) passes through adjust first, when it is not nil; once
+// all are started, replica gives each its replica (seeds it, or waits for
+// it from a fleet: the venue data with its peers' keys included), and
 // startPeers returns when every peer link is up.
 func startPeers(t testing.TB, event string, n int, adjust func(i int, cfg *agent.Config), replica func(g *testGate)) []*testGate {
 	var lns []net.Listener
@@ -44,7 +45,7 @@ func startPeers(t testing.TB, event string, n int, adjust func(i int, cfg *agent
 			}
 		}
 		name := fmt.Sprintf("Gate %c", 'A'+i)
-		cfg := agent.Config{Device: fmt.Sprintf("gate-%d", i), Gate: name, Event: event, StatusListener: lns[i], Peers: peers}
+		cfg := agent.Config{Device: fmt.Sprintf("gate-%d", i), Gate: name, Event: event, PeerListener: lns[i], Peers: peers}
 		if adjust != nil {
 			adjust(i, &cfg)
 		}
@@ -52,14 +53,22 @@ func startPeers(t testing.TB, event string, n int, adjust func(i int, cfg *agent
 	}
 	for _, g := range gates {
 		replica(g)
-		testwait.For(t, "peer links", func() bool { return g.PeersConnected() == n-1 })
+	}
+	for _, g := range gates {
+		testwait.For(t, "peer links", func() bool { return g.PeersConnected() >= n-1 })
 	}
 	return gates
 }
 
-// seededPeers is startPeers for gates without a fleet, seeded with e.
+// seededPeers is startPeers for gates without a fleet, seeded with e (and
+// holding e's keys for their devices).
 func seededPeers(t testing.TB, e *testEvent, n int, adjust func(i int, cfg *agent.Config)) []*testGate {
-	return startPeers(t, e.event, n, adjust, func(g *testGate) { e.seed(t, g) })
+	return startPeers(t, e.event, n, func(i int, cfg *agent.Config) {
+		cfg.Key = e.devices[cfg.Device]
+		if adjust != nil {
+			adjust(i, cfg)
+		}
+	}, func(g *testGate) { e.seed(t, g) })
 }
 
 // heldPeerMarks is a TestHookPersistPeerMarks that persists nothing while
@@ -184,7 +193,7 @@ func TestUnpersistedPeerMarkRecoveredAfterRestart(t *testing.T) {
 	dirB := filepath.Join(t.TempDir(), "gate-1")
 	cfgB := agent.Config{Device: "gate-1", Gate: "Gate B", Event: ev.event, DataDir: dirB,
 		TestHookPersistPeerMarks: hook.persist, OnPeerMark: onMark}
-	cfgB.StatusListener = lnB
+	cfgB.PeerListener = lnB
 	b := seededGate(t, ev, cfgB)
 	testwait.For(t, "the peer link", func() bool { return a.PeersConnected() == 1 })
 
@@ -209,7 +218,7 @@ func TestUnpersistedPeerMarkRecoveredAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgB.StatusListener = lnB2
+	cfgB.PeerListener = lnB2
 	cfgB.TestHookPersistPeerMarks = nil
 	b2 := startGate(t, cfgB)       // its replica is on disk from the first run
 	waitArrival(t, arrived, tk.ID) // A's catch-up after it redialed

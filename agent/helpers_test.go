@@ -2,10 +2,15 @@ package agent_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +19,7 @@ import (
 	"admit/agent/gatedb"
 	"admit/fleet/wire"
 	"admit/hal"
+	"admit/internal/argon2id"
 	"admit/ticket"
 )
 
@@ -127,14 +133,30 @@ type testTicket struct {
 }
 
 // testEvent is an event as the fleet would replicate it — one signing key
-// and its tickets — made by the test, without a fleet.
+// and its tickets, and its venue data: the keys of the devices that serve
+// it, its gate staff — made by the test, without a fleet.
 type testEvent struct {
 	event   string
 	key     ticket.SigningKey
 	from    time.Time // the tickets' validity window
 	to      time.Time
 	tickets []testTicket
+	// devices are the keys of the devices its venue scope names: gate-0
+	// to gate-9 (seededGate gives a gate its own).
+	devices map[string]ed25519.PrivateKey
+	// staff are its gate staff, by name: their PIN and badge UID.
+	staff map[string]testStaff
 }
+
+// testStaff is a gate staff member of a testEvent.
+type testStaff struct {
+	PIN   string
+	Badge []byte // nil: PIN alone
+}
+
+// fastPIN hashes the tests' staff PINs cheaply; gates check any
+// parameters a hash records.
+var fastPIN = argon2id.Params{Time: 1, Memory: 64, Threads: 1, KeyLen: 32}
 
 // newEvent returns event "gala" with n tickets of type GA under policy
 // ("single", "multi" or "reentry"), valid from 6 hours before now to 3
@@ -146,7 +168,15 @@ func newEvent(t testing.TB, now time.Time, n int, policy string) *testEvent {
 		t.Fatal(err)
 	}
 	now = now.UTC().Truncate(time.Second)
-	e := &testEvent{event: "gala", key: key, from: now.Add(-6 * time.Hour), to: now.Add(72 * time.Hour)}
+	e := &testEvent{event: "gala", key: key, from: now.Add(-6 * time.Hour), to: now.Add(72 * time.Hour), devices: map[string]ed25519.PrivateKey{},
+		staff: map[string]testStaff{"ada": {PIN: "2718"}, "bob": {PIN: "3141", Badge: []byte{0x04, 0xa1, 0xb2, 0xc3}}}}
+	for i := range 10 {
+		_, k, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.devices[fmt.Sprintf("gate-%d", i)] = k
+	}
 	e.issue(t, n, policy, false)
 	return e
 }
@@ -190,18 +220,53 @@ func (e *testEvent) snapshot() *wire.Snapshot {
 	return s
 }
 
-// seed puts the event into the replica of gate g, as a snapshot from the
-// fleet would.
+// venue is the event's venue scope as one snapshot chunk at log
+// position 1: its devices (keys) and its staff (hashed PINs).
+func (e *testEvent) venue(t testing.TB) *wire.Snapshot {
+	t.Helper()
+	s := &wire.Snapshot{Event: wire.VenueScope(e.event), Seq: 1, Done: true}
+	for id, k := range e.devices {
+		r, err := wire.NewVenueRow(wire.VenueKindDevice, id, wire.VenueDevice{Gate: id, PublicKey: k.Public().(ed25519.PublicKey)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Venue = append(s.Venue, r)
+	}
+	for name, st := range e.staff {
+		phc, err := argon2id.Hash(wire.StaffSecret(st.Badge, st.PIN), fastPIN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := wire.VenueStaff{Name: strings.ToUpper(name[:1]) + name[1:], PINHash: phc}
+		if st.Badge != nil {
+			row.Badge = wire.BadgeLookup(st.Badge)
+		}
+		r, err := wire.NewVenueRow(wire.VenueKindStaff, name, row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Venue = append(s.Venue, r)
+	}
+	slices.SortFunc(s.Venue, func(a, b wire.VenueRow) int { return strings.Compare(a.Key(), b.Key()) })
+	s.Last = s.Venue[len(s.Venue)-1].Key()
+	s.Seal()
+	return s
+}
+
+// seed puts the event and its venue data into the replica of gate g, as
+// snapshots from the fleet would.
 func (e *testEvent) seed(t testing.TB, g *testGate) {
 	t.Helper()
-	if _, err := g.DB().ApplySnapshot(context.Background(), e.snapshot()); err != nil {
-		t.Fatal(err)
+	for _, s := range []*wire.Snapshot{e.snapshot(), e.venue(t)} {
+		if _, err := g.DB().ApplySnapshot(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 // seededGate starts a gate without a fleet on cfg (Event set to e's;
-// Device and Gate "gate-1" and "Gate 1" unless set) and seeds its replica
-// with e.
+// Device and Gate "gate-1" and "Gate 1" unless set; its device key e's for
+// the device unless set) and seeds its replica with e.
 func seededGate(t testing.TB, e *testEvent, cfg agent.Config) *testGate {
 	t.Helper()
 	cfg.Event = e.event
@@ -210,6 +275,9 @@ func seededGate(t testing.TB, e *testEvent, cfg agent.Config) *testGate {
 	}
 	if cfg.Gate == "" {
 		cfg.Gate = "Gate 1"
+	}
+	if cfg.Key == nil {
+		cfg.Key = e.devices[cfg.Device]
 	}
 	if cfg.FleetURL != "" {
 		t.Fatal("seededGate: a seeded gate has no fleet (FleetURL set)")
@@ -238,4 +306,77 @@ func (g *testGate) marksAt(t testing.TB, event, id string) []gatedb.Mark {
 		t.Fatal(err)
 	}
 	return ms
+}
+
+// staffClient is a browser of gate staff signed in at a gate's staff
+// listener: it sends the session cookie, and the CSRF token with changes.
+type staffClient struct {
+	t      testing.TB
+	base   string
+	cookie *http.Cookie
+	csrf   string
+}
+
+// signIn signs staff in at gate g with creds ({"staff":…,"pin":…} or
+// {"badge":…,"pin":…}) and returns the signed-in client.
+func signIn(t testing.TB, g *testGate, creds string) *staffClient {
+	t.Helper()
+	c := &staffClient{t: t, base: "http://" + g.StatusAddr()}
+	resp, body := c.do("POST", "/staff/sign-in", "application/json", creds, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign-in %s: %d %s", creds, resp.StatusCode, body)
+	}
+	var s agent.StaffSession
+	if err := json.Unmarshal(body, &s); err != nil || s.CSRF == "" {
+		t.Fatalf("sign-in answer %s: %v", body, err)
+	}
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "admit-staff" {
+			c.cookie = ck
+		}
+	}
+	if c.cookie == nil || !c.cookie.HttpOnly || c.cookie.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Strict", c.cookie)
+	}
+	c.csrf = s.CSRF
+	return c
+}
+
+// do sends a request; edit, when set, changes it last (headers an attack
+// would send). It returns the response (body read) and its body.
+func (c *staffClient) do(method, path, contentType, body string, edit func(*http.Request)) (*http.Response, []byte) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.cookie != nil {
+		req.AddCookie(c.cookie)
+		if method != "GET" {
+			req.Header.Set("X-CSRF-Token", c.csrf)
+		}
+	}
+	if edit != nil {
+		edit(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+// post sends a JSON change and decodes the answer into out (when not nil).
+func (c *staffClient) post(path, body string, out any) int {
+	c.t.Helper()
+	resp, b := c.do("POST", path, "application/json", body, nil)
+	if out != nil {
+		json.Unmarshal(b, out)
+	}
+	return resp.StatusCode
 }

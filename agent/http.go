@@ -1,9 +1,15 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"mime"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 
 	"admit/agent/gatedb"
 	"admit/agent/status"
@@ -11,27 +17,35 @@ import (
 
 // Status is what GET /status reports.
 type Status struct {
-	Device         string            `json:"device"`
-	Gate           string            `json:"gate"`
-	Event          string            `json:"event"`
-	Healthy        bool              `json:"healthy"`
-	Mode           string            `json:"mode"` // ModeLocal or ModeOnline
-	Uplink         bool              `json:"uplink"`
-	Backlog        int               `json:"backlog"`         // journaled scans not yet acknowledged
-	LastSeq        int64             `json:"last_seq"`        // newest journal seq
-	Cursor         int64             `json:"replica_cursor"`  // replication cursor of the event
-	PeersConnected int               `json:"peers_connected"` // peers this gate pushes to
-	PeersInbound   int               `json:"peers_inbound"`   // peers pushing to this gate
-	LastDecisions  []Decision        `json:"last_decisions"`
-	GateLog        []gatedb.LogEntry `json:"gate_log"`
-	Error          string            `json:"error,omitempty"`
+	Device         string `json:"device"`
+	Gate           string `json:"gate"`
+	Event          string `json:"event"`
+	Healthy        bool   `json:"healthy"`
+	Mode           string `json:"mode"` // ModeLocal or ModeOnline
+	Uplink         bool   `json:"uplink"`
+	Backlog        int    `json:"backlog"`         // journaled scans not yet acknowledged
+	LastSeq        int64  `json:"last_seq"`        // newest journal seq
+	Cursor         int64  `json:"replica_cursor"`  // replication cursor of the event
+	VenueSynced    bool   `json:"venue_synced"`    // the venue data (peers' keys, staff) arrived
+	PeersConnected int    `json:"peers_connected"` // peers this gate pushes to
+	PeersInbound   int    `json:"peers_inbound"`   // peers pushing to this gate
+	// LastDecisions (ticket ids, what the gate showed) and GateLog (staff
+	// sign-ins and lookups among its entries) only to a signed-in staff
+	// member.
+	LastDecisions []Decision        `json:"last_decisions,omitempty"`
+	GateLog       []gatedb.LogEntry `json:"gate_log,omitempty"`
+	Error         string            `json:"error,omitempty"`
 }
 
-// Status gathers the gate's status.
-func (a *Agent) Status(r *http.Request) Status {
+// Status gathers the gate's status; forStaff adds the last decisions and
+// the gate log.
+func (a *Agent) Status(r *http.Request, forStaff bool) Status {
 	ctx := r.Context()
 	s := Status{Device: a.cfg.Device, Gate: a.cfg.Gate, Event: a.cfg.Event, Mode: a.Mode(), Uplink: a.Online(),
-		PeersConnected: a.gossip.Connected(), PeersInbound: a.gossip.Inbound(), LastDecisions: a.LastDecisions(20)}
+		VenueSynced: a.db.VenueSynced(a.cfg.Event), PeersConnected: a.gossip.Connected(), PeersInbound: a.gossip.Inbound()}
+	if forStaff {
+		s.LastDecisions = a.LastDecisions(20)
+	}
 	var errs []error
 	var err error
 	s.Backlog, err = a.db.Backlog(ctx)
@@ -41,8 +55,10 @@ func (a *Agent) Status(r *http.Request) Status {
 	cur, err := a.db.Cursors(ctx)
 	errs = append(errs, err)
 	s.Cursor = cursorOf(cur, a.cfg.Event)
-	s.GateLog, err = a.db.GateLog(ctx, 10)
-	errs = append(errs, err)
+	if forStaff {
+		s.GateLog, err = a.db.GateLog(ctx, 10)
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		s.Error = err.Error()
 	}
@@ -50,79 +66,276 @@ func (a *Agent) Status(r *http.Request) Status {
 	return s
 }
 
-// Handler serves the gate's local endpoints:
+// StaffRoute is one route of the gate's staff and status listener, as the
+// handler registers it: what the route walk test enumerates.
+type StaffRoute struct {
+	Pattern string // "METHOD /path"
+	// Staff: only a signed-in staff member (the session cookie; for a
+	// change, its CSRF token too).
+	Staff bool
+	// Public is why a route needs no session ("" for the staff routes).
+	Public string
+
+	h http.HandlerFunc
+}
+
+// StaffRoutes lists the routes of StaffHandler.
+func StaffRoutes() []StaffRoute { return (&Agent{}).staffRoutes() }
+
+func (a *Agent) staffRoutes() []StaffRoute {
+	public := func(pattern, why string, h http.HandlerFunc) StaffRoute {
+		return StaffRoute{Pattern: pattern, Public: why, h: h}
+	}
+	staff := func(pattern string, h http.HandlerFunc) StaffRoute {
+		return StaffRoute{Pattern: pattern, Staff: true, h: h}
+	}
+	return []StaffRoute{
+		public("GET /healthz", "200 or 503: nothing else", a.serveHealth),
+		public("GET /metrics", "counts and gauges: no ticket id, holder or staff name in any label", a.serveMetrics),
+		public("GET /status", "the gate's state; the last decisions and the gate log (ticket ids, staff names) only with a staff session", a.serveStatus),
+		public("POST /staff/sign-in", "the PIN (or badge and PIN) authenticates it: locked out per staff member and per gate after failures", a.serveSignIn),
+		staff("GET /staff/session", a.serveSession),
+		staff("POST /staff/sign-out", a.serveSignOut),
+		staff("GET /staff/ticket", a.serveLookup),
+		staff("POST /staff/annul-last", a.serveAnnulLast),
+		staff("POST /staff/force-admit", a.serveForceAdmit),
+	}
+}
+
+// StaffHandler serves the gate's staff and status endpoints (StaffRoutes):
 //
 //	GET  /healthz              200 "ok" when the database answers, else 503
-//	GET  /status               Status as JSON
 //	GET  /metrics              Prometheus text exposition
-//	GET  /staff/ticket?q=      Lookup of a ticket id or text
+//	GET  /status               Status as JSON (decisions for staff only)
+//	POST /staff/sign-in        {"staff": "ada", "pin": "…"} or {"badge": "04A1B2C3", "pin": "…"}
+//	GET  /staff/session        the signed-in staff member and the CSRF token
+//	POST /staff/sign-out       ends the session
+//	GET  /staff/ticket?q=      lookup of a ticket id or text (holder names)
 //	POST /staff/annul-last     {"reason": "..."}: annul the newest passage
 //	POST /staff/force-admit    {"ticket": "id or text", "reason": "..."}
-//	GET  /peer                 WebSocket for peer gates (package peer)
 //
-// It listens on the device (Config.StatusAddr); put it on the gate LAN,
-// not on the Internet.
-func (a *Agent) Handler() http.Handler {
+// Every request must name one of the gate's hosts (StatusHosts, loopback,
+// the listener's address: a rebinding page's name is refused); every
+// change must come from the gate's own origin, as JSON; staff routes need
+// the session cookie and, for a change, its CSRF token
+// (X-CSRF-Token, from sign-in or /staff/session).
+func (a *Agent) StaffHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := a.db.Backlog(r.Context()); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, a.Status(r))
-	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", status.ContentType)
-		a.metrics.reg.Write(w)
-	})
-	mux.HandleFunc("GET /staff/ticket", func(w http.ResponseWriter, r *http.Request) {
-		l, err := a.Lookup(r.Context(), r.URL.Query().Get("q"))
-		if err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
-			return
-		}
-		writeJSON(w, http.StatusOK, l)
-	})
-	mux.HandleFunc("POST /staff/annul-last", func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Reason string `json:"reason"`
-		}
-		if !readJSON(w, r, &body) {
-			return
-		}
-		d, err := a.AnnulLast(r.Context(), body.Reason)
-		switch {
-		case errors.Is(err, gatedb.ErrNoMark):
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "nothing to annul"})
-		case err != nil:
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
-		default:
-			writeJSON(w, http.StatusOK, d)
-		}
-	})
-	mux.HandleFunc("POST /staff/force-admit", func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Ticket string `json:"ticket"`
-			Reason string `json:"reason"`
-		}
-		if !readJSON(w, r, &body) {
-			return
-		}
-		d, err := a.ForceAdmit(r.Context(), body.Ticket, body.Reason)
-		switch {
-		case errors.Is(err, ErrNoReason):
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		case err != nil:
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
-		default:
-			writeJSON(w, http.StatusOK, d)
-		}
-	})
+	for _, rt := range a.staffRoutes() {
+		mux.Handle(rt.Pattern, a.guard(rt))
+	}
+	return mux
+}
+
+// PeerHandler serves the peer endpoint, GET /peer (package peer), and
+// nothing else: the listener other gates of the venue reach.
+func (a *Agent) PeerHandler() http.Handler {
+	mux := http.NewServeMux()
 	mux.Handle("GET /peer", a.gossip.Handler())
 	return mux
+}
+
+type ctxKey int
+
+const sessionKey ctxKey = iota
+
+// staffOf is the session the guard let through (nil on public routes
+// without one).
+func staffOf(r *http.Request) *StaffSession {
+	s, _ := r.Context().Value(sessionKey).(*StaffSession)
+	return s
+}
+
+func deny(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg, "code": code})
+}
+
+// maxStaffBody bounds a request body.
+const maxStaffBody = 16 << 10
+
+// guard checks a request before its route's handler: Host, origin, body
+// type, session and CSRF token.
+func (a *Agent) guard(rt StaffRoute) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Cache-Control", "no-store")
+		if !a.staff.hosts.allowed(r.Host) {
+			deny(w, http.StatusForbidden, "forbidden_host", fmt.Sprintf("Host %q is not a name of this gate", r.Host))
+			return
+		}
+		change := r.Method != http.MethodGet && r.Method != http.MethodHead
+		if change {
+			if err := checkOrigin(r); err != nil {
+				deny(w, http.StatusForbidden, "forbidden_origin", err.Error())
+				return
+			}
+			if rt.Public != "" && !isJSON(r) {
+				// Before a session exists the body type is what keeps a
+				// form of another site out (a forged sign-in).
+				deny(w, http.StatusForbidden, "forbidden_content_type", "a change takes Content-Type application/json")
+				return
+			}
+		}
+		var sess *StaffSession
+		if c, err := r.Cookie(staffCookie); err == nil {
+			sess, _ = a.staff.session(c.Value)
+		}
+		if rt.Staff {
+			if sess == nil {
+				deny(w, http.StatusUnauthorized, "unauthenticated", "sign in as gate staff (POST /staff/sign-in)")
+				return
+			}
+			if change && !checkCSRF(sess, r.Header.Get(staffCSRFHeader)) {
+				deny(w, http.StatusForbidden, "forbidden_csrf", "a staff change carries the session's "+staffCSRFHeader+" header")
+				return
+			}
+			if change && !isJSON(r) {
+				deny(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "a change takes Content-Type application/json")
+				return
+			}
+		}
+		if change {
+			r.Body = http.MaxBytesReader(w, r.Body, maxStaffBody)
+		}
+		if sess != nil {
+			r = r.WithContext(context.WithValue(r.Context(), sessionKey, sess))
+		}
+		rt.h(w, r)
+	})
+}
+
+func isJSON(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
+}
+
+// checkOrigin refuses a change another site's page sent: an Origin other
+// than the request's own, or Sec-Fetch-Site saying cross-site or
+// same-site. Requests without either (curl, the kiosk's own tools) pass.
+func checkOrigin(r *http.Request) error {
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "", "same-origin", "none":
+	default:
+		return fmt.Errorf("a %s request may not change anything (Sec-Fetch-Site)", site)
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
+		return fmt.Errorf("origin %q is not this gate's (%s)", origin, r.Host)
+	}
+	return nil
+}
+
+func (a *Agent) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if _, err := a.db.Backlog(r.Context()); err != nil {
+		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ok\n"))
+}
+
+func (a *Agent) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", status.ContentType)
+	a.metrics.reg.Write(w)
+}
+
+func (a *Agent) serveStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, a.Status(r, staffOf(r) != nil))
+}
+
+func (a *Agent) serveSignIn(w http.ResponseWriter, r *http.Request) {
+	var c StaffCredentials
+	if !readJSON(w, r, &c) {
+		return
+	}
+	secret, sess, err := a.staff.signIn(r.Context(), c)
+	var locked *StaffLockedError
+	switch {
+	case errors.As(err, &locked):
+		w.Header().Set("Retry-After", strconv.Itoa(int(locked.RetryAfter().Seconds())))
+		deny(w, http.StatusTooManyRequests, "locked", locked.Error())
+		return
+	case errors.Is(err, ErrStaffSignIn):
+		deny(w, http.StatusUnauthorized, "bad_credentials", err.Error())
+		return
+	case errors.Is(err, ErrNoStaffYet):
+		deny(w, http.StatusServiceUnavailable, "not_synced", err.Error())
+		return
+	case err != nil:
+		a.cfg.Log.Error("agent: staff sign-in", "err", err)
+		deny(w, http.StatusInternalServerError, "internal", "sign-in failed (see the gate's log)")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: staffCookie, Value: secret, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil, MaxAge: int(StaffSessionMax.Seconds())})
+	writeJSON(w, http.StatusOK, sess)
+}
+
+func (a *Agent) serveSession(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, staffOf(r))
+}
+
+func (a *Agent) serveSignOut(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(staffCookie); err == nil {
+		a.staff.signOut(c.Value)
+	}
+	http.SetCookie(w, &http.Cookie{Name: staffCookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *Agent) serveLookup(w http.ResponseWriter, r *http.Request) {
+	l, err := a.Lookup(r.Context(), r.URL.Query().Get("q"))
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	// Who read a holder's name, and when: the gate log keeps it.
+	if err := a.db.Log(r.Context(), a.cfg.Clock.Now(), "staff_lookup", staffOf(r).Staff+" "+l.TicketID); err != nil {
+		a.cfg.Log.Warn("agent: gate log", "err", err)
+	}
+	writeJSON(w, http.StatusOK, l)
+}
+
+func (a *Agent) serveAnnulLast(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if !readJSON(w, r, &body) {
+		return
+	}
+	d, err := a.AnnulLast(r.Context(), staffOf(r).Staff, body.Reason)
+	switch {
+	case errors.Is(err, gatedb.ErrNoMark):
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "nothing to annul"})
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+	default:
+		writeJSON(w, http.StatusOK, d)
+	}
+}
+
+func (a *Agent) serveForceAdmit(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Ticket string `json:"ticket"`
+		Reason string `json:"reason"`
+	}
+	if !readJSON(w, r, &body) {
+		return
+	}
+	d, err := a.ForceAdmit(r.Context(), staffOf(r).Staff, body.Ticket, body.Reason)
+	switch {
+	case errors.Is(err, ErrNoReason):
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+	default:
+		writeJSON(w, http.StatusOK, d)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -132,7 +345,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(v); err != nil {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return false
 	}

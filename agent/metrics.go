@@ -19,6 +19,9 @@ type metrics struct {
 	unexpectedPassages *status.Counter
 	onlineFailures     *status.Counter
 	modeSwitches       *status.Counter
+	peerMarksRefused   *status.Counter
+	peerLinksRefused   *status.Counter
+	staffSignIns       *status.Counter
 	unsigned           *status.Counter
 }
 
@@ -35,6 +38,9 @@ func newMetrics(a *Agent) *metrics {
 		unexpectedPassages: r.Counter("admit_unexpected_passages_total", "Passages with no entry waiting (tailgating, forced turnstile)."),
 		onlineFailures:     r.Counter("admit_online_failures_total", "Fleet decisions that failed or came too late (decided locally)."),
 		modeSwitches:       r.Counter("admit_mode_switches_total", "Switches between online and local mode, by new mode.", "mode"),
+		peerMarksRefused:   r.Counter("admit_peer_marks_refused_total", "Passages from peer gates refused, by reason (peer.Refused*).", "reason"),
+		peerLinksRefused:   r.Counter("admit_peer_links_refused_total", "Links from peer gates refused, by reason (peer.Refused*).", "reason"),
+		staffSignIns:       r.Counter("admit_staff_sign_ins_total", "Staff sign-ins at this gate, by result (ok, failed, locked).", "result"),
 		unsigned: r.Counter("admit_fleet_unsigned_total",
 			"Data from the fleet refused, unapplied, for lack of a valid replica-key signature (a fake fleet or a man in the middle), by where: the stream or an online decision.", "source"),
 	}
@@ -65,6 +71,9 @@ func newMetrics(a *Agent) *metrics {
 		func() float64 { return float64(a.db.PeerMarksHeld()) })
 	return m
 }
+
+func (a *Agent) peerMarkRefused(reason string) { a.metrics.peerMarksRefused.Inc(reason) }
+func (a *Agent) peerLinkRefused(reason string) { a.metrics.peerLinksRefused.Inc(reason) }
 
 func (m *metrics) observe(d Decision) {
 	outcome := "refused"

@@ -91,18 +91,19 @@ func (a *Agent) Annul(ctx context.Context, ticketID string, at time.Time, reason
 }
 
 func (a *Agent) annulLocked(ctx context.Context, ticketID string, at time.Time, reason, sentence string, forced bool) (Decision, error) {
-	return a.annul(ctx, a.cfg.Event, ticketID, at, reason, sentence, forced)
+	return a.annul(ctx, a.cfg.Event, ticketID, at, reason, sentence, forced, "")
 }
 
-// annul is Annul without the lock (Open calls it before anything runs).
-func (a *Agent) annul(ctx context.Context, event, ticketID string, at time.Time, reason, sentence string, forced bool) (Decision, error) {
+// annul is Annul without the lock (Open calls it before anything runs);
+// staff names the staff member who asked for it ("" for the gate itself).
+func (a *Agent) annul(ctx context.Context, event, ticketID string, at time.Time, reason, sentence string, forced bool, staff string) (Decision, error) {
 	now := a.stampLocked()
-	d := Decision{Reason: reason, Sentence: sentence, TicketID: ticketID, Source: "staff", At: now, Forced: forced, Direction: entry.In}
+	d := Decision{Reason: reason, Sentence: sentence, TicketID: ticketID, Source: "staff", At: now, Forced: forced, Staff: staff, Direction: entry.In}
 	if reason == decide.ReasonNoPassage {
 		d.Source = "passage"
 	}
-	scan := wire.Scan{Event: event, TicketID: ticketID, Gate: a.cfg.Gate, At: now, Outcome: wire.Refused, Reason: reason, Sentence: sentence}
-	seq, m, err := a.db.Annul(ctx, a.cfg.Device, event, ticketID, at, gatedb.Entry{Scan: scan, Source: d.Source, Forced: forced})
+	scan := wire.Scan{Event: event, TicketID: ticketID, Gate: a.cfg.Gate, At: now, Outcome: wire.Refused, Reason: reason, Sentence: sentence, Staff: staff}
+	seq, m, err := a.db.Annul(ctx, a.cfg.Device, event, ticketID, at, gatedb.Entry{Scan: scan, Source: d.Source, Forced: forced, Staff: staff})
 	if err != nil {
 		return d, fmt.Errorf("agent: annul %s: %w", ticketID, err)
 	}

@@ -33,7 +33,7 @@ func TestPeerCatchUp(t *testing.T) {
 	if d := a.present(t, ev.tickets[0].Code); !d.Admitted {
 		t.Fatalf("gate A: %+v", d)
 	}
-	b := seededGate(t, ev, agent.Config{Device: "gate-1", Gate: "Gate B", StatusListener: lnB})
+	b := seededGate(t, ev, agent.Config{Device: "gate-1", Gate: "Gate B", PeerListener: lnB})
 	testwait.For(t, "B to learn A's passage", func() bool {
 		ms, _ := b.DB().Marks(context.Background(), ev.event, ev.tickets[0].ID)
 		return len(ms) == 1

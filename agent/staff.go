@@ -18,9 +18,10 @@ import (
 var ErrNoReason = errors.New("agent: a reason is required")
 
 // AnnulLast annuls the newest passage of this gate that is still standing
-// (staff on a handheld: "that one did not go through"). It returns the
+// (staff on a handheld: "that one did not go through"), on the authority
+// of staff (the signed-in staff member, journaled with it). It returns the
 // journaled annulment; gatedb.ErrNoMark if there is nothing to annul.
-func (a *Agent) AnnulLast(ctx context.Context, why string) (Decision, error) {
+func (a *Agent) AnnulLast(ctx context.Context, staff, why string) (Decision, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	m, err := a.db.LastMark(ctx, a.cfg.Device)
@@ -31,14 +32,15 @@ func (a *Agent) AnnulLast(ctx context.Context, why string) (Decision, error) {
 	if why = strings.TrimSpace(why); why != "" {
 		sentence += ": " + why
 	}
-	return a.annul(ctx, m.Event, m.TicketID, m.At, decide.ReasonAnnulled, sentence, true)
+	return a.annul(ctx, m.Event, m.TicketID, m.At, decide.ReasonAnnulled, sentence, true, staff)
 }
 
-// ForceAdmit admits a ticket on staff's authority, whatever the rules say:
-// credential is a ticket text (it need not verify; its id is used if it
-// parses) or a bare ticket id. The override is journaled with its reason
-// (reason "forced"), reported upstream and gossiped like any entry.
-func (a *Agent) ForceAdmit(ctx context.Context, credential, why string) (Decision, error) {
+// ForceAdmit admits a ticket on the authority of staff (the signed-in
+// staff member), whatever the rules say: credential is a ticket text (it
+// need not verify; its id is used if it parses) or a bare ticket id. The
+// override is journaled with its reason (reason "forced") and the staff
+// member, reported upstream and gossiped like any entry.
+func (a *Agent) ForceAdmit(ctx context.Context, staff, credential, why string) (Decision, error) {
 	why = strings.TrimSpace(why)
 	if why == "" {
 		return Decision{}, ErrNoReason
@@ -54,11 +56,11 @@ func (a *Agent) ForceAdmit(ctx context.Context, credential, why string) (Decisio
 	defer a.mu.Unlock()
 	now := a.stampLocked()
 	d := Decision{Admitted: true, Reason: decide.ReasonForced, Sentence: "Admitted by staff: " + why, TicketID: id,
-		Source: "staff", Direction: entry.In, Forced: true, At: now}
+		Source: "staff", Direction: entry.In, Forced: true, Staff: staff, At: now}
 	begin := a.cfg.Clock.Now()
 	scan := wire.Scan{Event: a.cfg.Event, TicketID: id, Gate: a.cfg.Gate, At: now, Outcome: wire.Admitted,
-		Reason: decide.ReasonForced, Sentence: d.Sentence}
-	e := gatedb.Entry{Scan: scan, Direction: entry.In, Source: "staff", Forced: true, Mark: true}
+		Reason: decide.ReasonForced, Sentence: d.Sentence, Staff: staff}
+	e := gatedb.Entry{Scan: scan, Direction: entry.In, Source: "staff", Forced: true, Mark: true, Staff: staff}
 	seq, err := a.db.Journal(ctx, a.cfg.Device, e)
 	if err != nil {
 		a.setIndicatorLocked(hal.Red)

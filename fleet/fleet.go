@@ -29,6 +29,9 @@ var (
 	ErrBadToken  = errors.New("fleet: enrollment token unknown, used or expired")
 	ErrRevoked   = errors.New("fleet: revoked")
 	ErrInvalid   = errors.New("fleet: invalid request")
+	// ErrNotStaff: a staff credential for an operator that does not hold
+	// the gate staff role on the event.
+	ErrNotStaff = errors.New("fleet: not gate staff of the event")
 )
 
 // Event is a show, match day or service that tickets admit to.
@@ -155,8 +158,35 @@ type SnapshotPage struct {
 	Keys    []wire.Key
 	Tickets []wire.SnapTicket
 	Used    []wire.Used
-	Last    string
-	Done    bool
+	// Venue holds a venue scope's rows with after < Key() <= Last instead
+	// (wire.VenueScope).
+	Venue []wire.VenueRow
+	Last  string
+	Done  bool
+}
+
+// StaffCredential is how a gate staff member signs in at the gates of one
+// event: the argon2id hash of wire.StaffSecret(badge, PIN) and, for badge
+// and PIN, the badge's lookup hash (wire.BadgeLookup). Gates receive it
+// in the event's venue scope while the operator holds the gate staff role
+// there (or on all events).
+type StaffCredential struct {
+	Event     string    `json:"event"`
+	Operator  string    `json:"operator"`
+	PINHash   string    `json:"-"`
+	BadgeHash string    `json:"-"`
+	SetAt     time.Time `json:"set_at"`
+	SetBy     string    `json:"set_by,omitempty"`
+}
+
+// StaffMember is an operator with the gate staff role on an event, and
+// whether it can sign in at its gates.
+type StaffMember struct {
+	Operator string    `json:"operator"`
+	PIN      bool      `json:"pin"`   // a PIN is set: it signs in at the gates
+	Badge    bool      `json:"badge"` // with a badge and the PIN
+	SetAt    time.Time `json:"set_at,omitzero"`
+	SetBy    string    `json:"set_by,omitempty"`
 }
 
 // ScanRecord is a scan as the fleet recorded it.
@@ -168,7 +198,12 @@ type ScanRecord struct {
 
 // Store keeps the fleet's state. Every mutation that gates must see appends
 // to the event's change log in the same transaction; seqs are per event,
-// dense, and committed in order.
+// dense, and committed in order. An event has two logs: its tickets' (named
+// by the event id) and its venue scope (wire.VenueScope: the keys of the
+// devices that serve it, its gate staff); a mutation of devices, staff
+// credentials or operators' gate staff grants brings the venue scopes it
+// touches up to date in its own transaction. The change-log methods take
+// either name.
 type Store interface {
 	CreateEvent(ctx context.Context, e Event) error
 	Event(ctx context.Context, id string) (Event, error)
@@ -241,6 +276,18 @@ type Store interface {
 	// Compact drops the changes of event up to upTo; replicas behind it
 	// get a snapshot instead.
 	Compact(ctx context.Context, event string, upTo int64) error
+	// SyncVenue brings event's venue scope up to date with the devices
+	// and staff it holds (a no-op when it is); the mutations do it
+	// themselves, this is for a node's start after an upgrade.
+	SyncVenue(ctx context.Context, event string) error
+
+	// Gate staff. PutStaffCredential sets an operator's sign-in at the
+	// gates of an event (ErrNotStaff without the gate staff role there,
+	// ErrNotFound for an unknown operator or event).
+	PutStaffCredential(ctx context.Context, c StaffCredential) error
+	DeleteStaffCredential(ctx context.Context, event, operator string) error
+	// Staff lists the operators with the gate staff role on event.
+	Staff(ctx context.Context, event string) ([]StaffMember, error)
 
 	// RecordScans stores scans of device, ignoring those already stored
 	// (dedup by device and seq), and logs a used mark for every newly

@@ -9,15 +9,18 @@ import (
 	"time"
 
 	"admit/clock"
+	"admit/internal/argon2id"
 	"admit/ticket"
 )
 
 // Service is what operators do to the fleet: create events, issue, import,
 // revoke and reissue tickets, lay out zones and gates, enroll and revoke
-// devices, set configs. Wake, when set, is called after a change that
-// connected gates must see, with "e:<event>" (the event's log grew),
-// "d:<device>" (a device changed) or "c:<scope>" (a config changed): the
-// payloads PostgreSQL notifications carry between nodes.
+// devices, set configs and gate staff's PINs. Wake, when set, is called
+// after a change that connected gates must see, with "e:<event>" (the
+// event's log grew), "d:<device>" (a device changed), "c:<scope>" (a
+// config changed) — the payloads PostgreSQL notifications carry between
+// nodes — or "v:" (venue scopes may have grown: a device or gate staff
+// changed; the store's own notifications name the scopes).
 type Service struct {
 	Store Store
 	Clock clock.Clock // stamps events, tickets, devices and claims; nil: clock.Real{}
@@ -25,6 +28,9 @@ type Service struct {
 	// Location formats times in the sentences of online decisions (the
 	// venue's zone); default time.Local.
 	Location *time.Location
+	// StaffArgon2 hashes gate staff's PINs; zero: StaffArgon2 (tests make
+	// it cheap).
+	StaffArgon2 argon2id.Params
 }
 
 func (s *Service) now() time.Time {
@@ -35,6 +41,16 @@ func (s *Service) now() time.Time {
 }
 
 func (s *Service) notify(event string) { s.wake("e:" + event) }
+
+// deviceChanged wakes the device's own stream and the venue scopes, which
+// hold the keys of the devices that serve each event.
+func (s *Service) deviceChanged(id string) {
+	s.wake("d:" + id)
+	s.wake(WakeVenues)
+}
+
+// WakeVenues is the wake-up payload for "venue scopes may have grown".
+const WakeVenues = "v:"
 
 func (s *Service) wake(payload string) {
 	if s.Wake != nil {
@@ -76,6 +92,7 @@ func (s *Service) CreateEvent(ctx context.Context, e Event) (Event, error) {
 		return e, err
 	}
 	s.notify(e.ID)
+	s.wake(WakeVenues)
 	return e, nil
 }
 

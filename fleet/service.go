@@ -259,7 +259,7 @@ func (s *Service) Enroll(ctx context.Context, token string, pub []byte) (Device,
 	if err != nil {
 		return d, err
 	}
-	s.wake("d:" + d.ID)
+	s.deviceChanged(d.ID)
 	return d, nil
 }
 
@@ -293,7 +293,7 @@ func (s *Service) PreEnroll(ctx context.Context, d Device) (Device, error) {
 	if err := s.Store.PutDevice(ctx, d); err != nil {
 		return d, err
 	}
-	s.wake("d:" + d.ID)
+	s.deviceChanged(d.ID)
 	return s.Store.Device(ctx, d.ID)
 }
 
@@ -307,7 +307,7 @@ func (s *Service) RekeyDevice(ctx context.Context, id string, pub []byte) (Devic
 	if err := s.Store.RekeyDevice(ctx, id, pub); err != nil {
 		return Device{}, err
 	}
-	s.wake("d:" + id)
+	s.deviceChanged(id)
 	return s.Store.Device(ctx, id)
 }
 
@@ -320,7 +320,7 @@ func (s *Service) UnrevokeDevice(ctx context.Context, id string) (Device, error)
 	if err := s.Store.RekeyDevice(ctx, id, d.PublicKey); err != nil {
 		return Device{}, err
 	}
-	s.wake("d:" + id)
+	s.deviceChanged(id)
 	return s.Store.Device(ctx, id)
 }
 
@@ -330,7 +330,7 @@ func (s *Service) RevokeDevice(ctx context.Context, id string) error {
 	if err := s.Store.RevokeDevice(ctx, id, s.now()); err != nil {
 		return err
 	}
-	s.wake("d:" + id)
+	s.deviceChanged(id)
 	return nil
 }
 

@@ -45,12 +45,19 @@ type cdpReply struct {
 func newBrowser(t *testing.T, bin string) *browser {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	// The profile is not t.TempDir(): Chromium's helper processes (network,
+	// storage) may still be writing to it for a moment after the browser
+	// itself exited, which would fail the test in TempDir's cleanup.
+	profile, err := os.MkdirTemp("", "admit-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The test nodes serve TLS with their own CA, which this browser does
 	// not know (an operator trusts it once, or gives the node a public
 	// certificate): the browser lets it through.
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
 		"--disable-component-update", "--disable-sync", "--no-first-run", "--remote-debugging-port=0", "--ignore-certificate-errors",
-		"--window-size=1100,800", "--user-data-dir="+t.TempDir(), "about:blank")
+		"--window-size=1100,800", "--user-data-dir="+profile, "about:blank")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +65,13 @@ func newBrowser(t *testing.T, bin string) *browser {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
+	exited := make(chan struct{})
+	go func() { defer close(exited); cmd.Wait() }()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+		removeProfile(t, profile)
+	})
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -80,7 +93,19 @@ func newBrowser(t *testing.T, bin string) *browser {
 	}
 	b := &browser{t: t, cmd: cmd, ws: ws, waiting: map[int64]chan cdpReply{}, done: make(chan struct{})}
 	go b.read()
-	t.Cleanup(func() { ws.Close(); <-b.done })
+	t.Cleanup(func() {
+		// Ask Chromium to shut down in order (it stops its helpers and
+		// flushes the profile); killed only if it does not within 10 s.
+		ws.SetWriteDeadline(time.Now().Add(time.Second))
+		if ws.WriteJSON(map[string]any{"id": -1, "method": "Browser.close", "params": map[string]any{}}) == nil {
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		ws.Close()
+		<-b.done
+	})
 	var target struct{ TargetID string }
 	b.call("", "Target.createTarget", map[string]any{"url": "about:blank"}, &target)
 	var att struct{ SessionID string }
@@ -254,4 +279,22 @@ func (b *browser) setCookie(url, name, value string) {
 	b.t.Helper()
 	b.call(b.session, "Network.setCookie", map[string]any{"name": name, "value": value, "url": url, "path": "/",
 		"secure": true, "httpOnly": true, "sameSite": "Strict"}, nil)
+}
+
+// removeProfile removes a browser's profile directory once the browser has
+// exited, retrying for a few seconds while its last helper processes
+// finish writing to it.
+func removeProfile(t *testing.T, dir string) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := os.RemoveAll(dir)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Logf("browser profile %s left behind: %v", dir, err)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -1,7 +1,9 @@
 // Package gatedb is a gate's local database: the allowlist replica (event
-// keys, tickets, revocations), used marks from every gate of the venue, and
-// the journal of this gate's decisions. It is one SQLite file so that a
-// decision and its used mark commit together, durably, in one transaction.
+// keys, tickets, revocations), the venue data replica (the keys of the
+// devices that serve the event, its gate staff's hashed PINs), used marks
+// from every gate of the venue, and the journal of this gate's decisions.
+// It is one SQLite file so that a decision and its used mark commit
+// together, durably, in one transaction.
 package gatedb
 
 import (
@@ -28,8 +30,9 @@ var ErrCursorMismatch = errors.New("gatedb: batch does not continue the replica"
 
 // DB is a gate's database.
 type DB struct {
-	db   *sql.DB
-	peer *peerMarks // peers' marks not yet persisted (peermarks.go)
+	db    *sql.DB
+	peer  *peerMarks // peers' marks not yet persisted (peermarks.go)
+	venue venueCache // the venue scopes' device keys, in memory (venue.go)
 }
 
 // Open opens or creates the database at path. sync is the durability of a
@@ -40,7 +43,12 @@ func Open(ctx context.Context, path string, sync sqlitedb.Sync) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gatedb: %w", err)
 	}
-	return &DB{db: db, peer: newPeerMarks()}, nil
+	d := &DB{db: db, peer: newPeerMarks()}
+	if err := d.loadVenue(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
 }
 
 // Close closes the database. Peer marks still held in memory are not
@@ -161,7 +169,7 @@ func (d *DB) Record(ctx context.Context, device string, s wire.Scan) (int64, err
 
 // Pending returns up to limit journaled scans with seq > after, oldest first.
 func (d *DB) Pending(ctx context.Context, after int64, limit int) ([]wire.Scan, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT seq, event_id, ticket_id, gate, at, outcome, reason, sentence, direction, annuls
+	rows, err := d.db.QueryContext(ctx, `SELECT seq, event_id, ticket_id, gate, at, outcome, reason, sentence, direction, annuls, staff
 		FROM journal WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("gatedb: pending: %w", err)
@@ -171,7 +179,7 @@ func (d *DB) Pending(ctx context.Context, after int64, limit int) ([]wire.Scan, 
 	for rows.Next() {
 		var s wire.Scan
 		var at, annuls int64
-		if err := rows.Scan(&s.Seq, &s.Event, &s.TicketID, &s.Gate, &at, &s.Outcome, &s.Reason, &s.Sentence, &s.Direction, &annuls); err != nil {
+		if err := rows.Scan(&s.Seq, &s.Event, &s.TicketID, &s.Gate, &at, &s.Outcome, &s.Reason, &s.Sentence, &s.Direction, &annuls, &s.Staff); err != nil {
 			return nil, fmt.Errorf("gatedb: pending: %w", err)
 		}
 		s.At, s.Annuls = fromMS(at), fromMS(annuls)

@@ -39,8 +39,8 @@ func (d *DB) Hot(ctx context.Context) (*Hot, error) {
 	}{
 		{&h.ticket, `SELECT type, holder, revoked, code_secret FROM tickets WHERE event_id = ? AND id = ?`},
 		{&h.marks, marksQuery},
-		{&h.journal, `INSERT INTO journal (event_id, ticket_id, gate, at, outcome, reason, sentence, direction, source, forced)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&h.journal, `INSERT INTO journal (event_id, ticket_id, gate, at, outcome, reason, sentence, direction, source, forced, staff)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&h.mark, `INSERT OR IGNORE INTO marks (event_id, ticket_id, device, at, gate, direction) VALUES (?, ?, ?, ?, ?, ?)`},
 		{&h.used, `INSERT OR IGNORE INTO used (event_id, ticket_id, device, at, gate) VALUES (?, ?, ?, ?, ?)`},
 		{&h.pending, `INSERT INTO pending_passages (seq, event_id, ticket_id, at, deadline) VALUES (?, ?, ?, ?, ?)`},
@@ -104,7 +104,7 @@ func (h *Hot) Journal(ctx context.Context, device string, e Entry) (seq int64, e
 			}
 		}
 	}()
-	res, err := h.journal.ExecContext(ctx, s.Event, s.TicketID, s.Gate, ms(s.At), s.Outcome, s.Reason, s.Sentence, e.Direction, e.Source, e.Forced)
+	res, err := h.journal.ExecContext(ctx, s.Event, s.TicketID, s.Gate, ms(s.At), s.Outcome, s.Reason, s.Sentence, e.Direction, e.Source, e.Forced, e.Staff)
 	if err != nil {
 		return 0, fmt.Errorf("gatedb: journal: %w", err)
 	}

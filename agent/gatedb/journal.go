@@ -129,6 +129,9 @@ type Entry struct {
 	Direction entry.Direction // In (default) or Out
 	Source    string          // the reader
 	Forced    bool            // staff override
+	// Staff names the gate staff member (signed in at the gate) on whose
+	// authority a staff action was taken; "" for the gate's own decisions.
+	Staff string
 	// Mark records the passage (an admission or an exit) in the same
 	// transaction as the journal row.
 	Mark bool
@@ -150,8 +153,8 @@ func (d *DB) Journal(ctx context.Context, device string, e Entry) (int64, error)
 		return 0, fmt.Errorf("gatedb: journal: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO journal (event_id, ticket_id, gate, at, outcome, reason, sentence, direction, source, forced)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.Event, s.TicketID, s.Gate, ms(s.At), s.Outcome, s.Reason, s.Sentence, e.Direction, e.Source, e.Forced)
+	res, err := tx.ExecContext(ctx, `INSERT INTO journal (event_id, ticket_id, gate, at, outcome, reason, sentence, direction, source, forced, staff)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.Event, s.TicketID, s.Gate, ms(s.At), s.Outcome, s.Reason, s.Sentence, e.Direction, e.Source, e.Forced, e.Staff)
 	if err != nil {
 		return 0, fmt.Errorf("gatedb: journal: %w", err)
 	}
@@ -244,8 +247,8 @@ func (d *DB) Annul(ctx context.Context, device, event, ticketID string, at time.
 		return 0, Mark{}, fmt.Errorf("gatedb: annul: %w", err)
 	}
 	s := e.Scan
-	res, err := tx.ExecContext(ctx, `INSERT INTO journal (event_id, ticket_id, gate, at, outcome, reason, sentence, direction, source, forced, annuls)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.Event, s.TicketID, s.Gate, ms(s.At), s.Outcome, s.Reason, s.Sentence, m.Direction, e.Source, e.Forced, ms(m.At))
+	res, err := tx.ExecContext(ctx, `INSERT INTO journal (event_id, ticket_id, gate, at, outcome, reason, sentence, direction, source, forced, annuls, staff)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.Event, s.TicketID, s.Gate, ms(s.At), s.Outcome, s.Reason, s.Sentence, m.Direction, e.Source, e.Forced, ms(m.At), e.Staff)
 	if err != nil {
 		return 0, Mark{}, fmt.Errorf("gatedb: annul: %w", err)
 	}
@@ -362,7 +365,7 @@ type JournalRow struct {
 
 // JournalRows returns journaled decisions with seq > after, oldest first.
 func (d *DB) JournalRows(ctx context.Context, after int64, limit int) ([]JournalRow, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT seq, event_id, ticket_id, gate, at, outcome, reason, sentence, direction, source, forced
+	rows, err := d.db.QueryContext(ctx, `SELECT seq, event_id, ticket_id, gate, at, outcome, reason, sentence, direction, source, forced, staff
 		FROM journal WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("gatedb: journal rows: %w", err)
@@ -372,7 +375,7 @@ func (d *DB) JournalRows(ctx context.Context, after int64, limit int) ([]Journal
 	for rows.Next() {
 		var r JournalRow
 		var at int64
-		if err := rows.Scan(&r.Seq, &r.Event, &r.TicketID, &r.Gate, &at, &r.Outcome, &r.Reason, &r.Sentence, &r.Direction, &r.Source, &r.Forced); err != nil {
+		if err := rows.Scan(&r.Seq, &r.Event, &r.TicketID, &r.Gate, &at, &r.Outcome, &r.Reason, &r.Sentence, &r.Direction, &r.Source, &r.Forced, &r.Staff); err != nil {
 			return nil, fmt.Errorf("gatedb: journal rows: %w", err)
 		}
 		r.At = fromMS(at)

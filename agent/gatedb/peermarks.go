@@ -55,8 +55,9 @@ type peerMarks struct {
 
 	mu      sync.Mutex // guards the fields below
 	held    map[ticketKey][]heldMark
-	n       int    // marks held
-	version uint64 // bumped on every change of a held mark
+	n       int           // marks held
+	version uint64        // bumped on every change of a held mark
+	room    chan struct{} // closed (and replaced) when marks leave the memory
 }
 
 type ticketKey struct{ event, id string }
@@ -67,7 +68,7 @@ type heldMark struct {
 }
 
 func newPeerMarks() *peerMarks {
-	return &peerMarks{kick: make(chan struct{}, 1), held: map[ticketKey][]heldMark{}}
+	return &peerMarks{kick: make(chan struct{}, 1), held: map[ticketKey][]heldMark{}, room: make(chan struct{})}
 }
 
 // AddPeerMark makes a passage learnt from a peer gate count at once, for
@@ -122,6 +123,33 @@ func (d *DB) PeerMarksHeld() int {
 	return d.peer.n
 }
 
+// WaitPeerRoom waits until n more peer marks fit in memory with at most
+// max held (the receivers of peer gossip bound memory with it: persistence
+// makes room), or ctx ends. n above max waits for an empty memory.
+func (d *DB) WaitPeerRoom(ctx context.Context, n, max int) error {
+	p := d.peer
+	for {
+		p.mu.Lock()
+		if p.n == 0 || p.n+n <= max {
+			p.mu.Unlock()
+			return nil
+		}
+		room := p.room
+		p.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// madeRoomLocked wakes WaitPeerRoom's waiters; p.mu is held.
+func (p *peerMarks) madeRoomLocked() {
+	close(p.room)
+	p.room = make(chan struct{})
+}
+
 // PersistPeerMarks writes every peer mark held in memory to the database in
 // one transaction, without an fsync of its own (see the reasoning above),
 // then drops from memory the marks it wrote that did not change meanwhile.
@@ -164,6 +192,7 @@ func (d *DB) PersistPeerMarks(ctx context.Context) (int, error) {
 			p.held[k] = ms
 		}
 	}
+	p.madeRoomLocked()
 	p.mu.Unlock()
 	return len(batch), nil
 }
@@ -275,6 +304,7 @@ func (d *DB) Revoke(ctx context.Context, at time.Time) error {
 	p.mu.Lock()
 	clear(p.held)
 	p.n = 0
+	p.madeRoomLocked()
 	p.mu.Unlock()
 	return d.Wipe(ctx, at)
 }

@@ -65,9 +65,11 @@ func (d *DB) ReplicaCursors(ctx context.Context) (map[string]wire.Cursor, error)
 	return out, rows.Err()
 }
 
-// Serve makes sure the replica tracks event (cursor 0 until a batch lands).
+// Serve makes sure the replica tracks event and its venue scope
+// (wire.VenueScope; cursor 0 until a batch lands), so the hello asks for
+// both.
 func (d *DB) Serve(ctx context.Context, event string) error {
-	_, err := d.db.ExecContext(ctx, `INSERT OR IGNORE INTO cursors (event_id, seq) VALUES (?, 0)`, event)
+	_, err := d.db.ExecContext(ctx, `INSERT OR IGNORE INTO cursors (event_id, seq) VALUES (?, 0), (?, 0)`, event, wire.VenueScope(event))
 	if err != nil {
 		return fmt.Errorf("gatedb: serve %q: %w", event, err)
 	}
@@ -150,6 +152,11 @@ func (d *DB) Apply(ctx context.Context, b *wire.Batch) ([]Key, error) {
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("gatedb: apply: %w", err)
 	}
+	if wire.IsVenueScope(b.Event) {
+		if err := d.loadVenue(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return keys, nil
 }
 
@@ -184,6 +191,12 @@ func applyChange(ctx context.Context, tx *sql.Tx, event string, gen int64, c wir
 		a := c.Annul
 		err = putUsed(ctx, tx, event, &wire.Used{TicketID: a.TicketID, Device: a.Device, Gate: a.Gate, At: a.At,
 			Direction: a.Direction, Annulled: true})
+	case wire.KindVenue:
+		ev, ok := wire.VenueEvent(event)
+		if !ok {
+			return nil, fmt.Errorf("venue row in the ticket log of %q", event)
+		}
+		err = applyVenueRow(ctx, tx, ev, gen, c.Venue)
 	default:
 		err = fmt.Errorf("unknown kind %q", c.Kind)
 	}
@@ -284,7 +297,21 @@ func (d *DB) ApplySnapshot(ctx context.Context, s *wire.Snapshot) ([]Key, error)
 			return nil, fmt.Errorf("gatedb: snapshot used mark: %w", err)
 		}
 	}
+	venueEvent, venue := wire.VenueEvent(s.Event)
+	for i := range s.Venue {
+		if !venue {
+			return nil, fmt.Errorf("gatedb: snapshot of %q: venue rows in a ticket log", s.Event)
+		}
+		if err := applyVenueRow(ctx, tx, venueEvent, gen, &s.Venue[i]); err != nil {
+			return nil, fmt.Errorf("gatedb: snapshot venue row %s: %w", s.Venue[i].Key(), err)
+		}
+	}
 	if s.Done {
+		if venue {
+			if err := dropOldVenue(ctx, tx, venueEvent, gen); err != nil {
+				return nil, fmt.Errorf("gatedb: snapshot: %w", err)
+			}
+		}
 		for _, table := range []string{"tickets", "keys"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE event_id = ? AND gen < ?`, s.Event, gen); err != nil {
 				return nil, fmt.Errorf("gatedb: snapshot: drop old %s: %w", table, err)
@@ -300,6 +327,11 @@ func (d *DB) ApplySnapshot(ctx context.Context, s *wire.Snapshot) ([]Key, error)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("gatedb: snapshot: %w", err)
+	}
+	if venue && s.Done {
+		if err := d.loadVenue(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return keys, nil
 }
@@ -388,9 +420,11 @@ func insertSnapTickets(ctx context.Context, tx *sql.Tx, event string, gen int64,
 //
 // Gone: everything that would let someone holding the device learn about
 // or forge admissions — the replica (keys, tickets with their rotating-code
-// secrets, revocations, cursors back to 0), every passage it knows (used
-// marks and direction-aware marks, its own and those from the fleet and
-// peers), admissions waiting for the turnstile, and the applied config.
+// secrets, revocations, cursors back to 0), the venue data (peers' keys,
+// gate staff's PIN hashes, the sign-in throttle), every passage it knows
+// (used marks and direction-aware marks, its own and those from the fleet
+// and peers), admissions waiting for the turnstile, and the applied
+// config.
 //
 // Kept: the journal rows the fleet has not acknowledged. They are the only
 // record of decisions the gate acted on (people went through), so they
@@ -409,6 +443,7 @@ func (d *DB) Wipe(ctx context.Context, at time.Time) error {
 	for _, q := range []string{
 		`DELETE FROM keys`, `DELETE FROM tickets`, `DELETE FROM used`, `DELETE FROM marks`,
 		`DELETE FROM pending_passages`, `DELETE FROM device_config`,
+		`DELETE FROM venue_devices`, `DELETE FROM venue_staff`, `DELETE FROM staff_throttle`,
 		`UPDATE cursors SET seq = 0, running = 0, gen = 0, snap_active = 0, snap_seq = 0, snap_running = 0, snap_after = ''`,
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
@@ -426,7 +461,7 @@ func (d *DB) Wipe(ctx context.Context, at time.Time) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("gatedb: wipe: %w", err)
 	}
-	return nil
+	return d.loadVenue(ctx)
 }
 
 // Config returns the config this device applied last (version 0: none).

@@ -3,12 +3,31 @@
 // gate B even while both have lost the fleet.
 //
 // Each gate serves Handler (a WebSocket endpoint, /peer on the agent's
-// status listener) and dials every peer in its config. On a connection it
+// peer listener) and dials every peer in its config. On a connection it
 // dialed, a gate pushes: first every passage it recorded itself (catch-up
 // after a restart or a partition), then each new passage as soon as it is
 // journaled. On a connection it accepted, it only receives. So each
 // direction of a pair has exactly one writer; marks are idempotent
 // (gatedb.DB.AddPeerMark), so a replay is harmless.
+//
+// # Trust
+//
+// The LAN is not trusted. The receiving gate opens with a challenge; the
+// sending gate signs it with its device key (the key it enrolled with),
+// and signs every mark it sends, its own passages only. The receiver
+// checks the hello and each mark against the device keys of its event's
+// venue scope, replicated from the fleet (gatedb.DB.VenueDevice): a device
+// the scope does not name, or names revoked, is refused; a mark must be
+// signed by the device that made the passage and sent by it, so an
+// annulment comes only from there (or from the fleet, through the uplink);
+// a mark dated more than MaxFutureSkew ahead of the receiver's clock is
+// refused. A gate that has not received its venue scope yet accepts no
+// peer. Each link is bounded: MaxHelloBytes before the hello verified,
+// MaxFrameBytes and MaxMarksPerFrame after, a rate (Options.Rate, Burst)
+// the receiver enforces by reading more slowly, and a cap on the marks
+// held in memory before persistence (Options.MaxHeld), also enforced by
+// reading more slowly. docs/security.md says why marks are signed one by
+// one rather than the session alone.
 //
 // # Latency
 //
@@ -21,24 +40,27 @@
 // sends at once whatever is queued, in one frame, with no batching timer;
 // and B's receiver puts the mark in the gate database's in-memory index,
 // which B's decision path reads, while B persists it in the background
-// (gatedb.DB.AddPeerMark says why that needs no fsync first).
+// (gatedb.DB.AddPeerMark says why that needs no fsync first). The
+// signature costs A one Ed25519 signing before it publishes and B one
+// verification before it counts the mark, tens of microseconds each, with
+// the keys in memory (docs/performance.md has the figure).
 //
-// Frames are JSON Messages. The LAN is assumed to be the venue's gate
-// network; peers do not authenticate each other yet.
+// Frames are JSON Messages.
 //
-// Both ends ping (internal/wsping): a peer that died without closing —
-// power cut, cable pulled — is noticed within PongWait on either side,
-// and the dialing side redials.
+// Both ends ping (internal/wsping) once the hello is accepted: a peer that
+// died without closing — power cut, cable pulled — is noticed within
+// PongWait on either side, and the dialing side redials.
 package peer
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,52 +70,7 @@ import (
 	"admit/agent/gatedb"
 	"admit/clock"
 	"admit/internal/wsping"
-	"admit/ticket/entry"
 )
-
-// Version is the gossip protocol version carried in every hello.
-//
-//   - 1 (2026-11-27): hello, marks; JSON frames.
-const Version = 1
-
-// MaxFrameBytes bounds one frame.
-const MaxFrameBytes = 1 << 20
-
-// Message is one frame.
-type Message struct {
-	Type    string `json:"type"` // "hello" or "marks"
-	Version int    `json:"version,omitempty"`
-	Device  string `json:"device,omitempty"` // the sender
-	Marks   []Mark `json:"marks,omitempty"`
-}
-
-// Mark is a passage (entry.Passage) of a ticket on the gossip wire, its
-// direction the text of entry.In or entry.Out.
-type Mark struct {
-	Event     string    `json:"event"`
-	TicketID  string    `json:"ticket_id"`
-	Device    string    `json:"device"`
-	Gate      string    `json:"gate"`
-	At        time.Time `json:"at"`
-	Direction string    `json:"direction"`
-	Annulled  bool      `json:"annulled,omitempty"`
-}
-
-func toWire(m gatedb.Mark) Mark {
-	return Mark{Event: m.Event, TicketID: m.TicketID, Device: m.Device, Gate: m.Gate, At: m.At, Direction: string(m.Direction), Annulled: m.Annulled}
-}
-
-func (m Mark) db() gatedb.Mark {
-	return gatedb.Mark{Event: m.Event, TicketID: m.TicketID, Passage: entry.Passage{Device: m.Device, Gate: m.Gate, At: m.At,
-		Direction: entry.Direction(m.Direction), Annulled: m.Annulled}}
-}
-
-func (m Mark) validate() error {
-	if d := entry.Direction(m.Direction); m.Event == "" || m.TicketID == "" || m.Device == "" || m.At.IsZero() || (d != entry.In && d != entry.Out) {
-		return fmt.Errorf("peer: bad mark %+v", m)
-	}
-	return nil
-}
 
 // Store is what gossip needs of the gate database.
 type Store interface {
@@ -103,25 +80,73 @@ type Store interface {
 	AddPeerMark(m gatedb.Mark) error
 	// MarksOf returns this gate's own passages, for the catch-up.
 	MarksOf(ctx context.Context, device string, since time.Time, limit int) ([]gatedb.Mark, error)
+	// VenueDevice returns what the venue scope of event says of a device
+	// (its key, or revoked); ok false when it does not name it. It must
+	// not touch a disk: it runs for every mark.
+	VenueDevice(event, id string) (gatedb.VenueDevice, bool)
+	// VenueSynced reports whether the gate holds event's venue scope.
+	VenueSynced(event string) bool
+	// WaitPeerRoom waits until n more marks fit under max held in memory
+	// (persistence makes room), or ctx ends.
+	WaitPeerRoom(ctx context.Context, n, max int) error
 }
 
 // Options configures Gossip.
 type Options struct {
-	Device string   // this gate
-	Peers  []string // ws://host:port/peer of the other gates
-	Store  Store
-	Log    *slog.Logger
+	Device string // this gate
+	// Event is the event whose venue scope checks the peers and their
+	// marks; marks of other events are refused.
+	Event string
+	// Key is this gate's device key: it signs the hello and every mark
+	// this gate sends. Nil sends unsigned ones, which peers refuse.
+	Key   ed25519.PrivateKey
+	Peers []string // ws://host:port/peer of the other gates
+	Store Store
+	Log   *slog.Logger
 	// OnMark is called after a peer's mark was added to the store.
 	OnMark func(gatedb.Mark)
-	// Clock times the backoff between redials; default clock.Real{}.
+	// OnRefused is called for every mark refused, with the reason
+	// (Refused* constants); OnLinkRefused for every link refused.
+	OnRefused, OnLinkRefused func(reason string)
+	// Clock times the backoff between redials, the future-skew check and
+	// the rate limits; default clock.Real{}.
 	Clock      clock.Clock
 	MaxBackoff time.Duration // between redials; default 2 s
-	Timeout    time.Duration // dial and write; default 2 s
+	Timeout    time.Duration // dial, challenge and write; default 2 s
 	Queue      int           // marks buffered per peer before a resync; default 1024
-	// PingEvery is how often each end pings (default 5 s); a peer silent
-	// for PongWait (default 3 × PingEvery) is dropped.
+	// Rate and Burst bound the marks one peer link delivers per second
+	// (a token bucket the receiver fills at Rate, at most Burst): beyond
+	// them the receiver reads more slowly, so a flood waits in the
+	// sender's socket, not in this gate's memory. Defaults 1,000/s and
+	// 10,000 (a catch-up of 10,000 passages at once).
+	Rate, Burst float64
+	// MaxHeld bounds the peer marks held in memory before persistence
+	// (all links together): at the cap the receivers read no more until
+	// persistence made room. Default 20,000.
+	MaxHeld int
+	// MaxInbound bounds the peer links accepted at once; default 64.
+	MaxInbound int
+	// PingEvery is how often each end of a link pings once the hello is
+	// accepted (default 5 s); a peer silent for PongWait (default 3 ×
+	// PingEvery) is dropped.
 	PingEvery, PongWait time.Duration
 }
+
+// Reasons a mark or a link is refused (Options.OnRefused, OnLinkRefused).
+const (
+	RefusedOldProtocol   = "old_protocol"     // link: a gossip version other than ours (1: unsigned)
+	RefusedBadHello      = "bad_hello"        // link: not a hello, or malformed
+	RefusedNoVenueData   = "no_venue_data"    // link: this gate has not received its venue scope yet
+	RefusedUnknownDevice = "unknown_device"   // link or mark: the venue scope does not name the device
+	RefusedRevoked       = "revoked_device"   // link or mark: the venue scope says revoked
+	RefusedBadSignature  = "bad_signature"    // link or mark: not signed by the device's key
+	RefusedUnsigned      = "unsigned"         // mark: no signature
+	RefusedNotSender     = "not_sender"       // mark: a passage of another device than the link's
+	RefusedOtherEvent    = "other_event"      // mark: of an event this gate does not check
+	RefusedFuture        = "future"           // mark: dated more than MaxFutureSkew ahead
+	RefusedBadMark       = "bad_mark"         // mark: a field missing or too long
+	RefusedTooMany       = "too_many_inbound" // link: MaxInbound links already
+)
 
 // Gossip runs the peer connections of one gate.
 type Gossip struct {
@@ -133,9 +158,15 @@ type Gossip struct {
 	outs map[*out]struct{}
 
 	inMu     sync.Mutex // guards ins and inClosed
-	ins      map[*websocket.Conn]struct{}
+	ins      map[*websocket.Conn]*inLink
 	inClosed bool           // CloseInbound ran: accept no more
 	inWG     sync.WaitGroup // Handler calls under way
+}
+
+// inLink is a link a peer opened to this gate.
+type inLink struct {
+	device string // once its hello verified
+	cancel func() // ends its waits
 }
 
 // out is one connection this gate dialed.
@@ -163,19 +194,34 @@ func New(opts Options) *Gossip {
 	if opts.Queue <= 0 {
 		opts.Queue = 1024
 	}
+	if opts.Rate <= 0 {
+		opts.Rate, opts.Burst = 1000, 10_000
+	}
+	opts.Burst = max(opts.Burst, MaxMarksPerFrame) // a full frame must fit
+	if opts.MaxHeld <= 0 {
+		opts.MaxHeld = 20_000
+	}
+	opts.MaxHeld = max(opts.MaxHeld, MaxMarksPerFrame)
+	if opts.MaxInbound <= 0 {
+		opts.MaxInbound = 64
+	}
 	if opts.PingEvery <= 0 {
 		opts.PingEvery = 5 * time.Second
 	}
 	if opts.PongWait <= 0 {
 		opts.PongWait = 3 * opts.PingEvery
 	}
-	return &Gossip{opts: opts, outs: map[*out]struct{}{}, ins: map[*websocket.Conn]struct{}{}}
+	return &Gossip{opts: opts, outs: map[*out]struct{}{}, ins: map[*websocket.Conn]*inLink{}}
 }
 
-// Publish sends a passage of this gate to every connected peer. It never
-// blocks: a peer whose queue is full is resynchronised from the database.
+// Publish signs a passage of this gate and sends it to every connected
+// peer. It never blocks: a peer whose queue is full is resynchronised from
+// the database.
 func (g *Gossip) Publish(m gatedb.Mark) {
 	wm := toWire(m)
+	if g.opts.Key != nil {
+		wm.Sign(g.opts.Key)
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for o := range g.outs {
@@ -187,18 +233,22 @@ func (g *Gossip) Publish(m gatedb.Mark) {
 	}
 }
 
-// Connected returns the number of peers this gate is pushing to.
+// Connected returns the number of peers this gate is pushing to (that took
+// its hello).
 func (g *Gossip) Connected() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.outs)
 }
 
-// Received returns how many marks peers sent.
+// Received returns how many marks peers sent that were accepted.
 func (g *Gossip) Received() int64 { return g.received.Load() }
 
 // Run dials every peer and keeps pushing until ctx ends.
 func (g *Gossip) Run(ctx context.Context) error {
+	if g.opts.Key == nil && len(g.opts.Peers) > 0 {
+		g.opts.Log.Warn("peer: this gate has no device key: its peers refuse its passages (enroll it)")
+	}
 	var wg sync.WaitGroup
 	for _, u := range g.opts.Peers {
 		wg.Add(1)
@@ -211,15 +261,33 @@ func (g *Gossip) Run(ctx context.Context) error {
 	return nil
 }
 
+// refusedError is a link the peer refused, in its error frame.
+type refusedError struct{ url, why string }
+
+func (e *refusedError) Error() string { return "peer: " + e.url + " refused this gate: " + e.why }
+
 func (g *Gossip) keep(ctx context.Context, url string) {
 	backoff := 50 * time.Millisecond
+	var last string
 	for {
 		start := g.opts.Clock.Now()
 		err := g.push(ctx, url)
 		if ctx.Err() != nil {
 			return
 		}
-		g.opts.Log.Debug("peer: link down", "peer", url, "err", err)
+		// What stops a link for good until someone acts (a refusal, an
+		// old gate) is said once at Warn; a link that merely dropped, at
+		// Debug.
+		var refused *refusedError
+		switch {
+		case errors.As(err, &refused) && strings.HasPrefix(refused.why, RefusedNoVenueData):
+			g.opts.Log.Debug("peer: the peer has no venue data yet", "peer", url) // it just started: it passes
+		case (refused != nil || errors.Is(err, errNoChallenge)) && err.Error() != last:
+			g.opts.Log.Warn("peer: link refused", "peer", url, "err", err)
+		default:
+			g.opts.Log.Debug("peer: link down", "peer", url, "err", err)
+		}
+		last = err.Error()
 		if g.opts.Clock.Now().Sub(start) > 10*time.Second {
 			backoff = 50 * time.Millisecond
 		}
@@ -233,7 +301,11 @@ func (g *Gossip) keep(ctx context.Context, url string) {
 	}
 }
 
-// push runs one outgoing connection: hello, catch-up, then live marks.
+// errNoChallenge: the peer did not open with a challenge in time.
+var errNoChallenge = errors.New("peer: no challenge from the peer (a gate of gossip protocol 1? the venue's gates are upgraded together)")
+
+// push runs one outgoing connection: challenge, hello, catch-up, then live
+// marks.
 func (g *Gossip) push(ctx context.Context, url string) error {
 	// The connection closes when ctx ends or push returns, whatever it is
 	// doing: a handshake a dead peer never answers (the dialer itself only
@@ -256,9 +328,48 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 		resp.Body.Close()
 	}
 	defer ws.Close()
+	ws.SetReadLimit(MaxHelloBytes)
 	send := func(m *Message) error {
 		ws.SetWriteDeadline(clock.Deadline(g.opts.Timeout))
 		return ws.WriteJSON(m)
+	}
+	ws.SetReadDeadline(clock.Deadline(g.opts.Timeout))
+	var ch Message
+	if err := ws.ReadJSON(&ch); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return fmt.Errorf("%w: %s", errNoChallenge, url)
+		}
+		return fmt.Errorf("peer: challenge from %s: %w", url, err)
+	}
+	ws.SetReadDeadline(time.Time{})
+	switch {
+	case ch.Type == "error":
+		return &refusedError{url, ch.Error}
+	case ch.Type != "challenge" || len(ch.Nonce) != 32:
+		return fmt.Errorf("peer: %s opened with %q, not a challenge", url, ch.Type)
+	case ch.Version != Version:
+		return &refusedError{url, fmt.Sprintf("it speaks gossip protocol %d, this gate %d", ch.Version, Version)}
+	}
+	hello := &Message{Type: "hello", Version: Version, Device: g.opts.Device}
+	if g.opts.Key != nil {
+		hello.Signature = ed25519.Sign(g.opts.Key, HelloSigningBytes(ch.Nonce, ch.Device, g.opts.Device))
+	}
+	if err := send(hello); err != nil {
+		return fmt.Errorf("peer: hello to %s: %w", url, err)
+	}
+	ws.SetReadDeadline(clock.Deadline(g.opts.Timeout))
+	var ready Message
+	if err := ws.ReadJSON(&ready); err != nil {
+		return fmt.Errorf("peer: %s did not take the hello: %w", url, err)
+	}
+	ws.SetReadDeadline(time.Time{})
+	switch ready.Type {
+	case "ready":
+	case "error":
+		return &refusedError{url, ready.Error}
+	default:
+		return fmt.Errorf("peer: %s answered the hello with %q", url, ready.Type)
 	}
 	o := &out{url: url, queue: make(chan Mark, g.opts.Queue), lost: make(chan struct{})}
 	// Register before the catch-up read so that no mark falls between them
@@ -271,12 +382,36 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 		delete(g.outs, o)
 		g.mu.Unlock()
 	}()
-	if err := send(&Message{Type: "hello", Version: Version, Device: g.opts.Device}); err != nil {
-		return fmt.Errorf("peer: hello to %s: %w", url, err)
+	// Notice a peer that went away (or refused the hello) even while we
+	// have nothing to send: its pongs (and pings) keep the read deadline
+	// alive.
+	keep := wsping.Start(cctx, ws, g.opts.PingEvery, g.opts.PongWait)
+	defer keep.Stop()
+	closed := make(chan struct{})
+	var refusal atomic.Pointer[string]
+	go func() {
+		defer close(closed)
+		for {
+			var m Message
+			if err := ws.ReadJSON(&m); err != nil {
+				return
+			}
+			keep.Alive()
+			if m.Type == "error" {
+				refusal.Store(&m.Error)
+			}
+		}
+	}()
+	defer func() { ws.Close(); <-closed }()
+	gone := func() error {
+		if why := refusal.Load(); why != nil {
+			return &refusedError{url, *why}
+		}
+		return errors.New("peer: closed by " + url)
 	}
 	var since time.Time
 	for {
-		ms, err := g.opts.Store.MarksOf(ctx, g.opts.Device, since, 500)
+		ms, err := g.opts.Store.MarksOf(ctx, g.opts.Device, since, MaxMarksPerFrame)
 		if err != nil {
 			return err
 		}
@@ -286,34 +421,29 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 		batch := make([]Mark, len(ms))
 		for i, m := range ms {
 			batch[i] = toWire(m)
+			if g.opts.Key != nil {
+				batch[i].Sign(g.opts.Key)
+			}
 		}
-		if err := send(&Message{Type: "marks", Device: g.opts.Device, Marks: batch}); err != nil {
-			return fmt.Errorf("peer: catch up %s: %w", url, err)
+		for _, chunk := range frames(batch) {
+			if err := send(&Message{Type: "marks", Device: g.opts.Device, Marks: chunk}); err != nil {
+				select {
+				case <-closed:
+					return gone()
+				default:
+				}
+				return fmt.Errorf("peer: catch up %s: %w", url, err)
+			}
 		}
 		since = ms[len(ms)-1].At
 	}
-	// Notice a peer that went away even while we have nothing to send:
-	// its pongs (and pings) keep the read deadline alive.
-	keep := wsping.Start(cctx, ws, g.opts.PingEvery, g.opts.PongWait)
-	defer keep.Stop()
-	closed := make(chan struct{})
-	go func() {
-		defer close(closed)
-		for {
-			if _, _, err := ws.ReadMessage(); err != nil {
-				return
-			}
-			keep.Alive()
-		}
-	}()
-	defer func() { ws.Close(); <-closed }()
 	for {
 		select {
 		case <-ctx.Done():
 			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), clock.Deadline(time.Second))
 			return ctx.Err()
 		case <-closed:
-			return errors.New("peer: closed by " + url)
+			return gone()
 		case <-o.lost:
 			return errors.New("peer: queue to " + url + " overflowed; resyncing")
 		case m := <-o.queue:
@@ -327,87 +457,33 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 				}
 				break
 			}
-			if err := send(&Message{Type: "marks", Device: g.opts.Device, Marks: batch}); err != nil {
-				return fmt.Errorf("peer: send to %s: %w", url, err)
+			for _, chunk := range frames(batch) {
+				if err := send(&Message{Type: "marks", Device: g.opts.Device, Marks: chunk}); err != nil {
+					return fmt.Errorf("peer: send to %s: %w", url, err)
+				}
 			}
 		}
 	}
 }
 
-// Handler accepts peers' connections and stores the marks they push.
-func (g *Gossip) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.inMu.Lock()
-		if g.inClosed {
-			g.inMu.Unlock()
-			http.Error(w, "peer: gate stopping", http.StatusServiceUnavailable)
-			return
+// frames splits marks into frames a receiver takes: at most
+// MaxMarksPerFrame each, and about half MaxFrameBytes of JSON at most
+// (long gate names make long marks).
+func frames(marks []Mark) [][]Mark {
+	var out [][]Mark
+	size, start := 0, 0
+	for i, m := range marks {
+		n := 256 + 2*(len(m.Event)+len(m.TicketID)+len(m.Device)+len(m.Gate)) // JSON escapes at most double
+		if i > start && (i-start == MaxMarksPerFrame || size+n > MaxFrameBytes/2) {
+			out = append(out, marks[start:i])
+			start, size = i, 0
 		}
-		g.inWG.Add(1)
-		g.inMu.Unlock()
-		defer g.inWG.Done()
-		ws, err := g.upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
-		g.inMu.Lock()
-		if g.inClosed {
-			g.inMu.Unlock()
-			return
-		}
-		g.ins[ws] = struct{}{}
-		g.inMu.Unlock()
-		defer func() {
-			g.inMu.Lock()
-			delete(g.ins, ws)
-			g.inMu.Unlock()
-		}()
-		ws.SetReadLimit(MaxFrameBytes)
-		if err := g.receive(r.Context(), ws); err != nil && !websocket.IsCloseError(err, websocket.CloseGoingAway, websocket.CloseNormalClosure) {
-			g.opts.Log.Debug("peer: inbound closed", "remote", r.RemoteAddr, "err", err)
-		}
-	})
-}
-
-func (g *Gossip) receive(ctx context.Context, ws *websocket.Conn) error {
-	ws.SetReadDeadline(clock.Deadline(10 * g.opts.Timeout))
-	var hello Message
-	if err := ws.ReadJSON(&hello); err != nil {
-		return fmt.Errorf("peer: hello: %w", err)
+		size += n
 	}
-	if hello.Type != "hello" || hello.Version != Version || hello.Device == "" {
-		return fmt.Errorf("peer: bad hello %+v", hello)
+	if start < len(marks) {
+		out = append(out, marks[start:])
 	}
-	keep := wsping.Start(ctx, ws, g.opts.PingEvery, g.opts.PongWait)
-	defer keep.Stop()
-	for {
-		var m Message
-		if err := ws.ReadJSON(&m); err != nil {
-			return err
-		}
-		keep.Alive()
-		if m.Type != "marks" {
-			return fmt.Errorf("peer: unexpected %q from %s", m.Type, hello.Device)
-		}
-		for _, wm := range m.Marks {
-			// A peer speaks for itself only.
-			if err := wm.validate(); err != nil {
-				return err
-			}
-			if wm.Device != hello.Device {
-				return fmt.Errorf("peer: %s sent a mark of %s", hello.Device, wm.Device)
-			}
-			mk := wm.db()
-			if err := g.opts.Store.AddPeerMark(mk); err != nil {
-				return err
-			}
-			g.received.Add(1)
-			if g.opts.OnMark != nil {
-				g.opts.OnMark(mk)
-			}
-		}
-	}
+	return out
 }
 
 // Inbound returns the number of peers currently pushing to this gate.
@@ -424,8 +500,9 @@ func (g *Gossip) Inbound() int {
 func (g *Gossip) CloseInbound() {
 	g.inMu.Lock()
 	g.inClosed = true
-	for ws := range g.ins {
+	for ws, in := range g.ins {
 		ws.Close()
+		in.cancel()
 	}
 	g.inMu.Unlock()
 	g.inWG.Wait()

@@ -1,7 +1,8 @@
 // Package uplink is the gate side of the fleet stream: it keeps one
 // WebSocket to the fleet open (reconnecting with backoff), proves the
 // device's identity by signing the fleet's challenge, applies the replica
-// batches and snapshot chunks the fleet sends, applies pushed config, and
+// batches and snapshot chunks the fleet sends (the event's tickets and its
+// venue scope alike: gatedb tells them apart), applies pushed config, and
 // streams journaled scans upstream until the fleet acknowledges them.
 //
 // A batch whose running checksum disagrees with the replica's is not

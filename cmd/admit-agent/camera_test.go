@@ -47,7 +47,7 @@ func TestCameraFolder(t *testing.T) {
 	var logs syncBuffer
 	m := &Main{Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	args := []string{"-device", "gate-1", "-event", "gala", "-data", filepath.Join(t.TempDir(), "gate"),
-		"-fleet", "", "-camera", pics, "-sim-pins", "-status", ""}
+		"-fleet", "", "-camera", pics, "-sim-pins", "-status-addr", "", "-peer-addr", ""}
 	if err := m.ParseFlags(args, &logs); err != nil {
 		t.Fatal(err)
 	}

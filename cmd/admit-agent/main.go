@@ -61,7 +61,9 @@ type Main struct {
 	GreenPin, RedPin    string
 	SimPins             bool
 	Board               string
-	Status              string
+	StatusAddr          string
+	StaffHosts          string
+	PeerAddr            string
 	Peers               string
 	Direction           string
 	Zone                string
@@ -123,8 +125,10 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&m.GreenPin, "led-green", "GPIO22", "green LED GPIO")
 	fs.StringVar(&m.RedPin, "led-red", "GPIO27", "red LED GPIO")
 	fs.BoolVar(&m.SimPins, "sim-pins", false, "use simulated pins (no GPIO hardware)")
-	fs.StringVar(&m.Status, "status", "127.0.0.1:8181", "status, metrics, staff and peer endpoint address; empty for none")
-	fs.StringVar(&m.Peers, "peers", "", "comma-separated peer gate endpoints (ws://host:port/peer)")
+	fs.StringVar(&m.StatusAddr, "status-addr", "127.0.0.1:8181", "staff and status endpoints (health, metrics, status, staff sign-in and actions); keep it on loopback: another address serves staff PINs and sessions in plain HTTP on that network, and is logged as a warning; empty for none")
+	fs.StringVar(&m.StaffHosts, "staff-hosts", "", "comma-separated further Host names the staff endpoints answer to (loopback and the listen address always)")
+	fs.StringVar(&m.PeerAddr, "peer-addr", ":8182", "peer endpoint (/peer) the venue's other gates push their signed passages to, on the gate LAN; empty for none")
+	fs.StringVar(&m.Peers, "peers", "", "comma-separated peer gate endpoints (ws://host:8182/peer, their -peer-addr)")
 	fs.StringVar(&m.Direction, "direction", "entry", "gate direction: entry, exit or both")
 	fs.StringVar(&m.Zone, "zone", "", "zone this gate leads into (tickets must allow it)")
 	fs.StringVar(&m.Types, "types", "", "comma-separated ticket types admitted here; empty for all")
@@ -272,7 +276,8 @@ func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
 		return err
 	}
 	cfg.Direction, cfg.Zone, cfg.Types, cfg.Peers = dir, m.Zone, splitList(m.Types), splitList(m.Peers)
-	cfg.StatusAddr, cfg.Debounce, cfg.PassageTimeout = m.Status, m.Debounce, m.PassageTimeout
+	cfg.StatusAddr, cfg.StatusHosts, cfg.PeerAddr = m.StatusAddr, splitList(m.StaffHosts), m.PeerAddr
+	cfg.Debounce, cfg.PassageTimeout = m.Debounce, m.PassageTimeout
 	if m.Online && m.Fleet != "" {
 		cfg.Online = &agent.OnlineConfig{} // the fleet at cfg.FleetURL, signed with cfg.Key
 	}

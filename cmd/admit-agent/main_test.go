@@ -54,7 +54,7 @@ func TestEnrollThenRestart(t *testing.T) {
 	}
 	code := wire.EnrollURI{Fleet: n.URL(), Token: token, CAFingerprint: n.CAFingerprint, ReplicaKey: n.ReplicaKey}.String()
 	dir := filepath.Join(t.TempDir(), "gate")
-	common := []string{"-event", "gala", "-data", dir, "-camera", "", "-sim-pins", "-status", ""}
+	common := []string{"-event", "gala", "-data", dir, "-camera", "", "-sim-pins", "-status-addr", "", "-peer-addr", ""}
 
 	if err := (&Main{}).ParseFlags(common, io.Discard); err == nil {
 		t.Fatal("neither -device nor -enroll nor an identity: accepted")
@@ -113,7 +113,7 @@ func TestReplicaKeyTakenOverPinnedTLS(t *testing.T) {
 	if err := old.save(dir); err != nil {
 		t.Fatal(err)
 	}
-	stop := run(t, "-event", "gala", "-data", dir, "-camera", "", "-sim-pins", "-status", "")
+	stop := run(t, "-event", "gala", "-data", dir, "-camera", "", "-sim-pins", "-status-addr", "", "-peer-addr", "")
 	testwait.For(t, "the replica key in the identity file", func() bool {
 		id, err := loadIdentity(dir)
 		return err == nil && bytes.Equal(id.ReplicaKey, n.ReplicaKey)
@@ -142,7 +142,7 @@ func TestPlainFleetNeedsInsecure(t *testing.T) {
 	}
 	code := wire.EnrollURI{Fleet: n.URL(), Token: token, ReplicaKey: n.ReplicaKey}.String()
 	dir := filepath.Join(t.TempDir(), "gate")
-	common := []string{"-event", "gala", "-data", dir, "-camera", "", "-sim-pins", "-status", ""}
+	common := []string{"-event", "gala", "-data", dir, "-camera", "", "-sim-pins", "-status-addr", "", "-peer-addr", ""}
 	m := &Main{Log: quiet}
 	if err := m.ParseFlags(append([]string{"-enroll", code}, common...), io.Discard); err != nil {
 		t.Fatal(err)

@@ -70,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, g := range v.Gates {
 		fmt.Fprintf(stdout, "  %s status: %s\n", g.Name, g.StatusURL)
 	}
+	fmt.Fprintf(stdout, "gate staff: sign in at a gate as %s, PIN %s (POST /staff/sign-in {\"staff\":%q,\"pin\":%q}, then force-admit, annul, look up)\n",
+		v.Staff.Name, v.Staff.PIN, v.Staff.Name, v.Staff.PIN)
 	fmt.Fprintln(stdout, "press Ctrl-C to stop")
 	err = v.Attendees(ctx, *pace)
 	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)

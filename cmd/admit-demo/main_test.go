@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
@@ -92,6 +93,32 @@ func TestRun(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^  ` + gate + ` status: http://127\.0\.0\.1:\d+/status$`).MatchString(text) {
 			t.Errorf("no status URL for %s in\n%s", gate, text)
 		}
+	}
+	// The printed staff PIN signs in at a gate (once the gate has its
+	// venue data from the fleet).
+	staff := regexp.MustCompile(`(?m)^gate staff: sign in at a gate as (\S+), PIN (\d+) `).FindStringSubmatch(text)
+	gateA := regexp.MustCompile(`(?m)^  Gate A status: (http://127\.0\.0\.1:\d+)/status$`).FindStringSubmatch(text)
+	if staff == nil || gateA == nil {
+		t.Fatalf("no staff sign-in or Gate A in\n%s", text)
+	}
+	testwait.For(t, "Gate A to have its venue data", func() bool {
+		resp, err := http.Get(gateA[1] + "/status")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var st struct {
+			VenueSynced bool `json:"venue_synced"`
+		}
+		return json.NewDecoder(resp.Body).Decode(&st) == nil && st.VenueSynced
+	})
+	resp, err = http.Post(gateA[1]+"/staff/sign-in", "application/json", strings.NewReader(`{"staff":"`+staff[1]+`","pin":"`+staff[2]+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the demo staff's sign-in at Gate A: %s", resp.Status)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -226,9 +226,9 @@ func scans(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tGATE\tDEVICE\tTICKET\tOUTCOME\tREASON")
+	fmt.Fprintln(tw, "TIME\tGATE\tDEVICE\tTICKET\tOUTCOME\tREASON\tSTAFF")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.At.Local().Format(time.TimeOnly), r.Gate, r.Device, r.TicketID, r.Outcome, r.Sentence)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.At.Local().Format(time.TimeOnly), r.Gate, r.Device, r.TicketID, r.Outcome, r.Sentence, r.Staff)
 	}
 	return tw.Flush()
 }

@@ -22,6 +22,7 @@
 //	CreateEvents        x         x (on all events only)
 //	ManageDevices       x         x
 //	ManageConfigs       x         x
+//	ManageStaff         x         x
 //	RekeyDevices        x
 //	ManageOperators     x
 //	ManageTokens        x
@@ -51,8 +52,10 @@ const (
 	// zones, gates, configs and devices of those events, enrollment.
 	EventManager Role = "event_manager"
 	// GateStaff looks things up for its events (a ticket, the layout,
-	// recent scans): no listings of tickets, no codes, no secrets. The
-	// gate's own staff sign-in (PIN) maps to this role.
+	// recent scans): no listings of tickets, no codes, no secrets. With a
+	// PIN set for an event (ManageStaff), it also signs in at the event's
+	// gates, where it may force an admission, annul one and look tickets
+	// up with holder names.
 	GateStaff Role = "gate_staff"
 	// Viewer reads everything of its events but ticket codes and
 	// rotating-code secrets.
@@ -84,6 +87,7 @@ const (
 	CreateEvents    Perm = "create_events"     // a new event (fleet-wide)
 	ManageDevices   Perm = "manage_devices"    // enrollment tokens, pre-enrollment, revocation
 	ManageConfigs   Perm = "manage_configs"    // desired configs
+	ManageStaff     Perm = "manage_staff"      // gate staff's sign-in at the gates (PINs, badges)
 	RekeyDevices    Perm = "rekey_devices"     // new key, un-revoke, replace an enrolled id
 	ManageOperators Perm = "manage_operators"  // accounts, grants, unlock, reset
 	ManageTokens    Perm = "manage_tokens"     // API tokens
@@ -92,10 +96,10 @@ const (
 
 var table = map[Role][]Perm{
 	Admin: {ReadEvents, ReadLayout, LookupTickets, ReadScans, ListTickets, ReadDevices, ReadConfigs,
-		ReadTicketCodes, ManageTickets, ManageLayout, ManageEvents, CreateEvents, ManageDevices, ManageConfigs,
+		ReadTicketCodes, ManageTickets, ManageLayout, ManageEvents, CreateEvents, ManageDevices, ManageConfigs, ManageStaff,
 		RekeyDevices, ManageOperators, ManageTokens, ReadAudit},
 	EventManager: {ReadEvents, ReadLayout, LookupTickets, ReadScans, ListTickets, ReadDevices, ReadConfigs,
-		ReadTicketCodes, ManageTickets, ManageLayout, ManageEvents, CreateEvents, ManageDevices, ManageConfigs},
+		ReadTicketCodes, ManageTickets, ManageLayout, ManageEvents, CreateEvents, ManageDevices, ManageConfigs, ManageStaff},
 	GateStaff: {ReadEvents, ReadLayout, LookupTickets, ReadScans},
 	Viewer:    {ReadEvents, ReadLayout, LookupTickets, ReadScans, ListTickets, ReadDevices, ReadConfigs},
 }

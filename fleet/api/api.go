@@ -128,6 +128,8 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, code = http.StatusNotFound, "not_found"
 	case errors.Is(err, fleet.ErrExists), errors.Is(err, operator.ErrExists):
 		status, code = http.StatusConflict, "exists"
+	case errors.Is(err, fleet.ErrNotStaff):
+		status, code = http.StatusConflict, "not_staff"
 	case errors.Is(err, fleet.ErrBadToken), errors.Is(err, operator.ErrBadToken):
 		status, code = http.StatusGone, "bad_token"
 	case errors.Is(err, fleet.ErrRevoked):

@@ -79,6 +79,12 @@ func (a *api) routes(agents http.Handler) []Route {
 	t.handle("GET /api/events/{event}/gates", access.ReadLayout, ScopeEvent, a.listGates)
 	t.handle("PUT /api/events/{event}/gates/{id}", access.ManageLayout, ScopeEvent, a.putGate)
 
+	// Gate staff of an event and their sign-in at its gates (a PIN, or a
+	// badge and the PIN; hashed, replicated to the event's gates).
+	t.handle("GET /api/events/{event}/staff", access.ManageStaff, ScopeEvent, a.listStaff)
+	t.handle("PUT /api/events/{event}/staff/{name}", access.ManageStaff, ScopeEvent, a.setStaff)
+	t.handle("POST /api/events/{event}/staff/{name}/clear", access.ManageStaff, ScopeEvent, a.clearStaff)
+
 	// Tickets. Listings and lookups show codes and secrets only to
 	// ReadTicketCodes.
 	t.handle("POST /api/events/{event}/tickets", access.ManageTickets, ScopeEvent, a.issue)

@@ -23,13 +23,18 @@ const (
 	ActorToken     = "token"
 	ActorDevice    = "device"
 	ActorAnonymous = "anonymous"
+	// ActorStaff is gate staff (an operator signed in at a gate with its
+	// PIN) whose action at the gate — a forced admission, an annulment —
+	// reached the fleet with a scan: Method "GATE", the gate's route,
+	// Target naming the device, event and ticket.
+	ActorStaff = "staff"
 )
 
 // Entry is one recorded change.
 type Entry struct {
 	ID        int64     `json:"id"`
 	At        time.Time `json:"at"`
-	ActorKind string    `json:"actor_kind"` // operator, token, device, anonymous
+	ActorKind string    `json:"actor_kind"` // operator, token, device, staff, anonymous
 	Actor     string    `json:"actor"`      // operator name, token id, device id; for anonymous calls the name claimed, if any
 	Method    string    `json:"method"`
 	Route     string    `json:"route"`            // the route's pattern, e.g. /api/events/{event}/tickets

@@ -202,9 +202,16 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	hub := replicate.NewHub(hubOpts)
 	svc := &fleet.Service{Store: store, Clock: cfg.Clock, Wake: hub.Wake}
 	ops := cfg.Operators
-	ops.Store, ops.Clock = store, cfg.Clock
+	ops.Store, ops.Clock, ops.Wake = store, cfg.Clock, hub.Wake
 	n := &Node{Service: svc, Hub: hub, Store: store, Operators: &ops, Audit: store, scheme: "http", publicURL: cfg.PublicURL, served: make(chan error, 1),
 		ReplicaKey: replicaKey.Public().(ed25519.PublicKey), Insecure: cfg.Insecure}
+	// Venue scopes hold what the devices and staff tables say: after an
+	// upgrade (or a change another node made while none listened), bring
+	// them up to date before any gate connects. A no-op otherwise.
+	if err := svc.SyncVenues(ctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("fleet node: %w", err)
+	}
 
 	var tlsCfg *tls.Config
 	if cfg.Insecure {

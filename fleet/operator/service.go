@@ -23,6 +23,11 @@ type Service struct {
 	// Argon2 hashes new passwords; zero: DefaultArgon2. Verification
 	// always uses the parameters a hash records.
 	Argon2 Argon2
+	// Wake, when set, is called with "v:" after an operator's grants
+	// changed: gate staff sign in at the gates of the events they are
+	// staff of, which the events' venue scopes tell the gates (the store
+	// logs the change; Wake tells this node's streams).
+	Wake func(payload string)
 }
 
 // Session and sign-in policy.
@@ -183,6 +188,9 @@ func (s *Service) SetGrants(ctx context.Context, name string, grants []access.Gr
 	}
 	if err := s.Store.SetGrants(ctx, name, grants); err != nil {
 		return Operator{}, err
+	}
+	if s.Wake != nil {
+		s.Wake("v:")
 	}
 	return s.Store.Operator(ctx, name)
 }

@@ -57,6 +57,16 @@ func (c *conn) serves(event string) bool {
 	return false
 }
 
+// servesVenue reports whether the conn streams a venue scope.
+func (c *conn) servesVenue() bool {
+	for _, e := range c.events {
+		if wire.IsVenueScope(e) {
+			return true
+		}
+	}
+	return false
+}
+
 // kick merges bits into the pending kick; never blocks.
 func (c *conn) kick(bits int) {
 	for {
@@ -179,14 +189,20 @@ func (c *conn) serve(ctx context.Context) error {
 	c.keep = wsping.Start(ctx, c.ws, opts.PingEvery, opts.PongWait)
 	defer c.keep.Stop()
 	for ev := range h.Cursors {
+		if wire.IsVenueScope(ev) && c.dev.ID == "" {
+			// Peers' keys and staff PIN hashes go to enrolled devices
+			// only (an unenrolled one is let in by AllowUnenrolled).
+			c.log.Warn("venue scope not served: the device is not enrolled", "scope", ev)
+			continue
+		}
 		if _, err := opts.Store.LogState(ctx, ev); err != nil {
 			if errors.Is(err, fleet.ErrNotFound) {
 				return c.fail("unknown_event", err)
 			}
 			return err
 		}
-		if !c.mayServe(ev) {
-			return c.fail("forbidden_event", fmt.Errorf("device %q does not serve event %q", h.Device, ev))
+		if !c.mayReplicate(ev) {
+			return c.fail("forbidden_event", fmt.Errorf("device %q does not serve event %q", h.Device, scopeEvent(ev)))
 		}
 		c.events = append(c.events, ev)
 	}
@@ -266,4 +282,27 @@ func (c *conn) mayServe(ev string) bool {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	return c.dev.ID == "" || c.dev.Serves(ev)
+}
+
+// mayReplicate reports whether the device may replicate the log named
+// scope: an event's ticket log, or its venue scope (wire.VenueScope: its
+// peers' keys, its gate staff's PIN hashes), which goes to the devices
+// that serve the event (mayServe) — never to an unenrolled one.
+func (c *conn) mayReplicate(scope string) bool {
+	if event, ok := wire.VenueEvent(scope); ok {
+		c.dmu.Lock()
+		enrolled := c.dev.ID != ""
+		c.dmu.Unlock()
+		return enrolled && c.mayServe(event)
+	}
+	return !wire.IsVenueScope(scope) && c.mayServe(scope)
+}
+
+// scopeEvent returns the event a log belongs to: the event of a venue
+// scope, or the ticket log's own name.
+func scopeEvent(scope string) string {
+	if event, ok := wire.VenueEvent(scope); ok {
+		return event
+	}
+	return scope
 }

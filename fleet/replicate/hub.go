@@ -5,7 +5,12 @@
 // the log, diverged (running checksum) or new on a long log; else the
 // changes since the cursor — then live changes as they are logged. It
 // receives the gate's journaled scans (deduplicated by the store,
-// acknowledged per message) and config acknowledgements.
+// acknowledged per message) and config acknowledgements. An event's venue
+// scope (wire.VenueScope: device keys, gate staff) streams the same way,
+// signed like the rest, to an enrolled device that serves the event and
+// names the scope in its hello (protocol 5 only); a hello naming the venue
+// scope of an event the device does not serve is refused like one naming
+// the event.
 //
 // The change log lives in the store; the hub keeps only a small in-memory
 // tail per event so that a change read once is sent to every gate, and it
@@ -238,8 +243,10 @@ func remoteIP(r *http.Request) string {
 	return host
 }
 
-// Wake handles a change notification: "e:<event>" wakes the connections
-// serving event, "d:<device>" makes that device's connection re-read its
+// Wake handles a change notification: "e:<log>" wakes the connections
+// serving a log (an event's tickets, or a venue scope), "v:" those serving
+// any venue scope (a device or gate staff changed, which venue scopes
+// hold), "d:<device>" makes that device's connection re-read its
 // registration (revoked: it is told and dropped), "c:<scope>" makes every
 // connection re-check its desired config, "" (a lost notification stream
 // came back) wakes everything.
@@ -254,6 +261,17 @@ func (h *Hub) Wake(payload string) {
 		}
 		for c := range h.conns {
 			if c.serves(arg) {
+				c.kick(kickLog)
+			}
+		}
+	case "v":
+		for name, t := range h.tails {
+			if wire.IsVenueScope(name) {
+				t.markDirty()
+			}
+		}
+		for c := range h.conns {
+			if c.servesVenue() {
 				c.kick(kickLog)
 			}
 		}

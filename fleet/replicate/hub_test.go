@@ -445,3 +445,80 @@ func (s replicaSecrets) CodeSecret(event, id string) ([]byte, bool) {
 	row, ok := s.r.Ticket(event, id)
 	return row.CodeSecret, ok && len(row.CodeSecret) > 0
 }
+
+// TestVenueScopeReplicates: an enrolled device that serves the event and
+// names the event's venue scope in its hello gets the scope (a snapshot,
+// then live batches: another device revoked, re-keyed); a device that does
+// not serve the event is refused it (forbidden_event, as for the event's
+// ticket log), and gets its own event's.
+func TestVenueScopeReplicates(t *testing.T) {
+	ctx := context.Background()
+	f := startFleet(t, replicate.Options{})
+	scope := wire.VenueScope("gala")
+	pub, key, _ := ed25519.GenerateKey(nil)
+	if _, err := f.svc.PreEnroll(ctx, fleet.Device{ID: "gate-1", Gate: "Gate A", Events: []string{"gala"}, PublicKey: pub}); err != nil {
+		t.Fatal(err)
+	}
+	peerPub, _, _ := ed25519.GenerateKey(nil)
+	if _, err := f.svc.PreEnroll(ctx, fleet.Device{ID: "gate-2", Gate: "Gate B", Events: []string{"gala"}, PublicKey: peerPub}); err != nil {
+		t.Fatal(err)
+	}
+	r := replicatetest.NewReplica("gala", scope)
+	a := connect(t, f, "gate-1", key, r)
+	syncScope := func() map[string]wire.VenueRow {
+		t.Helper()
+		st, err := f.svc.Store.LogState(ctx, scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.SyncTo(scope, st.Last, st.Running)
+		return r.Venue(scope)
+	}
+	rows := syncScope()
+	dev, err := func() (wire.VenueDevice, error) { v := rows["device/gate-2"]; return v.Device() }()
+	if err != nil || !bytes.Equal(dev.PublicKey, peerPub) || len(rows) != 2 {
+		t.Fatalf("venue rows %v: gate-2 %+v %v", rows, dev, err)
+	}
+	// Live: gate-2 revoked.
+	if err := f.svc.RevokeDevice(ctx, "gate-2"); err != nil {
+		t.Fatal(err)
+	}
+	rows = syncScope()
+	if v := rows["device/gate-2"]; !func() bool { d, err := v.Device(); return err == nil && d.Revoked }() {
+		t.Fatalf("gate-2 after its revocation: %+v", v)
+	}
+
+	// Venue scopes are protocol 5's: a protocol-4 hello naming one (which
+	// no protocol-4 agent sends) is refused before anything is served.
+	old := replicatetest.NewReplica("gala", scope)
+	v4 := replicatetest.Dial(t, f.url, "gate-1", key, old, replicatetest.Options{Protocol: 4})
+	if code := v4.ExpectClosed(); code != "bad_message" || len(old.Venue(scope)) != 0 {
+		t.Fatalf("protocol-4 hello naming a venue scope: closed with %q, %d venue rows", code, len(old.Venue(scope)))
+	}
+
+	// A device enrolled for another event: its ticket stream, no venue.
+	cupPub, cupKey, _ := ed25519.GenerateKey(nil)
+	if _, err := f.svc.CreateEvent(ctx, fleet.Event{ID: "cup"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.PreEnroll(ctx, fleet.Device{ID: "gate-9", Events: []string{"cup"}, PublicKey: cupPub}); err != nil {
+		t.Fatal(err)
+	}
+	// Its hello naming gala's venue scope is refused like one naming gala
+	// (a "#venue:gala" cursor is gala's), even next to its own event.
+	other := replicatetest.NewReplica("cup", scope)
+	b := connect(t, f, "gate-9", cupKey, other)
+	if code := b.ExpectClosed(); code != "forbidden_event" {
+		t.Fatalf("hello of a cup device for gala's venue scope: closed with %q, want forbidden_event", code)
+	}
+	if len(other.Venue(scope)) != 0 || !strings.Contains(f.log.String(), `does not serve event \"gala\"`) {
+		t.Fatalf("a device of another event got gala's venue rows: %v", other.Venue(scope))
+	}
+	own := replicatetest.NewReplica("cup", wire.VenueScope("cup"))
+	c := connect(t, f, "gate-9", cupKey, own)
+	st, _ := f.svc.Store.LogState(ctx, wire.VenueScope("cup"))
+	c.SyncTo(wire.VenueScope("cup"), st.Last, st.Running)
+	if _, ok := own.Venue(wire.VenueScope("cup"))["device/gate-9"]; !ok {
+		t.Fatalf("cup's venue scope at its own device: %v", own.Venue(wire.VenueScope("cup")))
+	}
+}

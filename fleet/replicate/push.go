@@ -124,7 +124,7 @@ func (c *conn) step(ctx context.Context, s *stream) (bool, error) {
 			}
 		}
 		m := &wire.Snapshot{Event: s.event, Seq: s.snapSeq, Running: s.snapRun, After: s.after, Last: page.Last,
-			Keys: page.Keys, Tickets: page.Tickets, Used: page.Used, Done: page.Done}
+			Keys: page.Keys, Tickets: page.Tickets, Used: page.Used, Venue: page.Venue, Done: page.Done}
 		m.Seal()
 		frame := wire.MarshalSnapshot(m) // a binary frame (protocol 4)
 		if c.signs() {
@@ -195,8 +195,8 @@ func (c *conn) recheckDevice(ctx context.Context, configSent *int64) error {
 		c.dev = d
 		c.dmu.Unlock()
 		for _, ev := range c.events {
-			if !c.mayServe(ev) {
-				return c.fail("forbidden_event", fmt.Errorf("device %q no longer serves event %q", c.device, ev))
+			if !c.mayReplicate(ev) { // a ticket log or a venue scope: a new session plans its logs again
+				return c.fail("forbidden_event", fmt.Errorf("device %q no longer serves event %q", c.device, scopeEvent(ev)))
 			}
 		}
 	}

@@ -13,8 +13,19 @@ import (
 	"admit/fleet/wire"
 )
 
-// appendChanges logs cs for event inside tx, numbering them. It returns
-// fleet.ErrNotFound when the event does not exist.
+// logRow says where a log's state (last seq, running checksum, compaction
+// point) lives: an event's ticket log on its events row, a venue scope on
+// its log_scopes row (created with the event).
+func logRow(log string) (table, key string) {
+	if wire.IsVenueScope(log) {
+		return "log_scopes", "scope"
+	}
+	return "events", "id"
+}
+
+// appendChanges logs cs for event (an event id or a venue scope) inside
+// tx, numbering them. It returns fleet.ErrNotFound when the log does not
+// exist.
 func (s *Store) appendChanges(ctx context.Context, tx *sql.Tx, event string, cs []wire.Change) error {
 	return s.appendChangesPre(ctx, tx, event, cs, nil)
 }
@@ -43,10 +54,11 @@ func (s *Store) appendChangesPre(ctx context.Context, tx *sql.Tx, event string, 
 		return nil
 	}
 	var last, running int64
+	table, key := logRow(event)
 	// An UPDATE that changes nothing takes the row lock on PostgreSQL
 	// (SQLite transactions are serialised already): appends of one event
 	// are numbered and committed in order.
-	err := tx.QueryRowContext(ctx, s.q(`UPDATE events SET last_seq = last_seq WHERE id = ? RETURNING last_seq, running`), event).Scan(&last, &running)
+	err := tx.QueryRowContext(ctx, s.q(`UPDATE `+table+` SET last_seq = last_seq WHERE `+key+` = ? RETURNING last_seq, running`), event).Scan(&last, &running)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("log of %q: %w", event, fleet.ErrNotFound)
 	}
@@ -73,7 +85,7 @@ func (s *Store) appendChangesPre(ctx context.Context, tx *sql.Tx, event string, 
 	if err := s.insertMany(ctx, tx, `INSERT INTO change_log (event_id, seq, kind, body, running) VALUES `, 5, rows, ""); err != nil {
 		return fmt.Errorf("log of %q: %w", event, err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE events SET last_seq = ?, running = ? WHERE id = ?`), last, int64(sum), event); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE `+table+` SET last_seq = ?, running = ? WHERE `+key+` = ?`), last, int64(sum), event); err != nil {
 		return fmt.Errorf("log of %q: %w", event, err)
 	}
 	return s.notify(ctx, tx, "e:"+event)
@@ -82,7 +94,8 @@ func (s *Store) appendChangesPre(ctx context.Context, tx *sql.Tx, event string, 
 func (s *Store) LogState(ctx context.Context, event string) (fleet.LogState, error) {
 	st := fleet.LogState{Event: event}
 	var running, crun int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT last_seq, running, compacted_seq, compacted_running FROM events WHERE id = ?`), event).
+	table, key := logRow(event)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT last_seq, running, compacted_seq, compacted_running FROM `+table+` WHERE `+key+` = ?`), event).
 		Scan(&st.Last, &running, &st.Compacted, &crun)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("log of %q: %w", event, fleet.ErrNotFound)
@@ -164,7 +177,8 @@ func (s *Store) Compact(ctx context.Context, event string, upTo int64) error {
 	}
 	defer tx.Rollback()
 	var last, compacted int64
-	err = tx.QueryRowContext(ctx, s.q(`UPDATE events SET last_seq = last_seq WHERE id = ? RETURNING last_seq, compacted_seq`), event).Scan(&last, &compacted)
+	table, key := logRow(event)
+	err = tx.QueryRowContext(ctx, s.q(`UPDATE `+table+` SET last_seq = last_seq WHERE `+key+` = ? RETURNING last_seq, compacted_seq`), event).Scan(&last, &compacted)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("compact %q: %w", event, fleet.ErrNotFound)
 	}
@@ -182,7 +196,7 @@ func (s *Store) Compact(ctx context.Context, event string, upTo int64) error {
 	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM change_log WHERE event_id = ? AND seq <= ?`), event, upTo); err != nil {
 		return fmt.Errorf("compact %q: %w", event, err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE events SET compacted_seq = ?, compacted_running = ? WHERE id = ?`), upTo, running, event); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE `+table+` SET compacted_seq = ?, compacted_running = ? WHERE `+key+` = ?`), upTo, running, event); err != nil {
 		return fmt.Errorf("compact %q: %w", event, err)
 	}
 	return tx.Commit()

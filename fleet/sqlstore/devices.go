@@ -36,13 +36,21 @@ func (s *Store) PutDevice(ctx context.Context, d fleet.Device) error {
 
 // putDeviceTx creates d, or updates an existing device's name, group,
 // gate and events. An existing device's key and revocation stay: only
-// rekeyTx changes them.
+// rekeyTx changes them. The venue scopes of the events it served and
+// serves follow.
 func (s *Store) putDeviceTx(ctx context.Context, tx *sql.Tx, d fleet.Device) error {
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO devices (id, name, grp, gate, events, public_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+	was, existed, err := s.deviceEventsTx(ctx, tx, d.ID)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO devices (id, name, grp, gate, events, public_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, grp = excluded.grp, gate = excluded.gate, events = excluded.events`),
 		d.ID, d.Name, d.Group, d.Gate, zonesJSON(d.Events), d.PublicKey, ms(d.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("put device %q: %w", d.ID, err)
+	}
+	if err := s.syncDeviceTx(ctx, tx, d.ID, was, existed); err != nil {
+		return err
 	}
 	return s.notify(ctx, tx, "d:"+d.ID)
 }
@@ -67,6 +75,13 @@ func (s *Store) rekeyTx(ctx context.Context, tx *sql.Tx, id string, pub []byte) 
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("device %q: %w", id, fleet.ErrNotFound)
+	}
+	events, _, err := s.deviceEventsTx(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.syncDeviceTx(ctx, tx, id, events, true); err != nil {
+		return err
 	}
 	return s.notify(ctx, tx, "d:"+id)
 }
@@ -113,6 +128,13 @@ func (s *Store) RevokeDevice(ctx context.Context, id string, at time.Time) error
 		if _, err := s.Device(ctx, id); err != nil {
 			return err
 		}
+	}
+	events, _, err := s.deviceEventsTx(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.syncDeviceTx(ctx, tx, id, events, true); err != nil {
+		return err
 	}
 	if err := s.notify(ctx, tx, "d:"+id); err != nil {
 		return err

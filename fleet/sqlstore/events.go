@@ -7,12 +7,30 @@ import (
 	"fmt"
 
 	"admit/fleet"
+	"admit/fleet/wire"
 )
 
+// CreateEvent creates the event with its two logs: its tickets' (on the
+// events row) and its venue scope, which holds the devices already named
+// for it (enrolled ahead of the event) from the start.
 func (s *Store) CreateEvent(ctx context.Context, e fleet.Event) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO events (id, name, starts_at, ends_at, created_at) VALUES (?, ?, ?, ?, ?)`),
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("create event: %w", err)
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO events (id, name, starts_at, ends_at, created_at) VALUES (?, ?, ?, ?, ?)`),
 		e.ID, e.Name, ms(e.StartsAt), ms(e.EndsAt), ms(e.CreatedAt))
-	return s.wrapUnique(err, fmt.Sprintf("event %q", e.ID))
+	if err != nil {
+		return s.wrapUnique(err, fmt.Sprintf("event %q", e.ID))
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO log_scopes (scope, event_id) VALUES (?, ?)`), wire.VenueScope(e.ID), e.ID); err != nil {
+		return fmt.Errorf("event %q: venue scope: %w", e.ID, err)
+	}
+	if err := s.syncVenueTx(ctx, tx, e.ID); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 func scanEvent(sc interface{ Scan(...any) error }) (fleet.Event, error) {

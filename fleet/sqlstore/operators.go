@@ -58,10 +58,42 @@ func (s *Store) SetGrants(ctx context.Context, name string, grants []access.Gran
 	if err := s.operatorExistsTx(ctx, tx, name); err != nil {
 		return err
 	}
+	was, wasAll, err := s.staffEventsTx(ctx, tx, name)
+	if err != nil {
+		return err
+	}
 	if err := s.putGrantsTx(ctx, tx, name, grants); err != nil {
 		return err
 	}
+	// Gate staff of an event sign in at its gates: the venue scopes of
+	// the events it was or is staff of follow.
+	now, nowAll, err := s.staffEventsTx(ctx, tx, name)
+	if err != nil {
+		return err
+	}
+	if err := s.syncVenuesTx(ctx, tx, append(was, now...), wasAll || nowAll); err != nil {
+		return err
+	}
 	return tx.Commit()
+}
+
+// staffEventsTx returns the events an operator holds the gate staff role
+// on; all when it holds it on every event.
+func (s *Store) staffEventsTx(ctx context.Context, tx *sql.Tx, name string) (events []string, all bool, err error) {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT event FROM operator_grants WHERE operator = ? AND role = ?`), name, string(access.GateStaff))
+	if err != nil {
+		return nil, false, fmt.Errorf("grants of %q: %w", name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ev string
+		if err := rows.Scan(&ev); err != nil {
+			return nil, false, fmt.Errorf("grants of %q: %w", name, err)
+		}
+		all = all || ev == access.AllEvents
+		events = append(events, ev)
+	}
+	return events, all, rows.Err()
 }
 
 func (s *Store) operatorExistsTx(ctx context.Context, tx *sql.Tx, name string) error {

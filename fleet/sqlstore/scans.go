@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	"admit/fleet"
+	"admit/fleet/audit"
 	"admit/fleet/wire"
 )
 
@@ -49,7 +51,7 @@ func prepareScans(device string, scans []wire.Scan, recv int64, local bool) []sc
 		p := &prep[i]
 		dir := direction(sc.Direction)
 		if local {
-			p.row = []any{device, sc.Seq, sc.Event, sc.TicketID, sc.Gate, ms(sc.At), sc.Outcome, sc.Reason, sc.Sentence, dir, recv}
+			p.row = []any{device, sc.Seq, sc.Event, sc.TicketID, sc.Gate, ms(sc.At), sc.Outcome, sc.Reason, sc.Sentence, dir, sc.Staff, recv}
 		}
 		switch {
 		case !sc.Annuls.IsZero():
@@ -87,6 +89,11 @@ func (s *Store) recordScansTx(ctx context.Context, tx *sql.Tx, r *scanReq, log *
 	var used, annulled [][]any
 	for i, sc := range scans {
 		p := &r.prep[i]
+		if inserted[sc.Seq] && sc.Staff != "" {
+			if err := s.auditStaffTx(ctx, tx, device, sc, r.at); err != nil {
+				return fmt.Errorf("record scans of %q: %w", device, err)
+			}
+		}
 		if !inserted[sc.Seq] || p.mark == nil {
 			continue // a duplicate, or nothing for the other gates to learn
 		}
@@ -114,6 +121,22 @@ func (s *Store) recordScansTx(ctx context.Context, tx *sql.Tx, r *scanReq, log *
 	return nil
 }
 
+// auditStaffTx records a staff action a gate reported with a scan (a
+// forced admission, an annulment) in the audit log, once: with the scan
+// that is new.
+func (s *Store) auditStaffTx(ctx context.Context, tx *sql.Tx, device string, sc wire.Scan, at time.Time) error {
+	route := "/staff/force-admit"
+	if !sc.Annuls.IsZero() {
+		route = "/staff/annul-last"
+	}
+	e := audit.Entry{At: at, ActorKind: audit.ActorStaff, Actor: sc.Staff, Method: "GATE", Route: route,
+		Target:  fmt.Sprintf("device=%s event=%s ticket=%s", device, sc.Event, sc.TicketID),
+		Summary: fmt.Sprintf("%s at %s, %s: %s", sc.Outcome, sc.Gate, sc.At.UTC().Format(time.RFC3339), sc.Sentence), Remote: "device:" + device, Status: http.StatusOK}.Clip()
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_log (at, actor_kind, actor, method, route, target, summary, remote, status)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), ms(e.At), e.ActorKind, e.Actor, e.Method, e.Route, e.Target, e.Summary, e.Remote, e.Status)
+	return err
+}
+
 // direction is a scan's direction as stored and fanned out: wire.DirIn
 // for "" (agents before protocol 3 and tools that leave it out).
 func direction(d string) string {
@@ -139,7 +162,7 @@ func (s *Store) EventScans(ctx context.Context, events []string, limit int) ([]f
 }
 
 func (s *Store) recentScans(ctx context.Context, where string, args []any, limit int) ([]fleet.ScanRecord, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT device_id, seq, event_id, ticket_id, gate, at, outcome, reason, sentence, received_at, direction
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT device_id, seq, event_id, ticket_id, gate, at, outcome, reason, sentence, received_at, direction, staff
 		FROM scans `+where+` ORDER BY received_at DESC, at DESC, seq DESC LIMIT ?`), append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("recent scans: %w", err)
@@ -149,7 +172,7 @@ func (s *Store) recentScans(ctx context.Context, where string, args []any, limit
 	for rows.Next() {
 		var r fleet.ScanRecord
 		var at, received int64
-		if err := rows.Scan(&r.Device, &r.Seq, &r.Event, &r.TicketID, &r.Gate, &at, &r.Outcome, &r.Reason, &r.Sentence, &received, &r.Direction); err != nil {
+		if err := rows.Scan(&r.Device, &r.Seq, &r.Event, &r.TicketID, &r.Gate, &at, &r.Outcome, &r.Reason, &r.Sentence, &received, &r.Direction, &r.Staff); err != nil {
 			return nil, fmt.Errorf("recent scans: %w", err)
 		}
 		r.At, r.ReceivedAt = fromMS(at), fromMS(received)
@@ -162,7 +185,7 @@ func (s *Store) recentScans(ctx context.Context, where string, args []any, limit
 // returns the seqs it inserted.
 func (s *Store) insertScans(ctx context.Context, tx *sql.Tx, device string, scans []wire.Scan, prep []scanPrep, recv int64, careful bool) (map[int64]bool, error) {
 	inserted := make(map[int64]bool, len(scans))
-	const cols = `INSERT INTO scans (device_id, seq, event_id, ticket_id, gate, at, outcome, reason, sentence, direction, received_at)`
+	const cols = `INSERT INTO scans (device_id, seq, event_id, ticket_id, gate, at, outcome, reason, sentence, direction, staff, received_at)`
 	if s.d.Local {
 		// In-process: the seqs already stored (none, normally) from the
 		// primary key, then the others in one bulk insert.
@@ -195,7 +218,7 @@ func (s *Store) insertScans(ctx context.Context, tx *sql.Tx, device string, scan
 			inserted[sc.Seq] = true
 			add = append(add, prep[i].row)
 		}
-		if err := s.insertMany(ctx, tx, cols+` VALUES `, 11, add, ` ON CONFLICT (device_id, seq) DO NOTHING`); err != nil {
+		if err := s.insertMany(ctx, tx, cols+` VALUES `, 12, add, ` ON CONFLICT (device_id, seq) DO NOTHING`); err != nil {
 			return nil, err
 		}
 		return inserted, nil
@@ -204,20 +227,20 @@ func (s *Store) insertScans(ctx context.Context, tx *sql.Tx, device string, scan
 	n := len(scans)
 	seq, at := make([]int64, n), make([]int64, n)
 	ev, tk, gate, out, reason, sentence := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	dir := make([]string, n)
+	dir, staff := make([]string, n), make([]string, n)
 	for i, sc := range scans {
 		seq[i], at[i], ev[i], tk[i], gate[i], out[i], reason[i], sentence[i] = sc.Seq, ms(sc.At), sc.Event, sc.TicketID, sc.Gate, sc.Outcome, sc.Reason, sc.Sentence
-		dir[i] = direction(sc.Direction)
+		dir[i], staff[i] = direction(sc.Direction), sc.Staff
 	}
 	// Fast path: an anti-join skips what is stored (see recordGroup).
-	q := cols + ` SELECT $1::text, u.*, $11 FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[])
-		AS u(seq, event_id, ticket_id, gate, at, outcome, reason, sentence, direction)
+	q := cols + ` SELECT $1::text, u.*, $12 FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+		AS u(seq, event_id, ticket_id, gate, at, outcome, reason, sentence, direction, staff)
 		WHERE NOT EXISTS (SELECT 1 FROM scans x WHERE x.device_id = $1::text AND x.seq = u.seq) RETURNING seq`
 	if careful {
-		q = cols + ` SELECT $1, * , $11 FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[])
+		q = cols + ` SELECT $1, * , $12 FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
 		ON CONFLICT (device_id, seq) DO NOTHING RETURNING seq`
 	}
-	rows, err := tx.QueryContext(ctx, q, device, seq, ev, tk, gate, at, out, reason, sentence, dir, recv)
+	rows, err := tx.QueryContext(ctx, q, device, seq, ev, tk, gate, at, out, reason, sentence, dir, staff, recv)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,9 @@ import (
 )
 
 func (s *Store) Snapshot(ctx context.Context, event, after string, limit int) (fleet.SnapshotPage, error) {
+	if wire.IsVenueScope(event) {
+		return s.venueSnapshot(ctx, event, after, limit)
+	}
 	var page fleet.SnapshotPage
 	if after == "" {
 		rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, public, private, COALESCE(retired_at, 0) FROM signing_keys WHERE event_id = ? ORDER BY id`), event)

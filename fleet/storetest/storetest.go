@@ -53,6 +53,9 @@ func Run(t *testing.T, open func(t *testing.T) fleet.Store) {
 		{"Audit", testAudit},
 		{"KeysAtRest", testKeysAtRest},
 		{"ReplicaKey", testReplicaKey},
+		{"Venue", testVenue},
+		{"Staff", testStaff},
+		{"StaffScans", testStaffScans},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,13 +26,15 @@ import (
 //	count uvarint, then per change:
 //	  seq varint (minus the previous change's seq, From for the first)
 //	  kind str
-//	  bodies byte: bit 0 key, 1 ticket, 2 revoke, 3 used, 4 annul;
+//	  bodies byte: bit 0 key, 1 ticket, 2 revoke, 3 used, 4 annul,
+//	  5 venue (protocol 5, venue scopes only);
 //	  then each present body in that order:
 //	    key:    id str, public bytes, retired_at time
 //	    ticket: id str, type str, holder str, code_secret bytes
 //	    revoke: ticket_id str, reason str
 //	    used:   ticket_id str, device str, gate str, at time, direction str, annulled byte
 //	    annul:  ticket_id str, device str, gate str, at time, direction str, reason str
+//	    venue:  kind str, id str, data bytes, deleted byte
 //
 // Strings must be UTF-8, as in JSON. The decoder only parses; Decode then
 // validates the batch (bounds, order, checksum) exactly as it validates a
@@ -49,6 +51,10 @@ const frameBatch = 0x01
 //	  revoked byte, code_secret bytes
 //	used uvarint, then per mark: ticket_id str, device str, gate str,
 //	  at time, direction str, annulled byte
+//	venue (protocol 5, a venue scope's chunk only; absent, not empty, in
+//	  every other chunk, so a ticket log's chunk is the protocol-4
+//	  frame): uvarint, at least 1, then per row: kind str, id str,
+//	  data bytes, deleted byte
 const frameSnapshot = 0x02
 
 // MarshalSnapshot returns s as a binary frame (a WebSocket binary message).
@@ -82,6 +88,12 @@ func MarshalSnapshot(s *Snapshot) []byte {
 	for i := range s.Used {
 		out = appendFrameUsed(out, &s.Used[i])
 	}
+	if len(s.Venue) > 0 {
+		out = binary.AppendUvarint(out, uint64(len(s.Venue)))
+		for i := range s.Venue {
+			out = appendFrameVenue(out, &s.Venue[i])
+		}
+	}
 	return out
 }
 
@@ -111,7 +123,7 @@ func MarshalBatch(b *Batch) []byte {
 		prev = c.Seq
 		out = appendString(out, c.Kind)
 		var bodies byte
-		for bit, present := range [...]bool{c.Key != nil, c.Ticket != nil, c.Revoke != nil, c.Used != nil, c.Annul != nil} {
+		for bit, present := range [...]bool{c.Key != nil, c.Ticket != nil, c.Revoke != nil, c.Used != nil, c.Annul != nil, c.Venue != nil} {
 			if present {
 				bodies |= 1 << bit
 			}
@@ -142,6 +154,9 @@ func MarshalBatch(b *Batch) []byte {
 			out = appendFrameTime(out, a.At)
 			out = appendString(out, a.Direction)
 			out = appendString(out, a.Reason)
+		}
+		if v := c.Venue; v != nil {
+			out = appendFrameVenue(out, v)
 		}
 	}
 	return out
@@ -248,6 +263,8 @@ func (r *frameReader) kind() string {
 		return KindUsed
 	case KindAnnul:
 		return KindAnnul
+	case KindVenue:
+		return KindVenue
 	default:
 		return k
 	}
@@ -324,6 +341,7 @@ func decodeBatchFrame(data []byte) (*Batch, error) {
 	var revokes []Revoke
 	var used []Used
 	var annuls []Annul
+	var venue []VenueRow
 	prev := b.From
 	for i := range b.Changes {
 		c := &b.Changes[i]
@@ -331,7 +349,7 @@ func decodeBatchFrame(data []byte) (*Batch, error) {
 		prev = c.Seq
 		c.Kind = r.kind()
 		bodies := r.byte()
-		if r.bad || bodies >= 1<<5 {
+		if r.bad || bodies >= 1<<6 {
 			return nil, invalid("binary batch: change %d: bad header", i)
 		}
 		if bodies&1 != 0 {
@@ -368,6 +386,13 @@ func decodeBatchFrame(data []byte) (*Batch, error) {
 			}
 			annuls = append(annuls, Annul{TicketID: r.str(), Device: r.str(), Gate: r.str(), At: r.time(), Direction: r.direction(), Reason: r.str()})
 			c.Annul = &annuls[len(annuls)-1]
+		}
+		if bodies&32 != 0 {
+			if venue == nil {
+				venue = make([]VenueRow, 0, n-uint64(i))
+			}
+			venue = append(venue, r.venue())
+			c.Venue = &venue[len(venue)-1]
 		}
 		if r.bad {
 			return nil, invalid("binary batch: change %d truncated or bad", i)
@@ -428,6 +453,18 @@ func decodeSnapshotFrame(data []byte) (*Snapshot, error) {
 	}
 	if r.bad {
 		return nil, invalid("binary snapshot: truncated or bad used marks")
+	}
+	if r.off < len(r.s) { // a venue scope's rows (protocol 5)
+		if n, ok = r.count(MaxSnapshotRows, 4); !ok || n == 0 {
+			return nil, invalid("binary snapshot: bad venue row count")
+		}
+		s.Venue = make([]VenueRow, n)
+		for i := range s.Venue {
+			s.Venue[i] = r.venue()
+		}
+		if r.bad {
+			return nil, invalid("binary snapshot: truncated or bad venue rows")
+		}
 	}
 	if r.off != len(r.s) {
 		return nil, invalid("binary snapshot: %d trailing bytes", len(r.s)-r.off)

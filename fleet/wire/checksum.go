@@ -119,6 +119,8 @@ func (c *Change) AppendCanonical(b []byte) []byte {
 		b = c.Used.appendCanonical(append(b, 'u'))
 	case c.Annul != nil:
 		b = c.Annul.appendCanonical(append(b, 'a'))
+	case c.Venue != nil:
+		b = c.Venue.appendCanonical(append(b, 'v'))
 	}
 	return b
 }
@@ -175,6 +177,10 @@ func SnapshotChecksum(s *Snapshot) uint64 {
 		buf = s.Used[i].appendCanonical(buf[:0])
 		sum = crc64.Update(sum, crcTable, buf)
 	}
+	for i := range s.Venue { // none in a ticket log's chunk: its sum is as before
+		buf = s.Venue[i].appendCanonical(buf[:0])
+		sum = crc64.Update(sum, crcTable, buf)
+	}
 	return sum
 }
 
@@ -195,7 +201,7 @@ var handledFields = map[string][]string{
 	"Hello":            {"Protocol", "Device", "Firmware", "ConfigVersion", "Cursors", "Nonce", "Signature"},
 	"Cursor":           {"Seq", "Running", "Snapshot"},
 	"SnapshotProgress": {"Seq", "After"},
-	"Change":           {"Seq", "Kind", "Key", "Ticket", "Revoke", "Used", "Annul"},
+	"Change":           {"Seq", "Kind", "Key", "Ticket", "Revoke", "Used", "Annul", "Venue"},
 	"Key":              {"ID", "Public", "RetiredAt"},
 	"Ticket":           {"ID", "Type", "Holder", "CodeSecret"},
 	"Revoke":           {"TicketID", "Reason"},
@@ -203,9 +209,9 @@ var handledFields = map[string][]string{
 	"Annul":            {"TicketID", "Device", "Gate", "At", "Direction", "Reason"},
 	"Batch":            {"Event", "From", "To", "Changes", "Checksum", "Running"},
 	"SnapTicket":       {"ID", "Type", "Holder", "Revoked", "CodeSecret"},
-	"Snapshot":         {"Event", "Seq", "Running", "After", "Last", "Keys", "Tickets", "Used", "Done", "Checksum"},
+	"Snapshot":         {"Event", "Seq", "Running", "After", "Last", "Keys", "Tickets", "Used", "Venue", "Done", "Checksum"},
 	"Ack":              {"Event", "Cursor"},
-	"Scan":             {"Seq", "Event", "TicketID", "Gate", "At", "Outcome", "Reason", "Sentence", "Direction", "Annuls"},
+	"Scan":             {"Seq", "Event", "TicketID", "Gate", "At", "Outcome", "Reason", "Sentence", "Direction", "Annuls", "Staff"},
 	"Scans":            {"Scans"},
 	"ScanAck":          {"UpTo", "Signature"},
 	"Config":           {"Version", "Body", "Signature"},
@@ -219,6 +225,10 @@ var handledFields = map[string][]string{
 	// its fleet's frames against.
 	"Session": {"Device", "Nonce"},
 	"Trust":   {"ReplicaKey", "Session"},
+	// venue.go (protocol 5).
+	"VenueRow":    {"Kind", "ID", "Data", "Deleted"},
+	"VenueDevice": {"Name", "Gate", "PublicKey", "Revoked"},
+	"VenueStaff":  {"Name", "PINHash", "Badge"},
 	// decide.go (online decisions, owned by the agent side).
 	"DecideRequest":  {"Device", "Gate", "Event", "TicketID", "Direction", "Policy", "At"},
 	"DecideResponse": {"Admit", "Reason", "Sentence"},

@@ -129,7 +129,12 @@ func isObject(body json.RawMessage) bool {
 	return len(body) > 0 && json.Unmarshal(body, &v) == nil && v != nil
 }
 
-func okID(s string) bool   { return s != "" && len(s) <= MaxIDLen }
+func okID(s string) bool { return s != "" && len(s) <= MaxIDLen }
+
+// maxSnapshotKey bounds a snapshot position: a ticket id, or a venue row's
+// key (kind, "/", id).
+const maxSnapshotKey = MaxVenueKindLen + 1 + MaxIDLen
+
 func okText(s string) bool { return len(s) <= MaxTextLen }
 
 func (h *Hello) validate() error {
@@ -155,7 +160,14 @@ func (h *Hello) validate() error {
 		if !okID(ev) || c.Seq < 0 {
 			return invalid("hello: bad cursor %.32q=%d", ev, c.Seq)
 		}
-		if p := c.Snapshot; p != nil && (p.Seq < 0 || len(p.After) > MaxIDLen) {
+		if IsVenueScope(ev) {
+			// A venue scope is protocol 5's: its data travels signed, and a
+			// protocol-4 agent's frames stay as they were.
+			if _, ok := VenueEvent(ev); !ok || h.Protocol < 5 {
+				return invalid("hello: venue scope cursor %.32q (protocol %d; venue scopes are protocol 5's and name an event)", ev, h.Protocol)
+			}
+		}
+		if p := c.Snapshot; p != nil && (p.Seq < 0 || len(p.After) > maxSnapshotKey) {
 			return invalid("hello: bad snapshot progress for %.32q", ev)
 		}
 	}
@@ -169,6 +181,10 @@ func (b *Batch) validate() error {
 	if !okID(b.Event) || b.From < 0 || b.To < b.From || len(b.Changes) > MaxChangesPerBatch {
 		return invalid("batch %.32q from %d to %d with %d changes", b.Event, b.From, b.To, len(b.Changes))
 	}
+	venue := IsVenueScope(b.Event)
+	if _, ok := VenueEvent(b.Event); venue && !ok {
+		return invalid("batch of venue scope %.32q names no event", b.Event)
+	}
 	prev := b.From
 	for i := range b.Changes {
 		c := &b.Changes[i]
@@ -178,6 +194,9 @@ func (b *Batch) validate() error {
 		prev = c.Seq
 		if err := c.validate(); err != nil {
 			return err
+		}
+		if (c.Kind == KindVenue) != venue {
+			return invalid("batch %q: change %d of kind %q in the wrong log (venue data goes in venue scopes only)", b.Event, c.Seq, c.Kind)
 		}
 	}
 	if sum := BatchChecksum(b); sum != b.Checksum {
@@ -196,7 +215,7 @@ func (u *Used) validate() bool {
 
 func (c *Change) validate() error {
 	bodies := 0
-	for _, present := range []bool{c.Key != nil, c.Ticket != nil, c.Revoke != nil, c.Used != nil, c.Annul != nil} {
+	for _, present := range []bool{c.Key != nil, c.Ticket != nil, c.Revoke != nil, c.Used != nil, c.Annul != nil, c.Venue != nil} {
 		if present {
 			bodies++
 		}
@@ -226,6 +245,10 @@ func (c *Change) validate() error {
 		if !okID(a.TicketID) || !okID(a.Device) || !okText(a.Gate) || !okDirection(a.Direction) || !okText(a.Reason) {
 			return invalid("change %d: bad annulment", c.Seq)
 		}
+	case c.Kind == KindVenue && c.Venue != nil:
+		if err := c.Venue.validate(); err != nil {
+			return fmt.Errorf("change %d: %w", c.Seq, err)
+		}
 	default:
 		return invalid("change %d: kind %.16q does not match its body", c.Seq, c.Kind)
 	}
@@ -236,9 +259,27 @@ func (s *Snapshot) validate() error {
 	if s == nil {
 		return invalid("snapshot without body")
 	}
-	if !okID(s.Event) || s.Seq < 0 || len(s.After) > MaxIDLen || len(s.Last) > MaxIDLen ||
-		len(s.Tickets) > MaxSnapshotRows || len(s.Used) > MaxSnapshotRows || len(s.Keys) > MaxCursors {
+	if !okID(s.Event) || s.Seq < 0 || len(s.After) > maxSnapshotKey || len(s.Last) > maxSnapshotKey ||
+		len(s.Tickets) > MaxSnapshotRows || len(s.Used) > MaxSnapshotRows || len(s.Keys) > MaxCursors || len(s.Venue) > MaxSnapshotRows {
 		return invalid("snapshot of %.32q: bad header or too many rows", s.Event)
+	}
+	if IsVenueScope(s.Event) {
+		if _, ok := VenueEvent(s.Event); !ok {
+			return invalid("snapshot of venue scope %.32q names no event", s.Event)
+		}
+		if s.Last != "" && s.Last < s.After {
+			return invalid("snapshot of %q: last before after", s.Event)
+		}
+		if err := s.validateVenueSnapshot(); err != nil {
+			return err
+		}
+		if sum := SnapshotChecksum(s); sum != s.Checksum {
+			return invalid("snapshot of %q after %q: checksum %x, computed %x", s.Event, s.After, s.Checksum, sum)
+		}
+		return nil
+	}
+	if len(s.Venue) > 0 || len(s.After) > MaxIDLen || len(s.Last) > MaxIDLen {
+		return invalid("snapshot of %.32q: venue rows or a long position in a ticket log", s.Event)
 	}
 	if s.After != "" && len(s.Keys) > 0 {
 		return invalid("snapshot of %q: keys in a later chunk", s.Event)
@@ -291,6 +332,9 @@ func (s *Scans) validate() error {
 		}
 		if !okDirection(sc.Direction) {
 			return invalid("scan %d: direction %.8q", sc.Seq, sc.Direction)
+		}
+		if len(sc.Staff) > MaxIDLen {
+			return invalid("scan %d: staff name too long", sc.Seq)
 		}
 		if !sc.Annuls.IsZero() && (sc.TicketID == "" || sc.Outcome != Refused) {
 			return invalid("scan %d: an annulment needs a ticket and is not an admission", sc.Seq)

@@ -66,6 +66,15 @@ import (
 //     connection from the hello. EnrollResponse and the enrollment QR
 //     (EnrollURI) carry the replica key; online-decision answers are
 //     signed too (DecideResponseSignatureHeader).
+//     Venue scopes: a second change log per event for venue data, device
+//     keys and gate staff (venue.go: VenuePrefix, KindVenue, VenueRow,
+//     Change.Venue — batch body bit 5 — and Snapshot.Venue, a trailing
+//     section of a venue scope's chunk), which an agent receives only when
+//     its hello names the scope's cursor; a protocol-4 hello may not, so a
+//     protocol-4 agent's frames are byte for byte as before. Venue batches
+//     and chunks are signed like every other (the venue body and section
+//     are inside the signed frame). Scan.Staff names the gate staff member
+//     behind a staff action.
 const ProtocolVersion = 5
 
 // MinProtocolVersion is the oldest protocol a fleet node still serves.
@@ -203,6 +212,9 @@ type Change struct {
 	Revoke *Revoke `json:"revoke,omitempty"`
 	Used   *Used   `json:"used,omitempty"`
 	Annul  *Annul  `json:"annul,omitempty"`
+	// Venue is the row a change of kind KindVenue sets or deletes (venue
+	// scopes only, protocol 5).
+	Venue *VenueRow `json:"venue,omitempty"`
 }
 
 // Key is an event's public signing key.
@@ -301,16 +313,20 @@ type SnapTicket struct {
 // starts a new replica generation; applying the Done chunk replaces the old
 // one. Running is the running checksum at Seq.
 type Snapshot struct {
-	Event    string       `json:"event"`
-	Seq      int64        `json:"seq"`
-	Running  uint64       `json:"running"`
-	After    string       `json:"after"`
-	Last     string       `json:"last"`
-	Keys     []Key        `json:"keys,omitempty"`
-	Tickets  []SnapTicket `json:"tickets"`
-	Used     []Used       `json:"used,omitempty"`
-	Done     bool         `json:"done"`
-	Checksum uint64       `json:"checksum"` // SnapshotChecksum of the chunk
+	Event   string       `json:"event"`
+	Seq     int64        `json:"seq"`
+	Running uint64       `json:"running"`
+	After   string       `json:"after"`
+	Last    string       `json:"last"`
+	Keys    []Key        `json:"keys,omitempty"`
+	Tickets []SnapTicket `json:"tickets"`
+	Used    []Used       `json:"used,omitempty"`
+	// Venue holds, in a venue scope's chunk (protocol 5), the rows with
+	// After < Key() <= Last; such a chunk has no keys, tickets or used
+	// marks.
+	Venue    []VenueRow `json:"venue,omitempty"`
+	Done     bool       `json:"done"`
+	Checksum uint64     `json:"checksum"` // SnapshotChecksum of the chunk
 }
 
 // Ack confirms that the agent applied an event's changes up to Cursor.
@@ -343,6 +359,11 @@ type Scan struct {
 	// this device's passage of TicketID at that time; the fleet logs it as
 	// a change of kind annul.
 	Annuls time.Time `json:"annuls,omitzero"`
+	// Staff (protocol 5) names the gate staff member (an operator of the
+	// fleet, signed in at the gate) on whose authority a staff action —
+	// a forced admission, an annulment — was taken; empty for the gate's
+	// own decisions.
+	Staff string `json:"staff,omitempty"`
 }
 
 // Scans carries journaled scans upstream.

@@ -18,6 +18,7 @@ import (
 	"image/color"
 	"image/draw"
 	"log/slog"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"path/filepath"
@@ -75,8 +76,10 @@ type Gate struct {
 	// driver talks to it frame by frame as it would to the chip.
 	NFC *pn532sim.Chip
 	// StatusURL is the gate's local status page (status, metrics, staff
-	// actions); gates also gossip used marks to each other there.
+	// sign-in and actions), on loopback.
 	StatusURL string
+	// PeerURL is where the other gates push their signed passages.
+	PeerURL string
 }
 
 // Venue is a running fleet with its gates.
@@ -87,6 +90,8 @@ type Venue struct {
 	Tickets []fleet.Ticket
 	// Login is the demo's operator (an admin), to sign in to the console.
 	Login Login
+	// Staff is the demo's gate staff member, to sign in at the gates.
+	Staff StaffLogin
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -125,34 +130,74 @@ func Start(ctx context.Context, cfg Config) (*Venue, error) {
 		v.Close(ctx)
 		return nil, err
 	}
-	// Every gate's local endpoint is bound first, so each gate can be
-	// told its peers' addresses: they gossip used marks over the LAN.
-	lns := make([]net.Listener, cfg.Gates)
-	for i := range lns {
-		if lns[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			for _, ln := range lns[:i] {
+	// Every gate's endpoints are bound first, so each gate can be told its
+	// peers' addresses: they gossip signed passages over the LAN (here
+	// loopback), on a listener apart from the staff and status one.
+	lns := make([]net.Listener, 2*cfg.Gates) // status, peer; status, peer; …
+	closeFrom := func(i int) {
+		for _, ln := range lns[i:] {
+			if ln != nil {
 				ln.Close()
 			}
+		}
+	}
+	for i := range lns {
+		if lns[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			closeFrom(0)
 			v.Close(ctx)
-			return nil, fmt.Errorf("gate %d status listener: %w", i, err)
+			return nil, fmt.Errorf("gate %d listener: %w", i/2, err)
 		}
 	}
 	for i := range cfg.Gates {
 		var peers []string
-		for j, ln := range lns {
+		for j := range cfg.Gates {
 			if j != i {
-				peers = append(peers, "ws://"+ln.Addr().String()+"/peer")
+				peers = append(peers, "ws://"+lns[2*j+1].Addr().String()+"/peer")
 			}
 		}
-		if err := v.startGate(runCtx, i, lns[i], peers); err != nil {
-			for _, ln := range lns[i:] {
-				ln.Close()
-			}
+		if err := v.startGate(runCtx, i, lns[2*i], lns[2*i+1], peers); err != nil {
+			closeFrom(2 * i)
 			v.Close(ctx)
 			return nil, err
 		}
 	}
 	return v, nil
+}
+
+// StaffLogin is a gate staff member's sign-in at the gates: a name and a
+// PIN (POST /staff/sign-in on a gate's status listener).
+type StaffLogin struct {
+	Name, PIN string
+}
+
+// DemoStaff is the demo's gate staff member.
+const DemoStaff = "staff"
+
+// demoStaff makes the demo's gate staff member (the gate staff role on the
+// event) with a fresh PIN, which the gates receive hashed in the event's
+// venue scope.
+func (v *Venue) demoStaff(ctx context.Context) error {
+	ops := v.Fleet.Operators
+	grant := []access.Grant{{Role: access.GateStaff, Event: v.cfg.Event}}
+	if _, err := ops.Store.Operator(ctx, DemoStaff); errors.Is(err, operator.ErrNotFound) {
+		if _, _, err := ops.CreateOperator(ctx, DemoStaff, grant, "demo"); err != nil {
+			return fmt.Errorf("demo staff: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("demo staff: %w", err)
+	} else if _, err := ops.SetGrants(ctx, DemoStaff, grant); err != nil {
+		return fmt.Errorf("demo staff: %w", err)
+	}
+	n, err := crand.Int(crand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return err
+	}
+	pin := fmt.Sprintf("%06d", n.Int64())
+	if _, err := v.Fleet.Service.SetStaffCredential(ctx, v.cfg.Event, DemoStaff, fleet.StaffRequest{PIN: pin}, "demo"); err != nil {
+		return fmt.Errorf("demo staff: %w", err)
+	}
+	v.Staff = StaffLogin{Name: DemoStaff, PIN: pin}
+	return nil
 }
 
 // Login is an operator's sign-in: a name, a password and the TOTP seed
@@ -203,6 +248,9 @@ func (v *Venue) setup(ctx context.Context) error {
 	if err != nil && !errors.Is(err, fleet.ErrExists) {
 		return err
 	}
+	if err := v.demoStaff(ctx); err != nil {
+		return err
+	}
 	v.Tickets, err = svc.Store.Tickets(ctx, v.cfg.Event, v.cfg.Tickets)
 	if err != nil {
 		return err
@@ -220,11 +268,11 @@ func (v *Venue) setup(ctx context.Context) error {
 // GateName is the name of gate i: "Gate A", "Gate B", ...
 func GateName(i int) string { return "Gate " + string(rune('A'+i%26)) }
 
-func (v *Venue) startGate(ctx context.Context, i int, ln net.Listener, peers []string) error {
+func (v *Venue) startGate(ctx context.Context, i int, statusLn, peerLn net.Listener, peers []string) error {
 	name := GateName(i)
 	device := "turnstile-" + strings.ToLower(name[len(name)-1:])
 	g := &Gate{Name: name, Camera: decode.NewVirtualCamera(), RelayPin: &gpiotest.Pin{N: "GPIO17"},
-		StatusURL: "http://" + ln.Addr().String() + "/status"}
+		StatusURL: "http://" + statusLn.Addr().String() + "/status", PeerURL: "ws://" + peerLn.Addr().String() + "/peer"}
 	var err error
 	if g.Relay, err = halgpio.NewRelay(g.RelayPin, halgpio.RelayOpts{ActiveLow: true, Clock: v.cfg.Clock}); err != nil {
 		return err
@@ -264,7 +312,7 @@ func (v *Venue) startGate(ctx context.Context, i int, ln net.Listener, peers []s
 		FleetURL: v.Fleet.AgentURL(), Key: key, CAFingerprint: v.Fleet.CAFingerprint, ReplicaKey: v.Fleet.ReplicaKey,
 		Readers: []hal.CredentialReader{g.camera, reader},
 		Relay:   g.Relay, Indicator: g.Indicator,
-		StatusListener: ln, Peers: peers,
+		StatusListener: statusLn, PeerListener: peerLn, Peers: peers,
 		Log: v.cfg.Log.With("part", "gate"), Clock: v.cfg.Clock,
 	}
 	if v.cfg.OnDecision != nil {

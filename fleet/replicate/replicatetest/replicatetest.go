@@ -78,16 +78,18 @@ func passageOf(ticketID, device string, at time.Time) passage {
 	return passage{ticketID, device, at.UnixMilli()}
 }
 
-// rows are an event's replicated rows.
+// rows are an event's replicated rows (or a venue scope's: venue).
 type rows struct {
 	keys     map[string]wire.Key
 	tickets  map[string]wire.SnapTicket
 	used     map[passage]wire.Used
 	annulled map[passage]bool // an annulment may come before its passage
+	venue    map[string]wire.VenueRow
 }
 
 func newRows() *rows {
-	return &rows{keys: map[string]wire.Key{}, tickets: map[string]wire.SnapTicket{}, used: map[passage]wire.Used{}, annulled: map[passage]bool{}}
+	return &rows{keys: map[string]wire.Key{}, tickets: map[string]wire.SnapTicket{}, used: map[passage]wire.Used{}, annulled: map[passage]bool{},
+		venue: map[string]wire.VenueRow{}}
 }
 
 func (r *Replica) event(ev string) (*eventReplica, error) {
@@ -151,6 +153,20 @@ func (r *Replica) Keys(ev string) []wire.Key {
 		out = append(out, k)
 	}
 	slices.SortFunc(out, func(a, b wire.Key) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Venue returns the rows of a venue scope (wire.VenueScope) the replica
+// holds, by key.
+func (r *Replica) Venue(scope string) map[string]wire.VenueRow {
+	e := r.events[scope]
+	if e == nil {
+		return nil
+	}
+	out := make(map[string]wire.VenueRow, len(e.rows.venue))
+	for k, v := range e.rows.venue {
+		out[k] = v
+	}
 	return out
 }
 
@@ -231,6 +247,12 @@ func (rs *rows) apply(c wire.Change) error {
 		rs.used[passageOf(u.TicketID, u.Device, u.At)] = u
 	case wire.KindAnnul:
 		rs.annulled[passageOf(c.Annul.TicketID, c.Annul.Device, c.Annul.At)] = true
+	case wire.KindVenue:
+		if c.Venue.Deleted {
+			delete(rs.venue, c.Venue.Key())
+		} else {
+			rs.venue[c.Venue.Key()] = *c.Venue
+		}
 	default:
 		return fmt.Errorf("change %d of unknown kind %q", c.Seq, c.Kind)
 	}
@@ -273,6 +295,14 @@ func (r *Replica) applySnapshot(s *wire.Snapshot) error {
 		if u.TicketID <= s.After || u.TicketID > s.Last {
 			return fmt.Errorf("replicatetest: snapshot chunk %s after %q up to %q: a used mark of ticket %q", s.Event, s.After, s.Last, u.TicketID)
 		}
+	}
+	prev = s.After
+	for _, v := range s.Venue {
+		if k := v.Key(); k <= prev || k > s.Last {
+			return fmt.Errorf("replicatetest: snapshot chunk %s after %q up to %q: venue row %q out of order", s.Event, s.After, s.Last, k)
+		}
+		prev = v.Key()
+		next.venue[v.Key()] = v
 	}
 	for _, k := range s.Keys {
 		next.keys[k.ID] = k

@@ -1,0 +1,284 @@
+package peer
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"admit/clock"
+	"admit/internal/wsping"
+)
+
+// Handler accepts peers' connections and stores the marks they push, once
+// they proved who they are and each mark checks out.
+func (g *Gossip) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.inMu.Lock()
+		switch {
+		case g.inClosed:
+			g.inMu.Unlock()
+			http.Error(w, "peer: gate stopping", http.StatusServiceUnavailable)
+			return
+		case len(g.ins) >= g.opts.MaxInbound:
+			g.inMu.Unlock()
+			g.linkRefused(RefusedTooMany)
+			http.Error(w, "peer: too many peer links", http.StatusServiceUnavailable)
+			return
+		}
+		g.inWG.Add(1)
+		g.inMu.Unlock()
+		defer g.inWG.Done()
+		ws, err := g.upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		// The link's waits (its rate, room for held marks) end when it is
+		// closed, replaced by a newer link of its device, or the gate
+		// stops accepting.
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		g.inMu.Lock()
+		if g.inClosed {
+			g.inMu.Unlock()
+			return
+		}
+		g.ins[ws] = &inLink{cancel: cancel}
+		g.inMu.Unlock()
+		defer func() {
+			g.inMu.Lock()
+			delete(g.ins, ws)
+			g.inMu.Unlock()
+		}()
+		if err := g.receive(ctx, ws); err != nil && !websocket.IsCloseError(err, websocket.CloseGoingAway, websocket.CloseNormalClosure) {
+			var ref *linkRefusal
+			if errors.As(err, &ref) {
+				level := slog.LevelWarn
+				if ref.reason == RefusedNoVenueData {
+					level = slog.LevelInfo // a gate that just started: it passes
+				}
+				g.opts.Log.Log(r.Context(), level, "peer: link refused", "remote", r.RemoteAddr, "reason", ref.reason, "err", err)
+				return
+			}
+			g.opts.Log.Debug("peer: inbound closed", "remote", r.RemoteAddr, "err", err)
+		}
+	})
+}
+
+// linkRefusal is why a link was refused after the upgrade.
+type linkRefusal struct {
+	reason string
+	err    error
+}
+
+func (e *linkRefusal) Error() string { return e.err.Error() }
+
+func (g *Gossip) linkRefused(reason string) {
+	if g.opts.OnLinkRefused != nil {
+		g.opts.OnLinkRefused(reason)
+	}
+}
+
+// refuse tells the peer why its link is refused, counts it and returns the
+// reason as an error.
+func (g *Gossip) refuse(ws *websocket.Conn, reason string, err error) error {
+	g.linkRefused(reason)
+	ws.SetWriteDeadline(clock.Deadline(g.opts.Timeout))
+	_ = ws.WriteJSON(&Message{Type: "error", Version: Version, Error: reason + ": " + err.Error()})
+	return &linkRefusal{reason, err}
+}
+
+// checkDevice says whether the venue scope of the gate's event names id
+// with a key, and the reason to refuse it if not.
+func (g *Gossip) checkDevice(event, id string) (ed25519.PublicKey, string) {
+	d, ok := g.opts.Store.VenueDevice(event, id)
+	switch {
+	case !ok:
+		return nil, RefusedUnknownDevice
+	case d.Revoked || len(d.PublicKey) != ed25519.PublicKeySize:
+		return nil, RefusedRevoked
+	}
+	return d.PublicKey, ""
+}
+
+// receive runs one inbound link: challenge, hello, then marks.
+func (g *Gossip) receive(ctx context.Context, ws *websocket.Conn) error {
+	ws.SetReadLimit(MaxHelloBytes)
+	nonce := make([]byte, 32)
+	if _, err := rand.Read(nonce); err != nil {
+		return err
+	}
+	ws.SetWriteDeadline(clock.Deadline(g.opts.Timeout))
+	if err := ws.WriteJSON(&Message{Type: "challenge", Version: Version, Device: g.opts.Device, Event: g.opts.Event, Nonce: nonce}); err != nil {
+		return fmt.Errorf("peer: challenge: %w", err)
+	}
+	ws.SetReadDeadline(clock.Deadline(10 * g.opts.Timeout))
+	var hello Message
+	if err := ws.ReadJSON(&hello); err != nil {
+		return g.refuse(ws, RefusedBadHello, fmt.Errorf("hello: %w", err))
+	}
+	switch {
+	case hello.Type != "hello":
+		return g.refuse(ws, RefusedBadHello, fmt.Errorf("first frame %.16q, not a hello", hello.Type))
+	case hello.Version != Version:
+		return g.refuse(ws, RefusedOldProtocol, fmt.Errorf("%.64q speaks gossip protocol %d (unsigned, if 1), this gate %d: upgrade every gate of the venue together", hello.Device, hello.Version, Version))
+	case hello.Device == "" || len(hello.Device) > maxField:
+		return g.refuse(ws, RefusedBadHello, errors.New("hello names no device"))
+	case !g.opts.Store.VenueSynced(g.opts.Event):
+		return g.refuse(ws, RefusedNoVenueData, fmt.Errorf("this gate has not received the venue data of %q from the fleet yet: it cannot check %q", g.opts.Event, hello.Device))
+	}
+	pub, why := g.checkDevice(g.opts.Event, hello.Device)
+	if why != "" {
+		return g.refuse(ws, why, fmt.Errorf("%.64q is not a device of %q with a key", hello.Device, g.opts.Event))
+	}
+	if !ed25519.Verify(pub, HelloSigningBytes(nonce, g.opts.Device, hello.Device), hello.Signature) {
+		return g.refuse(ws, RefusedBadSignature, fmt.Errorf("hello of %.64q not signed by its key", hello.Device))
+	}
+	ws.SetReadLimit(MaxFrameBytes)
+	ws.SetWriteDeadline(clock.Deadline(g.opts.Timeout))
+	if err := ws.WriteJSON(&Message{Type: "ready", Version: Version}); err != nil {
+		return fmt.Errorf("peer: ready: %w", err)
+	}
+	// Verified: from here the read deadline is the peer's silence,
+	// PongWait, which its pings and frames move (and our own waits for
+	// rate and room, below, do not count against it).
+	keep := wsping.Start(ctx, ws, g.opts.PingEvery, g.opts.PongWait)
+	defer keep.Stop()
+	g.inMu.Lock()
+	for other, in := range g.ins {
+		if in.device == hello.Device {
+			other.Close() // the device's newest link wins
+			in.cancel()
+		}
+	}
+	g.ins[ws].device = hello.Device
+	g.inMu.Unlock()
+	l := &link{g: g, device: hello.Device, bucket: bucket{rate: g.opts.Rate, burst: g.opts.Burst}, logged: map[string]bool{}}
+	for {
+		var m Message
+		if err := ws.ReadJSON(&m); err != nil {
+			return err
+		}
+		keep.Alive()
+		if m.Type != "marks" || len(m.Marks) > MaxMarksPerFrame {
+			return fmt.Errorf("peer: %s sent %q with %d marks", hello.Device, m.Type, len(m.Marks))
+		}
+		if err := l.take(ctx, m.Marks); err != nil {
+			return err
+		}
+		keep.Alive() // the time take waited was this gate's, not the peer's silence
+	}
+}
+
+// link is one verified inbound link.
+type link struct {
+	g      *Gossip
+	device string
+	bucket bucket
+	logged map[string]bool // refusal reasons already logged on this link
+}
+
+// take checks a frame's marks and adds those that pass, after waiting for
+// the link's rate and for room under the cap on held marks.
+func (l *link) take(ctx context.Context, marks []Mark) error {
+	g := l.g
+	if err := l.bucket.wait(ctx, g.opts.Clock, float64(len(marks))); err != nil {
+		return err
+	}
+	ok := marks[:0]
+	now := g.opts.Clock.Now()
+	for _, m := range marks {
+		if why := l.check(&m, now); why != "" {
+			if g.opts.OnRefused != nil {
+				g.opts.OnRefused(why)
+			}
+			if !l.logged[why] {
+				l.logged[why] = true
+				g.opts.Log.Warn("peer: mark refused", "peer", l.device, "reason", why, "ticket", m.TicketID, "device", m.Device, "at", m.At)
+			}
+			continue
+		}
+		ok = append(ok, m)
+	}
+	if len(ok) == 0 {
+		return nil
+	}
+	if err := g.opts.Store.WaitPeerRoom(ctx, len(ok), g.opts.MaxHeld); err != nil {
+		return err
+	}
+	for _, m := range ok {
+		mk := m.db()
+		if err := g.opts.Store.AddPeerMark(mk); err != nil {
+			return err
+		}
+		g.received.Add(1)
+		if g.opts.OnMark != nil {
+			g.opts.OnMark(mk)
+		}
+	}
+	return nil
+}
+
+// check returns why m must be refused ("" if it may count): it must be
+// well formed, of this gate's event, a passage of the link's own device,
+// signed by that device's key as the venue scope has it, and not dated
+// beyond MaxFutureSkew from now.
+func (l *link) check(m *Mark, now time.Time) string {
+	g := l.g
+	switch {
+	case m.validate() != nil:
+		return RefusedBadMark
+	case m.Event != g.opts.Event:
+		return RefusedOtherEvent
+	case m.Device != l.device:
+		return RefusedNotSender
+	case len(m.Signature) == 0:
+		return RefusedUnsigned
+	case m.At.After(now.Add(MaxFutureSkew)):
+		return RefusedFuture
+	}
+	pub, why := g.checkDevice(m.Event, m.Device)
+	if why != "" {
+		return why // revoked while the link was up
+	}
+	if !ed25519.Verify(pub, MarkSigningBytes(m), m.Signature) {
+		return RefusedBadSignature
+	}
+	return ""
+}
+
+// bucket is a token bucket that waits for its tokens.
+type bucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+// wait takes n tokens, waiting on clk for them when the bucket is short.
+func (b *bucket) wait(ctx context.Context, clk clock.Clock, n float64) error {
+	for {
+		now := clk.Now()
+		if b.last.IsZero() {
+			b.tokens = b.burst
+		} else {
+			b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+		}
+		b.last = now
+		if b.tokens >= n {
+			b.tokens -= n
+			return nil
+		}
+		wait := time.Duration((n - b.tokens) / b.rate * float64(time.Second))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-clk.After(max(wait, time.Millisecond)):
+		}
+	}
+}
