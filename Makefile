@@ -2,6 +2,10 @@
 GO      ?= go
 BIN     := bin
 CORPUS  ?= ../shared/corpus
+# VERSION is what every binary prints with -version and the agent reports to
+# the fleet as its firmware.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X admit/internal/version.Version=$(VERSION)
 GATESET ?= var/gateset
 
 .DEFAULT_GOAL := help
@@ -14,7 +18,7 @@ deps: ## install missing system packages (libopencv-dev, pkg-config) with apt-ge
 	@build/install-deps.sh
 
 build: deps ## build admit-fleet, admit-agent, admitctl, admit-demo and admit-loadgen into bin/
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 run: build ## run the fleet and a simulated venue of three gates (demo data in var/demo); prints the console URL
 	$(BIN)/admit-demo -addr 127.0.0.1:8080 -data var/demo -gates 3

@@ -31,6 +31,7 @@ import (
 	"admit/decode"
 	halgpio "admit/hal/gpio"
 	"admit/hal/hwcheck"
+	"admit/internal/version"
 	"admit/ticket/entry"
 )
 
@@ -44,6 +45,10 @@ func main() {
 	if err := m.ParseFlags(os.Args[1:], os.Stderr); err != nil {
 		os.Exit(2)
 	}
+	if m.ShowVersion {
+		version.Print(os.Stdout, "admit-agent")
+		return
+	}
 	if err := m.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "admit-agent:", err)
 		os.Exit(1)
@@ -52,6 +57,7 @@ func main() {
 
 // Main is the program, separate from main() so tests can run it.
 type Main struct {
+	ShowVersion         bool // -version: print the build's version and exit
 	Device, Gate, Event string
 	DataDir             string
 	Fleet               string
@@ -107,6 +113,7 @@ func parseFormats(v string) ([]decode.Format, error) {
 func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("admit-agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.BoolVar(&m.ShowVersion, "version", false, "print the version and exit")
 	fs.StringVar(&m.Device, "device", "", "device id (required unless the gate enrolls with -enroll or enrolled before)")
 	fs.StringVar(&m.Gate, "gate", "", "gate name shown to staff (default: device id)")
 	fs.StringVar(&m.Event, "event", "", "event this gate admits to (required)")
@@ -138,6 +145,9 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&m.Board, "board", "", "board file mapping NFC readers, scanners, relay, LEDs, buzzer and sensors to buses and pins (see build/boards/); overrides -relay and -led-*")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if m.ShowVersion {
+		return nil
 	}
 	fs.Visit(func(f *flag.Flag) { m.fleetSet = m.fleetSet || f.Name == "fleet" })
 	var err error
@@ -258,6 +268,7 @@ func (m *Main) Run(ctx context.Context) error {
 // the gate until ctx ends.
 func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
 	cfg.Device, cfg.Gate, cfg.Event, cfg.DataDir, cfg.FleetURL = m.Device, m.Gate, m.Event, m.DataDir, m.Fleet
+	cfg.Firmware = version.String()
 	cfg.Insecure = m.Insecure
 	if m.id != nil {
 		cfg.Key, cfg.CAFingerprint, cfg.ReplicaKey = m.id.Key, m.id.pin(), m.id.ReplicaKey

@@ -166,3 +166,15 @@ func TestPlainFleetNeedsInsecure(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+// TestVersionFlag: -version needs no other flag (no event, no enrolled
+// identity) and asks main to print the version instead of running a gate.
+func TestVersionFlag(t *testing.T) {
+	var m Main
+	if err := m.ParseFlags([]string{"-version", "-data", t.TempDir()}, io.Discard); err != nil {
+		t.Fatalf("-version alone: %v", err)
+	}
+	if !m.ShowVersion {
+		t.Fatal("-version not recorded")
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"admit/internal/version"
 	"admit/sim/venue"
 )
 
@@ -46,8 +47,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tickets := fs.Int("tickets", 2000, "tickets issued for the demo event")
 	pace := fs.Duration("pace", 1500*time.Millisecond, "one attendee per gate every")
 	verbose := fs.Bool("v", false, "log every decision")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *showVersion {
+		version.Print(stdout, "admit-demo")
+		return nil
 	}
 	level := slog.LevelWarn
 	if *verbose {

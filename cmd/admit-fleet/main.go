@@ -23,6 +23,7 @@ import (
 
 	"admit/fleet/kek"
 	"admit/fleet/node"
+	"admit/internal/version"
 )
 
 func main() {
@@ -41,6 +42,10 @@ func main() {
 	if err := m.ParseFlags(os.Args[1:], os.Stderr); err != nil {
 		os.Exit(2)
 	}
+	if m.ShowVersion {
+		version.Print(os.Stdout, "admit-fleet")
+		return
+	}
 	if err := m.Run(ctx, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "admit-fleet:", err)
 		os.Exit(1)
@@ -49,6 +54,7 @@ func main() {
 
 // Main is the program, separate from main() so tests can run it.
 type Main struct {
+	ShowVersion    bool // -version: print the build's version and exit
 	DataDir        string
 	Addr           string
 	Postgres       string
@@ -87,6 +93,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 		m.Hosts = append(m.Hosts, v)
 		return nil
 	})
+	fs.BoolVar(&m.ShowVersion, "version", false, "print the version and exit")
 	fs.StringVar(&m.PublicURL, "public-url", "", "the node's URL as operators and gates reach it (setup links, enrollment QRs); its host is accepted")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -52,6 +52,7 @@ import (
 	"admit/fleet/sqlite"
 	"admit/fleet/wire"
 	"admit/internal/sqlitedb"
+	"admit/internal/version"
 )
 
 func main() {
@@ -64,7 +65,12 @@ func main() {
 	replicaKey := flag.String("replica-key", "", "internal: the replica key (hex) the gates check batches against")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (the node side, or the gates with -child) to this file")
 	childProfile = flag.String("gates-cpuprofile", "", "write a CPU profile of the gates process to this file")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		version.Print(os.Stdout, "admit-loadgen")
+		return
+	}
 	ctx := context.Background()
 	var err error
 	if *cpuprofile != "" {

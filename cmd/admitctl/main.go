@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"admit/internal/version"
 	"admit/ticket/ticketcli"
 )
 
@@ -32,6 +33,7 @@ commands:
   user     add operators, list them, grant and ungrant roles, unlock, reset (admins)
   audit    the fleet's audit log, as a table or exported as CSV or JSON lines (admins)
   otp      the current TOTP code of a base32 secret (the demo's login)
+  version  print the version of admitctl
   ticket   issue, show or verify ticket codes offline (admitctl ticket -h)
   keys     generate, list and retire event signing keys offline (admitctl keys -h)
   nfc      program and read NTAG 424 DNA tickets through a PN532 (admitctl nfc)
@@ -54,6 +56,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return flag.ErrHelp
 	}
 	switch args[0] {
+	case "version", "-version", "--version":
+		version.Print(stdout, "admitctl")
+		return nil
 	case "issue":
 		return issue(ctx, args[1:], stdout, stderr)
 	case "scans":

@@ -42,6 +42,7 @@ import (
 	"admit/hal/nfc"
 	"admit/hal/pn532"
 	"admit/hal/pn532/pn532sim"
+	"admit/internal/version"
 	"admit/ticket"
 )
 
@@ -308,6 +309,7 @@ func (v *Venue) startGate(ctx context.Context, i int, statusLn, peerLn net.Liste
 	g.camera = camera.New("camera0", g.Camera, decode.Options{})
 	cfg := agent.Config{
 		Device: device, Gate: name, Event: v.cfg.Event,
+		Firmware: version.String(),
 		DataDir:  filepath.Join(v.cfg.DataDir, device),
 		FleetURL: v.Fleet.AgentURL(), Key: key, CAFingerprint: v.Fleet.CAFingerprint, ReplicaKey: v.Fleet.ReplicaKey,
 		Readers: []hal.CredentialReader{g.camera, reader},

@@ -21,6 +21,7 @@ import (
 
 	"admit/decode"
 	"admit/decode/eval"
+	"admit/internal/version"
 )
 
 func main() {
@@ -37,7 +38,12 @@ func main() {
 	generate := flag.String("generate", "", "write the gate-conditions set into this directory and exit")
 	per := flag.Int("per", 20, "with -generate: frames per family and condition")
 	seed := flag.Int64("seed", 1, "with -generate: the set's seed")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		version.Print(os.Stdout, "decode-eval")
+		return
+	}
 
 	if *generate != "" {
 		if err := eval.GenerateGateSet(*generate, eval.GateSetOptions{PerCondition: *per, Seed: *seed}); err != nil {
