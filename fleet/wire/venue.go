@@ -202,7 +202,9 @@ type VenueSettings struct {
 }
 
 // AdmitsOnSignature reports the policy, its default applied.
-func (s VenueSettings) AdmitsOnSignature() bool { return s.AdmitOnSignature == nil || *s.AdmitOnSignature }
+func (s VenueSettings) AdmitsOnSignature() bool {
+	return s.AdmitOnSignature == nil || *s.AdmitOnSignature
+}
 
 // Entry policies of badges and ticket types (ticket.ParsePolicy's
 // vocabulary; "" is the default).

@@ -374,8 +374,8 @@ type Scan struct {
 	// an admission on the replica's word; an admission on the credential
 	// alone says so (ReasonOnSignature, ReasonPartnerSignature,
 	// ReasonBadge).
-	Reason   string    `json:"reason,omitempty"`
-	Sentence string    `json:"sentence,omitempty"` // what the gate showed
+	Reason   string `json:"reason,omitempty"`
+	Sentence string `json:"sentence,omitempty"` // what the gate showed
 	// Direction is the way the holder went (or tried to): DirIn ("" means
 	// the same) or DirOut. An admitted exit is Outcome Admitted with
 	// Direction DirOut.
