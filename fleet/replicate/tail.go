@@ -16,8 +16,8 @@ import (
 // tail caches the recent changes of one event, read from the store once and
 // sent to every connection that is caught up.
 type tail struct {
-	mu        sync.Mutex // guards the fields below
-	base      int64      // seq before changes[0]
+	mu        sync.Mutex  // guards the fields below
+	base      int64       // seq before changes[0]
 	running   []uint64    // running checksum after each change
 	issued    []time.Time // latest ticket issue time up to each change (ChangePage.Issued)
 	changes   []wire.Change

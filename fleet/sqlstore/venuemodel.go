@@ -263,7 +263,9 @@ func (s *Store) venueTicketTypes(ctx context.Context, tx *sql.Tx, event string) 
 		return nil, err
 	}
 	return venueRows(wire.VenueKindTicketType, ts, func(t fleet.TicketType) string { return t.ID },
-		func(t fleet.TicketType) any { return wire.VenueTicketType{Name: t.Name, Zones: t.Zones, Policy: t.Policy} })
+		func(t fleet.TicketType) any {
+			return wire.VenueTicketType{Name: t.Name, Zones: t.Zones, Policy: t.Policy}
+		})
 }
 
 // venueSettings: the event's settings row, when they differ from the
