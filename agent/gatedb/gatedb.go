@@ -1,7 +1,10 @@
 // Package gatedb is a gate's local database: the allowlist replica (event
-// keys, tickets, revocations), the venue data replica (the keys of the
-// devices that serve the event, its gate staff's hashed PINs), used marks
-// from every gate of the venue, and the journal of this gate's decisions.
+// keys, tickets, revocations; whether its first snapshot completed and
+// the sync point of its position), the venue data replica (the keys of
+// the devices that serve the event, its gate staff's hashed PINs, zones,
+// gates, ticket types, settings, UID badges, partner JWT keys), used
+// marks from every gate of the venue, and the journal of this gate's
+// decisions.
 // It is one SQLite file so that a decision and its used mark commit
 // together, durably, in one transaction.
 package gatedb
@@ -13,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync/atomic"
 	"time"
 
 	"admit/fleet/wire"
@@ -33,6 +37,7 @@ type DB struct {
 	db    *sql.DB
 	peer  *peerMarks // peers' marks not yet persisted (peermarks.go)
 	venue venueCache // the venue scopes' device keys, in memory (venue.go)
+	state atomic.Pointer[replicaState] // readiness and sync points, in memory (replica.go)
 }
 
 // Open opens or creates the database at path. sync is the durability of a
@@ -45,6 +50,10 @@ func Open(ctx context.Context, path string, sync sqlitedb.Sync) (*DB, error) {
 	}
 	d := &DB{db: db, peer: newPeerMarks()}
 	if err := d.loadVenue(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := d.loadReplicaState(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
