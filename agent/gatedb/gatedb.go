@@ -35,8 +35,8 @@ var ErrCursorMismatch = errors.New("gatedb: batch does not continue the replica"
 // DB is a gate's database.
 type DB struct {
 	db    *sql.DB
-	peer  *peerMarks // peers' marks not yet persisted (peermarks.go)
-	venue venueCache // the venue scopes' device keys, in memory (venue.go)
+	peer  *peerMarks                   // peers' marks not yet persisted (peermarks.go)
+	venue venueCache                   // the venue scopes' device keys, in memory (venue.go)
 	state atomic.Pointer[replicaState] // readiness and sync points, in memory (replica.go)
 }
 
