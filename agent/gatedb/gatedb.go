@@ -38,6 +38,8 @@ type DB struct {
 	peer  *peerMarks                   // peers' marks not yet persisted (peermarks.go)
 	venue venueCache                   // the venue scopes' device keys, in memory (venue.go)
 	state atomic.Pointer[replicaState] // readiness and sync points, in memory (replica.go)
+	// stateChanged wakes ReplicaChanged's reader.
+	stateChanged chan struct{}
 }
 
 // Open opens or creates the database at path. sync is the durability of a
@@ -48,7 +50,7 @@ func Open(ctx context.Context, path string, sync sqlitedb.Sync) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gatedb: %w", err)
 	}
-	d := &DB{db: db, peer: newPeerMarks()}
+	d := &DB{db: db, peer: newPeerMarks(), stateChanged: make(chan struct{}, 1)}
 	if err := d.loadVenue(ctx); err != nil {
 		db.Close()
 		return nil, err

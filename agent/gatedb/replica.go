@@ -117,8 +117,16 @@ func (d *DB) loadReplicaState(ctx context.Context) error {
 		return fmt.Errorf("gatedb: replica state: %w", err)
 	}
 	d.state.Store(st)
+	select {
+	case d.stateChanged <- struct{}{}:
+	default:
+	}
 	return nil
 }
+
+// ReplicaChanged wakes a reader when an event's readiness or sync point
+// may have changed (one wake-up for one or more changes).
+func (d *DB) ReplicaChanged() <-chan struct{} { return d.stateChanged }
 
 // Ready reports whether the first snapshot of event's ticket log
 // completed on this replica (persisted: a restart does not undo it; only
