@@ -49,7 +49,8 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // sync with its group's config, one that failed to apply it (drift), one
 // never connected, one revoked — signs an admin in, loads the console in
 // headless Chromium and checks the devices panel: gate, state,
-// applied/desired versions, drift highlighted.
+// applied/desired versions, drift highlighted with the failed version and
+// the gate's reason, the firmware each reported.
 func TestConsoleDevicesPanel(t *testing.T) {
 	bin := chromium(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -81,7 +82,7 @@ func TestConsoleDevicesPanel(t *testing.T) {
 	if err := st.RevokeDevice(ctx, "old-3", now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.PutConfig(ctx, "group:lanes", json.RawMessage(`{"beep":true}`), now); err != nil {
+	if _, err := st.PutConfig(ctx, "group:lanes", json.RawMessage(`{"buzzer":true}`), now); err != nil {
 		t.Fatal(err)
 	}
 	// north-1 applies the config; north-2 refuses it.
@@ -93,6 +94,7 @@ func TestConsoleDevicesPanel(t *testing.T) {
 		defer db.Close()
 		opts := uplink.Options{URL: nd.AgentURL(), CAFingerprint: nd.CAFingerprint, ReplicaKey: nd.ReplicaKey,
 			Device: id, Key: keys[id], DB: db, Log: quiet, Firmware: "1.4.2"}
+		opts.OnConfig = func(context.Context, int64, json.RawMessage) error { return nil } // applies it
 		if id == "north-2" {
 			opts.OnConfig = func(context.Context, int64, json.RawMessage) error { return errors.New("no buzzer on this board") }
 		}
@@ -140,7 +142,7 @@ func TestConsoleDevicesPanel(t *testing.T) {
 	}
 	for id, want := range map[string][]string{
 		"north-1":      {"North", "st-connected", "v1 / v1", "1.4.2"},
-		"north-2":      {`class="drift"`, "North", "st-connected", "v0 / v1", "drift: no buzzer on this board"},
+		"north-2":      {`class="drift"`, "North", "st-connected", "v0 / v1", "failed v1: no buzzer on this board", "1.4.2"},
 		"vip-handheld": {"VIP", "never connected", "v0 / v0"},
 		"old-3":        {"South", "revoked"},
 	} {
