@@ -80,6 +80,7 @@ func (a *Agent) badgeLocked(ctx context.Context, set *settings, cred hal.Credent
 	gate := set.gate
 	gate.Types = nil // a badge is no ticket type: its zones say where it opens
 	gate.Location = a.cfg.Location
+	gate.ZoneName = a.db.ZoneName(b.Event, gate.Zone)
 	claims := ticket.Claims{ID: id, Event: b.Event, Type: "badge", Zones: b.Zones, Policy: policy}
 	v := gate.Decide(claims, dir, gatedb.Passages(st.Marks), now)
 	d = Decision{Admitted: v.Admit, Reason: v.Reason, Sentence: v.Sentence, TicketID: id, Direction: v.Direction}
