@@ -269,11 +269,13 @@ func (c *conn) pushConfig(ctx context.Context, sent *int64) error {
 			return err
 		}
 	}
+	// Known as sent before it leaves: the acknowledgement may come back
+	// before send returns.
+	c.configSent.Store(want.Version)
 	if err := c.send(&wire.Message{Type: wire.TypeConfig, Config: cfg}); err != nil {
 		return fmt.Errorf("send config: %w", err)
 	}
 	*sent = want.Version
-	c.configSent.Store(want.Version)
 	return nil
 }
 
