@@ -444,3 +444,30 @@ func TestModeFollowsTheFleet(t *testing.T) {
 		return g.Mode() == agent.ModeOnline
 	})
 }
+
+// TestPeersFromConfig: a fleet config gives a gate its peers: it dials
+// them at once, and its passages reach them; a config without peers
+// drops the links.
+func TestPeersFromConfig(t *testing.T) {
+	ctx := context.Background()
+	ev := newEvent(t, time.Now(), 2, "single")
+	// Two gates that know of each other from nobody: no peers given.
+	a := seededGate(t, ev, agent.Config{Device: "gate-0", Gate: "Gate A", PeerListener: listen(t)})
+	b := seededGate(t, ev, agent.Config{Device: "gate-1", Gate: "Gate B", PeerListener: listen(t)})
+	if a.PeersConnected() != 0 {
+		t.Fatalf("peers before any config: %d", a.PeersConnected())
+	}
+	body, _ := json.Marshal(map[string]any{"peers": []string{"ws://" + b.PeerAddr() + "/peer"}})
+	if err := a.ApplyConfig(ctx, 1, body); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, "the link the config named", func() bool { return a.PeersConnected() == 1 })
+	if d := a.present(t, ev.tickets[0].Code); !d.Admitted {
+		t.Fatalf("at A: %+v", d)
+	}
+	testwait.For(t, "B to learn the passage", func() bool { return len(b.marksAt(t, ev.event, ev.tickets[0].ID)) == 1 })
+	if err := a.ApplyConfig(ctx, 2, json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, "the link dropped", func() bool { return a.PeersConnected() == 0 })
+}
