@@ -244,8 +244,10 @@ type Agent struct {
 	live    atomic.Pointer[settings] // the base overlaid by the fleet config applied; swapped under mu
 	revoked atomic.Bool              // the fleet revoked the device (and the replica was wiped)
 
-	cfgMu  sync.Mutex   // guards cfgErr
-	cfgErr *ConfigError // the last config the fleet pushed did not apply; nil once one did
+	applyMu sync.Mutex   // one config applied at a time (held around ApplyConfig)
+	cfgMu   sync.Mutex   // guards cfgErr
+	cfgErr  *ConfigError // the last config the fleet pushed did not apply; nil once one did
+	running atomic.Bool  // Run has started (the uplink's session is its to restart)
 
 	rkMu sync.Mutex        // guards rk
 	rk   ed25519.PublicKey // the fleet's replica key (Config.ReplicaKey, or taken over TLS)
@@ -548,6 +550,7 @@ func (a *Agent) Close() error {
 // stream ends (io.EOF: a video file) stops alone; the gate goes on with
 // the others.
 func (a *Agent) Run(ctx context.Context) error {
+	a.running.Store(true)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup

@@ -1032,3 +1032,40 @@ func TestBadgeAndPartnerKeyFromTheFleet(t *testing.T) {
 		return reasons["badge:season-7"] == wire.ReasonBadge && reasons["TIX-1"] == wire.ReasonPartnerSignature
 	})
 }
+
+// TestEventsFromConfig: a config that adds an event the device serves in
+// the fleet makes the gate sync it (a new session naming it, its first
+// snapshot) and admit its tickets, besides the first event's.
+func TestEventsFromConfig(t *testing.T) {
+	ctx := context.Background()
+	f := startFleetWith(t, node.Config{DataDir: t.TempDir(), RequireEnrollment: true}, 1, "single")
+	if _, err := f.node.Service.CreateEvent(ctx, fleet.Event{ID: "cup"}); err != nil {
+		t.Fatal(err)
+	}
+	cup, err := f.node.Service.Issue(ctx, fleet.IssueRequest{Event: "cup", Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, key, _ := ed25519.GenerateKey(nil)
+	if _, err := f.node.Service.PreEnroll(ctx, fleet.Device{ID: "gate-1", Events: []string{f.event, "cup"}, PublicKey: pub}); err != nil {
+		t.Fatal(err)
+	}
+	g := startGate(t, f.linked(agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, Key: key}))
+	g.waitReplica(t, f)
+	if d := g.present(t, cup[0].Code); d.Admitted || d.Reason != string(ticket.ReasonWrongEvent) {
+		t.Fatalf("a cup ticket at a gala gate: %+v", d)
+	}
+	if _, err := f.node.Service.PutConfig(ctx, "device:gate-1", json.RawMessage(`{"events":["gala","cup"]}`)); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, "cup synced", func() bool { return g.DB().Ready("cup") })
+	if d := g.present(t, cup[0].Code); !d.Admitted || d.Event != "cup" {
+		t.Fatalf("a cup ticket once the gate serves cup: %+v", d)
+	}
+	if d := g.present(t, f.tickets[0].Code); !d.Admitted || d.Event != f.event {
+		t.Fatalf("a gala ticket: %+v", d)
+	}
+	if st := g.status(t); len(st.Events) != 2 || !st.Ready || !st.Healthy {
+		t.Fatalf("status: %+v", st)
+	}
+}

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,7 +69,8 @@ func credentialEvent(payload []byte) string {
 // is not ready for it.
 func (a *Agent) syncingLocked(ev string) bool {
 	if ev != "" {
-		return !a.db.Ready(ev)
+		// An event this gate does not serve: its refusal stands.
+		return slices.Contains(a.live.Load().events, ev) && !a.db.Ready(ev)
 	}
 	return !a.allReady()
 }

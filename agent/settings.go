@@ -169,6 +169,8 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // everything was checked; the hook runs before the agent's own part and
 // is asked to go back when that part cannot follow.
 func (a *Agent) ApplyConfig(ctx context.Context, version int64, body json.RawMessage) error {
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
 	err := a.applyConfig(ctx, version, body)
 	a.cfgMu.Lock()
 	if err != nil {
@@ -199,7 +201,7 @@ func (a *Agent) applyConfig(ctx context.Context, version int64, body json.RawMes
 	prev := a.live.Load()
 	if a.cfg.ConfigHook != nil {
 		if err := a.cfg.ConfigHook(ctx, c); err != nil {
-			return fmt.Errorf("%w", err)
+			return err
 		}
 	}
 	// Events the fleet is to serve now: cursors first, so that the new
@@ -222,8 +224,12 @@ func (a *Agent) applyConfig(ctx context.Context, version int64, body json.RawMes
 	}
 	if !slices.Equal(prev.events, next.events) {
 		a.gossip.SetEvents(next.events)
-		if a.uplink != nil {
-			a.uplink.Reconnect()
+		if a.uplink != nil && a.running.Load() {
+			a.uplink.Reconnect() // its next hello names the events (before Run, the first one will)
+		}
+		select {
+		case a.readyCheck <- struct{}{}:
+		default:
 		}
 	}
 	if !slices.Equal(prev.peers, next.peers) {
