@@ -118,4 +118,3 @@ func Watchdog(ctx context.Context, n *Notifier, clk clock.Clock, alive func(cont
 		}
 	}
 }
-
