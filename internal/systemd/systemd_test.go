@@ -177,3 +177,11 @@ func TestLoggerDetectsJournal(t *testing.T) {
 		t.Fatalf("lines %q", lines)
 	}
 }
+
+func TestDeviceDropIn(t *testing.T) {
+	got := DeviceDropIn([]string{"generated"}, []DeviceRule{{"/dev/i2c-1", "rw"}, {"char-gpiochip", "rw"}})
+	want := "# generated\n[Service]\nDeviceAllow=/dev/i2c-1 rw\nDeviceAllow=char-gpiochip rw\n"
+	if got != want {
+		t.Fatalf("got\n%s", got)
+	}
+}
