@@ -28,6 +28,9 @@ func TestConfigFile(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(`{"postgres": "postgres://admit:secret@db/admit"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Chmod(cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := (&Main{DefaultConfig: cfg}).ParseFlags(nil, io.Discard); err == nil {
 		t.Fatal("a DSN in a world-readable config file was accepted")
 	}
