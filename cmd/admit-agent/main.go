@@ -387,6 +387,7 @@ func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
 	gate.Store(a)
 	m.notify(cfg.Log, m.Notifier.Ready(fmt.Sprintf("gate %s admitting to %s", m.Device, m.Event)))
 	err = a.Run(ctx)
+	stopWatchdog() // before the agent closes
 	m.notify(cfg.Log, m.Notifier.Stopping())
 	return err
 }

@@ -20,7 +20,8 @@ import (
 // watchdog feeds systemd's watchdog (WatchdogSec= of the unit) until the
 // returned stop is called: from the decision loop's answer (agent.Alive)
 // once the gate runs; before that — while the gate opens, or waits for
-// its enrollment QR — from this process being scheduled.
+// its enrollment QR — from this process being scheduled. stop may be
+// called more than once.
 func (m *Main) watchdog(ctx context.Context, cfg agent.Config, gate *atomic.Pointer[agent.Agent]) (stop func()) {
 	if m.Notifier.WatchdogInterval() == 0 {
 		return func() {}
@@ -37,7 +38,8 @@ func (m *Main) watchdog(ctx context.Context, cfg agent.Config, gate *atomic.Poin
 			return nil
 		}, cfg.Log)
 	}()
-	return func() { cancel(); wg.Wait() }
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); wg.Wait() }) }
 }
 
 func (m *Main) notify(log *slog.Logger, err error) {
