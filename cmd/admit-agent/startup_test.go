@@ -5,17 +5,20 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"admit/clock"
 	"admit/decode"
 	"admit/fleet"
 	"admit/fleet/node"
 	"admit/fleet/qrimage"
 	"admit/fleet/wire"
+	"admit/internal/systemd"
 	"admit/internal/testwait"
 )
 
@@ -154,6 +157,59 @@ func TestDevicesDropIn(t *testing.T) {
 		"DeviceAllow=char-gpiochip rw\n", "DeviceAllow=/dev/video0 rw\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("drop-in lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestSystemdNotify: under systemd the gate says READY=1 once it runs,
+// feeds the watchdog from its decision loop, and says STOPPING=1 when it
+// stops.
+func TestSystemdNotify(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	env := map[string]string{"NOTIFY_SOCKET": sock, "WATCHDOG_USEC": "200000"}
+	n, err := systemd.NewNotifier(func(k string) string { return env[k] }, os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Main{Log: quiet, Notifier: n}
+	if err := m.ParseFlags([]string{"-device", "gate-1", "-event", "gala", "-data", filepath.Join(t.TempDir(), "gate"), "-fleet", "",
+		"-camera", "", "-sim-pins", "-status-addr", "", "-peer-addr", ""}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	next := func() string {
+		buf := make([]byte, 1024)
+		_ = conn.SetReadDeadline(clock.Deadline(10 * time.Second))
+		k, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no notification: %v", err)
+		}
+		return string(buf[:k])
+	}
+	if got := next(); got != "READY=1\nSTATUS=gate gate-1 admitting to gala" {
+		t.Fatalf("first notification %q", got)
+	}
+	for range 2 {
+		if got := next(); got != "WATCHDOG=1" {
+			t.Fatalf("keep-alive %q", got)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if got := next(); got == "STOPPING=1" {
+			break
+		} else if got != "WATCHDOG=1" {
+			t.Fatalf("at stop: %q", got)
 		}
 	}
 }
