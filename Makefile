@@ -11,7 +11,7 @@ GATESET ?= var/gateset
 # the Debian packages; DEB_VERSION is the packages' version.
 DIST    ?= dist
 DEB_VERSION ?= $(shell build/debversion.sh)
-export VERSION DEB_VERSION
+export DEB_VERSION
 
 .DEFAULT_GOAL := help
 .PHONY: help deps build run test bench eval clean clean-demo dist package-test qemu-test

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build/dist.sh ARCH OUTDIR [COMMAND...]: builds admit-agent, admit-fleet
 # and admitctl (or the commands named) for linux/ARCH into OUTDIR,
-# stripped, stamped with $VERSION. amd64 builds natively against this
+# stripped, position-independent (lintian's hardening checks). amd64 builds natively against this
 # machine's OpenCV 4.6; arm64 cross-builds with Debian's aarch64 gcc
 # against the bookworm arm64 sysroot in .cache/sysroot-arm64
 # (build/sysroot.sh makes it the first time).
@@ -12,7 +12,10 @@ out=${2:?usage: build/dist.sh amd64|arm64 OUTDIR [COMMAND...]}
 shift 2
 cmds=("$@")
 [ ${#cmds[@]} -gt 0 ] || cmds=(admit-agent admit-fleet admitctl)
-version=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
+# Stamped with the Debian version (build/debversion.sh, which make exports
+# as DEB_VERSION): admit-agent -version on a gate, the firmware the fleet
+# shows and dpkg -l all say the same.
+version=${DEB_VERSION:-$(build/debversion.sh)}
 goenv=(CGO_ENABLED=1 GOOS=linux GOARCH="$arch")
 case "$arch" in
 amd64)
