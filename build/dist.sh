@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # build/dist.sh ARCH OUTDIR [COMMAND...]: builds admit-agent, admit-fleet
 # and admitctl (or the commands named) for linux/ARCH into OUTDIR,
-# stripped, position-independent (lintian's hardening checks). amd64 builds natively against this
-# machine's OpenCV 4.6; arm64 cross-builds with Debian's aarch64 gcc
-# against the bookworm arm64 sysroot in .cache/sysroot-arm64
-# (build/sysroot.sh makes it the first time).
+# stripped and position-independent (lintian's hardening checks). amd64
+# builds natively against this machine's OpenCV 4.6; arm64 cross-builds
+# with Debian's aarch64 gcc against the bookworm arm64 sysroot in
+# .cache/sysroot-arm64 (build/sysroot.sh makes it the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 arch=${1:?usage: build/dist.sh amd64|arm64 OUTDIR [COMMAND...]}

@@ -21,7 +21,8 @@ ok() { echo "qemu-test: ok   $*"; passed=$((passed + 1)); }
 bad() { echo "qemu-test: FAIL $*"; failed=$((failed + 1)); }
 run() { QEMU_LD_PREFIX="$sr" "$qemu" "$out/admit-agent" "$@"; }
 
-if v=$(run -version) && [[ "$v" == *"linux/arm64"* ]]; then ok "-version: $v"; else bad "-version: $v"; fi
+want="admit-agent ${DEB_VERSION:-$(build/debversion.sh)} "
+if v=$(run -version) && [[ "$v" == "$want"* && "$v" == *"linux/arm64"* ]]; then ok "-version: $v"; else bad "-version: $v (want $want... linux/arm64)"; fi
 needed=$(readelf -d "$out/admit-agent" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | paste -sd' ' -)
 if [[ " $needed " == *" libopencv_core.so.406 "* && " $needed " == *" libopencv_videoio.so.406 "* ]]; then
 	ok "links OpenCV 4.6 (NEEDED: $needed)"
