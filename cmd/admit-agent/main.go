@@ -120,7 +120,7 @@ const DefaultConfig = "/etc/admit/agent.json"
 // command line did not set. "enroll" is a secret: a file holding it must
 // not be readable by others.
 func useConfig(fs *flag.FlagSet) (string, error) {
-	return flagfile.Use(fs, "config", flagfile.Options{Secrets: []string{"enroll"}})
+	return flagfile.Use(fs, "config", flagfile.Options{Secrets: []string{"enroll"}, Refuse: []string{"version"}})
 }
 
 func formatNames() string {

@@ -124,7 +124,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	}
 	var err error
 	if !m.ShowVersion {
-		if m.Config, err = flagfile.Use(fs, "config", flagfile.Options{Secrets: []string{"postgres"}}); err != nil {
+		if m.Config, err = flagfile.Use(fs, "config", flagfile.Options{Secrets: []string{"postgres"}, Refuse: []string{"version"}}); err != nil {
 			fmt.Fprintln(stderr, "admit-fleet:", err)
 			return err
 		}
