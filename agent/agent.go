@@ -235,6 +235,7 @@ type Agent struct {
 	peerLn  net.Listener // peer listener, nil without PeerAddr
 
 	presentations chan hal.Credential
+	alive         chan chan struct{} // liveness probes the decision loop answers (Alive)
 	pending       chan pendingPassage
 	beeps         chan []time.Duration // the buzzer's next pattern (latest wins)
 	journaled     atomic.Int64         // decisions since the last checkpoint
@@ -329,6 +330,7 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	a := &Agent{
 		cfg: cfg, db: db, keyring: ticket.NewKeyring(), rk: cfg.ReplicaKey,
 		presentations: make(chan hal.Credential, 16),
+		alive:         make(chan chan struct{}),
 		pending:       make(chan pendingPassage, 64),
 		beeps:         make(chan []time.Duration, 1),
 		readyCheck:    make(chan struct{}, 1),

@@ -66,6 +66,11 @@ func (a *Agent) runDecider(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case cred = <-a.presentations:
+		case reply := <-a.alive:
+			a.mu.Lock() // a decision that does not end holds it
+			a.mu.Unlock()
+			close(reply)
+			continue
 		}
 		deb.window = a.live.Load().debounce // a config may change it
 		if !deb.fresh(string(cred.Payload), cred.At) {
@@ -76,6 +81,26 @@ func (a *Agent) runDecider(ctx context.Context) error {
 			// The decision could not be journaled: the gate stayed shut.
 			a.cfg.Log.Error("agent: decision not journaled", "err", err)
 		}
+	}
+}
+
+// Alive reports whether the decision loop turns: it asks the loop,
+// which answers between presentations once no decision holds the
+// gate, and waits for the answer until ctx ends. The service
+// manager's watchdog is fed from it (cmd/admit-agent), so a wedged
+// decision path — not only a dead process — gets the gate restarted.
+func (a *Agent) Alive(ctx context.Context) error {
+	reply := make(chan struct{})
+	select {
+	case a.alive <- reply:
+	case <-ctx.Done():
+		return fmt.Errorf("agent: decision loop did not take the liveness probe: %w", ctx.Err())
+	}
+	select {
+	case <-reply:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("agent: decision loop did not answer the liveness probe: %w", ctx.Err())
 	}
 }
 

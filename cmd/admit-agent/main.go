@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -34,8 +35,11 @@ import (
 	"admit/agent/camera"
 	"admit/clock"
 	"admit/decode"
+	"admit/hal/board"
 	halgpio "admit/hal/gpio"
 	"admit/hal/hwcheck"
+	"admit/internal/flagfile"
+	"admit/internal/systemd"
 	"admit/internal/version"
 	"admit/ticket/entry"
 )
@@ -46,7 +50,14 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "hwcheck" {
 		os.Exit(hwcheckMain(ctx, os.Args[2:]))
 	}
-	m := &Main{}
+	if len(os.Args) > 1 && os.Args[1] == "devices" {
+		os.Exit(devicesMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	notifier, err := systemd.NewNotifier(os.Getenv, os.Getpid())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "admit-agent:", err)
+	}
+	m := &Main{DefaultConfig: DefaultConfig, Notifier: notifier}
 	if err := m.ParseFlags(os.Args[1:], os.Stderr); err != nil {
 		os.Exit(2)
 	}
@@ -87,11 +98,34 @@ type Main struct {
 	// Enroll is the text of an enrollment QR: enroll once, keep the key
 	// and CA pin in DataDir, then run.
 	Enroll string
-	// Log, when set, receives the gate's log (tests); default stderr.
+	// Config is the config file read (-config), "" when none.
+	Config string
+	// DefaultConfig is the config file read when -config is not given
+	// and it exists (main sets DefaultConfig; tests leave it empty).
+	DefaultConfig string
+	// Notifier tells systemd when the gate is ready and feeds its
+	// watchdog from the decision loop; nil outside systemd.
+	Notifier *systemd.Notifier
+	// CameraSource, when set, is the camera instead of opening -camera
+	// (tests: a decode.VirtualCamera). The caller closes it.
+	CameraSource decode.Source
+	// Log, when set, receives the gate's log (tests); default stderr
+	// (the journal's format under systemd).
 	Log *slog.Logger
 
-	fleetSet bool      // -fleet given on the command line
+	fleetSet bool      // -fleet given on the command line or the config file
+	qrEnroll bool      // no identity: enroll from a QR shown to the gate's readers
 	id       *identity // from enrollment, when enrolled
+}
+
+// DefaultConfig is the config file admit-agent reads when present.
+const DefaultConfig = "/etc/admit/agent.json"
+
+// useConfig applies the config file -config names to the flags the
+// command line did not set. "enroll" is a secret: a file holding it must
+// not be readable by others.
+func useConfig(fs *flag.FlagSet) (string, error) {
+	return flagfile.Use(fs, "config", flagfile.Options{Secrets: []string{"enroll"}, Refuse: []string{"version"}})
 }
 
 func formatNames() string {
@@ -114,10 +148,46 @@ func parseFormats(v string) ([]decode.Format, error) {
 	return out, nil
 }
 
-// ParseFlags reads the command line.
+// ParseFlags reads the command line, then the config file (-config,
+// default DefaultConfig when it exists) for every flag the command line
+// did not set.
 func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
+	fs := m.flags(stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if m.ShowVersion {
+		return nil
+	}
+	var err error
+	if m.Config, err = useConfig(fs); err != nil {
+		fmt.Fprintln(stderr, "admit-agent:", err)
+		return err
+	}
+	fs.Visit(func(f *flag.Flag) { m.fleetSet = m.fleetSet || f.Name == "fleet" })
+	switch _, statErr := os.Stat(filepath.Join(m.DataDir, identityFile)); {
+	case len(splitList(m.Event)) == 0:
+		err = errors.New("-event is required (on the command line, or \"event\" in the config file)")
+	case m.Device == "" && m.Enroll == "" && statErr != nil:
+		// No identity: enroll from a QR shown to the gate's camera or
+		// board readers, when it has any.
+		if m.Camera == "" && m.CameraSource == nil && m.Board == "" {
+			err = errNoIdentity
+		}
+		m.qrEnroll = true
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "admit-agent:", err)
+		return err
+	}
+	return nil
+}
+
+// flags defines the flags of a gate on m.
+func (m *Main) flags(stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("admit-agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&m.Config, "config", m.DefaultConfig, "config file: a JSON object whose keys are these flags' names (\"event\", \"board\", ...); the command line overrides it; read when present")
 	fs.BoolVar(&m.ShowVersion, "version", false, "print the version and exit")
 	fs.StringVar(&m.Device, "device", "", "device id (required unless the gate enrolls with -enroll or enrolled before)")
 	fs.StringVar(&m.Gate, "gate", "", "gate name shown to staff (default: device id)")
@@ -148,25 +218,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.DurationVar(&m.Debounce, "debounce", 3*time.Second, "the same code within this window is one presentation")
 	fs.DurationVar(&m.PassageTimeout, "passage-timeout", 10*time.Second, "annul an entry with no passage within this time")
 	fs.StringVar(&m.Board, "board", "", "board file mapping NFC readers, scanners, relay, LEDs, buzzer and sensors to buses and pins (see build/boards/); overrides -relay and -led-*")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if m.ShowVersion {
-		return nil
-	}
-	fs.Visit(func(f *flag.Flag) { m.fleetSet = m.fleetSet || f.Name == "fleet" })
-	var err error
-	switch _, statErr := os.Stat(filepath.Join(m.DataDir, identityFile)); {
-	case len(splitList(m.Event)) == 0:
-		err = errors.New("-event is required")
-	case m.Device == "" && m.Enroll == "" && statErr != nil:
-		err = errNoIdentity
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "admit-agent:", err)
-		return err
-	}
-	return nil
+	return fs
 }
 
 // resolveIdentity enrolls (-enroll) or loads the identity of an enrolled
@@ -181,13 +233,19 @@ func (m *Main) resolveIdentity(ctx context.Context, log *slog.Logger) error {
 		}
 		log.Info("enrolled", "device", m.id.Device, "fleet", m.id.Fleet, "identity", filepath.Join(m.DataDir, identityFile))
 	} else if m.id, err = loadIdentity(m.DataDir); errors.Is(err, os.ErrNotExist) {
-		if m.Device == "" {
+		if m.Device == "" && !m.qrEnroll {
 			return errNoIdentity
 		}
-		return nil
+		return nil // enrolls from a QR once the readers are open (runAgent)
 	} else if err != nil {
 		return err
 	}
+	return m.adoptIdentity()
+}
+
+// adoptIdentity takes the device id, gate name and fleet from m.id
+// unless the flags say otherwise.
+func (m *Main) adoptIdentity() error {
 	if m.Device == "" {
 		m.Device = m.id.Device
 	}
@@ -228,7 +286,10 @@ func splitList(s string) []string {
 func (m *Main) Run(ctx context.Context) error {
 	log := m.Log
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		log = systemd.Logger(os.Stderr, os.Getenv)
+	}
+	if m.Config != "" {
+		log.Info("config file", "path", m.Config)
 	}
 	if m.Insecure {
 		log.Warn("INSECURE (-insecure): plain ws:// and http:// fleet links are allowed; the fleet is then not authenticated by the link and what crosses it can be read. Replica data must still be signed by the fleet's replica key.")
@@ -272,6 +333,33 @@ func (m *Main) Run(ctx context.Context) error {
 // runAgent completes cfg from the flags (identity, fleet, camera) and runs
 // the gate until ctx ends.
 func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
+	if m.Camera != "" || m.CameraSource != nil {
+		src := m.CameraSource
+		if src == nil {
+			var err error
+			if src, err = decode.Open(m.Camera, decode.CaptureOpts{Width: 1280, Height: 720, FPS: 30}); err != nil {
+				return err
+			}
+			defer src.Close()
+		}
+		// The camera's credentials are "camera0" (journals, ReaderSides).
+		// It comes after the board's readers, which keep their places
+		// ("reader0", ...), and closes after the agent's Run returned.
+		cam := camera.New("camera0", src, decode.Options{Formats: m.Formats})
+		defer cam.Close()
+		cfg.Readers = append(cfg.Readers, cam)
+		cfg.ConfigHook = cam.ApplyConfig // a fleet config's formats
+	}
+	// systemd's watchdog is fed from the decision loop once the gate
+	// runs, and while it waits for its enrollment QR, from that wait.
+	var gate atomic.Pointer[agent.Agent]
+	stopWatchdog := m.watchdog(ctx, cfg, &gate)
+	defer stopWatchdog()
+	if m.id == nil && m.Device == "" {
+		if err := m.enrollFromQR(ctx, cfg); err != nil {
+			return err
+		}
+	}
 	cfg.Device, cfg.Gate, cfg.Events, cfg.DataDir, cfg.FleetURL = m.Device, m.Gate, splitList(m.Event), m.DataDir, m.Fleet
 	cfg.Firmware = version.String()
 	cfg.Insecure = m.Insecure
@@ -297,26 +385,17 @@ func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
 	if m.Online && m.Fleet != "" {
 		cfg.Online = &agent.OnlineConfig{} // the fleet at cfg.FleetURL, signed with cfg.Key
 	}
-	if m.Camera != "" {
-		src, err := decode.Open(m.Camera, decode.CaptureOpts{Width: 1280, Height: 720, FPS: 30})
-		if err != nil {
-			return err
-		}
-		defer src.Close()
-		// The camera's credentials are "camera0" (journals, ReaderSides).
-		// It comes after the board's readers, which keep their places
-		// ("reader0", ...), and closes after the agent's Run returned.
-		cam := camera.New("camera0", src, decode.Options{Formats: m.Formats})
-		defer cam.Close()
-		cfg.Readers = append(cfg.Readers, cam)
-		cfg.ConfigHook = cam.ApplyConfig // a fleet config's formats
-	}
 	a, err := agent.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	return a.Run(ctx)
+	gate.Store(a)
+	m.notify(cfg.Log, m.Notifier.Ready(fmt.Sprintf("gate %s admitting to %s", m.Device, m.Event)))
+	err = a.Run(ctx)
+	stopWatchdog() // before the agent closes
+	m.notify(cfg.Log, m.Notifier.Stopping())
+	return err
 }
 
 // hwcheckMain is "admit-agent hwcheck -board FILE": probe every device of
@@ -324,10 +403,21 @@ func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
 func hwcheckMain(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("admit-agent hwcheck", flag.ContinueOnError)
 	boardFile := fs.String("board", "/etc/admit/board.json", "board file (see build/boards/)")
+	sim := fs.Bool("sim", false, "probe the board's devices emulated instead of the hardware: checks the board file and the probes where there is no hardware (a build machine, qemu-user)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if err := hwcheck.Run(ctx, *boardFile, os.Stdout); err != nil {
+	run := hwcheck.Run
+	if *sim {
+		run = func(ctx context.Context, file string, w io.Writer) error {
+			f, err := board.Load(file)
+			if err != nil {
+				return err
+			}
+			return hwcheck.Check(ctx, f, w, hwcheck.SimEnv(f))
+		}
+	}
+	if err := run(ctx, *boardFile, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "admit-agent hwcheck:", err)
 		return 1
 	}

@@ -23,6 +23,8 @@ import (
 
 	"admit/fleet/kek"
 	"admit/fleet/node"
+	"admit/internal/flagfile"
+	"admit/internal/systemd"
 	"admit/internal/version"
 )
 
@@ -38,7 +40,11 @@ func main() {
 		}
 		return
 	}
-	m := &Main{}
+	notifier, err := systemd.NewNotifier(os.Getenv, os.Getpid())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "admit-fleet:", err)
+	}
+	m := &Main{DefaultConfig: DefaultConfig, Notifier: notifier}
 	if err := m.ParseFlags(os.Args[1:], os.Stderr); err != nil {
 		os.Exit(2)
 	}
@@ -67,7 +73,15 @@ type Main struct {
 	// KEKFile is where the key-encryption key is (-kek-file); empty: the
 	// ADMIT_KEK environment variable, else (SQLite) <data>/kek.
 	KEKFile string
-	// Log, when set, receives the node's log (tests); default stderr.
+	// Config is the config file read (-config), "" when none.
+	Config string
+	// DefaultConfig is the config file read when -config is not given
+	// and it exists (main sets DefaultConfig; tests leave it empty).
+	DefaultConfig string
+	// Notifier tells systemd when the node serves; nil outside systemd.
+	Notifier *systemd.Notifier
+	// Log, when set, receives the node's log (tests); default stderr
+	// (the journal's format under systemd).
 	Log *slog.Logger
 	// Env reads the environment (tests); default os.Getenv.
 	Env func(string) string
@@ -76,10 +90,16 @@ type Main struct {
 	HTTP node.HTTPLimits
 }
 
-// ParseFlags reads the command line.
+// DefaultConfig is the config file admit-fleet reads when present.
+const DefaultConfig = "/etc/admit/fleet.json"
+
+// ParseFlags reads the command line, then the config file (-config,
+// default DefaultConfig when it exists) for every flag the command line
+// did not set. "postgres" is a secret there (a DSN may hold a password).
 func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("admit-fleet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&m.Config, "config", m.DefaultConfig, "config file: a JSON object whose keys are these flags' names (\"data\", \"addr\", \"host\": [...], ...); the command line overrides it; read when present")
 	fs.StringVar(&m.DataDir, "data", "var/fleet", "data directory (holds fleet.db, the TLS CA and, by default, the key-encryption key)")
 	fs.StringVar(&m.Addr, "addr", "127.0.0.1:8080", "HTTPS listen address")
 	fs.StringVar(&m.Postgres, "postgres", "", "PostgreSQL DSN shared by several nodes (default: SQLite in -data); every node needs the same key-encryption key")
@@ -89,8 +109,12 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.BoolVar(&m.Insecure, "insecure", false, "INSECURE: serve plain HTTP and WS, no TLS: operators' sessions, enrollment tokens and tickets cross the network in the clear")
 	fs.BoolVar(&m.InsecureAgents, "insecure-agents", false, "accept unsigned hellos from devices that are not enrolled (demos only)")
 	fs.StringVar(&m.KEKFile, "kek-file", "", "file holding the key-encryption key that seals the store's private keys (64 hex digits; created 0600 if missing); default: $"+kek.EnvVar+", else <data>/kek")
-	fs.Func("host", "a name or address operators reach the node by (repeat for several); the API refuses other Host headers and the certificate of the node's own CA covers it", func(v string) error {
-		m.Hosts = append(m.Hosts, v)
+	fs.Func("host", "a name or address operators reach the node by (repeat for several, or a comma-separated list); the API refuses other Host headers and the certificate of the node's own CA covers it", func(v string) error {
+		for _, h := range strings.Split(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				m.Hosts = append(m.Hosts, h)
+			}
+		}
 		return nil
 	})
 	fs.BoolVar(&m.ShowVersion, "version", false, "print the version and exit")
@@ -99,6 +123,12 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 		return err
 	}
 	var err error
+	if !m.ShowVersion {
+		if m.Config, err = flagfile.Use(fs, "config", flagfile.Options{Secrets: []string{"postgres"}, Refuse: []string{"version"}}); err != nil {
+			fmt.Fprintln(stderr, "admit-fleet:", err)
+			return err
+		}
+	}
 	switch {
 	case (m.TLSCert == "") != (m.TLSKey == ""):
 		err = errors.New("-tls-cert and -tls-key go together")
@@ -139,7 +169,10 @@ func (m *Main) loadKEK(log *slog.Logger) (*kek.Key, error) {
 func (m *Main) Run(ctx context.Context, stdout io.Writer) error {
 	log := m.Log
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		log = systemd.Logger(os.Stderr, os.Getenv)
+	}
+	if m.Config != "" {
+		log.Info("config file", "path", m.Config)
 	}
 	k, err := m.loadKEK(log)
 	if err != nil {
@@ -180,7 +213,11 @@ func (m *Main) Run(ctx context.Context, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "admit-fleet: CA fingerprint (SHA-256) %x (enrollment codes carry it; admitctl -pin takes it)\n", n.CAFingerprint)
 	}
 	fmt.Fprintf(stdout, "admit-fleet: replica key %x (gates check replica data against it)\n", []byte(n.ReplicaKey))
+	if err := m.Notifier.Ready("serving " + n.URL()); err != nil {
+		log.Warn("admit-fleet: systemd notification", "err", err)
+	}
 	<-ctx.Done()
+	_ = m.Notifier.Stopping()
 	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return n.Close(shut)
