@@ -152,6 +152,19 @@ type Config struct {
 	PeerMaxHeld         int
 	// Online, if set, asks the fleet before admitting (see OnlineConfig).
 	Online *OnlineConfig
+	// NoClaims turns claims off (claim.go): the gate admits single-entry
+	// and re-entry tickets without its peers' word, as before peer
+	// protocol 3 (benchmarks compare). It still answers its peers' claims.
+	NoClaims bool
+	// ClaimDeadline bounds the wait for the peers' answers to a claim: a
+	// peer not heard from by then is treated as unreachable (counted,
+	// shown in the status). Default 100 ms; a LAN answers in about a
+	// millisecond.
+	ClaimDeadline time.Duration
+	// ClaimTTL is how long a peer's claim this gate granted, or its own
+	// claim that won, stands unless a mark or a release ends it first (the
+	// claiming gate crashed); default 10 s.
+	ClaimTTL time.Duration
 
 	Log *slog.Logger
 	// Clock is the gate's one time source: decision and journal times,
@@ -172,6 +185,11 @@ type Config struct {
 	// including the last one when Run stops: tests hold marks in memory
 	// with it, or lose them as a crash would.
 	TestHookPersistPeerMarks func(ctx context.Context, db *gatedb.DB) error
+	// TestHookJournalCommit, test-only, is called on the decision path
+	// inside each journal transaction, right before its commit: tests make
+	// a commit stall with it (gatedb.Hot.TestHookCommit), as a slow SD
+	// card does.
+	TestHookJournalCommit func(ctx context.Context)
 }
 
 // Decision is the outcome of one presentation (or of a staff action).
@@ -210,6 +228,8 @@ type Agent struct {
 	uplink  *uplink.Client
 	gossip  *peer.Gossip
 	online  *online
+	claims  *claimBook // claim.go
+	doubles chan gatedb.Mark
 	metrics *metrics
 	staff   *staffAuth
 	ln      net.Listener // staff and status listener, nil without StatusAddr
@@ -271,6 +291,12 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	if cfg.Location == nil {
 		cfg.Location = time.Local
 	}
+	if cfg.ClaimDeadline <= 0 {
+		cfg.ClaimDeadline = defaultClaimDeadline
+	}
+	if cfg.ClaimTTL <= 0 {
+		cfg.ClaimTTL = defaultClaimTTL
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
@@ -295,7 +321,15 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 		presentations: make(chan hal.Credential, 16),
 		pending:       make(chan pendingPassage, 64),
 		beeps:         make(chan []time.Duration, 1),
+		claims:        newClaimBook(),
+		doubles:       make(chan gatedb.Mark, 256),
 	}
+	held, err := db.HeldClaims(ctx, cfg.Clock.Now())
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.claims.load(held)
 	keys, err := db.Keys(ctx)
 	if err != nil {
 		db.Close()
@@ -316,7 +350,8 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 		})
 	}
 	a.gossip = peer.New(peer.Options{Device: cfg.Device, Event: cfg.Event, Key: cfg.Key, Peers: cfg.Peers, Store: db, Log: cfg.Log,
-		Clock: cfg.Clock, OnMark: cfg.OnPeerMark, OnRefused: a.peerMarkRefused, OnLinkRefused: a.peerLinkRefused,
+		Clock: cfg.Clock, OnMark: a.peerMarked, OnRefused: a.peerMarkRefused, OnLinkRefused: a.peerLinkRefused,
+		Arbiter: claimArbiter{a}, OnClaimRefused: a.claimRefused,
 		Rate: cfg.PeerRate, Burst: cfg.PeerBurst, MaxHeld: cfg.PeerMaxHeld})
 	if cfg.Online != nil {
 		oc := *cfg.Online
@@ -338,6 +373,7 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 		db.Close()
 		return nil, fmt.Errorf("agent: %w", err)
 	}
+	a.hot.TestHookCommit = cfg.TestHookJournalCommit
 	if err := a.recover(ctx); err != nil {
 		a.hot.Close()
 		db.Close()
@@ -418,6 +454,7 @@ func (a *Agent) revoked() {
 	a.last = nil
 	a.mu.Unlock()
 	a.staff.forget()
+	a.claims.forget()
 	a.cfg.Log.Error("agent: revoked by the fleet: replica wiped, every ticket refused until the device is enrolled again")
 }
 
@@ -512,6 +549,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	start("passage", a.runPassage)
 	start("checkpoint", a.runCheckpoint)
 	start("peer-marks", a.runPeerMarks)
+	start("claims", a.runClaims)
 	if a.cfg.Buzzer != nil {
 		start("buzzer", a.runBuzzer)
 	}

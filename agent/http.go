@@ -29,6 +29,9 @@ type Status struct {
 	VenueSynced    bool   `json:"venue_synced"`    // the venue data (peers' keys, staff) arrived
 	PeersConnected int    `json:"peers_connected"` // peers this gate pushes to
 	PeersInbound   int    `json:"peers_inbound"`   // peers pushing to this gate
+	// Claims: whether the gate claims single-entry tickets from its peers
+	// and how many take its claims, or that it decides alone (claim.go).
+	Claims ClaimStatus `json:"claims"`
 	// LastDecisions (ticket ids, what the gate showed) and GateLog (staff
 	// sign-ins and lookups among its entries) only to a signed-in staff
 	// member.
@@ -42,7 +45,8 @@ type Status struct {
 func (a *Agent) Status(r *http.Request, forStaff bool) Status {
 	ctx := r.Context()
 	s := Status{Device: a.cfg.Device, Gate: a.cfg.Gate, Event: a.cfg.Event, Mode: a.Mode(), Uplink: a.Online(),
-		VenueSynced: a.db.VenueSynced(a.cfg.Event), PeersConnected: a.gossip.Connected(), PeersInbound: a.gossip.Inbound()}
+		VenueSynced: a.db.VenueSynced(a.cfg.Event), PeersConnected: a.gossip.Connected(), PeersInbound: a.gossip.Inbound(),
+		Claims: a.claimStatus()}
 	if forStaff {
 		s.LastDecisions = a.LastDecisions(20)
 	}

@@ -23,6 +23,7 @@ type metrics struct {
 	peerLinksRefused   *status.Counter
 	staffSignIns       *status.Counter
 	unsigned           *status.Counter
+	claimMetrics       // claim.go
 }
 
 func newMetrics(a *Agent) *metrics {
@@ -44,6 +45,7 @@ func newMetrics(a *Agent) *metrics {
 		unsigned: r.Counter("admit_fleet_unsigned_total",
 			"Data from the fleet refused, unapplied, for lack of a valid replica-key signature (a fake fleet or a man in the middle), by where: the stream or an online decision.", "source"),
 	}
+	m.claimMetrics = newClaimMetrics(r, a)
 	gauge := func(name, help string, f func(context.Context) (float64, error)) {
 		r.GaugeFunc(name, help, func() float64 {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)

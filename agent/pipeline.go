@@ -91,11 +91,13 @@ func (a *Agent) Present(ctx context.Context, cred hal.Credential) (Decision, err
 	if d.Admitted && a.online != nil && a.online.active() && d.Direction == entry.In && claims.Policy != ticket.MultiEntry {
 		a.askFleetLocked(ctx, &d, claims)
 	}
+	hold := a.claim(ctx, &d, claims) // claim.go: peers' word before the journal
 	e := gatedb.Entry{Scan: a.scan(d), Direction: d.Direction, Source: d.Source, Mark: d.Admitted}
 	if d.Admitted && d.Direction == entry.In && a.cfg.Passage != nil {
 		e.PassageDeadline = now.Add(a.cfg.PassageTimeout)
 	}
 	seq, err := a.hot.Journal(ctx, a.cfg.Device, e)
+	a.claimed(hold, err)
 	if err != nil {
 		a.metrics.journalErrors.Inc()
 		a.setIndicatorLocked(hal.Red)

@@ -1,7 +1,8 @@
 // Package gatedb is a gate's local database: the allowlist replica (event
 // keys, tickets, revocations), the venue data replica (the keys of the
 // devices that serve the event, its gate staff's hashed PINs), used marks
-// from every gate of the venue, and the journal of this gate's decisions.
+// from every gate of the venue, the claims this gate holds (claims.go),
+// and the journal of this gate's decisions.
 // It is one SQLite file so that a decision and its used mark commit
 // together, durably, in one transaction.
 package gatedb
@@ -30,9 +31,10 @@ var ErrCursorMismatch = errors.New("gatedb: batch does not continue the replica"
 
 // DB is a gate's database.
 type DB struct {
-	db    *sql.DB
-	peer  *peerMarks // peers' marks not yet persisted (peermarks.go)
-	venue venueCache // the venue scopes' device keys, in memory (venue.go)
+	db     *sql.DB
+	peer   *peerMarks // peers' marks not yet persisted (peermarks.go)
+	venue  venueCache // the venue scopes' device keys, in memory (venue.go)
+	claims claimConn  // claims and contests are written on it (claims.go)
 }
 
 // Open opens or creates the database at path. sync is the durability of a
@@ -55,6 +57,7 @@ func Open(ctx context.Context, path string, sync sqlitedb.Sync) (*DB, error) {
 // persisted (PersistPeerMarks first for that); peers send them again.
 func (d *DB) Close() error {
 	d.closePeerMarks()
+	d.closeClaims()
 	return d.db.Close()
 }
 

@@ -443,7 +443,7 @@ func (d *DB) Wipe(ctx context.Context, at time.Time) error {
 	for _, q := range []string{
 		`DELETE FROM keys`, `DELETE FROM tickets`, `DELETE FROM used`, `DELETE FROM marks`,
 		`DELETE FROM pending_passages`, `DELETE FROM device_config`,
-		`DELETE FROM venue_devices`, `DELETE FROM venue_staff`, `DELETE FROM staff_throttle`,
+		`DELETE FROM venue_devices`, `DELETE FROM venue_staff`, `DELETE FROM staff_throttle`, `DELETE FROM claims`,
 		`UPDATE cursors SET seq = 0, running = 0, gen = 0, snap_active = 0, snap_seq = 0, snap_running = 0, snap_after = ''`,
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {

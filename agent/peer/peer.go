@@ -106,8 +106,18 @@ type Options struct {
 	// OnMark is called after a peer's mark was added to the store.
 	OnMark func(gatedb.Mark)
 	// OnRefused is called for every mark refused, with the reason
-	// (Refused* constants); OnLinkRefused for every link refused.
-	OnRefused, OnLinkRefused func(reason string)
+	// (Refused* constants); OnLinkRefused for every link refused;
+	// OnClaimRefused for every claim, release or answer refused.
+	OnRefused, OnLinkRefused, OnClaimRefused func(reason string)
+	// Arbiter rules on the claims peers send (protocol 3, claim.go); nil:
+	// this gate answers every claim "refused", and its peers count it as
+	// unreachable.
+	Arbiter Arbiter
+	// ClaimRate and ClaimBurst bound the claims and releases one peer
+	// link delivers per second, as Rate and Burst do its marks (the
+	// receiver reads more slowly beyond them). Defaults 50/s and 100: a
+	// gate claims at most once per presentation.
+	ClaimRate, ClaimBurst float64
 	// Clock times the backoff between redials, the future-skew check and
 	// the rate limits; default clock.Real{}.
 	Clock      clock.Clock
@@ -146,6 +156,10 @@ const (
 	RefusedFuture        = "future"           // mark: dated more than MaxFutureSkew ahead
 	RefusedBadMark       = "bad_mark"         // mark: a field missing or too long
 	RefusedTooMany       = "too_many_inbound" // link: MaxInbound links already
+	RefusedBadClaim      = "bad_claim"        // claim: a field missing or too long
+	RefusedStale         = "stale"            // claim: dated more than MaxClaimAge back
+	RefusedNoArbiter     = "no_arbiter"       // claim: this gate does not rule on claims
+	RefusedGateError     = "gate_error"       // claim: this gate could not rule (its database)
 )
 
 // Gossip runs the peer connections of one gate.
@@ -154,8 +168,9 @@ type Gossip struct {
 	upgrader websocket.Upgrader
 	received atomic.Int64
 
-	mu   sync.Mutex // guards outs
-	outs map[*out]struct{}
+	mu     sync.Mutex // guards outs and rounds
+	outs   map[*out]struct{}
+	rounds map[roundKey]*Round // claims waiting for answers
 
 	inMu     sync.Mutex // guards ins and inClosed
 	ins      map[*websocket.Conn]*inLink
@@ -171,10 +186,14 @@ type inLink struct {
 
 // out is one connection this gate dialed.
 type out struct {
-	url   string
-	queue chan Mark
-	lost  chan struct{} // closed when a mark could not be queued: resync
-	once  sync.Once
+	url    string
+	device string // the peer, as its challenge names it
+	queue  chan Mark
+	claims chan *Message // claim and release frames, sent ahead of marks
+	lost   chan struct{} // closed when a mark could not be queued: resync
+	once   sync.Once
+	// ready: the link takes claims (protocol 3, catch-up done).
+	ready atomic.Bool
 }
 
 // New returns a Gossip; serve Handler and Run it.
@@ -211,7 +230,11 @@ func New(opts Options) *Gossip {
 	if opts.PongWait <= 0 {
 		opts.PongWait = 3 * opts.PingEvery
 	}
-	return &Gossip{opts: opts, outs: map[*out]struct{}{}, ins: map[*websocket.Conn]*inLink{}}
+	if opts.ClaimRate <= 0 {
+		opts.ClaimRate, opts.ClaimBurst = 50, 100
+	}
+	opts.ClaimBurst = max(opts.ClaimBurst, 1)
+	return &Gossip{opts: opts, outs: map[*out]struct{}{}, rounds: map[roundKey]*Round{}, ins: map[*websocket.Conn]*inLink{}}
 }
 
 // Publish signs a passage of this gate and sends it to every connected
@@ -348,10 +371,11 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 		return &refusedError{url, ch.Error}
 	case ch.Type != "challenge" || len(ch.Nonce) != 32:
 		return fmt.Errorf("peer: %s opened with %q, not a challenge", url, ch.Type)
-	case ch.Version != Version:
-		return &refusedError{url, fmt.Sprintf("it speaks gossip protocol %d, this gate %d", ch.Version, Version)}
+	case ch.Version < MinVersion || ch.Version > Version:
+		return &refusedError{url, fmt.Sprintf("it speaks gossip protocol %d, this gate %d to %d", ch.Version, MinVersion, Version)}
 	}
-	hello := &Message{Type: "hello", Version: Version, Device: g.opts.Device}
+	// A peer of an older protocol gets it spoken (it takes no claims).
+	hello := &Message{Type: "hello", Version: ch.Version, Device: g.opts.Device}
 	if g.opts.Key != nil {
 		hello.Signature = ed25519.Sign(g.opts.Key, HelloSigningBytes(ch.Nonce, ch.Device, g.opts.Device))
 	}
@@ -371,17 +395,13 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 	default:
 		return fmt.Errorf("peer: %s answered the hello with %q", url, ready.Type)
 	}
-	o := &out{url: url, queue: make(chan Mark, g.opts.Queue), lost: make(chan struct{})}
+	o := &out{url: url, device: ch.Device, queue: make(chan Mark, g.opts.Queue), claims: make(chan *Message, claimQueue), lost: make(chan struct{})}
 	// Register before the catch-up read so that no mark falls between them
 	// (a mark in both is stored twice, harmlessly).
 	g.mu.Lock()
 	g.outs[o] = struct{}{}
 	g.mu.Unlock()
-	defer func() {
-		g.mu.Lock()
-		delete(g.outs, o)
-		g.mu.Unlock()
-	}()
+	defer g.dropOut(o)
 	// Notice a peer that went away (or refused the hello) even while we
 	// have nothing to send: its pongs (and pings) keep the read deadline
 	// alive.
@@ -397,8 +417,11 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 				return
 			}
 			keep.Alive()
-			if m.Type == "error" {
+			switch {
+			case m.Type == "error":
 				refusal.Store(&m.Error)
+			case m.Type == "answer" && m.Answer != nil:
+				g.answered(o, m.Answer)
 			}
 		}
 	}()
@@ -437,8 +460,24 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 		}
 		since = ms[len(ms)-1].At
 	}
+	// Caught up: the peer knows every passage of this gate, it may rule on
+	// this gate's claims.
+	o.ready.Store(ch.Version >= 3)
 	for {
+		// Claims and releases first: a gate waits for their answers.
 		select {
+		case m := <-o.claims:
+			if err := send(m); err != nil {
+				return fmt.Errorf("peer: claim to %s: %w", url, err)
+			}
+			continue
+		default:
+		}
+		select {
+		case m := <-o.claims:
+			if err := send(m); err != nil {
+				return fmt.Errorf("peer: claim to %s: %w", url, err)
+			}
 		case <-ctx.Done():
 			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), clock.Deadline(time.Second))
 			return ctx.Err()

@@ -75,6 +75,10 @@ import (
 //     and chunks are signed like every other (the venue body and section
 //     are inside the signed frame). Scan.Staff names the gate staff member
 //     behind a staff action.
+//     Contests (contest.go, issue 16): an agent reports the contests on a
+//     ticket its gate noticed (two claims at once; two admissions while
+//     gates could not reach each other), the fleet acknowledges them with
+//     a signed ContestAck. A protocol-4 agent sends none.
 const ProtocolVersion = 5
 
 // MinProtocolVersion is the oldest protocol a fleet node still serves.
@@ -133,6 +137,9 @@ type Message struct {
 	ConfigAck *ConfigAck `json:"config_ack,omitempty"`
 	Revoked   *Revoked   `json:"revoked,omitempty"`
 	Error     *Error     `json:"error,omitempty"`
+	// Contests and ContestAck: see contest.go (protocol 5).
+	Contests   *Contests   `json:"contests,omitempty"`
+	ContestAck *ContestAck `json:"contest_ack,omitempty"`
 }
 
 // Challenge opens a session: the agent signs Nonce in its Hello.
