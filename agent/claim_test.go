@@ -1,0 +1,489 @@
+package agent_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io"
+	"net"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"admit/agent"
+	"admit/agent/decide"
+	"admit/agent/peer"
+	"admit/clock"
+	"admit/fleet/wire"
+	"admit/hal"
+	"admit/internal/testwait"
+)
+
+// slowCommit is a TestHookJournalCommit that stalls a journal commit for
+// stall while armed, as a slow SD card does.
+type slowCommit struct {
+	stall time.Duration
+	armed atomic.Bool
+	hits  atomic.Int64
+}
+
+func (s *slowCommit) hook(ctx context.Context) {
+	if !s.armed.Load() {
+		return
+	}
+	s.hits.Add(1)
+	select {
+	case <-time.After(s.stall):
+	case <-ctx.Done():
+	}
+}
+
+// waitClaimPeers waits until every gate's claims reach all the others.
+func waitClaimPeers(t testing.TB, gates []*testGate) {
+	t.Helper()
+	for _, g := range gates {
+		testwait.For(t, "peers that take claims", func() bool { return g.ClaimPeers() == len(gates)-1 })
+	}
+}
+
+// presentAt presents code at every gate, gate i at start + i·offset (spun
+// for, not slept: sub-millisecond offsets), and returns the decisions.
+func presentAt(t testing.TB, gates []*testGate, code string, offset time.Duration) []agent.Decision {
+	t.Helper()
+	out := make([]agent.Decision, len(gates))
+	errs := make([]error, len(gates))
+	var wg sync.WaitGroup
+	start := time.Now().Add(2 * time.Millisecond)
+	for i, g := range gates {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			at := start.Add(time.Duration(i) * offset)
+			for time.Now().Before(at) {
+			}
+			out[i], errs[i] = g.Present(context.Background(), hal.Credential{Source: "nfc0", Payload: []byte(code)})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("gate %d: %v", i, err)
+		}
+	}
+	return out
+}
+
+// TestNoTicketThroughTwoGates is issue 16's acceptance: the same
+// single-entry ticket presented at 2 and at 3 gates (no fleet, peers
+// connected) with the first gate ahead by Δ of the next, Δ from 0 to 50 ms,
+// 100 fresh tickets per Δ, one in twenty of them with the first gate's
+// journal commit stalled 300 ms: every ticket is admitted exactly once —
+// never twice, never refused everywhere. The claim deadline is generous:
+// this is about correctness on a loaded machine, not latency.
+func TestNoTicketThroughTwoGates(t *testing.T) {
+	for _, n := range []int{2, 3} {
+		t.Run(fmt.Sprintf("gates=%d", n), func(t *testing.T) { testNoTicketThroughTwoGates(t, n) })
+	}
+}
+
+func testNoTicketThroughTwoGates(t *testing.T, n int) {
+	offsets := []time.Duration{0, 500 * time.Microsecond, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 50 * time.Millisecond}
+	const perOffset = 100
+	ev := newEvent(t, time.Now(), len(offsets)*perOffset, "single")
+	slow := &slowCommit{stall: 300 * time.Millisecond}
+	gates := seededPeers(t, ev, n, func(i int, cfg *agent.Config) {
+		cfg.ClaimDeadline = 20 * time.Second
+		if i == 0 {
+			cfg.TestHookJournalCommit = slow.hook
+		}
+	})
+	waitClaimPeers(t, gates)
+	names := map[string]bool{}
+	for i := range n {
+		names[fmt.Sprintf("Gate %c", 'A'+i)] = true
+	}
+	inUse := make([]int, n) // refusals "being used at", by gate
+	for k, off := range offsets {
+		doubles, none := 0, 0
+		for j := range perOffset {
+			tk := ev.tickets[k*perOffset+j]
+			slow.armed.Store(j%20 == 7)
+			ds := presentAt(t, gates, tk.Code, off)
+			admitted := 0
+			for i, d := range ds {
+				switch {
+				case d.Admitted:
+					admitted++
+				case d.Reason == decide.ReasonInUse || d.Reason == decide.ReasonAlreadyUsed:
+					if d.Reason == decide.ReasonInUse {
+						inUse[i]++
+					}
+					gate := strings.TrimPrefix(strings.TrimPrefix(d.Sentence, "Being used at "), "Already used at ")
+					if !names[strings.SplitN(gate, " at ", 2)[0]] {
+						t.Errorf("Δ=%s %s at gate %d: sentence %q names no gate", off, tk.ID, i, d.Sentence)
+					}
+				default:
+					t.Errorf("Δ=%s %s at gate %d: refused for %s (%s)", off, tk.ID, i, d.Reason, d.Sentence)
+				}
+			}
+			switch {
+			case admitted > 1:
+				doubles++
+				t.Errorf("Δ=%s: %s admitted at %d gates: %+v", off, tk.ID, admitted, ds)
+			case admitted == 0:
+				none++
+				t.Errorf("Δ=%s: %s refused everywhere: %+v", off, tk.ID, ds)
+			}
+		}
+		t.Logf("gates=%d Δ=%s: %d tickets, %d admitted twice or more, %d refused everywhere", n, off, perOffset, doubles, none)
+	}
+	if slow.hits.Load() == 0 {
+		t.Fatal("no journal commit was stalled: the test proves less than it says")
+	}
+	// Every grant ended with its mark: nothing is left standing. Every
+	// refusal "being used at" is a contest queued for the fleet.
+	for i, g := range gates {
+		testwait.For(t, fmt.Sprintf("gate %d to hold no claim", i), func() bool { return g.ClaimsGranted() == 0 })
+		testwait.For(t, fmt.Sprintf("gate %d's %d contests", i, inUse[i]), func() bool {
+			cs, err := g.DB().PendingContests(context.Background(), 0, 10_000)
+			return err == nil && len(cs) == inUse[i]
+		})
+	}
+	t.Logf("refused as being used at another gate, by gate: %v", inUse)
+}
+
+// claim sends claim c of device, signed with key (release: its release),
+// on the raw peer's link.
+func (p *rawPeer) claim(c peer.Claim, key ed25519.PrivateKey, release bool) {
+	p.t.Helper()
+	c.Sign(key, release)
+	typ := "claim"
+	if release {
+		typ = "release"
+	}
+	p.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if err := p.ws.WriteJSON(&peer.Message{Type: typ, Device: c.Device, Claim: &c}); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// answer reads the gate's answer to a claim.
+func (p *rawPeer) answer() peer.Answer {
+	p.t.Helper()
+	p.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var m peer.Message
+	if err := p.ws.ReadJSON(&m); err != nil || m.Type != "answer" || m.Answer == nil {
+		p.t.Fatalf("the gate answered %+v (%v), not an answer", m, err)
+	}
+	return *m.Answer
+}
+
+// claimOf is gate-5's ("Gate F") claim on ticket id at at.
+func claimOf(ev *testEvent, id string, at time.Time) peer.Claim {
+	return peer.Claim{Event: ev.event, TicketID: id, Device: "gate-5", Gate: "Gate F", At: at, Direction: "in", Policy: "single"}
+}
+
+// checkAnswer fails unless a is gate's signed answer of verdict to c.
+func checkAnswer(t *testing.T, ev *testEvent, gate string, a peer.Answer, c peer.Claim, verdict string) {
+	t.Helper()
+	if a.Verdict != verdict || a.TicketID != c.TicketID || a.Claimant != c.Device || a.ClaimAt.UnixMilli() != c.At.UnixMilli() || a.Device != gate {
+		t.Fatalf("answer %+v to %s's claim on %s: want %s from %s", a, c.Device, c.TicketID, verdict, gate)
+	}
+	if !ed25519.Verify(ev.devices[gate].Public().(ed25519.PublicKey), peer.AnswerSigningBytes(&a), a.Signature) {
+		t.Fatalf("answer %+v not signed by %s", a, gate)
+	}
+}
+
+// TestClaimStandsUntilItExpires: a peer (gate F) claims a ticket and is
+// granted it, then never sends the mark (it crashed). The gate refuses the
+// ticket, "Being used at Gate F", and reports the contest, while the
+// claim stands; ClaimTTL later on the gate's clock the claim has expired
+// and the gate admits the ticket. A claim taken back with a release ends
+// at once.
+func TestClaimStandsUntilItExpires(t *testing.T) {
+	ctx := context.Background()
+	clk := clock.NewFake(clockTestStart)
+	ev := newEvent(t, clk.Now(), 2, "single")
+	g := seededGate(t, ev, agent.Config{Clock: clk, ClaimTTL: 10 * time.Second, PeerListener: listen(t)})
+	p := dialPeer(t, g)
+	p.accepted("gate-5", ev.devices["gate-5"])
+	c := claimOf(ev, ev.tickets[0].ID, clk.Now())
+	p.claim(c, ev.devices["gate-5"], false)
+	checkAnswer(t, ev, "gate-1", p.answer(), c, peer.AnswerGranted)
+	if n := g.ClaimsGranted(); n != 1 {
+		t.Fatalf("the gate holds %d granted claims, want 1", n)
+	}
+	p.ws.Close() // gate F is gone: no mark, no release
+
+	clk.Advance(9 * time.Second)
+	d := g.present(t, ev.tickets[0].Code)
+	if d.Admitted || d.Reason != decide.ReasonInUse || d.Sentence != "Being used at Gate F" {
+		t.Fatalf("while the claim stands: %+v, want refused as being used at Gate F", d)
+	}
+	testwait.For(t, "the contest queued for the fleet", func() bool {
+		cs, err := g.DB().PendingContests(ctx, 0, 10)
+		return err == nil && len(cs) == 1 && cs[0].Kind == wire.ContestClaim && cs[0].First.Device == "gate-5" &&
+			cs[0].Second.Device == "gate-1" && cs[0].Second.At.Equal(d.At)
+	})
+	clk.Advance(time.Second)
+	if d := g.present(t, ev.tickets[0].Code); !d.Admitted {
+		t.Fatalf("once the claim expired: %+v, want admitted", d)
+	}
+
+	// A release ends a claim before it expires.
+	p = dialPeer(t, g)
+	p.accepted("gate-5", ev.devices["gate-5"])
+	c = claimOf(ev, ev.tickets[1].ID, clk.Now())
+	p.claim(c, ev.devices["gate-5"], false)
+	checkAnswer(t, ev, "gate-1", p.answer(), c, peer.AnswerGranted)
+	p.claim(c, ev.devices["gate-5"], true)
+	testwait.For(t, "the release", func() bool { return g.ClaimsGranted() == 0 })
+	if d := g.present(t, ev.tickets[1].Code); !d.Admitted {
+		t.Fatalf("after the release: %+v, want admitted", d)
+	}
+}
+
+// TestGrantedClaimSurvivesRestart: a gate grants a peer's claim, stops,
+// and starts again with no peer reachable: it still refuses the ticket
+// while the claim stands. A claim answered for a ticket the gate already
+// admitted is a conflict naming that passage.
+func TestGrantedClaimSurvivesRestart(t *testing.T) {
+	ev := newEvent(t, time.Now(), 2, "single")
+	dir := filepath.Join(t.TempDir(), "gate-1")
+	cfg := agent.Config{DataDir: dir, PeerListener: listen(t)}
+	g := seededGate(t, ev, cfg)
+	used := g.present(t, ev.tickets[1].Code)
+	if !used.Admitted {
+		t.Fatalf("gate B: %+v", used)
+	}
+	p := dialPeer(t, g)
+	p.accepted("gate-5", ev.devices["gate-5"])
+	c := claimOf(ev, ev.tickets[0].ID, time.Now())
+	p.claim(c, ev.devices["gate-5"], false)
+	checkAnswer(t, ev, "gate-1", p.answer(), c, peer.AnswerGranted)
+	late := claimOf(ev, ev.tickets[1].ID, time.Now())
+	p.claim(late, ev.devices["gate-5"], false)
+	a := p.answer()
+	checkAnswer(t, ev, "gate-1", a, late, peer.AnswerConflict)
+	if k := a.Blocker; k == nil || k.Kind != peer.BlockerPassage || k.Device != "gate-1" || k.Gate != "Gate 1" || !k.At.Equal(used.At) {
+		t.Fatalf("conflict on a used ticket names %+v, want gate B's passage", a.Blocker)
+	}
+	g.stop()
+
+	cfg.PeerListener = nil
+	g2 := startGate(t, agent.Config{Device: "gate-1", Gate: "Gate 1", Event: ev.event, DataDir: dir, Key: ev.devices["gate-1"]})
+	if n := g2.ClaimsGranted(); n != 1 {
+		t.Fatalf("restarted, the gate holds %d granted claims, want 1", n)
+	}
+	if d := g2.present(t, ev.tickets[0].Code); d.Admitted || d.Reason != decide.ReasonInUse || d.Sentence != "Being used at Gate F" {
+		t.Fatalf("restarted gate: %+v, want refused as being used at Gate F", d)
+	}
+}
+
+// TestForgedClaimsRefused: a claim signed with another key, one of another
+// device than the link's, one from 2099 and one replayed from long ago
+// are refused, counted, and grant nothing.
+func TestForgedClaimsRefused(t *testing.T) {
+	ev := newEvent(t, time.Now(), 1, "single")
+	g := seededGate(t, ev, agent.Config{PeerListener: listen(t), StatusAddr: "127.0.0.1:0"})
+	p := dialPeer(t, g)
+	p.accepted("gate-5", ev.devices["gate-5"])
+	id := ev.tickets[0].ID
+	for name, c := range map[string]struct {
+		claim  peer.Claim
+		key    ed25519.PrivateKey
+		reason string
+	}{
+		"another key":      {claimOf(ev, id, time.Now()), ev.devices["gate-6"], peer.RefusedBadSignature},
+		"another device":   {peer.Claim{Event: ev.event, TicketID: id, Device: "gate-6", Gate: "Gate G", At: time.Now(), Direction: "in", Policy: "single"}, ev.devices["gate-6"], peer.RefusedNotSender},
+		"from 2099":        {claimOf(ev, id, time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)), ev.devices["gate-5"], peer.RefusedFuture},
+		"from an hour ago": {claimOf(ev, id, time.Now().Add(-time.Hour)), ev.devices["gate-5"], peer.RefusedStale},
+	} {
+		p.claim(c.claim, c.key, false)
+		if a := p.answer(); a.Verdict != peer.AnswerRefused || a.Refused != c.reason {
+			t.Errorf("%s: answered %+v, want refused %s", name, a, c.reason)
+		}
+		if n := metric(t, g, `admit_peer_claims_refused_total{reason="`+c.reason+`"}`); n != 1 {
+			t.Errorf("%s: %v claims refused for %s, want 1", name, n, c.reason)
+		}
+	}
+	if n := g.ClaimsGranted(); n != 0 {
+		t.Fatalf("the gate holds %d granted claims", n)
+	}
+	if d := g.present(t, ev.tickets[0].Code); !d.Admitted {
+		t.Fatalf("gate: %+v, want admitted", d)
+	}
+}
+
+// TestClaimFloodBounded: a peer with a valid key claims every ticket it
+// can. The gate takes its claims at the link's claim rate (a burst of 100,
+// then 50 a second on the gate's clock), reading more slowly beyond: the
+// tickets such a peer blocks at once are bounded by rate × ClaimTTL.
+func TestClaimFloodBounded(t *testing.T) {
+	clk := clock.NewFake(clockTestStart)
+	ev := newEvent(t, clk.Now(), 300, "single")
+	g := seededGate(t, ev, agent.Config{Clock: clk, PeerListener: listen(t)})
+	p := dialPeer(t, g)
+	p.accepted("gate-5", ev.devices["gate-5"])
+	go func() {
+		for _, tk := range ev.tickets {
+			c := claimOf(ev, tk.ID, clk.Now())
+			c.Sign(ev.devices["gate-5"], false)
+			if p.ws.WriteJSON(&peer.Message{Type: "claim", Device: c.Device, Claim: &c}) != nil {
+				return
+			}
+		}
+	}()
+	for range 100 {
+		p.answer()
+	}
+	if n := g.ClaimsGranted(); n != 100 {
+		t.Fatalf("after the burst the gate holds %d claims, want 100", n)
+	}
+	clk.Advance(time.Second)
+	for range 50 {
+		p.answer()
+	}
+	if n := g.ClaimsGranted(); n != 150 {
+		t.Fatalf("a second later the gate holds %d claims, want 150", n)
+	}
+	if d := g.present(t, ev.tickets[299].Code); !d.Admitted {
+		t.Fatalf("a ticket the flood did not reach: %+v, want admitted", d)
+	}
+}
+
+// cable is a TCP relay in front of a gate's peer listener that a test can
+// pull (every connection through it closes, new ones are refused) and
+// plug back in: a venue LAN partitioned and healed.
+type cable struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex // guards the fields below
+	cut   bool
+	conns map[net.Conn]struct{}
+}
+
+func newCable(t testing.TB, target string) *cable {
+	c := &cable{ln: listen(t), target: target, conns: map[net.Conn]struct{}{}}
+	t.Cleanup(func() { c.ln.Close(); c.pull() })
+	go c.serve()
+	return c
+}
+
+func (c *cable) addr() string { return c.ln.Addr().String() }
+
+func (c *cable) serve() {
+	for {
+		in, err := c.ln.Accept()
+		if err != nil {
+			return
+		}
+		c.mu.Lock()
+		if c.cut {
+			c.mu.Unlock()
+			in.Close()
+			continue
+		}
+		out, err := net.Dial("tcp", c.target)
+		if err != nil {
+			c.mu.Unlock()
+			in.Close()
+			continue
+		}
+		c.conns[in], c.conns[out] = struct{}{}, struct{}{}
+		c.mu.Unlock()
+		go func() { io.Copy(out, in); out.Close(); in.Close() }()
+		go func() { io.Copy(in, out); in.Close(); out.Close() }()
+	}
+}
+
+// pull cuts the cable.
+func (c *cable) pull() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cut = true
+	for conn := range c.conns {
+		conn.Close()
+	}
+	clear(c.conns)
+}
+
+// plug connects it again.
+func (c *cable) plug() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cut = false
+}
+
+// TestPartitionDecidesAloneAndReports: two gates whose LAN is cut (and no
+// fleet) cannot reach each other: each decides alone and says so in its
+// status, so the same ticket presented at both is admitted at both — the
+// double admission claims cannot prevent without a link. Once the cable is
+// back, each gate learns the other's passage and reports the contested
+// entry for the fleet; a ticket admitted at one gate only is not reported.
+func TestPartitionDecidesAloneAndReports(t *testing.T) {
+	ctx := context.Background()
+	ev := newEvent(t, time.Now(), 2, "single")
+	lns := []net.Listener{listen(t), listen(t)}
+	cables := []*cable{newCable(t, lns[0].Addr().String()), newCable(t, lns[1].Addr().String())}
+	var gates []*testGate
+	for i := range 2 {
+		cfg := agent.Config{Device: fmt.Sprintf("gate-%d", i), Gate: fmt.Sprintf("Gate %c", 'A'+i), PeerListener: lns[i],
+			Peers: []string{"ws://" + cables[1-i].addr() + "/peer"}}
+		gates = append(gates, seededGate(t, ev, cfg))
+	}
+	waitClaimPeers(t, gates)
+	for _, c := range cables {
+		c.pull()
+	}
+	status := func(g *testGate) agent.Status { return g.Status(httptest.NewRequest("GET", "/status", nil), false) }
+	for i, g := range gates {
+		testwait.For(t, fmt.Sprintf("gate %d to lose its peer", i), func() bool { return g.ClaimPeers() == 0 })
+		if s := status(g).Claims; !s.On || !s.Alone || s.Peers != 0 || s.Configured != 1 {
+			t.Fatalf("gate %d's status says %+v, want deciding alone", i, s)
+		}
+	}
+
+	tk, once := ev.tickets[0], ev.tickets[1]
+	var admitted []agent.Decision
+	for i, g := range gates {
+		d := g.present(t, tk.Code)
+		if !d.Admitted {
+			t.Fatalf("gate %d alone: %+v, want admitted", i, d)
+		}
+		admitted = append(admitted, d)
+	}
+	if d := gates[0].present(t, once.Code); !d.Admitted {
+		t.Fatalf("gate A alone: %+v", d)
+	}
+
+	for _, c := range cables {
+		c.plug()
+	}
+	waitClaimPeers(t, gates)
+	for i, g := range gates {
+		if s := status(g).Claims; s.Alone || s.Peers != 1 {
+			t.Fatalf("gate %d's status says %+v once the links are back", i, s)
+		}
+		testwait.For(t, fmt.Sprintf("gate %d to report the contested entry", i), func() bool {
+			cs, err := g.DB().PendingContests(ctx, 0, 10)
+			if err != nil || len(cs) != 1 {
+				return false
+			}
+			c := cs[0]
+			return c.Kind == wire.ContestEntry && c.TicketID == tk.ID &&
+				c.First.Device == "gate-0" && c.First.Gate == "Gate A" && c.First.At.Equal(admitted[0].At) &&
+				c.Second.Device == "gate-1" && c.Second.Gate == "Gate B" && c.Second.At.Equal(admitted[1].At)
+		})
+	}
+	// With the links back, the ticket admitted once is refused at B, and a
+	// fresh presentation claims again.
+	if d := gates[1].present(t, once.Code); d.Admitted || d.Reason != agent.ReasonAlreadyUsed {
+		t.Fatalf("gate B: %+v, want refused as used at Gate A", d)
+	}
+}
