@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"io"
 	"net"
 	"net/http/httptest"
 	"path/filepath"
@@ -356,68 +355,27 @@ func TestClaimFloodBounded(t *testing.T) {
 	}
 }
 
-// cable is a TCP relay in front of a gate's peer listener that a test can
-// pull (every connection through it closes, new ones are refused) and
-// plug back in: a venue LAN partitioned and healed.
-type cable struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex // guards the fields below
-	cut   bool
-	conns map[net.Conn]struct{}
-}
-
-func newCable(t testing.TB, target string) *cable {
-	c := &cable{ln: listen(t), target: target, conns: map[net.Conn]struct{}{}}
-	t.Cleanup(func() { c.ln.Close(); c.pull() })
-	go c.serve()
-	return c
-}
-
-func (c *cable) addr() string { return c.ln.Addr().String() }
-
-func (c *cable) serve() {
-	for {
-		in, err := c.ln.Accept()
-		if err != nil {
-			return
+// partitionable starts gate-0 ("Gate A") and gate-1 ("Gate B") of event,
+// each reaching the other's peer listener through a proxy (a cable the
+// test can pull), gives each its replica (replica), and waits until each
+// takes the other's claims. adjust, when set, edits each config first.
+func partitionable(t *testing.T, event string, replica func(g *testGate), adjust func(i int, cfg *agent.Config)) ([]*testGate, []*proxy) {
+	lns := []net.Listener{listen(t), listen(t)}
+	cables := []*proxy{newProxy(t, lns[0].Addr().String()), newProxy(t, lns[1].Addr().String())}
+	var gates []*testGate
+	for i := range 2 {
+		cfg := agent.Config{Device: fmt.Sprintf("gate-%d", i), Gate: fmt.Sprintf("Gate %c", 'A'+i), Event: event, PeerListener: lns[i],
+			Peers: []string{"ws://" + cables[1-i].ln.Addr().String() + "/peer"}}
+		if adjust != nil {
+			adjust(i, &cfg)
 		}
-		c.mu.Lock()
-		if c.cut {
-			c.mu.Unlock()
-			in.Close()
-			continue
-		}
-		out, err := net.Dial("tcp", c.target)
-		if err != nil {
-			c.mu.Unlock()
-			in.Close()
-			continue
-		}
-		c.conns[in], c.conns[out] = struct{}{}, struct{}{}
-		c.mu.Unlock()
-		go func() { io.Copy(out, in); out.Close(); in.Close() }()
-		go func() { io.Copy(in, out); in.Close(); out.Close() }()
+		gates = append(gates, startGate(t, cfg))
 	}
-}
-
-// pull cuts the cable.
-func (c *cable) pull() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cut = true
-	for conn := range c.conns {
-		conn.Close()
+	for _, g := range gates {
+		replica(g)
 	}
-	clear(c.conns)
-}
-
-// plug connects it again.
-func (c *cable) plug() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cut = false
+	waitClaimPeers(t, gates)
+	return gates, cables
 }
 
 // TestPartitionDecidesAloneAndReports: two gates whose LAN is cut (and no
@@ -429,17 +387,10 @@ func (c *cable) plug() {
 func TestPartitionDecidesAloneAndReports(t *testing.T) {
 	ctx := context.Background()
 	ev := newEvent(t, time.Now(), 2, "single")
-	lns := []net.Listener{listen(t), listen(t)}
-	cables := []*cable{newCable(t, lns[0].Addr().String()), newCable(t, lns[1].Addr().String())}
-	var gates []*testGate
-	for i := range 2 {
-		cfg := agent.Config{Device: fmt.Sprintf("gate-%d", i), Gate: fmt.Sprintf("Gate %c", 'A'+i), PeerListener: lns[i],
-			Peers: []string{"ws://" + cables[1-i].addr() + "/peer"}}
-		gates = append(gates, seededGate(t, ev, cfg))
-	}
-	waitClaimPeers(t, gates)
+	gates, cables := partitionable(t, ev.event, func(g *testGate) { ev.seed(t, g) },
+		func(_ int, cfg *agent.Config) { cfg.Key = ev.devices[cfg.Device] })
 	for _, c := range cables {
-		c.pull()
+		c.SetUp(false)
 	}
 	status := func(g *testGate) agent.Status { return g.Status(httptest.NewRequest("GET", "/status", nil), false) }
 	for i, g := range gates {
@@ -463,7 +414,7 @@ func TestPartitionDecidesAloneAndReports(t *testing.T) {
 	}
 
 	for _, c := range cables {
-		c.plug()
+		c.SetUp(true)
 	}
 	waitClaimPeers(t, gates)
 	for i, g := range gates {

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) fleet.Store) {
 		{"Venue", testVenue},
 		{"Staff", testStaff},
 		{"StaffScans", testStaffScans},
+		{"Contests", testContests},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
