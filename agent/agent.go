@@ -146,10 +146,12 @@ type Config struct {
 	PeerListener net.Listener
 	// Peers are the other gates' peer endpoints (ws://host:port/peer).
 	Peers []string
-	// PeerRate, PeerBurst and PeerMaxHeld tune the bounds of peer links
-	// (peer.Options: Rate, Burst, MaxHeld); zero: peer's defaults.
-	PeerRate, PeerBurst float64
-	PeerMaxHeld         int
+	// PeerRate, PeerBurst, PeerMaxHeld, PeerClaimRate and PeerClaimBurst
+	// tune the bounds of peer links (peer.Options: Rate, Burst, MaxHeld,
+	// ClaimRate, ClaimBurst); zero: peer's defaults.
+	PeerRate, PeerBurst           float64
+	PeerMaxHeld                   int
+	PeerClaimRate, PeerClaimBurst float64
 	// Online, if set, asks the fleet before admitting (see OnlineConfig).
 	Online *OnlineConfig
 	// NoClaims turns claims off (claim.go): the gate admits single-entry
@@ -206,6 +208,9 @@ type Decision struct {
 	ByFleet   bool   // the fleet's online decision
 	At        time.Time
 	Took      time.Duration // presentation to journal commit
+	// Claimed is how long the decision waited for its peers' answers to
+	// its claim (claim.go); 0 when it claimed nothing.
+	Claimed time.Duration `json:",omitempty"`
 }
 
 // Reasons the agent adds to those of package ticket (package decide has
@@ -352,7 +357,7 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	a.gossip = peer.New(peer.Options{Device: cfg.Device, Event: cfg.Event, Key: cfg.Key, Peers: cfg.Peers, Store: db, Log: cfg.Log,
 		Clock: cfg.Clock, OnMark: a.peerMarked, OnRefused: a.peerMarkRefused, OnLinkRefused: a.peerLinkRefused,
 		Arbiter: claimArbiter{a}, OnClaimRefused: a.claimRefused,
-		Rate: cfg.PeerRate, Burst: cfg.PeerBurst, MaxHeld: cfg.PeerMaxHeld})
+		Rate: cfg.PeerRate, Burst: cfg.PeerBurst, MaxHeld: cfg.PeerMaxHeld, ClaimRate: cfg.PeerClaimRate, ClaimBurst: cfg.PeerClaimBurst})
 	if cfg.Online != nil {
 		oc := *cfg.Online
 		if oc.Authority == nil {

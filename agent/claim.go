@@ -461,7 +461,10 @@ func (a *Agent) claim(ctx context.Context, d *Decision, tc ticket.Claims) *claim
 		defer t.Stop()
 	}
 	out := round.Wait(ctx, own.lost, timeout)
-	a.metrics.claimTime.Observe(a.cfg.Clock.Now().Sub(begin))
+	if out.Asked > 0 {
+		d.Claimed = a.cfg.Clock.Now().Sub(begin)
+		a.metrics.claimTime.Observe(d.Claimed)
+	}
 	for _, p := range out.Silent {
 		a.metrics.claimSilent.Inc(p)
 	}
