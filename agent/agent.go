@@ -14,7 +14,8 @@
 // one code within Config.Debounce are one presentation. The decider
 // verifies (package ticket), looks the ticket up
 // in the replica, applies the gate's rules (package decide), optionally
-// asks the fleet (online mode), journals, then actuates. A passage watcher
+// asks the fleet (online mode), claims a single-entry or re-entry ticket
+// from its peers before it admits it (claim.go), journals, then actuates. A passage watcher
 // goroutine confirms admissions on the turnstile's sensor or annuls them
 // after Config.PassageTimeout. Run owns every goroutine and returns once
 // all have stopped.

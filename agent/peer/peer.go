@@ -1,20 +1,25 @@
-// Package peer is gossip of passages between the gates of one venue,
-// directly over the LAN, so that a ticket admitted at gate A is refused at
-// gate B even while both have lost the fleet.
+// Package peer is gossip between the gates of one venue, directly over the
+// LAN: passages, so that a ticket admitted at gate A is refused at gate B
+// even while both have lost the fleet, and claims (protocol 3, claim.go),
+// so that two gates presented the same single-entry ticket at the same
+// moment never both admit it.
 //
 // Each gate serves Handler (a WebSocket endpoint, /peer on the agent's
 // peer listener) and dials every peer in its config. On a connection it
 // dialed, a gate pushes: first every passage it recorded itself (catch-up
 // after a restart or a partition), then each new passage as soon as it is
-// journaled. On a connection it accepted, it only receives. So each
-// direction of a pair has exactly one writer; marks are idempotent
-// (gatedb.DB.AddPeerMark), so a replay is harmless.
+// journaled, and its claims, whose answers it reads on the same
+// connection. On a connection it accepted, it receives marks and claims,
+// and answers the claims. So each direction of a pair has exactly one
+// writer of marks; marks are idempotent (gatedb.DB.AddPeerMark), so a
+// replay is harmless.
 //
 // # Trust
 //
 // The LAN is not trusted. The receiving gate opens with a challenge; the
 // sending gate signs it with its device key (the key it enrolled with),
-// and signs every mark it sends, its own passages only. The receiver
+// and signs every mark and claim it sends, its own only; the receiver
+// signs its answers to claims (claim.go says why). The receiver
 // checks the hello and each mark against the device keys of its event's
 // venue scope, replicated from the fleet (gatedb.DB.VenueDevice): a device
 // the scope does not name, or names revoked, is refused; a mark must be
