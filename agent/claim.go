@@ -100,6 +100,10 @@ type claimBook struct {
 	granted  int // granted claims held
 	dirty    map[heldKey]dirtyClaim
 	contests []wire.Contest
+	// silent are the peers that did not answer this gate's last claim in
+	// time; silences counts them since the start.
+	silent   []string
+	silences int64
 }
 
 type ticketKey struct{ event, id string }
@@ -414,6 +418,14 @@ func (b *claimBook) forget() {
 	b.granted, b.contests = 0, nil
 }
 
+// heard records the peers silent at this gate's last claim.
+func (b *claimBook) heard(silent []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.silent = silent
+	b.silences += int64(len(silent))
+}
+
 // heldGranted returns how many peers' claims the gate holds as granted.
 func (b *claimBook) heldGranted() int {
 	b.mu.Lock()
@@ -467,6 +479,9 @@ func (a *Agent) claim(ctx context.Context, d *Decision, tc ticket.Claims) *claim
 	}
 	for _, p := range out.Silent {
 		a.metrics.claimSilent.Inc(p)
+	}
+	if out.Asked > 0 {
+		a.claims.heard(out.Silent)
 	}
 	switch {
 	case out.Conflict != nil && out.Conflict.Claim != nil:
@@ -710,10 +725,18 @@ type ClaimStatus struct {
 	Alone bool `json:"alone"`
 	// Granted is how many peers' claims this gate holds as granted.
 	Granted int `json:"granted"`
+	// Silent are the peers that did not answer this gate's last claim
+	// before the deadline (it decided without them); Silences counts such
+	// silences since the gate started.
+	Silent   []string `json:"silent,omitempty"`
+	Silences int64    `json:"silences"`
 }
 
 func (a *Agent) claimStatus() ClaimStatus {
 	s := ClaimStatus{On: !a.cfg.NoClaims, Configured: len(a.cfg.Peers), Granted: a.claims.heldGranted()}
+	a.claims.mu.Lock()
+	s.Silent, s.Silences = slices.Clone(a.claims.silent), a.claims.silences
+	a.claims.mu.Unlock()
 	if s.On {
 		s.Peers = a.gossip.ClaimPeers()
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"admit/agent"
 	"admit/agent/decide"
@@ -436,5 +439,56 @@ func TestPartitionDecidesAloneAndReports(t *testing.T) {
 	// fresh presentation claims again.
 	if d := gates[1].present(t, once.Code); d.Admitted || d.Reason != agent.ReasonAlreadyUsed {
 		t.Fatalf("gate B: %+v, want refused as used at Gate A", d)
+	}
+}
+
+// mute is a peer endpoint of a venue device (gate-5) that takes a gate's
+// link and claims and never answers one: a gate frozen mid-way, or an
+// answer lost on the LAN.
+func mute(t testing.TB) string {
+	ln := listen(t)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		ws.WriteJSON(&peer.Message{Type: "challenge", Version: peer.Version, Device: "gate-5", Event: "gala", Nonce: make([]byte, 32)})
+		var hello peer.Message
+		if ws.ReadJSON(&hello) != nil || ws.WriteJSON(&peer.Message{Type: "ready", Version: peer.Version}) != nil {
+			return
+		}
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "ws://" + ln.Addr().String() + "/peer"
+}
+
+// TestSilentPeerCounted: a peer that takes the gate's claim and never
+// answers holds the decision for the claim deadline, no longer; the gate
+// admits without it, counts it and names it in its status.
+func TestSilentPeerCounted(t *testing.T) {
+	ev := newEvent(t, time.Now(), 1, "single")
+	const deadline = 50 * time.Millisecond
+	g := seededGate(t, ev, agent.Config{ClaimDeadline: deadline, Peers: []string{mute(t)}, StatusAddr: "127.0.0.1:0"})
+	testwait.For(t, "the mute peer to take claims", func() bool { return g.ClaimPeers() == 1 })
+	d := g.present(t, ev.tickets[0].Code)
+	if !d.Admitted || d.Claimed < deadline || d.Claimed > 10*time.Second {
+		t.Fatalf("%+v: want admitted once the %s deadline passed", d, deadline)
+	}
+	s := g.Status(httptest.NewRequest("GET", "/status", nil), false).Claims
+	if s.Alone || s.Peers != 1 || len(s.Silent) != 1 || s.Silent[0] != "gate-5" || s.Silences != 1 {
+		t.Fatalf("status %+v: want gate-5 silent", s)
+	}
+	if n := metric(t, g, `admit_claim_silent_total{peer="gate-5"}`); n != 1 {
+		t.Fatalf("silences of gate-5 counted: %v", n)
+	}
+	if n := metric(t, g, `admit_claims_total{outcome="won_partly"}`); n != 1 {
+		t.Fatalf("claims won without every peer: %v", n)
 	}
 }
