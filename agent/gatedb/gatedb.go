@@ -35,6 +35,9 @@ type DB struct {
 	peer   *peerMarks // peers' marks not yet persisted (peermarks.go)
 	venue  venueCache // the venue scopes' device keys, in memory (venue.go)
 	claims claimConn  // claims and contests are written on it (claims.go)
+	// marks reads a ticket's stored passages (marksQuery), prepared once:
+	// peers' claims read them off the decision path's connection.
+	marks *sql.Stmt
 }
 
 // Open opens or creates the database at path. sync is the durability of a
@@ -46,7 +49,12 @@ func Open(ctx context.Context, path string, sync sqlitedb.Sync) (*DB, error) {
 		return nil, fmt.Errorf("gatedb: %w", err)
 	}
 	d := &DB{db: db, peer: newPeerMarks()}
+	if d.marks, err = db.PrepareContext(ctx, marksQuery); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("gatedb: prepare: %w", err)
+	}
 	if err := d.loadVenue(ctx); err != nil {
+		d.marks.Close()
 		db.Close()
 		return nil, err
 	}
@@ -58,6 +66,7 @@ func Open(ctx context.Context, path string, sync sqlitedb.Sync) (*DB, error) {
 func (d *DB) Close() error {
 	d.closePeerMarks()
 	d.closeClaims()
+	d.marks.Close()
 	return d.db.Close()
 }
 
