@@ -23,6 +23,7 @@ import (
 	"admit/fleet/wire"
 	"admit/hal"
 	"admit/internal/testwait"
+	"admit/ticket/entry"
 )
 
 // slowCommit is a TestHookJournalCommit that stalls a journal commit for
@@ -490,5 +491,42 @@ func TestSilentPeerCounted(t *testing.T) {
 	}
 	if n := metric(t, g, `admit_claims_total{outcome="won_partly"}`); n != 1 {
 		t.Fatalf("claims won without every peer: %v", n)
+	}
+}
+
+// TestReEntryClaimed: a re-entry ticket is claimed like a single-entry
+// one. Presented at two entry gates at once it gets in at one; after an
+// exit (at an exit gate, which claims nothing) it gets in again, at one
+// of the two again.
+func TestReEntryClaimed(t *testing.T) {
+	ev := newEvent(t, time.Now(), 1, "reentry")
+	gates := seededPeers(t, ev, 3, func(i int, cfg *agent.Config) {
+		cfg.ClaimDeadline = 20 * time.Second
+		if i == 2 {
+			cfg.Direction = entry.Out
+		}
+	})
+	waitClaimPeers(t, gates)
+	tk := ev.tickets[0]
+	for round := range 3 {
+		ds := presentAt(t, gates[:2], tk.Code, 0)
+		if ds[0].Admitted == ds[1].Admitted {
+			t.Fatalf("round %d: %+v, want exactly one entry", round, ds)
+		}
+		for _, d := range ds {
+			if !d.Admitted && d.Reason != decide.ReasonInUse && d.Reason != decide.ReasonNoExit {
+				t.Fatalf("round %d: refused %+v, want being used or already inside", round, d)
+			}
+		}
+		// Once the entry is known everywhere, the exit.
+		for _, g := range gates {
+			testwait.For(t, "the entry everywhere", func() bool { return len(g.marksAt(t, ev.event, tk.ID)) == 2*round+1 })
+		}
+		if d := gates[2].present(t, tk.Code); !d.Admitted || d.Direction != entry.Out {
+			t.Fatalf("round %d: exit %+v", round, d)
+		}
+		for _, g := range gates {
+			testwait.For(t, "the exit everywhere", func() bool { return len(g.marksAt(t, ev.event, tk.ID)) == 2*round+2 })
+		}
 	}
 }
