@@ -41,6 +41,9 @@ const (
 	MaxFrameBytes = 256 << 10
 	// MaxHelloBytes bounds what is read before it has.
 	MaxHelloBytes = 4 << 10
+	// MaxAnswerBytes bounds a frame a dialing gate reads once its hello
+	// was taken (answers to its claims: ids and a gate name, well under).
+	MaxAnswerBytes = 16 << 10
 	// MaxMarksPerFrame bounds the marks of one frame (a catch-up sends
 	// 500 at a time, about 150 KiB of JSON).
 	MaxMarksPerFrame = 500

@@ -400,6 +400,9 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 	default:
 		return fmt.Errorf("peer: %s answered the hello with %q", url, ready.Type)
 	}
+	// What comes back on this link from now on: answers to claims, pings,
+	// an error frame.
+	ws.SetReadLimit(MaxAnswerBytes)
 	o := &out{url: url, device: ch.Device, queue: make(chan Mark, g.opts.Queue), claims: make(chan *Message, claimQueue), lost: make(chan struct{})}
 	// Register before the catch-up read so that no mark falls between them
 	// (a mark in both is stored twice, harmlessly).
