@@ -492,12 +492,14 @@ func (a *Agent) claim(ctx context.Context, d *Decision, tc ticket.Claims) *claim
 	case out.Conflict != nil:
 		a.claims.close(own, nil)
 		a.gossip.Release(c)
+		// The peer's passage, ruled on here as the peer did: the refusal
+		// and its sentence ("Already used at Gate B at 19:04").
 		p := *out.Conflict.Passage
-		r := entry.Result{Reason: entry.ReasonAlreadyUsed, Entry: &p}
-		if tc.Policy == ticket.ReEntry {
-			r.Reason = entry.ReasonNoExit
+		v := a.gate.Decide(tc, entry.In, []entry.Passage{p}, d.At)
+		if v.Admit { // the peer's rule and this gate's cannot differ; if they did, refuse
+			v.Reason, v.Sentence = decide.ReasonInUse, decide.InUse(p.Gate)
 		}
-		d.Admitted, d.Reason, d.Sentence = false, r.Reason, r.Sentence(a.cfg.Location)
+		d.Admitted, d.Reason, d.Sentence = false, v.Reason, v.Sentence
 		a.metrics.claims.Inc("passage")
 		return nil
 	case out.Lost || !a.claims.win(own):

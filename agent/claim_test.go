@@ -443,10 +443,11 @@ func TestPartitionDecidesAloneAndReports(t *testing.T) {
 	}
 }
 
-// mute is a peer endpoint of a venue device (gate-5) that takes a gate's
-// link and claims and never answers one: a gate frozen mid-way, or an
-// answer lost on the LAN.
-func mute(t testing.TB) string {
+// fakePeer is a peer endpoint of a venue device (gate-5) that takes a
+// gate's link and answers its claims with answer, signed with gate-5's
+// key (nil: no answer at all — a gate frozen mid-way, or an answer lost on
+// the LAN).
+func fakePeer(t testing.TB, ev *testEvent, answer func(c *peer.Claim) *peer.Answer) string {
 	ln := listen(t)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
@@ -454,14 +455,23 @@ func mute(t testing.TB) string {
 			return
 		}
 		defer ws.Close()
-		ws.WriteJSON(&peer.Message{Type: "challenge", Version: peer.Version, Device: "gate-5", Event: "gala", Nonce: make([]byte, 32)})
+		ws.WriteJSON(&peer.Message{Type: "challenge", Version: peer.Version, Device: "gate-5", Event: ev.event, Nonce: make([]byte, 32)})
 		var hello peer.Message
 		if ws.ReadJSON(&hello) != nil || ws.WriteJSON(&peer.Message{Type: "ready", Version: peer.Version}) != nil {
 			return
 		}
 		for {
-			if _, _, err := ws.ReadMessage(); err != nil {
+			var m peer.Message
+			if err := ws.ReadJSON(&m); err != nil {
 				return
+			}
+			if m.Type != "claim" || answer == nil {
+				continue
+			}
+			if a := answer(m.Claim); a != nil {
+				a.Event, a.TicketID, a.Claimant, a.ClaimAt, a.Device = m.Claim.Event, m.Claim.TicketID, m.Claim.Device, m.Claim.At, "gate-5"
+				a.Sign(ev.devices["gate-5"])
+				ws.WriteJSON(&peer.Message{Type: "answer", Device: "gate-5", Answer: a})
 			}
 		}
 	})}
@@ -470,13 +480,45 @@ func mute(t testing.TB) string {
 	return "ws://" + ln.Addr().String() + "/peer"
 }
 
+// TestConflictAnswers: a peer's "conflict" refuses the ticket with what
+// the peer named: a passage (the entry rule's sentence, "Already used at
+// Gate F at …") or a claim of a third gate ("Being used at Gate G", a
+// contest naming the peer that answered).
+func TestConflictAnswers(t *testing.T) {
+	ctx := context.Background()
+	ev := newEvent(t, time.Now(), 2, "single")
+	used := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	g := seededGate(t, ev, agent.Config{Location: time.UTC, Peers: []string{fakePeer(t, ev, func(c *peer.Claim) *peer.Answer {
+		if c.TicketID == ev.tickets[0].ID {
+			return &peer.Answer{Verdict: peer.AnswerConflict, Blocker: &peer.Blocker{Kind: peer.BlockerPassage, Device: "gate-5", Gate: "Gate F", At: used, Direction: "in"}}
+		}
+		return &peer.Answer{Verdict: peer.AnswerConflict, Blocker: &peer.Blocker{Kind: peer.BlockerClaim, Device: "gate-6", Gate: "Gate G", At: c.At.Add(-time.Millisecond), Direction: "in"}}
+	})}})
+	testwait.For(t, "the peer to take claims", func() bool { return g.ClaimPeers() == 1 })
+	if d := g.present(t, ev.tickets[0].Code); d.Admitted || d.Reason != agent.ReasonAlreadyUsed || d.Sentence != "Already used at Gate F at "+used.Format("15:04") {
+		t.Fatalf("a passage in the way: %+v", d)
+	}
+	d := g.present(t, ev.tickets[1].Code)
+	if d.Admitted || d.Reason != decide.ReasonInUse || d.Sentence != "Being used at Gate G" {
+		t.Fatalf("a claim in the way: %+v", d)
+	}
+	testwait.For(t, "the contest", func() bool {
+		cs, err := g.DB().PendingContests(ctx, 0, 10)
+		return err == nil && len(cs) == 1 && cs[0].Kind == wire.ContestClaim && cs[0].First.Device == "gate-6" && cs[0].By == "gate-5" &&
+			cs[0].Second.Device == "gate-1" && cs[0].Second.At.Equal(d.At)
+	})
+	if g.relay.Pulses() != 0 {
+		t.Fatal("the relay moved")
+	}
+}
+
 // TestSilentPeerCounted: a peer that takes the gate's claim and never
 // answers holds the decision for the claim deadline, no longer; the gate
 // admits without it, counts it and names it in its status.
 func TestSilentPeerCounted(t *testing.T) {
 	ev := newEvent(t, time.Now(), 1, "single")
 	const deadline = 50 * time.Millisecond
-	g := seededGate(t, ev, agent.Config{ClaimDeadline: deadline, Peers: []string{mute(t)}, StatusAddr: "127.0.0.1:0"})
+	g := seededGate(t, ev, agent.Config{ClaimDeadline: deadline, Peers: []string{fakePeer(t, ev, nil)}, StatusAddr: "127.0.0.1:0"})
 	testwait.For(t, "the mute peer to take claims", func() bool { return g.ClaimPeers() == 1 })
 	d := g.present(t, ev.tickets[0].Code)
 	if !d.Admitted || d.Claimed < deadline || d.Claimed > 10*time.Second {
