@@ -159,6 +159,31 @@ func testNoTicketThroughTwoGates(t *testing.T, n int) {
 	t.Logf("refused as being used at another gate, by gate: %v", inUse)
 }
 
+// TestStalledCommitWithoutClaims is the control of the test above: with
+// claims off (Config.NoClaims, the gate as it was before them), a journal
+// commit stalled 300 ms at gate A lets the same ticket through gate B
+// presented 50 ms after A — issue 16's measured hole — so the stall the
+// acceptance test injects is real, and claims are what close it.
+func TestStalledCommitWithoutClaims(t *testing.T) {
+	ev := newEvent(t, time.Now(), 3, "single")
+	slow := &slowCommit{stall: 300 * time.Millisecond}
+	slow.armed.Store(true)
+	gates := seededPeers(t, ev, 2, func(i int, cfg *agent.Config) {
+		cfg.NoClaims = true
+		if i == 0 {
+			cfg.TestHookJournalCommit = slow.hook
+		}
+	})
+	for _, tk := range ev.tickets {
+		ds := presentAt(t, gates, tk.Code, 50*time.Millisecond)
+		for i, d := range ds {
+			if !d.Admitted {
+				t.Fatalf("%s at gate %d: %+v; without claims every gate admits inside the stall", tk.ID, i, d)
+			}
+		}
+	}
+}
+
 // claim sends claim c of device, signed with key (release: its release),
 // on the raw peer's link.
 func (p *rawPeer) claim(c peer.Claim, key ed25519.PrivateKey, release bool) {
