@@ -328,6 +328,7 @@ func (a *Agent) runClaims(ctx context.Context) error {
 		put, drop, contests := a.claims.take()
 		err := a.db.SaveClaims(ctx, put, drop)
 		if err == nil {
+			a.journaled.Add(int64(len(put) + len(drop))) // the checkpointer's business too
 			if err = a.db.AddContests(ctx, contests); err == nil {
 				if len(contests) > 0 && a.uplink != nil {
 					a.uplink.Kick()
