@@ -61,17 +61,26 @@ import (
 	"admit/agent/peer"
 	"admit/agent/uplink"
 	"admit/clock"
+	"admit/fleet/wire"
 	"admit/hal"
 	"admit/internal/sqlitedb"
 	"admit/ticket"
 	"admit/ticket/entry"
 )
 
-// Config configures a gate.
+// Config configures a gate: its own settings. A fleet config overrides
+// the settings it names (direction, zone, types, reader sides, online
+// mode, passage timeout, debounce, peers, events, buzzer, idle text, the
+// camera's formats through ConfigHook): see settings.go.
 type Config struct {
-	Device  string // unique device id, e.g. "turnstile-a1"
-	Gate    string // the gate name shown to staff, e.g. "Gate A"
-	Event   string // the event this gate admits to
+	Device string // unique device id, e.g. "turnstile-a1"
+	Gate   string // the gate name shown to staff, e.g. "Gate A"
+	// Events are the events this gate admits to (a festival's day tickets
+	// and weekend passes: several); Event, when Events is empty, is the
+	// one. The first names the scans that belong to none (a refused
+	// credential that says no event).
+	Events  []string
+	Event   string
 	DataDir string // holds gate.db
 
 	FleetURL string // wss://fleet/ws (ws:// only with Insecure); empty runs offline
@@ -94,8 +103,15 @@ type Config struct {
 	// link does not authenticate the fleet, and can be read on the way.
 	// Replica data must still be signed with ReplicaKey.
 	Insecure bool
-	// Firmware is reported to the fleet in the hello.
+	// Firmware is reported to the fleet in the hello (internal/version).
 	Firmware string
+	// ConfigHook applies what a fleet config sets that the agent cannot
+	// set itself: the camera's formats (agent/camera, wired by the main).
+	// It gets every config the agent is about to apply, after the agent
+	// checked it, and applies its part (nil fields: back to its own
+	// settings) or says why it cannot, which fails the whole config. Nil:
+	// a config that sets formats fails ("no camera").
+	ConfigHook func(ctx context.Context, c wire.GateConfig) error
 
 	// Rules of this gate (see package decide).
 	Zone      string          // zone this gate leads into; "" = no zone check
@@ -113,7 +129,7 @@ type Config struct {
 	Readers   []hal.CredentialReader
 	Relay     hal.Relay
 	Indicator hal.Indicator
-	Buzzer    hal.Buzzer  // optional
+	Buzzer    hal.Buzzer  // optional; a fleet config may mute it
 	Display   hal.Display // optional
 	// Passage, if set, must report a passage within PassageTimeout of each
 	// entry, else the entry is annulled so the holder can present again.
@@ -197,8 +213,12 @@ type Config struct {
 
 // Decision is the outcome of one presentation (or of a staff action).
 type Decision struct {
-	Seq       int64 // journal seq
-	Admitted  bool
+	Seq      int64 // journal seq
+	Event    string
+	Admitted bool
+	// Syncing: the gate was not ready for the presentation and decided
+	// nothing (Reason ReasonSyncing; nothing journaled, Seq 0).
+	Syncing   bool   `json:",omitempty"`
 	Reason    string // machine-readable; empty when admitted
 	Sentence  string // what the gate shows
 	TicketID  string // empty when the ticket could not be trusted
@@ -227,7 +247,6 @@ var ErrClosed = errors.New("agent: closed")
 // Agent is a running gate.
 type Agent struct {
 	cfg     Config
-	gate    decide.Gate
 	db      *gatedb.DB
 	hot     *gatedb.Hot // the decision path's connection; guarded by mu
 	keyring *ticket.Keyring
@@ -245,14 +264,26 @@ type Agent struct {
 	pending       chan pendingPassage
 	beeps         chan []time.Duration // the buzzer's next pattern (latest wins)
 	journaled     atomic.Int64         // decisions since the last checkpoint
+	readyCheck    chan struct{}        // the events served changed: look at readiness again
+
+	base    *settings                // the gate's own (Config)
+	live    atomic.Pointer[settings] // the base overlaid by the fleet config applied; swapped under mu
+	revoked atomic.Bool              // the fleet revoked the device (and the replica was wiped)
+
+	applyMu sync.Mutex   // one config applied at a time (held around ApplyConfig)
+	cfgMu   sync.Mutex   // guards cfgErr
+	cfgErr  *ConfigError // the last config the fleet pushed did not apply; nil once one did
+	running atomic.Bool  // Run has started (the uplink's session is its to restart)
 
 	rkMu sync.Mutex        // guards rk
 	rk   ed25519.PublicKey // the fleet's replica key (Config.ReplicaKey, or taken over TLS)
 
-	mu    sync.Mutex // serialises decisions; guards the fields below
-	idle  clock.Timer
-	last  []Decision // newest last, at most lastDecisions
-	stamp time.Time  // time of the newest decision
+	mu            sync.Mutex // serialises decisions; guards the fields below
+	idle          clock.Timer
+	last          []Decision // newest last, at most lastDecisions
+	stamp         time.Time  // time of the newest decision
+	partnerGen    uint64     // the venue data the keyring's partner keys came from
+	partnerLoaded bool
 }
 
 // stampLocked returns the time of a new decision: now at millisecond
@@ -276,9 +307,13 @@ const checkpointEvery = 2 * time.Second
 // crash left unconfirmed, and binds the staff and status listener and the
 // peer listener.
 func Open(ctx context.Context, cfg Config) (*Agent, error) {
-	if cfg.Device == "" || cfg.Event == "" {
+	if len(cfg.Events) == 0 && cfg.Event != "" {
+		cfg.Events = []string{cfg.Event}
+	}
+	if cfg.Device == "" || len(cfg.Events) == 0 {
 		return nil, errors.New("agent: device and event are required")
 	}
+	cfg.Event = cfg.Events[0]
 	if cfg.Gate == "" {
 		cfg.Gate = cfg.Device
 	}
@@ -317,19 +352,22 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	if err := db.Serve(ctx, cfg.Event); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("agent: %w", err)
+	for _, ev := range cfg.Events {
+		if err := db.Serve(ctx, ev); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("agent: %w", err)
+		}
 	}
 	a := &Agent{
 		cfg: cfg, db: db, keyring: ticket.NewKeyring(), rk: cfg.ReplicaKey,
-		gate:          decide.Gate{Name: cfg.Gate, Zone: cfg.Zone, Types: cfg.Types, Direction: cfg.Direction, Location: cfg.Location},
 		presentations: make(chan hal.Credential, 16),
 		pending:       make(chan pendingPassage, 64),
 		beeps:         make(chan []time.Duration, 1),
+		readyCheck:    make(chan struct{}, 1),
 		claims:        newClaimBook(),
 		doubles:       make(chan gatedb.Mark, 256),
 	}
+	a.base = baseSettings(&a.cfg)
 	held, err := db.HeldClaims(ctx, cfg.Clock.Now())
 	if err != nil {
 		db.Close()
@@ -352,10 +390,10 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 			Key: cfg.Key, CAFingerprint: cfg.CAFingerprint, Clock: cfg.Clock,
 			ReplicaKey: cfg.ReplicaKey, OnReplicaKey: a.tookReplicaKey, Insecure: cfg.Insecure,
 			OnUnsigned: func(error) { a.metrics.unsigned.Inc("stream") },
-			OnKeys:     a.addKeys, OnRevoked: a.revoked,
+			OnKeys:     a.addKeys, OnRevoked: a.revokedByFleet, OnConfig: a.ApplyConfig,
 		})
 	}
-	a.gossip = peer.New(peer.Options{Device: cfg.Device, Event: cfg.Event, Key: cfg.Key, Peers: cfg.Peers, Store: db, Log: cfg.Log,
+	a.gossip = peer.New(peer.Options{Device: cfg.Device, Events: cfg.Events, Key: cfg.Key, Peers: cfg.Peers, Store: db, Log: cfg.Log,
 		Clock: cfg.Clock, OnMark: a.peerMarked, OnRefused: a.peerMarkRefused, OnLinkRefused: a.peerLinkRefused,
 		Arbiter: claimArbiter{a}, OnClaimRefused: a.claimRefused,
 		Rate: cfg.PeerRate, Burst: cfg.PeerBurst, MaxHeld: cfg.PeerMaxHeld, ClaimRate: cfg.PeerClaimRate, ClaimBurst: cfg.PeerClaimBurst})
@@ -366,13 +404,12 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 				db.Close()
 				return nil, errors.New("agent: online mode needs a fleet (FleetURL) or an Authority")
 			}
-			h := NewHTTPAuthority(cfg.FleetURL, cfg.Key, cfg.CAFingerprint)
-			h.ReplicaKey = a.replicaKey
-			h.OnUnsigned = func(error) { a.metrics.unsigned.Inc("decision") }
-			oc.Authority = h
+			oc.Authority = a.httpAuthority()
 		}
-		a.online = newOnline(oc)
+		a.base.online = &oc
 	}
+	a.live.Store(a.base)
+	a.online = newOnline(a.base.online)
 	a.metrics = newMetrics(a)
 	a.staff = newStaffAuth(a)
 	if a.hot, err = db.Hot(ctx); err != nil {
@@ -384,6 +421,12 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 		a.hot.Close()
 		db.Close()
 		return nil, err
+	}
+	// The fleet's config, applied last time, before anything decides.
+	if err := a.loadConfig(ctx); err != nil {
+		a.hot.Close()
+		db.Close()
+		return nil, fmt.Errorf("agent: %w", err)
 	}
 	if err := a.listen(); err != nil {
 		a.hot.Close()
@@ -448,20 +491,26 @@ func (a *Agent) recover(ctx context.Context) error {
 	return nil
 }
 
-// revoked forgets, after the uplink wiped the database on the fleet's
-// word, what the gate still held in memory: the event keys (so nothing
-// verifies any more) and the last decisions shown on the status page. The
-// gate keeps running and refuses everything until it is enrolled again.
-func (a *Agent) revoked() {
+// revokedByFleet forgets, after the uplink wiped the database on the
+// fleet's word, what the gate still held in memory: the event and partner
+// keys (so nothing verifies any more) and the last decisions shown on the
+// status page. The gate keeps running, reports itself unhealthy and
+// decides nothing until it is enrolled again (the wipe undid its
+// readiness).
+func (a *Agent) revokedByFleet() {
+	a.revoked.Store(true)
 	for _, k := range a.keyring.Keys() {
 		a.keyring.Remove(k.Event, k.ID)
+	}
+	for _, k := range a.keyring.JWTKeys() {
+		a.keyring.RemoveJWT(k.Event, k.ID)
 	}
 	a.mu.Lock()
 	a.last = nil
 	a.mu.Unlock()
 	a.staff.forget()
 	a.claims.forget()
-	a.cfg.Log.Error("agent: revoked by the fleet: replica wiped, every ticket refused until the device is enrolled again")
+	a.cfg.Log.Error("agent: revoked by the fleet: replica wiped, nothing decided until the device is enrolled again")
 }
 
 // replicaKey is the fleet's replica key the gate holds: from its config,
@@ -493,13 +542,18 @@ func (a *Agent) DB() *gatedb.DB { return a.db }
 // Online reports whether the fleet uplink is up.
 func (a *Agent) Online() bool { return a.uplink != nil && a.uplink.Connected() }
 
-// Mode is "local" or "online" (asking the fleet before each entry).
+// Mode is "local" or "online": online only while online mode is on and
+// the fleet answered within the fallback thresholds (OnlineConfig).
 func (a *Agent) Mode() string {
-	if a.online != nil && a.online.active() {
+	if a.online.active() {
 		return ModeOnline
 	}
 	return ModeLocal
 }
+
+// Events returns the events the gate serves now (a fleet config may
+// change them).
+func (a *Agent) Events() []string { return a.live.Load().events }
 
 // StatusAddr returns the address of the staff and status listener (""
 // without one).
@@ -539,6 +593,7 @@ func (a *Agent) Close() error {
 // stream ends (io.EOF: a video file) stops alone; the gate goes on with
 // the others.
 func (a *Agent) Run(ctx context.Context) error {
+	a.running.Store(true)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -555,6 +610,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	start("passage", a.runPassage)
 	start("checkpoint", a.runCheckpoint)
 	start("peer-marks", a.runPeerMarks)
+	start("readiness", a.runReadiness)
 	start("claims", a.runClaims)
 	if a.cfg.Buzzer != nil {
 		start("buzzer", a.runBuzzer)
@@ -562,12 +618,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.uplink != nil {
 		start("uplink", a.uplink.Run)
 	}
-	if len(a.cfg.Peers) > 0 {
-		start("peers", a.gossip.Run)
-	}
-	if a.online != nil {
-		start("online", a.runOnlineProbe)
-	}
+	start("peers", a.gossip.Run) // a config may give it peers
+	start("online", a.runOnlineProbe)
 	serve := func(name string, ln net.Listener, h http.Handler, hijacked func()) {
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: time.Minute,
 			MaxHeaderBytes: 16 << 10, ErrorLog: slog.NewLogLogger(a.cfg.Log.Handler(), slog.LevelWarn)}

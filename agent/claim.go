@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -99,11 +100,12 @@ type claimHold struct {
 // d admits an entry of a single-entry or re-entry ticket: it may turn d
 // into a refusal. The journal's outcome goes to claimed.
 func (a *Agent) claim(ctx context.Context, d *Decision, tc ticket.Claims) *claimHold {
-	if a.cfg.NoClaims || !d.Admitted || d.Direction != entry.In || tc.Policy == ticket.MultiEntry {
-		return nil
+	if a.cfg.NoClaims || !d.Admitted || d.Direction != entry.In || tc.ID == "" || tc.Policy == ticket.MultiEntry {
+		return nil // an exit, a multi-entry ticket, a badge: nothing to claim
 	}
+	set := a.live.Load()
 	begin := a.cfg.Clock.Now()
-	c := gatedb.Claim{Event: a.cfg.Event, TicketID: d.TicketID, Device: a.cfg.Device, Gate: a.cfg.Gate, At: d.At,
+	c := gatedb.Claim{Event: d.Event, TicketID: d.TicketID, Device: a.cfg.Device, Gate: a.cfg.Gate, At: d.At,
 		Direction: entry.In, Policy: tc.Policy}
 	own, standing := a.claims.open(c, begin, begin.Add(a.cfg.ClaimTTL))
 	if standing != nil {
@@ -113,7 +115,7 @@ func (a *Agent) claim(ctx context.Context, d *Decision, tc ticket.Claims) *claim
 	round := a.gossip.Claim(c)
 	// While the claim travels: what the gate knows of the ticket now, a
 	// passage whose grant ended since the decision read it included.
-	if v, ok := a.recheck(ctx, tc, d); !ok {
+	if v, ok := a.recheck(ctx, set, tc, d); !ok {
 		a.claims.close(own, nil)
 		a.gossip.Release(c)
 		d.Admitted, d.Reason, d.Sentence = false, v.Reason, v.Sentence
@@ -150,7 +152,7 @@ func (a *Agent) claim(ctx context.Context, d *Decision, tc ticket.Claims) *claim
 		// The peer's passage, ruled on here as the peer did: the refusal
 		// and its sentence ("Already used at Gate B at 19:04").
 		p := *out.Conflict.Passage
-		v := a.gate.Decide(tc, entry.In, []entry.Passage{p}, d.At)
+		v := a.rules(set, d.Event).Decide(tc, entry.In, []entry.Passage{p}, d.At)
 		if v.Admit { // the peer's rule and this gate's cannot differ; if they did, refuse
 			v.Reason, v.Sentence = decide.ReasonInUse, decide.InUse(p.Gate)
 		}
@@ -163,7 +165,7 @@ func (a *Agent) claim(ctx context.Context, d *Decision, tc ticket.Claims) *claim
 		a.lostClaim(d, c, own.lostTo, "", "lost")
 		return nil
 	}
-	h := &claimHold{own: own, alone: out.Asked < len(a.cfg.Peers) || len(out.Silent) > 0}
+	h := &claimHold{own: own, alone: out.Asked < len(set.peers) || len(out.Silent) > 0}
 	switch {
 	case out.Asked == 0:
 		a.metrics.claims.Inc("alone")
@@ -175,16 +177,17 @@ func (a *Agent) claim(ctx context.Context, d *Decision, tc ticket.Claims) *claim
 	return h
 }
 
-// recheck applies the gate's rules to d's ticket again with what the gate
-// knows of it now: ok false, with the refusal, when a passage blocks it.
-func (a *Agent) recheck(ctx context.Context, tc ticket.Claims, d *Decision) (decide.Verdict, bool) {
-	st, err := a.hot.State(ctx, a.cfg.Event, d.TicketID)
-	if err != nil {
+// recheck applies the gate's rules (under settings set) to d's ticket
+// again with what the gate knows of it now: ok false, with the refusal,
+// when a passage blocks it.
+func (a *Agent) recheck(ctx context.Context, set *settings, tc ticket.Claims, d *Decision) (decide.Verdict, bool) {
+	st, err := a.hot.State(ctx, d.Event, d.TicketID)
+	if err != nil && !errors.Is(err, gatedb.ErrUnknownTicket) { // one admitted on its signature has its passages too
 		// The decision read it an instant ago; the claim's round decides.
 		a.cfg.Log.Warn("agent: claim: read the ticket again", "ticket", d.TicketID, "err", err)
 		return decide.Verdict{}, true
 	}
-	v := a.gate.Decide(tc, entry.In, gatedb.Passages(st.Marks), d.At)
+	v := a.rules(set, d.Event).Decide(tc, entry.In, gatedb.Passages(st.Marks), d.At)
 	return v, v.Admit
 }
 
@@ -391,7 +394,7 @@ type ClaimStatus struct {
 }
 
 func (a *Agent) claimStatus() ClaimStatus {
-	s := ClaimStatus{On: !a.cfg.NoClaims, Configured: len(a.cfg.Peers), Granted: a.claims.heldGranted()}
+	s := ClaimStatus{On: !a.cfg.NoClaims, Configured: len(a.live.Load().peers), Granted: a.claims.heldGranted()}
 	s.Silent, s.Silences = a.claims.silence()
 	if s.On {
 		s.Peers = a.gossip.ClaimPeers()

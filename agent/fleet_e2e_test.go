@@ -21,6 +21,12 @@ package agent_test
 //   - TestRevocationWipesButKeepsTheBacklog: the fleet revokes a gate; the
 //     gate wipes, keeps its unacknowledged scans, and after re-enrollment
 //     the fleet records them once each.
+//   - TestReadyWhileTheFleetIssues, TestRestartAdmitsNewerOnSignature,
+//     TestConfigPushThroughTheFleet, TestBadgeAndPartnerKeyFromTheFleet:
+//     issue 12's acceptance — a new gate decides nothing before its first
+//     snapshot, a restarted one admits newer tickets on their signature,
+//     configs are applied or reported failed, badges and partner keys
+//     come from the fleet.
 //   - TestContestReachesFleet: two gates cut off from the fleet and from
 //     each other both admit a ticket; the double admission reaches the
 //     fleet as one contest once the links are back.
@@ -29,14 +35,19 @@ import (
 	"bufio"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,11 +58,19 @@ import (
 	"admit/agent"
 	"admit/agent/decide"
 	"admit/agent/gatedb"
+	"admit/agent/uplink"
 	"admit/fleet"
+	"admit/fleet/access"
+	"admit/fleet/api/apitest"
 	"admit/fleet/audit"
+	"admit/fleet/kek"
 	"admit/fleet/node"
+	"admit/fleet/postgres/pgtest"
 	"admit/fleet/wire"
+	"admit/hal"
 	"admit/internal/testwait"
+	"admit/internal/tlspin"
+	"admit/ticket"
 	"admit/ticket/entry"
 )
 
@@ -614,11 +633,17 @@ func TestRevocationWipesButKeepsTheBacklog(t *testing.T) {
 		t.Fatalf("marks survived the wipe: %+v", ms)
 	}
 	testwait.For(t, "the gate to forget its decisions", func() bool { return len(g.LastDecisions(10)) == 0 })
-	if d := g.present(t, f.tickets[2].Code); d.Admitted {
-		t.Fatalf("a revoked gate admitted: %+v", d)
+	// Wiped, the gate is not ready any more: it decides nothing (it
+	// neither admits nor journals a refusal of a ticket it cannot check)
+	// and says it is not healthy, revoked.
+	if d := g.present(t, f.tickets[2].Code); d.Admitted || !d.Syncing {
+		t.Fatalf("a revoked gate decided: %+v, want nothing decided", d)
 	}
-	if n := g.backlog(t); n != 3 {
-		t.Fatalf("backlog after the wipe: %d, want 3 (two entries and the refusal since)", n)
+	if n := g.backlog(t); n != 2 {
+		t.Fatalf("backlog after the wipe: %d, want 2 (the two entries; nothing decided since)", n)
+	}
+	if st := g.status(t); st.Healthy || st.Ready || !strings.Contains(strings.Join(st.Unhealthy, "\n"), "revoked") {
+		t.Fatalf("status of a revoked gate: healthy %v, ready %v, %q", st.Healthy, st.Ready, st.Unhealthy)
 	}
 	if n := len(f.scans(t)); n != 0 {
 		t.Fatalf("the fleet took %d scans from a revoked device", n)
@@ -633,8 +658,418 @@ func TestRevocationWipesButKeepsTheBacklog(t *testing.T) {
 	for _, s := range f.scans(t) {
 		seqs[s.Seq]++
 	}
-	if len(seqs) != 3 || seqs[1] != 1 || seqs[2] != 1 || seqs[3] != 1 {
+	if len(seqs) != 2 || seqs[1] != 1 || seqs[2] != 1 {
 		t.Fatalf("fleet scans by seq after re-enrollment: %v", seqs)
+	}
+}
+
+// Issue 12: what a fresh, restarted, reconfigured gate does against a real
+// fleet node.
+
+// enrollByQR enrolls a new gate the way an installer does: an operator
+// makes a one-time token (the enrollment QR), the gate sends its key with
+// it; the gate's config then holds what the enrollment gave it.
+func (f *testFleet) enrollByQR(t testing.TB, device string) agent.Config {
+	t.Helper()
+	ctx := context.Background()
+	token, _, err := f.node.Service.CreateEnrollment(ctx, fleet.Enrollment{Device: device, Gate: device, Events: []string{f.event}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := wire.EnrollURI{Fleet: f.node.URL(), Token: token, CAFingerprint: f.node.CAFingerprint, ReplicaKey: f.node.ReplicaKey}.String()
+	_, key, _ := ed25519.GenerateKey(nil)
+	res, err := uplink.Enroll(ctx, code, key, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return agent.Config{Device: res.Device, Gate: res.Gate, Event: f.event, FleetURL: f.wsURL(), Key: key,
+		CAFingerprint: res.CAFingerprint, ReplicaKey: res.ReplicaKey}
+}
+
+// decisionLog keeps every decision a gate reports.
+type decisionLog struct {
+	mu sync.Mutex
+	ds []agent.Decision
+}
+
+func (l *decisionLog) add(d agent.Decision) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ds = append(l.ds, d)
+}
+
+func (l *decisionLog) all() []agent.Decision {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.ds)
+}
+
+// TestReadyWhileTheFleetIssues: a gate enrolled by QR and started while
+// the fleet issues 10,000 tickets (on SQLite and on PostgreSQL) decides
+// nothing until its first snapshot completed — every presentation before
+// is "syncing", none refused — and the first valid ticket it is shown
+// once ready is admitted; so are the tickets issued meanwhile, once they
+// reached it.
+func TestReadyWhileTheFleetIssues(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			cfg := node.Config{DataDir: t.TempDir(), RequireEnrollment: true}
+			if backend == "postgres" {
+				k, _, err := kek.Generate()
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg.Postgres, cfg.KEK = pgtest.DSN(t), k
+			}
+			f := startFleetWith(t, cfg, 20, "single")
+			issued := make(chan []fleet.Ticket, 1)
+			go func() {
+				var all []fleet.Ticket
+				for range 10 {
+					ts, err := f.node.Service.Issue(ctx, fleet.IssueRequest{Event: f.event, Type: "GA", Count: 1000})
+					if err != nil {
+						t.Error(err)
+						break
+					}
+					all = append(all, ts...)
+				}
+				issued <- all
+			}()
+			gcfg := f.enrollByQR(t, "gate-new")
+			var log decisionLog
+			gcfg.OnDecision = log.add
+			// Its link held back at first: it is shown a ticket before its
+			// first snapshot for sure.
+			px := newProxy(t, f.node.Addr())
+			px.SetUp(false)
+			gcfg.FleetURL = px.wsURL()
+			g := startGate(t, gcfg)
+			shown := f.tickets[0]
+			if d := g.present(t, shown.Code); !d.Syncing || d.Admitted {
+				t.Fatalf("before its first snapshot: %+v, want nothing decided", d)
+			}
+			if st := g.status(t); st.Ready || st.Healthy {
+				t.Fatalf("status before the first snapshot: %+v", st)
+			}
+			px.SetUp(true)
+			var first agent.Decision
+			testwait.For(t, "the gate's first decision", func() bool {
+				ready := g.DB().Ready(f.event)
+				d := g.present(t, shown.Code)
+				if d.Syncing && ready {
+					t.Fatalf("not decided although ready: %+v", d)
+				}
+				first = d
+				return !d.Syncing
+			})
+			if !first.Admitted || first.TicketID != shown.ID {
+				t.Fatalf("the first valid ticket once ready: %+v, want admitted", first)
+			}
+			for _, d := range log.all() {
+				if !d.Syncing && !d.Admitted {
+					t.Fatalf("a valid ticket refused: %+v", d)
+				}
+			}
+			all := <-issued
+			if len(all) != 10_000 {
+				t.Fatalf("issued %d tickets", len(all))
+			}
+			last := all[len(all)-1]
+			testwait.For(t, "the tickets issued meanwhile", func() bool {
+				_, err := g.DB().Ticket(ctx, f.event, last.ID)
+				return err == nil
+			})
+			for _, tk := range []fleet.Ticket{all[0], all[4999], last} {
+				if d := g.present(t, tk.Code); !d.Admitted || d.Reason != "" {
+					t.Fatalf("a ticket issued while the gate started: %+v", d)
+				}
+			}
+			if st := g.status(t); !st.Ready || !st.Healthy {
+				t.Fatalf("status: %+v", st)
+			}
+		})
+	}
+}
+
+// TestRestartAdmitsNewerOnSignature: a gate stopped, then started again
+// after the fleet issued new tickets and before it can reach the fleet,
+// admits them on their signature (journaled so) — once each, its mark
+// travelling to the fleet and to another gate like any other; a ticket
+// signed with the event's key that does not say when it was issued is
+// still refused as not on the allowlist.
+func TestRestartAdmitsNewerOnSignature(t *testing.T) {
+	ctx := context.Background()
+	f := startFleetWith(t, node.Config{DataDir: t.TempDir(), RequireEnrollment: true}, 5, "single")
+	px := newProxy(t, f.node.Addr())
+	cfg := f.linked(agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, FleetURL: px.wsURL(), Key: f.enrolled(t, "gate-1"),
+		DataDir: filepath.Join(t.TempDir(), "gate-1")})
+	g := startGate(t, cfg)
+	g.waitReplica(t, f)
+	other := startGate(t, f.linked(agent.Config{Device: "gate-2", Gate: "Gate 2", Event: f.event, Key: f.enrolled(t, "gate-2")}))
+	other.waitReplica(t, f)
+
+	g.stop()
+	px.SetUp(false)
+	fresh, err := f.node.Service.Issue(ctx, fleet.IssueRequest{Event: f.event, Type: "GA", Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g = startGate(t, cfg)
+	if g.Online() {
+		t.Fatal("the restarted gate reached the fleet")
+	}
+	d := g.present(t, fresh[0].Code)
+	if !d.Admitted || d.Reason != wire.ReasonOnSignature || !strings.Contains(d.Sentence, "admitted on signature: issued after last sync") {
+		t.Fatalf("a ticket issued while the gate was down: %+v, want admitted on signature", d)
+	}
+	if d := g.present(t, fresh[0].Code); d.Admitted || d.Reason != decide.ReasonAlreadyUsed {
+		t.Fatalf("the same ticket again: %+v", d)
+	}
+	if d := g.present(t, f.tickets[0].Code); !d.Admitted || d.Reason != "" {
+		t.Fatalf("a ticket of the replica: %+v", d)
+	}
+	key, err := f.node.Service.Store.SigningKey(ctx, f.event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	silent, err := ticket.Encode(ticket.Claims{ID: "SILENT1", Event: f.event, Type: "GA", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := g.present(t, silent); d.Admitted || d.Reason != agent.ReasonUnknownTicket {
+		t.Fatalf("a ticket that does not say when it was issued: %+v", d)
+	}
+
+	// Back online: the passage reaches the fleet, then the other gate.
+	px.SetUp(true)
+	testwait.For(t, "the backlog to drain", func() bool { return g.backlog(t) == 0 })
+	var rec *fleet.ScanRecord
+	for _, s := range f.scans(t) {
+		if s.TicketID == fresh[0].ID && s.Outcome == wire.Admitted {
+			rec = &s
+		}
+	}
+	if rec == nil || rec.Reason != wire.ReasonOnSignature || rec.Device != "gate-1" {
+		t.Fatalf("the fleet's record of the admission on signature: %+v", rec)
+	}
+	testwait.For(t, "the other gate to learn the passage", func() bool { return len(other.marksAt(t, f.event, fresh[0].ID)) == 1 })
+	if d := other.present(t, fresh[0].Code); d.Admitted || d.Reason != decide.ReasonAlreadyUsed || !strings.Contains(d.Sentence, "Gate 1") {
+		t.Fatalf("at the other gate: %+v, want refused as used at Gate 1", d)
+	}
+}
+
+// apiClient is an admin's API token over the node's pinned TLS.
+func (f *testFleet) apiClient(t testing.TB) *apitest.Client {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlspin.Config(f.node.CAFingerprint)}}
+	return apitest.NewToken(t, f.node.URL(), hc, f.node.Operators, access.Grant{Role: access.Admin, Event: access.AllEvents})
+}
+
+// call sends a JSON request with the token and returns the status and the
+// raw answer.
+func call(t testing.TB, c *apitest.Client, method, path, body string) (int, string) {
+	t.Helper()
+	resp, err := c.HTTP.Do(c.Request(method, path, "", strings.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// deviceState is what the API says of a device's config.
+func deviceState(t testing.TB, c *apitest.Client, id string) fleet.DeviceStatus {
+	t.Helper()
+	var ds []fleet.DeviceStatus
+	if st, _, err := c.Do("GET", "/api/devices", nil, &ds); err != nil || st != 200 {
+		t.Fatalf("GET /api/devices: %d %v", st, err)
+	}
+	for _, d := range ds {
+		if d.ID == id {
+			return d
+		}
+	}
+	t.Fatalf("no device %s in the API", id)
+	return fleet.DeviceStatus{}
+}
+
+// TestConfigPushThroughTheFleet: a config put through the API reaches the
+// gate, which applies it at once — its zone (refusing a ticket of another
+// zone, by the zone's name the fleet defined), its direction — and the
+// API shows it applied; a body that is no gate config is refused with a
+// 400 naming the field; a config this gate cannot apply (formats: it has
+// no camera) shows failed with the gate's reason in the API, the gate
+// still running the config before it and saying it is not healthy.
+func TestConfigPushThroughTheFleet(t *testing.T) {
+	ctx := context.Background()
+	f := startFleetWith(t, node.Config{DataDir: t.TempDir(), RequireEnrollment: true}, 2, "reentry")
+	api := f.apiClient(t)
+	for _, z := range []string{`/api/events/gala/zones/floor {"name":"The Floor"}`, `/api/events/gala/zones/vip {"name":"VIP deck"}`,
+		`/api/events/gala/types/FLOOR {"name":"Floor","zones":["floor"]}`} {
+		path, body, _ := strings.Cut(z, " ")
+		if st, b := call(t, api, "PUT", path, body); st != 200 {
+			t.Fatalf("PUT %s: %d %s", path, st, b)
+		}
+	}
+	floor, err := f.node.Service.Issue(ctx, fleet.IssueRequest{Event: f.event, Type: "FLOOR", Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := startGate(t, f.linked(agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, Key: f.enrolled(t, "gate-1")}))
+	testwait.For(t, "the replica and the venue's zones", func() bool {
+		_, err := g.DB().Ticket(ctx, f.event, floor[0].ID)
+		return err == nil && g.DB().ZoneName(f.event, "vip") == "VIP deck"
+	})
+	put := func(body string) int64 {
+		t.Helper()
+		var c fleet.DesiredConfig
+		st, b := call(t, api, "PUT", "/api/configs/device:gate-1", body)
+		if st != 200 || json.Unmarshal([]byte(b), &c) != nil {
+			t.Fatalf("PUT config %s: %d %s", body, st, b)
+		}
+		return c.Version
+	}
+	applied := func(v int64) {
+		t.Helper()
+		testwait.For(t, fmt.Sprintf("config %d applied, as the API says", v), func() bool {
+			d := deviceState(t, api, "gate-1")
+			return d.ConfigState == fleet.ConfigApplied && d.ConfigVersion == v && !d.Drift
+		})
+		if st := g.status(t); st.Settings.ConfigVersion != v || !st.Healthy {
+			t.Fatalf("the gate runs config %d (healthy %v, %q), want %d", st.Settings.ConfigVersion, st.Healthy, st.Unhealthy, v)
+		}
+	}
+
+	applied(put(`{"zone":"vip"}`))
+	if d := g.present(t, floor[0].Code); d.Admitted || d.Reason != decide.ReasonWrongZone || d.Sentence != "Ticket is not valid for VIP deck" {
+		t.Fatalf("a floor ticket at the VIP gate: %+v", d)
+	}
+	exit := put(`{"direction":"exit"}`)
+	applied(exit)
+	if d := g.present(t, f.tickets[0].Code); !d.Admitted || d.Direction != entry.Out {
+		t.Fatalf("after direction exit: %+v", d)
+	}
+	testwait.For(t, "the exit at the fleet", func() bool {
+		for _, s := range f.scans(t) {
+			if s.TicketID == f.tickets[0].ID && s.Direction == wire.DirOut {
+				return true
+			}
+		}
+		return false
+	})
+
+	// Refused at the fleet, naming the field; nothing stored.
+	for body, field := range map[string]string{`{"totally":"bogus"}`: `\"totally\"`, `{"direction":"sideways"}`: `\"direction\"`} {
+		if st, b := call(t, api, "PUT", "/api/configs/device:gate-1", body); st != 400 || !strings.Contains(b, field) {
+			t.Errorf("PUT config %s: %d %s, want 400 naming %s", body, st, b, field)
+		}
+	}
+	if d := deviceState(t, api, "gate-1"); d.DesiredVersion != exit {
+		t.Fatalf("a refused config changed the desired one: %+v", d)
+	}
+
+	// Valid, but not for this gate: it has no camera.
+	formats := put(`{"formats":["qr","pdf417"]}`)
+	testwait.For(t, "the failure in the API", func() bool {
+		d := deviceState(t, api, "gate-1")
+		return d.ConfigState == fleet.ConfigFailed && d.ConfigFailed == formats
+	})
+	d := deviceState(t, api, "gate-1")
+	if d.ConfigVersion != exit || !d.Drift || !strings.Contains(d.ConfigError, "no camera") {
+		t.Fatalf("a config the gate cannot apply: %+v", d)
+	}
+	st := g.status(t)
+	if st.Healthy || st.Settings.ConfigVersion != exit || st.Settings.Direction != entry.Out || !strings.Contains(st.ConfigError, "no camera") {
+		t.Fatalf("the gate after refusing it: %+v", st)
+	}
+	applied(put(`{}`)) // back to its own settings
+	if st := g.status(t); st.Settings.Direction != entry.In || st.Settings.Zone != "" {
+		t.Fatalf("an empty config: %+v", st.Settings)
+	}
+}
+
+// TestBadgeAndPartnerKeyFromTheFleet: a UID badge and a partner's JWT key
+// set through the API reach the gate in its venue scope: the badge opens
+// it, the partner's ticket is admitted, and both passages reach the fleet
+// with their reasons.
+func TestBadgeAndPartnerKeyFromTheFleet(t *testing.T) {
+	ctx := context.Background()
+	f := startFleetWith(t, node.Config{DataDir: t.TempDir(), RequireEnrollment: true}, 1, "single")
+	api := f.apiClient(t)
+	uid := []byte{0x04, 0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6}
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	pubJSON, _ := json.Marshal([]byte(pub))
+	for path, body := range map[string]string{
+		"/api/events/gala/badges/season-7":  `{"uid":"04A1B2C3D4E5F6","name":"Ada","policy":"reentry"}`,
+		"/api/events/gala/partner-keys/tix": `{"kid":"p1","alg":"EdDSA","public":` + string(pubJSON) + `,"issuer":"tix"}`,
+	} {
+		if st, b := call(t, api, "PUT", path, body); st != 200 || strings.Contains(b, "04A1B2C3") {
+			t.Fatalf("PUT %s: %d %s", path, st, b)
+		}
+	}
+	g := startGate(t, f.linked(agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, Key: f.enrolled(t, "gate-1")}))
+	testwait.For(t, "the badge and the key at the gate", func() bool {
+		_, err := g.DB().BadgeByUID(ctx, []string{f.event}, wire.BadgeLookup(uid))
+		return err == nil && len(g.DB().JWTKeys()) == 1 && g.DB().Ready(f.event)
+	})
+	d, err := g.Present(ctx, hal.Credential{Source: "nfc0", Kind: agent.UIDKind, Payload: uid, Assurance: hal.AssuranceLow})
+	if err != nil || !d.Admitted || d.Reason != wire.ReasonBadge || d.TicketID != "badge:season-7" {
+		t.Fatalf("the badge: %+v %v", d, err)
+	}
+	enc := base64.RawURLEncoding
+	now := time.Now()
+	payload, _ := json.Marshal(map[string]any{"jti": "TIX-1", "iss": "tix", "nbf": now.Add(-time.Hour).Unix(), "exp": now.Add(time.Hour).Unix()})
+	in := enc.EncodeToString([]byte(`{"alg":"EdDSA","kid":"p1"}`)) + "." + enc.EncodeToString(payload)
+	jwt := in + "." + enc.EncodeToString(ed25519.Sign(priv, []byte(in)))
+	if d := g.present(t, jwt); !d.Admitted || d.Reason != wire.ReasonPartnerSignature || d.TicketID != "TIX-1" {
+		t.Fatalf("the partner's ticket: %+v", d)
+	}
+	testwait.For(t, "both passages at the fleet", func() bool {
+		reasons := map[string]string{}
+		for _, s := range f.scans(t) {
+			reasons[s.TicketID] = s.Reason
+		}
+		return reasons["badge:season-7"] == wire.ReasonBadge && reasons["TIX-1"] == wire.ReasonPartnerSignature
+	})
+}
+
+// TestEventsFromConfig: a config that adds an event the device serves in
+// the fleet makes the gate sync it (a new session naming it, its first
+// snapshot) and admit its tickets, besides the first event's.
+func TestEventsFromConfig(t *testing.T) {
+	ctx := context.Background()
+	f := startFleetWith(t, node.Config{DataDir: t.TempDir(), RequireEnrollment: true}, 1, "single")
+	if _, err := f.node.Service.CreateEvent(ctx, fleet.Event{ID: "cup"}); err != nil {
+		t.Fatal(err)
+	}
+	cup, err := f.node.Service.Issue(ctx, fleet.IssueRequest{Event: "cup", Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, key, _ := ed25519.GenerateKey(nil)
+	if _, err := f.node.Service.PreEnroll(ctx, fleet.Device{ID: "gate-1", Events: []string{f.event, "cup"}, PublicKey: pub}); err != nil {
+		t.Fatal(err)
+	}
+	g := startGate(t, f.linked(agent.Config{Device: "gate-1", Gate: "Gate 1", Event: f.event, Key: key}))
+	g.waitReplica(t, f)
+	if d := g.present(t, cup[0].Code); d.Admitted || d.Reason != string(ticket.ReasonWrongEvent) {
+		t.Fatalf("a cup ticket at a gala gate: %+v", d)
+	}
+	if _, err := f.node.Service.PutConfig(ctx, "device:gate-1", json.RawMessage(`{"events":["gala","cup"]}`)); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, "cup synced", func() bool { return g.DB().Ready("cup") })
+	if d := g.present(t, cup[0].Code); !d.Admitted || d.Event != "cup" {
+		t.Fatalf("a cup ticket once the gate serves cup: %+v", d)
+	}
+	if d := g.present(t, f.tickets[0].Code); !d.Admitted || d.Event != f.event {
+		t.Fatalf("a gala ticket: %+v", d)
+	}
+	if st := g.status(t); len(st.Events) != 2 || !st.Ready || !st.Healthy {
+		t.Fatalf("status: %+v", st)
 	}
 }
 

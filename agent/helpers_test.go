@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -379,4 +380,10 @@ func (c *staffClient) post(path, body string, out any) int {
 		json.Unmarshal(b, out)
 	}
 	return resp.StatusCode
+}
+
+// status is what the gate's status page says (without staff).
+func (g *testGate) status(t testing.TB) agent.Status {
+	t.Helper()
+	return g.Status(httptest.NewRequest("GET", "/status", nil), false)
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"admit/agent/gatedb"
 	"admit/agent/status"
@@ -17,18 +18,30 @@ import (
 
 // Status is what GET /status reports.
 type Status struct {
-	Device         string `json:"device"`
-	Gate           string `json:"gate"`
-	Event          string `json:"event"`
-	Healthy        bool   `json:"healthy"`
-	Mode           string `json:"mode"` // ModeLocal or ModeOnline
-	Uplink         bool   `json:"uplink"`
-	Backlog        int    `json:"backlog"`         // journaled scans not yet acknowledged
-	LastSeq        int64  `json:"last_seq"`        // newest journal seq
-	Cursor         int64  `json:"replica_cursor"`  // replication cursor of the event
-	VenueSynced    bool   `json:"venue_synced"`    // the venue data (peers' keys, staff) arrived
-	PeersConnected int    `json:"peers_connected"` // peers this gate pushes to
-	PeersInbound   int    `json:"peers_inbound"`   // peers pushing to this gate
+	Device   string `json:"device"`
+	Gate     string `json:"gate"`
+	Firmware string `json:"firmware,omitempty"`
+	Event    string `json:"event"` // the first of Events
+	// Ready: every event served completed its first sync (before, the
+	// gate decides nothing for the events that did not: Events says).
+	Ready bool `json:"ready"`
+	// Healthy is false when Unhealthy says why: revoked, not enrolled,
+	// not synced, a config not applied, the database.
+	Healthy   bool     `json:"healthy"`
+	Unhealthy []string `json:"unhealthy,omitempty"`
+	// Mode is ModeOnline only while the fleet answers within the
+	// fallback thresholds; else ModeLocal.
+	Mode           string        `json:"mode"`
+	Uplink         bool          `json:"uplink"`
+	Backlog        int           `json:"backlog"`                // journaled scans not yet acknowledged
+	LastSeq        int64         `json:"last_seq"`               // newest journal seq
+	Cursor         int64         `json:"replica_cursor"`         // replication cursor of Event
+	VenueSynced    bool          `json:"venue_synced"`           // Event's venue data (peers' keys, staff, …) arrived
+	Events         []EventStatus `json:"events"`                 // per event served
+	Settings       settingsView  `json:"settings"`               // what the gate runs: its own, overlaid by the fleet's config
+	ConfigError    string        `json:"config_error,omitempty"` // the last fleet config did not apply: why
+	PeersConnected int           `json:"peers_connected"`        // peers this gate pushes to
+	PeersInbound   int           `json:"peers_inbound"`          // peers pushing to this gate
 	// Claims: whether the gate claims single-entry tickets from its peers
 	// and how many take its claims, or that it decides alone (claim.go).
 	Claims ClaimStatus `json:"claims"`
@@ -40,13 +53,53 @@ type Status struct {
 	Error         string            `json:"error,omitempty"`
 }
 
+// EventStatus is where the gate stands for one event it serves.
+type EventStatus struct {
+	Event       string    `json:"event"`
+	Ready       bool      `json:"ready"` // its first sync completed: the gate decides for it
+	Cursor      int64     `json:"replica_cursor"`
+	VenueSynced bool      `json:"venue_synced"`
+	SyncPoint   time.Time `json:"sync_point,omitzero"` // tickets issued after it may be admitted on their signature
+}
+
+// unhealthy says why the gate is not healthy (nil: it is): revoked by the
+// fleet, not enrolled while a fleet is configured, an event never synced,
+// the last fleet config not applied.
+func (a *Agent) unhealthy(ctx context.Context) []string {
+	var why []string
+	if a.revoked.Load() {
+		why = append(why, "revoked by the fleet: the replica is wiped, nothing is decided until the device is enrolled again")
+	}
+	if a.cfg.FleetURL != "" && a.cfg.Key == nil {
+		why = append(why, "not enrolled: no device key while a fleet is configured")
+	}
+	for _, ev := range a.notReady() {
+		why = append(why, "never synced: event "+ev+" has not completed its first sync (nothing is decided for it)")
+	}
+	a.cfgMu.Lock()
+	if e := a.cfgErr; e != nil {
+		why = append(why, e.Error())
+	}
+	a.cfgMu.Unlock()
+	if _, err := a.db.Backlog(ctx); err != nil {
+		why = append(why, "database: "+err.Error())
+	}
+	return why
+}
+
 // Status gathers the gate's status; forStaff adds the last decisions and
 // the gate log.
 func (a *Agent) Status(r *http.Request, forStaff bool) Status {
 	ctx := r.Context()
-	s := Status{Device: a.cfg.Device, Gate: a.cfg.Gate, Event: a.cfg.Event, Mode: a.Mode(), Uplink: a.Online(),
-		VenueSynced: a.db.VenueSynced(a.cfg.Event), PeersConnected: a.gossip.Connected(), PeersInbound: a.gossip.Inbound(),
-		Claims: a.claimStatus()}
+	set := a.live.Load()
+	s := Status{Device: a.cfg.Device, Gate: a.cfg.Gate, Firmware: a.cfg.Firmware, Event: set.events[0], Mode: a.Mode(), Uplink: a.Online(),
+		VenueSynced: a.db.VenueSynced(set.events[0]), PeersConnected: a.gossip.Connected(), PeersInbound: a.gossip.Inbound(),
+		Ready: a.allReady(), Settings: set.view(), Claims: a.claimStatus()}
+	a.cfgMu.Lock()
+	if a.cfgErr != nil {
+		s.ConfigError = a.cfgErr.Error()
+	}
+	a.cfgMu.Unlock()
 	if forStaff {
 		s.LastDecisions = a.LastDecisions(20)
 	}
@@ -58,7 +111,11 @@ func (a *Agent) Status(r *http.Request, forStaff bool) Status {
 	errs = append(errs, err)
 	cur, err := a.db.Cursors(ctx)
 	errs = append(errs, err)
-	s.Cursor = cursorOf(cur, a.cfg.Event)
+	s.Cursor = cursorOf(cur, s.Event)
+	for _, ev := range set.events {
+		s.Events = append(s.Events, EventStatus{Event: ev, Ready: a.db.Ready(ev), Cursor: cursorOf(cur, ev),
+			VenueSynced: a.db.VenueSynced(ev), SyncPoint: a.db.SyncPoint(ev)})
+	}
 	if forStaff {
 		s.GateLog, err = a.db.GateLog(ctx, 10)
 		errs = append(errs, err)
@@ -66,7 +123,8 @@ func (a *Agent) Status(r *http.Request, forStaff bool) Status {
 	if err := errors.Join(errs...); err != nil {
 		s.Error = err.Error()
 	}
-	s.Healthy = s.Error == ""
+	s.Unhealthy = a.unhealthy(ctx)
+	s.Healthy = s.Error == "" && len(s.Unhealthy) == 0
 	return s
 }
 
@@ -94,7 +152,7 @@ func (a *Agent) staffRoutes() []StaffRoute {
 		return StaffRoute{Pattern: pattern, Staff: true, h: h}
 	}
 	return []StaffRoute{
-		public("GET /healthz", "200 or 503: nothing else", a.serveHealth),
+		public("GET /healthz", "200, or 503 with why (revoked, not enrolled, not synced, config not applied): nothing of a ticket or staff", a.serveHealth),
 		public("GET /metrics", "counts and gauges: no ticket id, holder or staff name in any label", a.serveMetrics),
 		public("GET /status", "the gate's state; the last decisions and the gate log (ticket ids, staff names) only with a staff session", a.serveStatus),
 		public("POST /staff/sign-in", "the PIN (or badge and PIN) authenticates it: locked out per staff member and per gate after failures", a.serveSignIn),
@@ -108,7 +166,7 @@ func (a *Agent) staffRoutes() []StaffRoute {
 
 // StaffHandler serves the gate's staff and status endpoints (StaffRoutes):
 //
-//	GET  /healthz              200 "ok" when the database answers, else 503
+//	GET  /healthz              200 "ok" when healthy, else 503 and why, a line each
 //	GET  /metrics              Prometheus text exposition
 //	GET  /status               Status as JSON (decisions for staff only)
 //	POST /staff/sign-in        {"staff": "ada", "pin": "…"} or {"badge": "04A1B2C3", "pin": "…"}
@@ -236,8 +294,8 @@ func checkOrigin(r *http.Request) error {
 }
 
 func (a *Agent) serveHealth(w http.ResponseWriter, r *http.Request) {
-	if _, err := a.db.Backlog(r.Context()); err != nil {
-		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+	if why := a.unhealthy(r.Context()); len(why) > 0 {
+		http.Error(w, strings.Join(why, "\n"), http.StatusServiceUnavailable)
 		return
 	}
 	w.Write([]byte("ok\n"))

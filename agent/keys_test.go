@@ -25,6 +25,13 @@ func TestKeyInReplicaBeforeKeyring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The gate's first sync: an empty log's snapshot (a gate decides
+	// nothing before one).
+	first := &wire.Snapshot{Event: "gala", Done: true}
+	first.Seal()
+	if _, err := g.DB().ApplySnapshot(ctx, first); err != nil {
+		t.Fatal(err)
+	}
 	changes := []wire.Change{
 		{Seq: 1, Kind: wire.KindKey, Key: &wire.Key{ID: k.ID, Public: k.Public().Key}},
 		{Seq: 2, Kind: wire.KindTicket, Ticket: &wire.Ticket{ID: "T1", Type: "GA"}},

@@ -23,6 +23,8 @@ type metrics struct {
 	peerLinksRefused   *status.Counter
 	staffSignIns       *status.Counter
 	unsigned           *status.Counter
+	syncing            *status.Counter
+	configs            *status.Counter
 	claimMetrics       // claim.go
 }
 
@@ -44,6 +46,8 @@ func newMetrics(a *Agent) *metrics {
 		staffSignIns:       r.Counter("admit_staff_sign_ins_total", "Staff sign-ins at this gate, by result (ok, failed, locked).", "result"),
 		unsigned: r.Counter("admit_fleet_unsigned_total",
 			"Data from the fleet refused, unapplied, for lack of a valid replica-key signature (a fake fleet or a man in the middle), by where: the stream or an online decision.", "source"),
+		syncing: r.Counter("admit_presentations_syncing_total", "Presentations not decided: the gate was not ready for their event (its first sync had not completed)."),
+		configs: r.Counter("admit_configs_total", "Fleet configs, by result: applied or failed.", "result"),
 	}
 	m.claimMetrics = newClaimMetrics(r, a)
 	gauge := func(name, help string, f func(context.Context) (float64, error)) {
@@ -61,10 +65,41 @@ func newMetrics(a *Agent) *metrics {
 		n, err := a.db.Backlog(ctx)
 		return float64(n), err
 	})
-	gauge("admit_replica_cursor", "Replication cursor of the gate's event.", func(ctx context.Context) (float64, error) {
+	perEvent := func(f func(event string) float64) func() map[string]float64 {
+		return func() map[string]float64 {
+			out := map[string]float64{}
+			for _, ev := range a.Events() {
+				out[ev] = f(ev)
+			}
+			return out
+		}
+	}
+	r.GaugeVecFunc("admit_replica_cursor", "Replication cursor of each event the gate serves.", "event", func() map[string]float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
 		cur, err := a.db.Cursors(ctx)
-		return float64(cursorOf(cur, a.cfg.Event)), err
+		out := map[string]float64{}
+		for _, ev := range a.Events() {
+			out[ev] = float64(cursorOf(cur, ev))
+			if err != nil {
+				out[ev] = -1
+			}
+		}
+		return out
 	})
+	r.GaugeVecFunc("admit_ready", "1 once the event's first sync completed on this gate (it decides for it), 0 while it is syncing.", "event",
+		perEvent(func(ev string) float64 { return b2f(a.db.Ready(ev)) }))
+	r.GaugeVecFunc("admit_sync_point_seconds", "The fleet's sync point of the replica of each event (Unix seconds; 0: none said): tickets issued after it may be admitted on their signature.", "event",
+		perEvent(func(ev string) float64 {
+			if t := a.db.SyncPoint(ev); !t.IsZero() {
+				return float64(t.Unix())
+			}
+			return 0
+		}))
+	r.GaugeFunc("admit_healthy", "1 while the gate is healthy (see /healthz for why not).", func() float64 {
+		return b2f(len(a.unhealthy(context.Background())) == 0)
+	})
+	r.GaugeFunc("admit_config_version", "The fleet config the gate runs (0: none).", func() float64 { return float64(a.live.Load().version) })
 	r.GaugeFunc("admit_uplink_connected", "1 while the fleet stream is up.", func() float64 { return b2f(a.Online()) })
 	r.GaugeFunc("admit_online_mode", "1 while the gate asks the fleet before each entry.", func() float64 { return b2f(a.Mode() == ModeOnline) })
 	r.GaugeFunc("admit_peers_connected", "Peer gates this gate pushes its passages to.", func() float64 { return float64(a.gossip.Connected()) })

@@ -37,13 +37,17 @@ type Authority interface {
 // has not received yet. The switch between online and local is automatic,
 // never a manual setting someone forgets:
 //
-//   - online → local after MaxFailures consecutive requests that failed or
-//     took longer than Timeout (each such request is decided locally);
+//   - online → local after MaxFailures consecutive requests or probes that
+//     failed or took longer than Timeout (each such request is decided
+//     locally). While online the gate probes the fleet every ProbeEvery
+//     that saw no answered request, so the mode it reports is true within
+//     MaxFailures × ProbeEvery even when nobody presents anything;
 //   - local → online after ProbeSuccesses consecutive probes, one every
 //     ProbeEvery, answered within Timeout.
 //
 // Each switch is journaled in the gate log, logged, counted in the metrics
-// and shown on the status endpoint.
+// and shown on the status endpoint. A fleet config may turn online mode on
+// or off and change these thresholds (wire.OnlineSettings).
 type OnlineConfig struct {
 	// Authority answers; nil asks the fleet at Config.FleetURL over HTTP,
 	// signed with Config.Key (NewHTTPAuthority).
@@ -54,16 +58,53 @@ type OnlineConfig struct {
 	ProbeSuccesses int           // default 2
 }
 
+// online is the gate's online mode: off (no config), or on and online or
+// fallen back to local.
 type online struct {
-	cfg OnlineConfig
+	changed chan struct{} // set: the prober looks again
 
-	mu       sync.Mutex // guards the fields below
+	mu       sync.Mutex   // guards the fields below
+	cfg      OnlineConfig // defaults filled in
+	enabled  bool
 	on       bool
 	failures int
 	since    time.Time
+	lastOK   time.Time // the last answer within Timeout
 }
 
-func newOnline(cfg OnlineConfig) *online {
+func newOnline(cfg *OnlineConfig) *online {
+	o := &online{changed: make(chan struct{}, 1)}
+	o.set(cfg)
+	return o
+}
+
+// set turns online mode off (nil) or on with cfg's thresholds; a gate
+// that was not online mode starts online, as a new gate does.
+func (o *online) set(cfg *OnlineConfig) {
+	o.mu.Lock()
+	if cfg == nil {
+		o.enabled, o.on = false, false
+	} else {
+		if !o.enabled {
+			o.on, o.failures = true, 0
+		}
+		o.enabled, o.cfg = true, withOnlineDefaults(*cfg)
+	}
+	o.mu.Unlock()
+	select {
+	case o.changed <- struct{}{}:
+	default:
+	}
+}
+
+// config returns the thresholds and whether online mode is on.
+func (o *online) config() (OnlineConfig, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.cfg, o.enabled
+}
+
+func withOnlineDefaults(cfg OnlineConfig) OnlineConfig {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 300 * time.Millisecond
 	}
@@ -76,13 +117,34 @@ func newOnline(cfg OnlineConfig) *online {
 	if cfg.ProbeSuccesses <= 0 {
 		cfg.ProbeSuccesses = 2
 	}
-	return &online{cfg: cfg, on: true}
+	return cfg
 }
 
+// active reports whether the gate asks the fleet now.
 func (o *online) active() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.on
+	return o.enabled && o.on
+}
+
+// failed counts a failed request or probe; it reports whether that made
+// the gate fall back to local.
+func (o *online) failed() (fall bool, cfg OnlineConfig) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.failures++
+	fall = o.enabled && o.on && o.failures >= o.cfg.MaxFailures
+	if fall {
+		o.on = false
+	}
+	return fall, o.cfg
+}
+
+// answered records an answer within Timeout at now.
+func (o *online) answered(now time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.failures, o.lastOK = 0, now
 }
 
 // askFleetLocked asks the authority about an entry the local rules
@@ -90,33 +152,26 @@ func (o *online) active() bool {
 // decision stands and the failure counts toward the switch to local.
 func (a *Agent) askFleetLocked(ctx context.Context, d *Decision, c ticket.Claims) {
 	o := a.online
-	req := wire.DecideRequest{Device: a.cfg.Device, Gate: a.cfg.Gate, Event: a.cfg.Event, TicketID: c.ID,
+	cfg, _ := o.config()
+	req := wire.DecideRequest{Device: a.cfg.Device, Gate: a.cfg.Gate, Event: c.Event, TicketID: c.ID,
 		Direction: string(d.Direction), Policy: c.Policy.String(), At: d.At}
-	rctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
+	rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	begin := a.cfg.Clock.Now()
-	resp, err := o.cfg.Authority.Decide(rctx, req)
-	if took := a.cfg.Clock.Now().Sub(begin); err == nil && took > o.cfg.Timeout {
+	resp, err := cfg.Authority.Decide(rctx, req)
+	if took := a.cfg.Clock.Now().Sub(begin); err == nil && took > cfg.Timeout {
 		err = fmt.Errorf("answered after %s", took.Round(time.Millisecond))
 	}
 	if err != nil {
 		a.metrics.onlineFailures.Inc()
-		o.mu.Lock()
-		o.failures++
-		fall := o.on && o.failures >= o.cfg.MaxFailures
-		if fall {
-			o.on = false
-		}
-		o.mu.Unlock()
+		fall, cfg := o.failed()
 		a.cfg.Log.Warn("agent: fleet decision failed; deciding locally", "err", err)
 		if fall {
-			a.switchMode(ctx, ModeLocal, fmt.Sprintf("%d fleet requests failed or exceeded %s; last: %v", o.cfg.MaxFailures, o.cfg.Timeout, err))
+			a.switchMode(ctx, ModeLocal, fmt.Sprintf("%d fleet requests failed or exceeded %s; last: %v", cfg.MaxFailures, cfg.Timeout, err))
 		}
 		return
 	}
-	o.mu.Lock()
-	o.failures = 0
-	o.mu.Unlock()
+	o.answered(a.cfg.Clock.Now())
 	d.ByFleet = true
 	if !resp.Admit {
 		d.Admitted, d.Reason, d.Sentence = false, resp.Reason, resp.Sentence
@@ -142,37 +197,84 @@ func (a *Agent) switchMode(ctx context.Context, mode, why string) {
 	a.cfg.Log.Warn("agent: mode switch", "mode", mode, "why", why)
 }
 
-// runOnlineProbe probes the authority while the gate is local and switches
-// back to online once it answers reliably.
+// runOnlineProbe probes the authority every ProbeEvery: while the gate is
+// online and no request was answered since the last probe, so a fleet
+// gone quiet makes it fall back to local (the mode it reports is then
+// true); while it is local, to switch back once it answers reliably.
+// With online mode off it waits for a config that turns it on.
 func (a *Agent) runOnlineProbe(ctx context.Context) error {
 	o := a.online
 	ok := 0
 	for {
+		cfg, enabled := o.config()
+		if !enabled {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-o.changed:
+				continue
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-a.cfg.Clock.After(o.cfg.ProbeEvery):
+		case <-o.changed:
+			continue // new thresholds: wait their period
+		case <-a.cfg.Clock.After(cfg.ProbeEvery):
 		}
-		if o.active() {
-			ok = 0
+		cfg, enabled = o.config()
+		if !enabled {
 			continue
 		}
-		pctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
-		err := o.cfg.Authority.Ping(pctx)
+		online := o.active()
+		o.mu.Lock()
+		recent := !o.lastOK.IsZero() && a.cfg.Clock.Now().Sub(o.lastOK) < cfg.ProbeEvery
+		o.mu.Unlock()
+		if online && recent {
+			ok = 0
+			continue // requests answer: no need to ask
+		}
+		pctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		begin := a.cfg.Clock.Now()
+		err := cfg.Authority.Ping(pctx)
 		cancel()
+		if took := a.cfg.Clock.Now().Sub(begin); err == nil && took > cfg.Timeout {
+			err = fmt.Errorf("answered after %s", took.Round(time.Millisecond))
+		}
+		if online {
+			ok = 0
+			if err == nil {
+				o.answered(a.cfg.Clock.Now())
+				continue
+			}
+			a.metrics.onlineFailures.Inc()
+			if fall, cfg := o.failed(); fall {
+				a.switchMode(ctx, ModeLocal, fmt.Sprintf("%d fleet requests or probes failed or exceeded %s; last: %v", cfg.MaxFailures, cfg.Timeout, err))
+			}
+			continue
+		}
 		if err != nil {
 			ok = 0
 			continue
 		}
-		if ok++; ok < o.cfg.ProbeSuccesses {
+		if ok++; ok < cfg.ProbeSuccesses {
 			continue
 		}
 		ok = 0
 		o.mu.Lock()
-		o.on, o.failures = true, 0
+		o.on, o.failures, o.lastOK = true, 0, a.cfg.Clock.Now()
 		o.mu.Unlock()
-		a.switchMode(ctx, ModeOnline, fmt.Sprintf("%d probes answered within %s", o.cfg.ProbeSuccesses, o.cfg.Timeout))
+		a.switchMode(ctx, ModeOnline, fmt.Sprintf("%d probes answered within %s", cfg.ProbeSuccesses, cfg.Timeout))
 	}
+}
+
+// httpAuthority asks the fleet at Config.FleetURL, signed with the device
+// key, its answers checked against the replica key.
+func (a *Agent) httpAuthority() *HTTPAuthority {
+	h := NewHTTPAuthority(a.cfg.FleetURL, a.cfg.Key, a.cfg.CAFingerprint)
+	h.ReplicaKey = a.replicaKey
+	h.OnUnsigned = func(error) { a.metrics.unsigned.Inc("decision") }
+	return h
 }
 
 // HTTPAuthority asks a fleet node over HTTP (wire.DecidePath), signing

@@ -15,6 +15,7 @@ import (
 // pendingPassage is an entry waiting for the turnstile to turn.
 type pendingPassage struct {
 	seq          int64
+	event        string
 	ticketID     string
 	at, deadline time.Time
 }
@@ -72,7 +73,9 @@ func (a *Agent) runPassage(ctx context.Context) error {
 			for len(queue) > 0 && !now.Before(queue[0].deadline) {
 				p := queue[0]
 				queue = queue[1:]
-				_, err := a.Annul(ctx, p.ticketID, p.at, decide.ReasonNoPassage, decide.Sentence(decide.ReasonNoPassage))
+				a.mu.Lock()
+				_, err := a.annul(ctx, p.event, p.ticketID, p.at, decide.ReasonNoPassage, decide.Sentence(decide.ReasonNoPassage), false, "")
+				a.mu.Unlock()
 				if err != nil && !errors.Is(err, gatedb.ErrNoMark) {
 					a.cfg.Log.Error("agent: annul entry without passage", "seq", p.seq, "err", err)
 				}
@@ -81,9 +84,10 @@ func (a *Agent) runPassage(ctx context.Context) error {
 	}
 }
 
-// Annul takes back this gate's passage of ticketID at "at" and journals
-// the annulment with reason and sentence, so the holder may present again.
-// gatedb.ErrNoMark means there was nothing (left) to annul.
+// Annul takes back this gate's passage of ticketID (of the gate's first
+// event) at "at" and journals the annulment with reason and sentence, so
+// the holder may present again. gatedb.ErrNoMark means there was nothing
+// (left) to annul.
 func (a *Agent) Annul(ctx context.Context, ticketID string, at time.Time, reason, sentence string) (Decision, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

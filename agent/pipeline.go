@@ -59,7 +59,7 @@ func (a *Agent) enqueue(ctx context.Context, cred hal.Credential) error {
 // again within Config.Debounce of its last sighting (consecutive frames, a
 // card left on the reader) is the same presentation and is dropped.
 func (a *Agent) runDecider(ctx context.Context) error {
-	deb := newDebouncer(a.cfg.Debounce)
+	deb := newDebouncer(a.live.Load().debounce)
 	for {
 		var cred hal.Credential
 		select {
@@ -67,6 +67,7 @@ func (a *Agent) runDecider(ctx context.Context) error {
 			return nil
 		case cred = <-a.presentations:
 		}
+		deb.window = a.live.Load().debounce // a config may change it
 		if !deb.fresh(string(cred.Payload), cred.At) {
 			a.metrics.debounced.Inc()
 			continue
@@ -81,20 +82,35 @@ func (a *Agent) runDecider(ctx context.Context) error {
 // Present decides on one presentation, journals the decision durably, then
 // actuates. An error means the decision could not be journaled: the gate
 // stays closed.
+//
+// A gate not ready for the presentation's event (its first snapshot has
+// not completed: ready.go) decides nothing: the Decision says Syncing and
+// nothing is journaled.
 func (a *Agent) Present(ctx context.Context, cred hal.Credential) (Decision, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	begin := a.cfg.Clock.Now()
 	now := a.stampLocked()
-	d, claims := a.decideLocked(ctx, cred, now)
-	d.Source, d.At = cred.Source, now
-	if d.Admitted && a.online != nil && a.online.active() && d.Direction == entry.In && claims.Policy != ticket.MultiEntry {
+	set := a.live.Load()
+	if !a.anyReady(set) {
+		return a.syncingDecisionLocked(ctx, cred, now, ""), nil
+	}
+	d, claims, ev := a.decideLocked(ctx, set, cred, now)
+	if !d.Admitted && a.syncingLocked(ev) {
+		// What this gate would refuse is maybe valid: it lacks the data.
+		return a.syncingDecisionLocked(ctx, cred, now, ev), nil
+	}
+	if ev == "" {
+		ev = set.events[0]
+	}
+	d.Source, d.At, d.Event = cred.Source, now, ev
+	if d.Admitted && claims.ID != "" && a.online.active() && d.Direction == entry.In && claims.Policy != ticket.MultiEntry {
 		a.askFleetLocked(ctx, &d, claims)
 	}
 	hold := a.claim(ctx, &d, claims) // claim.go: peers' word before the journal
 	e := gatedb.Entry{Scan: a.scan(d), Direction: d.Direction, Source: d.Source, Mark: d.Admitted}
 	if d.Admitted && d.Direction == entry.In && a.cfg.Passage != nil {
-		e.PassageDeadline = now.Add(a.cfg.PassageTimeout)
+		e.PassageDeadline = now.Add(set.passageTimeout)
 	}
 	seq, err := a.hot.Journal(ctx, a.cfg.Device, e)
 	a.claimed(hold, err)
@@ -110,10 +126,20 @@ func (a *Agent) Present(ctx context.Context, cred hal.Credential) (Decision, err
 	return d, nil
 }
 
+// anyReady reports whether the gate is ready for one of its events.
+func (a *Agent) anyReady(set *settings) bool {
+	for _, ev := range set.events {
+		if a.db.Ready(ev) {
+			return true
+		}
+	}
+	return false
+}
+
 // scan is the upstream form of a decision: an admitted exit is an
 // admitted scan with direction out, which the fleet fans out as an exit.
 func (a *Agent) scan(d Decision) wire.Scan {
-	s := wire.Scan{Event: a.cfg.Event, TicketID: d.TicketID, Gate: a.cfg.Gate, At: d.At,
+	s := wire.Scan{Event: d.Event, TicketID: d.TicketID, Gate: a.cfg.Gate, At: d.At,
 		Outcome: wire.Refused, Reason: d.Reason, Sentence: d.Sentence, Direction: wire.DirIn}
 	if d.Admitted {
 		s.Outcome = wire.Admitted
@@ -131,7 +157,7 @@ func (a *Agent) scan(d Decision) wire.Scan {
 // its pulse must not hold up the other gates' knowledge of it.
 func (a *Agent) afterJournalLocked(ctx context.Context, d Decision, e gatedb.Entry) {
 	if e.Mark {
-		a.gossip.Publish(gatedb.Mark{Event: a.cfg.Event, TicketID: d.TicketID, Passage: entry.Passage{Device: a.cfg.Device,
+		a.gossip.Publish(gatedb.Mark{Event: d.Event, TicketID: d.TicketID, Passage: entry.Passage{Device: a.cfg.Device,
 			Gate: a.cfg.Gate, At: d.At.Truncate(time.Millisecond), Direction: d.Direction}})
 	}
 	if d.Admitted && a.cfg.Relay != nil {
@@ -149,7 +175,7 @@ func (a *Agent) afterJournalLocked(ctx context.Context, d Decision, e gatedb.Ent
 			a.cfg.Log.Error("agent: display", "err", err)
 		}
 	}
-	if a.cfg.Buzzer != nil {
+	if a.cfg.Buzzer != nil && a.live.Load().buzzer {
 		pattern := []time.Duration{80 * time.Millisecond}
 		if !d.Admitted {
 			pattern = []time.Duration{150 * time.Millisecond, 80 * time.Millisecond, 150 * time.Millisecond}
@@ -158,7 +184,7 @@ func (a *Agent) afterJournalLocked(ctx context.Context, d Decision, e gatedb.Ent
 	}
 	if !e.PassageDeadline.IsZero() {
 		select {
-		case a.pending <- pendingPassage{seq: d.Seq, ticketID: d.TicketID, at: d.At, deadline: e.PassageDeadline}:
+		case a.pending <- pendingPassage{seq: d.Seq, event: d.Event, ticketID: d.TicketID, at: d.At, deadline: e.PassageDeadline}:
 		default:
 			// More unconfirmed entries than the queue holds: the turnstile
 			// is jammed. They stay pending in the database and are annulled
@@ -197,20 +223,12 @@ func (a *Agent) setIndicatorLocked(c hal.Color) {
 		a.idle.Stop()
 	}
 	ind := a.cfg.Indicator
-	a.idle = a.cfg.Clock.AfterFunc(indicatorHold, func() { _ = ind.Set(hal.Off) })
+	a.idle = a.cfg.Clock.AfterFunc(indicatorHold, func() { _ = ind.Set(a.idleColor()) })
 }
 
 // direction is the direction of a presentation seen by source.
 func (a *Agent) direction(source string) entry.Direction {
-	switch a.cfg.Direction {
-	case entry.Out:
-		return entry.Out
-	case entry.Both:
-		if d, ok := a.cfg.ReaderSides[source]; ok && d == entry.Out {
-			return entry.Out
-		}
-	}
-	return entry.In
+	return a.directionOf(a.live.Load(), source)
 }
 
 // aheadWarning is how far a ticket's latest passage may be dated after a
@@ -222,21 +240,35 @@ const aheadWarning = time.Second
 // ticket that is not on the allowlist.
 var unknownTicket = &ticket.Error{Reason: ReasonUnknownTicket, Sentence: decide.Sentence(ReasonUnknownTicket)}
 
-// decideLocked verifies and applies the gate's rules, with local state
-// only. It returns the claims when the ticket was authentic.
-func (a *Agent) decideLocked(ctx context.Context, cred hal.Credential, now time.Time) (Decision, ticket.Claims) {
-	dir := a.direction(cred.Source)
+// decideLocked verifies and applies the gate's rules under settings set,
+// with local state only. It returns the claims when the ticket was
+// authentic, and the event the presentation is of ("" when it cannot be
+// told: a badge or a ticket text that names none).
+func (a *Agent) decideLocked(ctx context.Context, set *settings, cred hal.Credential, now time.Time) (Decision, ticket.Claims, string) {
+	dir := a.directionOf(set, cred.Source)
+	if cred.Kind == UIDKind {
+		if d, ev, ok := a.badgeLocked(ctx, set, cred, now); ok {
+			return d, ticket.Claims{}, ev
+		}
+	}
+	a.syncPartnerKeysLocked()
+	text := string(cred.Payload)
+	format := ticket.Classify(text)
 	var (
 		st      gatedb.State
 		stErr   error
 		trusted string // ticket id once the signature verified
+		onSig   string // the reason it is admitted on its signature, if it is
 	)
 	opts := ticket.VerifyOptions{
-		Now: now, Event: a.cfg.Event,
+		Now: now, Events: set.events,
 		State: func(c ticket.Claims) (ticket.GateState, error) {
-			trusted = c.ID
+			trusted, onSig = c.ID, ""
 			st, stErr = a.hot.State(ctx, c.Event, c.ID)
 			if errors.Is(stErr, gatedb.ErrUnknownTicket) {
+				if onSig = a.admitOnSignature(c, format); onSig != "" {
+					return ticket.GateState{}, nil // not revoked that this gate knows; no rotating secret
+				}
 				return ticket.GateState{}, unknownTicket
 			}
 			if stErr != nil {
@@ -245,11 +277,11 @@ func (a *Agent) decideLocked(ctx context.Context, cred hal.Credential, now time.
 			return ticket.GateState{Revoked: st.Revoked, CodeSecret: st.CodeSecret}, nil
 		},
 	}
-	res, err := ticket.Check(string(cred.Payload), a.keyring, opts)
+	res, err := ticket.Check(text, a.keyring, opts)
 	if ticket.ReasonOf(err) == ticket.ReasonUnknownKey && a.loadNewKeys(ctx) {
 		// The key committed with a replica batch an instant before the
 		// uplink handed it over (OnKeys): look again with the replica's.
-		res, err = ticket.Check(string(cred.Payload), a.keyring, opts)
+		res, err = ticket.Check(text, a.keyring, opts)
 	}
 	if err != nil {
 		reason, sentence := string(ticket.ReasonOf(err)), ticket.SentenceOf(err)
@@ -257,14 +289,35 @@ func (a *Agent) decideLocked(ctx context.Context, cred hal.Credential, now time.
 			a.cfg.Log.Error("agent: allowlist lookup", "err", stErr)
 			reason, sentence = decide.ReasonGateError, decide.Sentence(decide.ReasonGateError)
 		}
-		return Decision{Reason: reason, Sentence: sentence, TicketID: trusted, Direction: dir}, ticket.Claims{}
+		ev := credentialEvent(cred.Payload)
+		if res.Claims.Event != "" {
+			ev = res.Claims.Event
+		}
+		return Decision{Reason: reason, Sentence: sentence, TicketID: trusted, Direction: dir}, ticket.Claims{}, ev
 	}
-	v := a.gate.Decide(res.Claims, dir, gatedb.Passages(st.Marks), now)
+	v := a.rules(set, res.Claims.Event).Decide(res.Claims, dir, gatedb.Passages(st.Marks), now)
 	if v.Ahead >= aheadWarning {
 		a.cfg.Log.Warn("agent: a passage of this ticket is dated ahead of this gate's clock; one of the two clocks is off",
 			"ticket", res.Claims.ID, "ahead", v.Ahead)
 	}
-	return Decision{Admitted: v.Admit, Reason: v.Reason, Sentence: v.Sentence, TicketID: res.Claims.ID, Direction: v.Direction}, res.Claims
+	d := Decision{Admitted: v.Admit, Reason: v.Reason, Sentence: v.Sentence, TicketID: res.Claims.ID, Direction: v.Direction}
+	if v.Admit && onSig != "" && d.Direction == entry.In {
+		d.Reason, d.Sentence = onSig, sentenceOnSignature
+		if onSig == wire.ReasonPartnerSignature {
+			d.Sentence = sentencePartnerSignature
+		}
+	}
+	return d, res.Claims, res.Claims.Event
+}
+
+// rules are the gate's rules under settings set for a ticket of event.
+func (a *Agent) rules(set *settings, event string) decide.Gate {
+	gate := set.gate
+	gate.Location = a.cfg.Location
+	if name := a.db.ZoneName(event, gate.Zone); name != "" {
+		gate.ZoneName = name
+	}
+	return gate
 }
 
 // loadNewKeys adds the replica's keys the keyring lacks; it reports

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"admit/agent/decide"
@@ -46,8 +47,12 @@ func (a *Agent) ForceAdmit(ctx context.Context, staff, credential, why string) (
 		return Decision{}, ErrNoReason
 	}
 	id := strings.TrimSpace(credential)
+	event := a.live.Load().events[0]
 	if c, err := ticket.ParseUnverified(id); err == nil {
 		id = c.ID
+		if slices.Contains(a.live.Load().events, c.Event) {
+			event = c.Event
+		}
 	}
 	if id == "" || len(id) > ticket.MaxFieldLen {
 		return Decision{}, fmt.Errorf("agent: force admit: no ticket id in %q", credential)
@@ -55,10 +60,10 @@ func (a *Agent) ForceAdmit(ctx context.Context, staff, credential, why string) (
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.stampLocked()
-	d := Decision{Admitted: true, Reason: decide.ReasonForced, Sentence: "Admitted by staff: " + why, TicketID: id,
+	d := Decision{Admitted: true, Reason: decide.ReasonForced, Sentence: "Admitted by staff: " + why, TicketID: id, Event: event,
 		Source: "staff", Direction: entry.In, Forced: true, Staff: staff, At: now}
 	begin := a.cfg.Clock.Now()
-	scan := wire.Scan{Event: a.cfg.Event, TicketID: id, Gate: a.cfg.Gate, At: now, Outcome: wire.Admitted,
+	scan := wire.Scan{Event: event, TicketID: id, Gate: a.cfg.Gate, At: now, Outcome: wire.Admitted,
 		Reason: decide.ReasonForced, Sentence: d.Sentence, Staff: staff}
 	e := gatedb.Entry{Scan: scan, Direction: entry.In, Source: "staff", Forced: true, Mark: true, Staff: staff}
 	seq, err := a.db.Journal(ctx, a.cfg.Device, e)
@@ -91,14 +96,18 @@ func (a *Agent) Lookup(ctx context.Context, credential string) (Lookup, error) {
 	credential = strings.TrimSpace(credential)
 	l := Lookup{TicketID: credential}
 	var verdict *Decision
+	event := a.live.Load().events[0]
 	if c, err := ticket.ParseUnverified(credential); err == nil {
 		l.TicketID = c.ID
+		if slices.Contains(a.live.Load().events, c.Event) {
+			event = c.Event
+		}
 		a.mu.Lock()
-		d, _ := a.decideLocked(ctx, hal.Credential{Source: "staff", Payload: []byte(credential)}, a.cfg.Clock.Now().UTC())
+		d, _, _ := a.decideLocked(ctx, a.live.Load(), hal.Credential{Source: "staff", Payload: []byte(credential)}, a.cfg.Clock.Now().UTC())
 		a.mu.Unlock()
 		verdict = &d
 	}
-	st, err := a.db.State(ctx, a.cfg.Event, l.TicketID)
+	st, err := a.db.State(ctx, event, l.TicketID)
 	if errors.Is(err, gatedb.ErrUnknownTicket) {
 		l.Verdict = verdict
 		return l, nil

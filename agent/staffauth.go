@@ -141,7 +141,12 @@ type StaffCredentials struct {
 func (s *staffAuth) signIn(ctx context.Context, c StaffCredentials) (string, *StaffSession, error) {
 	a := s.a
 	now := a.cfg.Clock.Now()
-	if !a.db.VenueSynced(a.cfg.Event) {
+	events := a.Events()
+	synced := false
+	for _, ev := range events {
+		synced = synced || a.db.VenueSynced(ev)
+	}
+	if !synced {
 		return "", nil, ErrNoStaffYet
 	}
 	if err := s.locked(ctx, gateThrottleName, true, now); err != nil {
@@ -157,14 +162,20 @@ func (s *staffAuth) signIn(ctx context.Context, c StaffCredentials) (string, *St
 	if len(c.PIN) == 0 || len(c.PIN) > 16 || len(c.Staff) > wire.MaxIDLen || (c.Staff == "") == (uid == nil) {
 		return "", nil, s.failed(ctx, "", now)
 	}
+	// The staff member of the first event served that names them.
 	var st gatedb.Staff
-	var err error
-	if uid != nil {
-		st, err = a.db.StaffByBadge(ctx, a.cfg.Event, wire.BadgeLookup(uid))
-	} else {
-		st, err = a.db.StaffMember(ctx, a.cfg.Event, c.Staff)
-		if err == nil && st.Badge != "" {
-			err = gatedb.ErrUnknownStaff // a badge-and-PIN account: the PIN alone does not open it
+	err := gatedb.ErrUnknownStaff
+	for _, ev := range events {
+		if uid != nil {
+			st, err = a.db.StaffByBadge(ctx, ev, wire.BadgeLookup(uid))
+		} else {
+			st, err = a.db.StaffMember(ctx, ev, c.Staff)
+			if err == nil && st.Badge != "" {
+				err = gatedb.ErrUnknownStaff // a badge-and-PIN account: the PIN alone does not open it
+			}
+		}
+		if !errors.Is(err, gatedb.ErrUnknownStaff) {
+			break
 		}
 	}
 	if err != nil && !errors.Is(err, gatedb.ErrUnknownStaff) {

@@ -98,10 +98,15 @@ type Device struct {
 	CreatedAt time.Time `json:"created_at"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
 	// What the device last reported.
-	LastSeen      time.Time `json:"last_seen,omitzero"`
-	Firmware      string    `json:"firmware,omitempty"`
-	ConfigVersion int64     `json:"config_version"` // applied
-	ConfigError   string    `json:"config_error,omitempty"`
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	Firmware string    `json:"firmware,omitempty"` // its build (internal/version)
+	// ConfigVersion is the config the device runs (0: none).
+	ConfigVersion int64 `json:"config_version"`
+	// ConfigFailed is the newest config version the device (or the fleet
+	// pushing it) could not apply, ConfigError why; 0 once a version at
+	// least as new is applied.
+	ConfigFailed int64  `json:"config_failed,omitempty"`
+	ConfigError  string `json:"config_error,omitempty"`
 }
 
 // Revoked reports whether the device was revoked.
@@ -142,6 +147,11 @@ type LogState struct {
 	Compacted int64  `json:"compacted"`
 	// CompactedRunning is the running checksum at Compacted.
 	CompactedRunning uint64 `json:"compacted_running"`
+	// Issued is the latest issue time of a ticket logged up to Last
+	// (zero: none that said), CompactedIssued up to Compacted: what
+	// SyncPoint makes a sync point of.
+	Issued          time.Time `json:"issued,omitzero"`
+	CompactedIssued time.Time `json:"compacted_issued,omitzero"`
 }
 
 // ChangePage is a run of consecutive changes and the running checksum
@@ -149,6 +159,9 @@ type LogState struct {
 type ChangePage struct {
 	Changes []wire.Change
 	Running uint64
+	// Issued holds, for each change, the latest issue time of a ticket
+	// logged up to it (LogState.Issued at that position).
+	Issued []time.Time
 }
 
 // SnapshotPage is a run of the event's current replica rows in ticket id
@@ -217,9 +230,10 @@ type ContestRecord struct {
 // to the event's change log in the same transaction; seqs are per event,
 // dense, and committed in order. An event has two logs: its tickets' (named
 // by the event id) and its venue scope (wire.VenueScope: the keys of the
-// devices that serve it, its gate staff); a mutation of devices, staff
-// credentials or operators' gate staff grants brings the venue scopes it
-// touches up to date in its own transaction. The change-log methods take
+// devices that serve it, its gate staff, zones, gates, ticket types,
+// settings, badges and partner keys); a mutation of any of those (or of
+// operators' gate staff grants) brings the venue scopes it touches up to
+// date in its own transaction. The change-log methods take
 // either name.
 type Store interface {
 	CreateEvent(ctx context.Context, e Event) error
@@ -244,7 +258,8 @@ type Store interface {
 	Gates(ctx context.Context, event string) ([]Gate, error)
 
 	// AddTickets stores tickets and logs them as allowlist rows, all or
-	// none (ErrExists when an id is taken).
+	// none (ErrExists when an id is taken; ErrIssueLate when one was
+	// issued more than IssueSlack before a ticket already logged).
 	AddTickets(ctx context.Context, ts []Ticket) error
 	Tickets(ctx context.Context, event string, limit int) ([]Ticket, error)
 	// TicketPage lists tickets with id > after in id order.
@@ -266,8 +281,13 @@ type Store interface {
 	Device(ctx context.Context, id string) (Device, error)
 	Devices(ctx context.Context) ([]Device, error)
 	RevokeDevice(ctx context.Context, id string, at time.Time) error
-	// ReportDevice records what a connected device reports.
-	ReportDevice(ctx context.Context, id, firmware string, configVersion int64, configErr string, at time.Time) error
+	// ReportDevice records what a device says in its hello: its build,
+	// the config it runs (which clears a failure of an older version).
+	ReportDevice(ctx context.Context, id, firmware string, configVersion int64, at time.Time) error
+	// ReportConfig records the outcome of a config push: the version the
+	// device runs, and, when failed is not 0, the version it (or the
+	// fleet) could not apply and why.
+	ReportConfig(ctx context.Context, id string, applied, failed int64, reason string, at time.Time) error
 	CreateEnrollment(ctx context.Context, e Enrollment) error
 	// Enroll consumes a token and registers its device with pub; for a
 	// device id that exists, only a token made with Replace does (it
@@ -297,6 +317,22 @@ type Store interface {
 	// and staff it holds (a no-op when it is); the mutations do it
 	// themselves, this is for a node's start after an upgrade.
 	SyncVenue(ctx context.Context, event string) error
+
+	// The venue model's own rows (venue.go); zones, gates and ticket
+	// types are above. Each mutation brings the event's venue scope up
+	// to date in its transaction.
+	PutEventSettings(ctx context.Context, s EventSettings) error
+	EventSettings(ctx context.Context, event string) (EventSettings, error)
+	// PutBadge sets a badge (ErrExists when another badge of the event
+	// has the UID; ErrInvalid beyond MaxBadges).
+	PutBadge(ctx context.Context, b Badge) error
+	DeleteBadge(ctx context.Context, event, id string) error
+	Badges(ctx context.Context, event string) ([]Badge, error)
+	// PutPartnerKey sets a partner's JWT key (ErrInvalid beyond
+	// MaxPartnerKeys).
+	PutPartnerKey(ctx context.Context, k PartnerKey) error
+	DeletePartnerKey(ctx context.Context, event, id string) error
+	PartnerKeys(ctx context.Context, event string) ([]PartnerKey, error)
 
 	// Gate staff. PutStaffCredential sets an operator's sign-in at the
 	// gates of an event (ErrNotStaff without the gate staff role there,

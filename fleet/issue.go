@@ -198,6 +198,10 @@ func (is *issuer) sign(id, typ, holder, policyName string, rotating bool) (Ticke
 		ID: id, Event: is.ev.ID, Type: typ, Zones: tt.Zones,
 		NotBefore: is.ev.StartsAt.Add(-6 * time.Hour), NotAfter: is.ev.EndsAt,
 		Policy: policy, Rotating: rotating,
+		// The issue time lets a gate whose replica is older admit the
+		// ticket on its signature (the store logs it only if it is not
+		// IssueSlack older than a ticket logged before it).
+		IssuedAt: is.now,
 	}
 	code, err := ticket.Encode(c, is.key)
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"admit/fleet/wire"
 )
 
 // MaxImport bounds one CSV import.
@@ -146,10 +148,35 @@ func (s *Service) PutTicketType(ctx context.Context, t TicketType) error {
 	if t.Name == "" {
 		t.Name = t.ID
 	}
+	switch t.Policy {
+	case "", "single", "multi", "reentry":
+	default:
+		return fmt.Errorf("ticket type policy %q (single, multi or reentry): %w", t.Policy, ErrInvalid)
+	}
+	if err := checkZones(t.Zones); err != nil {
+		return err
+	}
 	if _, err := s.Store.Event(ctx, t.Event); err != nil {
 		return err
 	}
-	return s.Store.PutTicketType(ctx, t)
+	if err := s.Store.PutTicketType(ctx, t); err != nil {
+		return err
+	}
+	s.wake(WakeVenues)
+	return nil
+}
+
+// checkZones refuses a zone list a venue row could not hold.
+func checkZones(zones []string) error {
+	if len(zones) > MaxBadgeZones {
+		return fmt.Errorf("%d zones (at most %d): %w", len(zones), MaxBadgeZones, ErrInvalid)
+	}
+	for _, z := range zones {
+		if !okName(z) {
+			return fmt.Errorf("zone %q: %w", z, ErrInvalid)
+		}
+	}
+	return nil
 }
 
 // PutZone defines or renames a zone.
@@ -166,7 +193,11 @@ func (s *Service) PutZone(ctx context.Context, z Zone) error {
 	if _, err := s.Store.Event(ctx, z.Event); err != nil {
 		return err
 	}
-	return s.Store.PutZone(ctx, z)
+	if err := s.Store.PutZone(ctx, z); err != nil {
+		return err
+	}
+	s.wake(WakeVenues)
+	return nil
 }
 
 // PutGate defines or redefines a gate.
@@ -180,10 +211,17 @@ func (s *Service) PutGate(ctx context.Context, g Gate) error {
 	if g.Name == "" {
 		g.Name = g.ID
 	}
+	if err := checkZones(g.Zones); err != nil {
+		return err
+	}
 	if _, err := s.Store.Event(ctx, g.Event); err != nil {
 		return err
 	}
-	return s.Store.PutGate(ctx, g)
+	if err := s.Store.PutGate(ctx, g); err != nil {
+		return err
+	}
+	s.wake(WakeVenues)
+	return nil
 }
 
 // EnrollTTL is how long an enrollment token stays valid by default, and
@@ -334,15 +372,28 @@ func (s *Service) RevokeDevice(ctx context.Context, id string) error {
 	return nil
 }
 
-// PutConfig sets the desired config of "device:<id>" or "group:<name>".
+// PutConfig sets the desired config of "device:<id>" or "group:<name>":
+// a wire.GateConfig (ErrInvalid, naming the field, for a body that is
+// not one; for a device, also for events it does not serve).
 func (s *Service) PutConfig(ctx context.Context, scope string, body json.RawMessage) (DesiredConfig, error) {
 	kind, name, ok := strings.Cut(scope, ":")
 	if !ok || (kind != "device" && kind != "group") || !okName(name) {
 		return DesiredConfig{}, fmt.Errorf("config scope %q (want device:<id> or group:<name>): %w", scope, ErrInvalid)
 	}
-	var obj map[string]json.RawMessage
-	if len(body) > 64<<10 || json.Unmarshal(body, &obj) != nil || obj == nil {
-		return DesiredConfig{}, fmt.Errorf("config of %q: body must be a JSON object under 64 KiB: %w", scope, ErrInvalid)
+	gc, err := wire.ParseGateConfig(body)
+	if err != nil {
+		return DesiredConfig{}, fmt.Errorf("config of %q: %w: %w", scope, ErrInvalid, err)
+	}
+	if kind == "device" {
+		d, err := s.Store.Device(ctx, name)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return DesiredConfig{}, err
+		}
+		if err == nil {
+			if err := CheckConfigFor(gc, d); err != nil {
+				return DesiredConfig{}, fmt.Errorf("config of %q: %w", scope, err)
+			}
+		}
 	}
 	c, err := s.Store.PutConfig(ctx, scope, body, s.now())
 	if err != nil {
@@ -368,11 +419,50 @@ func DesiredFor(ctx context.Context, st Store, d Device) (DesiredConfig, error) 
 	return DesiredConfig{}, nil
 }
 
+// CheckConfigFor refuses a config device d cannot be given: events its
+// fleet record does not name (its stream would be refused them). An
+// unenrolled device (no record) is not checked.
+func CheckConfigFor(c wire.GateConfig, d Device) error {
+	if d.ID == "" {
+		return nil
+	}
+	for _, ev := range c.Events {
+		if !d.Serves(ev) {
+			return fmt.Errorf("field \"events\": %q is not an event device %q serves (its record names %q): %w", ev, d.ID, d.Events, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// Config states of a device (DeviceStatus.ConfigState).
+const (
+	ConfigNone    = "none"    // no desired config, none applied
+	ConfigApplied = "applied" // runs the desired version
+	ConfigPending = "pending" // not yet reported on the desired version
+	ConfigFailed  = "failed"  // could not apply the desired version (ConfigError says why)
+)
+
 // DeviceStatus is a device with its config drift, as the console shows it.
 type DeviceStatus struct {
 	Device
 	DesiredVersion int64 `json:"desired_version"`
-	Drift          bool  `json:"drift"` // reported config version differs from desired
+	// Drift: the config the device runs is not the desired one.
+	Drift bool `json:"drift"`
+	// ConfigState says where the desired config stands (Config*).
+	ConfigState string `json:"config_state"`
+}
+
+// configState is where d stands on the desired config version.
+func configState(d Device, desired int64) string {
+	switch {
+	case desired == 0 && d.ConfigVersion == 0:
+		return ConfigNone
+	case desired == d.ConfigVersion:
+		return ConfigApplied
+	case d.ConfigFailed != 0 && d.ConfigFailed >= desired:
+		return ConfigFailed
+	}
+	return ConfigPending
 }
 
 // Devices lists devices with their drift.
@@ -387,7 +477,7 @@ func (s *Service) Devices(ctx context.Context) ([]DeviceStatus, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, DeviceStatus{Device: d, DesiredVersion: c.Version, Drift: c.Version != d.ConfigVersion})
+		out = append(out, DeviceStatus{Device: d, DesiredVersion: c.Version, Drift: c.Version != d.ConfigVersion, ConfigState: configState(d, c.Version)})
 	}
 	return out, nil
 }

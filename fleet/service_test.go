@@ -534,7 +534,7 @@ func TestDeviceRevoke(t *testing.T) {
 func TestConfigVersionsAndDrift(t *testing.T) {
 	ctx := context.Background()
 	svc, clk, w := newService(t)
-	body := json.RawMessage(`{"pulse_ms":700}`)
+	body := json.RawMessage(`{"passage_timeout":"7s"}`)
 	for _, scope := range []string{"gate-1", "site:x", "device:", "group:a b", "group:a:b"} {
 		if _, err := svc.PutConfig(ctx, scope, body); !errors.Is(err, fleet.ErrInvalid) {
 			t.Errorf("scope %q: %v, want ErrInvalid", scope, err)
@@ -573,11 +573,11 @@ func TestConfigVersionsAndDrift(t *testing.T) {
 	if !w.saw("c:group:north") {
 		t.Fatal("a group config woke no connection")
 	}
-	own, err := svc.PutConfig(ctx, "device:gate-2", json.RawMessage(`{"pulse_ms":500}`))
+	own, err := svc.PutConfig(ctx, "device:gate-2", json.RawMessage(`{"passage_timeout":"5s"}`))
 	if err != nil || own.Version <= north.Version {
 		t.Fatalf("device config: %+v %v (group at %d)", own, err, north.Version)
 	}
-	north2, err := svc.PutConfig(ctx, "group:north", json.RawMessage(`{"pulse_ms":900}`))
+	north2, err := svc.PutConfig(ctx, "group:north", json.RawMessage(`{"passage_timeout":"9s"}`))
 	if err != nil || north2.Version <= own.Version {
 		t.Fatalf("group config again: %+v %v (device at %d)", north2, err, own.Version)
 	}
@@ -601,14 +601,70 @@ func TestConfigVersionsAndDrift(t *testing.T) {
 	if got := drift(); !got["gate-1"] || !got["gate-2"] || got["gate-3"] {
 		t.Fatalf("drift before any report: %v", got)
 	}
-	if err := svc.Store.ReportDevice(ctx, "gate-1", "", north2.Version, "", clk.Now()); err != nil {
+	if err := svc.Store.ReportDevice(ctx, "gate-1", "", north2.Version, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Store.ReportDevice(ctx, "gate-2", "", north2.Version, "", clk.Now()); err != nil {
+	if err := svc.Store.ReportDevice(ctx, "gate-2", "", north2.Version, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if got := drift(); got["gate-1"] || !got["gate-2"] {
 		t.Fatalf("drift after the reports (gate-2 reported its group's version, not its own): %v", got)
+	}
+	// The console's state: gate-1 applied, gate-2 pending its own
+	// version, then failed with the reason; gate-3 has none.
+	states := func() map[string]fleet.DeviceStatus {
+		ds, err := svc.Devices(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]fleet.DeviceStatus{}
+		for _, d := range ds {
+			out[d.ID] = d
+		}
+		return out
+	}
+	if st := states(); st["gate-1"].ConfigState != fleet.ConfigApplied || st["gate-2"].ConfigState != fleet.ConfigPending || st["gate-3"].ConfigState != fleet.ConfigNone {
+		t.Fatalf("config states: %+v", st)
+	}
+	if err := svc.Store.ReportConfig(ctx, "gate-2", north2.Version, own.Version, "no camera on this gate", clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if d := states()["gate-2"]; d.ConfigState != fleet.ConfigFailed || d.ConfigError != "no camera on this gate" || d.ConfigVersion != north2.Version || !d.Drift {
+		t.Fatalf("gate-2 after its failure: %+v", d)
+	}
+}
+
+// TestConfigMustBeAGateConfig: a config body is a wire.GateConfig — a
+// field it does not have, or a value out of bounds, is refused naming
+// the field, and nothing is stored; a device's config names only events
+// the device serves.
+func TestConfigMustBeAGateConfig(t *testing.T) {
+	ctx := context.Background()
+	svc, _, _ := newService(t)
+	pub, _, _ := ed25519.GenerateKey(nil)
+	if _, err := svc.PreEnroll(ctx, fleet.Device{ID: "gate-1", Events: []string{"gala"}, PublicKey: pub}); err != nil {
+		t.Fatal(err)
+	}
+	for body, field := range map[string]string{
+		`{"totally":"bogus"}`:             `"totally"`,
+		`{"direction":"exit","online":1}`: `"online"`,
+		`{"debounce":"2h"}`:               `"debounce"`,
+		`{"events":["cup"]}`:              `"events"`,
+	} {
+		_, err := svc.PutConfig(ctx, "device:gate-1", json.RawMessage(body))
+		if !errors.Is(err, fleet.ErrInvalid) || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: %v, want ErrInvalid naming %s", body, err, field)
+		}
+	}
+	if cs, err := svc.Store.Configs(ctx); err != nil || len(cs) != 0 {
+		t.Fatalf("refused configs were stored: %+v %v", cs, err)
+	}
+	// The issue's own example is a valid config.
+	if _, err := svc.PutConfig(ctx, "device:gate-1", json.RawMessage(`{"direction":"exit","online":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.PutConfig(ctx, "device:gate-1", json.RawMessage(`{"events":["gala"]}`)); err != nil {
+		t.Fatal(err)
 	}
 }
 

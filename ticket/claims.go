@@ -26,6 +26,14 @@ type Claims struct {
 	// Rotating marks a ticket that must be shown with a rotating (TOTP)
 	// code; the per-ticket secret lives in the allowlist, never in the code.
 	Rotating bool
+	// IssuedAt is when the fleet issued the ticket (UTC; zero: not
+	// said). A gate that does not find the ticket on its replica admits
+	// it on its signature only when it was issued after the replica's
+	// last sync point; a ticket without it never is. The code carries it
+	// in whole hours relative to NotBefore, rounded up (claim 10, see
+	// wireClaims): what Verify returns is that, never earlier than the
+	// time Encode was given.
+	IssuedAt time.Time
 	KeyID    string // filled by Encode from the key; by Verify from the header
 }
 
@@ -42,7 +50,28 @@ type wireClaims struct {
 	NotAfter  int64    `cbor:"7,keyasint"`
 	Policy    uint8    `cbor:"8,keyasint,omitempty"`
 	Rotating  bool     `cbor:"9,keyasint,omitempty"`
+	// IssuedAt is the issue time in hours after NotBefore (negative:
+	// before it), rounded up, and never less than -MaxIssuedBefore; nil:
+	// absent. Not Unix seconds: a 4-byte time (5 bytes of CBOR, 6 with
+	// the key) pushes a GA ticket's QR code from version 7 to 8, while
+	// hours relative to the window take one byte for a ticket issued
+	// within a day of it and two within ten days (a pointer: issued in
+	// the hour of NotBefore is 0, which must still be sent).
+	IssuedAt *int64 `cbor:"10,keyasint,omitempty"`
 }
+
+// MaxIssuedBefore bounds how far before NotBefore a code says its ticket
+// was issued, in hours (255, about ten and a half days: what one byte of
+// CBOR integer holds). A ticket issued earlier says it was issued then:
+// later than it was, which can only let a gate admit on its signature a
+// ticket it does not hold (every ticket issued before a replica's sync
+// point is on that replica), never refuse one.
+const MaxIssuedBefore = 255
+
+// maxIssuedAfter bounds how long after NotBefore a ticket may say it was
+// issued, in hours (100 years): a decoder never computes a time out of
+// range from a hostile claim.
+const maxIssuedAfter = 100 * 365 * 24
 
 func (c Claims) wire() wireClaims {
 	return wireClaims{
@@ -55,7 +84,23 @@ func (c Claims) wire() wireClaims {
 		NotAfter:  c.NotAfter.Unix(),
 		Policy:    uint8(c.Policy),
 		Rotating:  c.Rotating,
+		IssuedAt:  issuedHours(c.IssuedAt, c.NotBefore),
 	}
+}
+
+// issuedHours is the claim 10 of an issue time: hours after notBefore,
+// rounded up, at least -MaxIssuedBefore; nil for the zero time.
+func issuedHours(at, notBefore time.Time) *int64 {
+	if at.IsZero() {
+		return nil
+	}
+	d := at.Sub(notBefore)
+	h := int64(d / time.Hour)
+	if d%time.Hour > 0 {
+		h++ // rounded up: never earlier than it was
+	}
+	h = max(h, -MaxIssuedBefore)
+	return &h
 }
 
 func (w wireClaims) claims() Claims {
@@ -68,6 +113,9 @@ func (w wireClaims) claims() Claims {
 		NotAfter:  time.Unix(w.NotAfter, 0).UTC(),
 		Policy:    Policy(w.Policy),
 		Rotating:  w.Rotating,
+	}
+	if m := w.IssuedAt; m != nil && *m >= -MaxIssuedBefore && *m <= maxIssuedAfter {
+		c.IssuedAt = c.NotBefore.Add(time.Duration(*w.IssuedAt) * time.Hour)
 	}
 	if len(w.Zones) > 0 {
 		c.Zones = append([]string(nil), w.Zones...)
@@ -109,6 +157,9 @@ func (c Claims) Validate() error {
 	}
 	if !c.Policy.Valid() {
 		return fmt.Errorf("ticket: claims: invalid policy %d", c.Policy)
+	}
+	if !c.IssuedAt.IsZero() && c.IssuedAt.Sub(c.NotBefore) > maxIssuedAfter*time.Hour {
+		return fmt.Errorf("ticket: claims: issued more than 100 years after NotBefore")
 	}
 	return nil
 }

@@ -172,6 +172,9 @@ func decodeSign1(b []byte) (*sign1, error) {
 	if err := decMode.Unmarshal(m.Payload, &w); err != nil {
 		return nil, cborRefusal("claims", err)
 	}
+	if v := w.IssuedAt; v != nil && (*v < -MaxIssuedBefore || *v > maxIssuedAfter) {
+		return nil, refusef(ReasonMalformed, "claims: issued %d hours after the start of validity", *v)
+	}
 	canon, err := encMode.Marshal(w)
 	if err != nil {
 		return nil, refusef(ReasonMalformed, "claims: re-encode: %v", err)

@@ -56,6 +56,10 @@ func TestSizeAndQR(t *testing.T) {
 		maxVersion int
 	}{
 		{"GA", gaClaims(), 120, 7},
+		// As the fleet issues it: with the issue time (claim 10), a month
+		// ahead (held at MaxIssuedBefore) or the day before.
+		{"GA issued a month ahead", func() Claims { c := gaClaims(); c.IssuedAt = t0.Add(-30 * 24 * time.Hour); return c }(), 120, 7},
+		{"GA issued the day before", func() Claims { c := gaClaims(); c.IssuedAt = t0.Add(-20 * time.Hour); return c }(), 120, 7},
 		{"GA one zone", func() Claims { c := gaClaims(); c.Zones = []string{"main"}; return c }(), 120, 8},
 		{"VIP zone+seat+reentry", vipClaims(), 130, 8},
 	} {
@@ -246,5 +250,53 @@ func TestParseUnverified(t *testing.T) {
 	c, err := ParseUnverified(mustEncode(t, vipClaims(), k))
 	if err != nil || c.ID != "V3N8R2KD" || c.KeyID != "k1" || c.Seat != "B12" {
 		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+// TestIssuedAt: the issue time travels in whole hours after NotBefore,
+// rounded up (never earlier than it was), held at MaxIssuedBefore hours
+// before it; a ticket without one has none; a hostile claim 10 out of
+// range is refused.
+func TestIssuedAt(t *testing.T) {
+	k := fixedKey("fest25", "k1", 1)
+	kr := NewKeyring(k.Public())
+	for _, tc := range []struct {
+		name   string
+		issued time.Time
+		want   time.Time
+	}{
+		{"none", time.Time{}, time.Time{}},
+		{"at NotBefore", t0, t0},
+		{"a minute after", t0.Add(time.Minute), t0.Add(time.Hour)},
+		{"during the event", t0.Add(30*time.Hour + time.Second), t0.Add(31 * time.Hour)},
+		{"a minute before", t0.Add(-time.Minute), t0},
+		{"two days before", t0.Add(-48 * time.Hour), t0.Add(-48 * time.Hour)},
+		{"a month before", t0.Add(-30 * 24 * time.Hour), t0.Add(-MaxIssuedBefore * time.Hour)},
+	} {
+		c := gaClaims()
+		c.IssuedAt = tc.issued
+		got, err := Verify(mustEncode(t, c, k), kr, t0)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !got.IssuedAt.Equal(tc.want) {
+			t.Errorf("%s: issued at %v, want %v", tc.name, got.IssuedAt, tc.want)
+		}
+		if !tc.issued.IsZero() && got.IssuedAt.Before(tc.issued) {
+			t.Errorf("%s: issued at %v, earlier than %v", tc.name, got.IssuedAt, tc.issued)
+		}
+	}
+	for _, hours := range []int64{-MaxIssuedBefore - 1, maxIssuedAfter + 1} {
+		w := gaClaims().wire()
+		w.IssuedAt = &hours
+		payload, err := encMode.Marshal(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		protected := encodeProtected(k.ID)
+		b := encodeSign1(protected, payload, ed25519Sign(k, sigStructure(protected, payload)))
+		if _, err := VerifyBinary(b, kr, VerifyOptions{Now: t0}); ReasonOf(err) != ReasonMalformed {
+			t.Errorf("claim 10 = %d hours: %v, want refused as malformed", hours, err)
+		}
 	}
 }

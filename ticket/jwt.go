@@ -82,6 +82,13 @@ func (kr *Keyring) AddJWT(k JWTKey) error {
 	return nil
 }
 
+// RemoveJWT removes a foreign issuer's JWT key (a no-op when absent).
+func (kr *Keyring) RemoveJWT(event, id string) {
+	kr.mu.Lock()
+	defer kr.mu.Unlock()
+	delete(kr.jwt, keyRef{event, id})
+}
+
 // JWTKeys returns the configured JWT keys sorted by event then id.
 func (kr *Keyring) JWTKeys() []JWTKey {
 	kr.mu.RLock()

@@ -138,3 +138,22 @@ func TestJWTRetiredKey(t *testing.T) {
 		t.Fatalf("JWTKeys = %+v", got)
 	}
 }
+
+// TestJWTRemoveKey: a key removed from the keyring verifies nothing more.
+func TestJWTRemoveKey(t *testing.T) {
+	pub, sign := newEdJWTSigner(t)
+	kr := NewKeyring()
+	now := time.Unix(1_800_000_000, 0)
+	if err := kr.AddJWT(JWTKey{Event: "fest25", ID: "ed1", Key: pub}); err != nil {
+		t.Fatal(err)
+	}
+	text := sign(`{"alg":"EdDSA","kid":"ed1"}`, `{"jti":"A","exp":1900000000}`)
+	if _, err := VerifyWith(text, kr, VerifyOptions{Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	kr.RemoveJWT("fest25", "ed1")
+	kr.RemoveJWT("fest25", "ed1") // twice: a no-op
+	if _, err := VerifyWith(text, kr, VerifyOptions{Now: now}); ReasonOf(err) != ReasonUnknownKey {
+		t.Fatalf("after removal: %v, want unknown key", err)
+	}
+}

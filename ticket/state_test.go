@@ -41,7 +41,17 @@ func TestStateLookup(t *testing.T) {
 	if _, err := VerifyWith(shown, kr, opts); ReasonOf(err) != ReasonWrongEvent || calls != 0 {
 		t.Fatalf("other event: %v, %d lookups (want none)", err, calls)
 	}
-	opts.Event = "fest25"
+	// A gate of several events: any of them.
+	opts.Event, opts.Events = "", []string{"expo25", "cup25"}
+	if _, err := VerifyWith(shown, kr, opts); ReasonOf(err) != ReasonWrongEvent || calls != 0 {
+		t.Fatalf("none of the events: %v, %d lookups (want none)", err, calls)
+	}
+	opts.Events = []string{"expo25", "fest25"}
+	if _, err := VerifyWith(shown, kr, opts); err != nil || calls != 1 {
+		t.Fatalf("one of the events: %v, %d lookups", err, calls)
+	}
+	calls = 0
+	opts.Event, opts.Events = "fest25", nil
 	if _, err := VerifyWith(static, kr, opts); ReasonOf(err) != ReasonMissingCode {
 		t.Fatalf("static of rotating: %v", err)
 	}

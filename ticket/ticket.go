@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -34,6 +35,9 @@ type VerifyOptions struct {
 	Now time.Time
 	// Event, if set, refuses tickets of any other event (ReasonWrongEvent).
 	Event string
+	// Events, if set, refuses tickets of any event it does not list (a
+	// gate serving several events); with Event, either admits.
+	Events []string
 	// Revocations, if set, refuses listed tickets (ReasonRevoked).
 	Revocations Revocations
 	// Codes, if set, supplies rotating-code secrets. Without it a rotating
@@ -49,6 +53,23 @@ type VerifyOptions struct {
 	// is; any other error becomes ReasonLookupFailed. It may be combined
 	// with Revocations and Codes (either one revoking refuses).
 	State func(c Claims) (GateState, error)
+}
+
+// servesEvent reports whether opts admit tickets of event (Event, Events).
+func (opts *VerifyOptions) servesEvent(event string) bool {
+	if opts.Event == "" && len(opts.Events) == 0 {
+		return true
+	}
+	return event == opts.Event || slices.Contains(opts.Events, event)
+}
+
+// events names the events opts admit, for refusals.
+func (opts *VerifyOptions) events() string {
+	all := opts.Events
+	if opts.Event != "" {
+		all = append([]string{opts.Event}, all...)
+	}
+	return fmt.Sprintf("%q", all)
 }
 
 // GateState is the allowlist's view of one ticket (see VerifyOptions.State).
@@ -150,8 +171,8 @@ func verifySign1(s *sign1, code string, kr *Keyring, opts VerifyOptions) (Claims
 	}
 	key, ok := kr.Lookup(c.Event, s.kid)
 	if !ok || len(key.Key) != ed25519.PublicKeySize {
-		if opts.Event != "" && c.Event != opts.Event {
-			return Claims{}, refusef(ReasonWrongEvent, "ticket for event %q, gate for %q", c.Event, opts.Event)
+		if !opts.servesEvent(c.Event) {
+			return Claims{}, refusef(ReasonWrongEvent, "ticket for event %q, gate for %s", c.Event, opts.events())
 		}
 		return Claims{}, refusef(ReasonUnknownKey, "event %q key %q", c.Event, s.kid)
 	}
@@ -171,8 +192,8 @@ func verifySign1(s *sign1, code string, kr *Keyring, opts VerifyOptions) (Claims
 // credential is authentic: event, gate-state lookup, revocation, validity
 // window, rotating code.
 func gateChecks(c Claims, code string, opts VerifyOptions) error {
-	if opts.Event != "" && c.Event != opts.Event {
-		return refusef(ReasonWrongEvent, "ticket for event %q, gate for %q", c.Event, opts.Event)
+	if !opts.servesEvent(c.Event) {
+		return refusef(ReasonWrongEvent, "ticket for event %q, gate for %s", c.Event, opts.events())
 	}
 	var st GateState
 	if opts.State != nil {

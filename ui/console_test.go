@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,7 +51,8 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // sync with its group's config, one that failed to apply it (drift), one
 // never connected, one revoked — signs an admin in, loads the console in
 // headless Chromium and checks the devices panel: gate, state,
-// applied/desired versions, drift highlighted.
+// applied/desired versions, drift highlighted with the failed version and
+// the gate's reason, the firmware each reported.
 func TestConsoleDevicesPanel(t *testing.T) {
 	bin := chromium(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -82,10 +84,11 @@ func TestConsoleDevicesPanel(t *testing.T) {
 	if err := st.RevokeDevice(ctx, "old-3", now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.PutConfig(ctx, "group:lanes", json.RawMessage(`{"beep":true}`), now); err != nil {
+	if _, err := st.PutConfig(ctx, "group:lanes", json.RawMessage(`{"buzzer":true}`), now); err != nil {
 		t.Fatal(err)
 	}
 	// north-1 applies the config; north-2 refuses it.
+	var running atomic.Pointer[wire.GateConfig] // what north-1 runs
 	for _, id := range []string{"north-1", "north-2"} {
 		db, err := gatedb.Open(ctx, filepath.Join(dir, id+".db"), sqlitedb.SyncNormal)
 		if err != nil {
@@ -94,6 +97,15 @@ func TestConsoleDevicesPanel(t *testing.T) {
 		defer db.Close()
 		opts := uplink.Options{URL: nd.AgentURL(), CAFingerprint: nd.CAFingerprint, ReplicaKey: nd.ReplicaKey,
 			Device: id, Key: keys[id], DB: db, Log: quiet, Firmware: "1.4.2"}
+		// north-1 applies the config: it checks it as a gate does and runs
+		// on it (all this stand-in of a gate has is the config it runs).
+		opts.OnConfig = func(_ context.Context, _ int64, body json.RawMessage) error {
+			c, err := wire.ParseGateConfig(body)
+			if err == nil {
+				running.Store(&c)
+			}
+			return err
+		}
 		if id == "north-2" {
 			opts.OnConfig = func(context.Context, int64, json.RawMessage) error { return errors.New("no buzzer on this board") }
 		}
@@ -126,6 +138,9 @@ func TestConsoleDevicesPanel(t *testing.T) {
 
 	pinned := &http.Client{Transport: &http.Transport{TLSClientConfig: tlspin.Config(nd.CAFingerprint)}}
 	admin := apitest.SignIn(t, nd.URL(), pinned, nd.Operators, time.Now(), "root", access.Grant{Role: access.Admin, Event: access.AllEvents})
+	if c := running.Load(); c == nil || c.Buzzer == nil || !*c.Buzzer {
+		t.Fatalf("north-1 runs %+v, want the group's config", c)
+	}
 	b := newBrowser(t, bin)
 	b.setCookie(nd.URL(), api.SessionCookie, admin.Session)
 	b.navigate(nd.URL() + "/")
@@ -141,7 +156,7 @@ func TestConsoleDevicesPanel(t *testing.T) {
 	}
 	for id, want := range map[string][]string{
 		"north-1":      {"North", "st-connected", "v1 / v1", "1.4.2"},
-		"north-2":      {`class="drift"`, "North", "st-connected", "v0 / v1", "drift: no buzzer on this board"},
+		"north-2":      {`class="drift"`, "North", "st-connected", "v0 / v1", "failed v1: no buzzer on this board", "1.4.2"},
 		"vip-handheld": {"VIP", "never connected", "v0 / v0"},
 		"old-3":        {"South", "revoked"},
 	} {

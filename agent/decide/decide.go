@@ -42,6 +42,9 @@ type Gate struct {
 	Name  string   // shown in sentences, e.g. "Gate 3"
 	Zone  string   // the zone this gate leads into; "" = no zone check
 	Types []string // ticket types admitted here; empty = every type
+	// ZoneName is Zone as sentences say it (the venue's name for it);
+	// empty: Zone.
+	ZoneName string
 	// Direction of the gate. A Both gate learns each presentation's
 	// direction from the reader that saw it.
 	Direction entry.Direction
@@ -77,7 +80,11 @@ func (g Gate) Decide(c ticket.Claims, dir entry.Direction, passages []entry.Pass
 		return refuse(ReasonWrongType, fmt.Sprintf("%s tickets are not accepted at %s", typeName(c.Type), g.Name), dir)
 	}
 	if dir == entry.In && g.Zone != "" && !c.AllowsZone(g.Zone) {
-		return refuse(ReasonWrongZone, fmt.Sprintf("Ticket is not valid for %s", g.Zone), dir)
+		name := g.ZoneName
+		if name == "" {
+			name = g.Zone
+		}
+		return refuse(ReasonWrongZone, fmt.Sprintf("Ticket is not valid for %s", name), dir)
 	}
 	r := entry.Allowed(c.Policy, dir, passages, now)
 	if !r.Admit {

@@ -1,8 +1,10 @@
 // Package gatedb is a gate's local database: the allowlist replica (event
-// keys, tickets, revocations), the venue data replica (the keys of the
-// devices that serve the event, its gate staff's hashed PINs), used marks
-// from every gate of the venue, the claims this gate holds (claims.go),
-// and the journal of this gate's decisions.
+// keys, tickets, revocations; whether its first snapshot completed and
+// the sync point of its position), the venue data replica (the keys of
+// the devices that serve the event, its gate staff's hashed PINs, zones,
+// gates, ticket types, settings, UID badges, partner JWT keys), used
+// marks from every gate of the venue, the claims this gate holds
+// (claims.go), and the journal of this gate's decisions.
 // It is one SQLite file so that a decision and its used mark commit
 // together, durably, in one transaction.
 package gatedb
@@ -14,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync/atomic"
 	"time"
 
 	"admit/fleet/wire"
@@ -32,9 +35,12 @@ var ErrCursorMismatch = errors.New("gatedb: batch does not continue the replica"
 // DB is a gate's database.
 type DB struct {
 	db     *sql.DB
-	peer   *peerMarks // peers' marks not yet persisted (peermarks.go)
-	venue  venueCache // the venue scopes' device keys, in memory (venue.go)
-	claims claimConn  // claims and contests are written on it (claims.go)
+	peer   *peerMarks                   // peers' marks not yet persisted (peermarks.go)
+	venue  venueCache                   // the venue scopes' device keys, in memory (venue.go)
+	state  atomic.Pointer[replicaState] // readiness and sync points, in memory (replica.go)
+	claims claimConn                    // claims and contests are written on it (claims.go)
+	// stateChanged wakes ReplicaChanged's reader.
+	stateChanged chan struct{}
 	// marks reads a ticket's stored passages (marksQuery), prepared once:
 	// peers' claims read them off the decision path's connection.
 	marks *sql.Stmt
@@ -48,12 +54,17 @@ func Open(ctx context.Context, path string, sync sqlitedb.Sync) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gatedb: %w", err)
 	}
-	d := &DB{db: db, peer: newPeerMarks()}
+	d := &DB{db: db, peer: newPeerMarks(), stateChanged: make(chan struct{}, 1)}
 	if d.marks, err = db.PrepareContext(ctx, marksQuery); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("gatedb: prepare: %w", err)
 	}
 	if err := d.loadVenue(ctx); err != nil {
+		d.marks.Close()
+		db.Close()
+		return nil, err
+	}
+	if err := d.loadReplicaState(ctx); err != nil {
 		d.marks.Close()
 		db.Close()
 		return nil, err

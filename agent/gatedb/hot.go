@@ -73,23 +73,27 @@ func (h *Hot) Close() error {
 
 // State is DB.State on the hot connection: the database's marks merged
 // with the peers' marks held in memory, which count from the moment they
-// arrived (see peermarks.go).
+// arrived (see peermarks.go). A ticket not on the allowlist is
+// ErrUnknownTicket with its marks all the same.
 func (h *Hot) State(ctx context.Context, event, id string) (State, error) {
 	st := State{Ticket: Ticket{Event: event, ID: id}}
 	held := h.peer.of(event, id) // before the database: see peermarks.go
 	err := h.ticket.QueryRowContext(ctx, event, id).Scan(&st.Type, &st.Holder, &st.Revoked, &st.CodeSecret)
-	if errors.Is(err, sql.ErrNoRows) {
-		return st, ErrUnknownTicket
-	}
-	if err != nil {
+	unknown := errors.Is(err, sql.ErrNoRows)
+	if err != nil && !unknown {
 		return st, fmt.Errorf("gatedb: ticket %s/%s: %w", event, id, err)
 	}
+	// The marks of a ticket not on the allowlist count too: one admitted
+	// on its signature (or a badge) has passages like any other.
 	rows, err := h.marks.QueryContext(ctx, event, id)
 	if err != nil {
 		return st, fmt.Errorf("gatedb: marks of %s/%s: %w", event, id, err)
 	}
 	st.Marks, err = scanMarks(rows, event, id)
 	st.Marks = withHeld(st.Marks, held)
+	if err == nil && unknown {
+		err = ErrUnknownTicket
+	}
 	return st, err
 }
 

@@ -48,14 +48,15 @@ func (d *DB) State(ctx context.Context, event, id string) (State, error) {
 	held := d.peer.of(event, id) // before the database: see peermarks.go
 	err := d.db.QueryRowContext(ctx, `SELECT type, holder, revoked, code_secret FROM tickets WHERE event_id = ? AND id = ?`, event, id).
 		Scan(&st.Type, &st.Holder, &st.Revoked, &st.CodeSecret)
-	if errors.Is(err, sql.ErrNoRows) {
-		return st, ErrUnknownTicket
-	}
-	if err != nil {
+	unknown := errors.Is(err, sql.ErrNoRows)
+	if err != nil && !unknown {
 		return st, fmt.Errorf("gatedb: ticket %s/%s: %w", event, id, err)
 	}
 	st.Marks, err = d.storedMarks(ctx, event, id)
 	st.Marks = withHeld(st.Marks, held)
+	if err == nil && unknown {
+		err = ErrUnknownTicket // with its marks: see Hot.State
+	}
 	return st, err
 }
 

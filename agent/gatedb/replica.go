@@ -76,6 +76,77 @@ func (d *DB) Serve(ctx context.Context, event string) error {
 	return nil
 }
 
+// Unserve stops tracking event and its venue scope: the hello no longer
+// names them (a fleet refuses a hello naming an event the device does
+// not serve). Their rows stay until a snapshot or a wipe replaces them;
+// serving the event again starts from a new snapshot.
+func (d *DB) Unserve(ctx context.Context, event string) error {
+	if _, err := d.db.ExecContext(ctx, `DELETE FROM cursors WHERE event_id IN (?, ?)`, event, wire.VenueScope(event)); err != nil {
+		return fmt.Errorf("gatedb: unserve %q: %w", event, err)
+	}
+	return d.loadReplicaState(ctx)
+}
+
+// replicaState is, per ticket log, what the decision path reads on every
+// presentation: whether its first snapshot completed (ready) and the
+// sync point of the applied position. Kept in memory, replaced after
+// every commit that changes it.
+type replicaState struct {
+	ready map[string]bool
+	asOf  map[string]time.Time
+}
+
+// loadReplicaState reads the ticket logs' readiness and sync points.
+func (d *DB) loadReplicaState(ctx context.Context) error {
+	st := &replicaState{ready: map[string]bool{}, asOf: map[string]time.Time{}}
+	rows, err := d.db.QueryContext(ctx, `SELECT event_id, ready, as_of FROM cursors WHERE event_id NOT LIKE '#%'`)
+	if err != nil {
+		return fmt.Errorf("gatedb: replica state: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ev string
+		var ready bool
+		var asOf int64
+		if err := rows.Scan(&ev, &ready, &asOf); err != nil {
+			return fmt.Errorf("gatedb: replica state: %w", err)
+		}
+		st.ready[ev], st.asOf[ev] = ready, fromMS(asOf)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("gatedb: replica state: %w", err)
+	}
+	d.state.Store(st)
+	select {
+	case d.stateChanged <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// ReplicaChanged wakes a reader when an event's readiness or sync point
+// may have changed (one wake-up for one or more changes).
+func (d *DB) ReplicaChanged() <-chan struct{} { return d.stateChanged }
+
+// Ready reports whether the first snapshot of event's ticket log
+// completed on this replica (persisted: a restart does not undo it; only
+// a wipe does). Before, the gate decides nothing for the event. It reads
+// memory only.
+func (d *DB) Ready(event string) bool {
+	st := d.state.Load()
+	return st != nil && st.ready[event]
+}
+
+// SyncPoint returns the sync point of the applied position of event's
+// ticket log (wire.Batch.AsOf; zero: none said): the fleet's word that
+// every ticket issued up to it is on this replica. It reads memory only.
+func (d *DB) SyncPoint(event string) time.Time {
+	if st := d.state.Load(); st != nil {
+		return st.asOf[event]
+	}
+	return time.Time{}
+}
+
 type cursorRow struct {
 	seq, running, gen int64
 	snapActive        bool
@@ -146,7 +217,10 @@ func (d *DB) Apply(ctx context.Context, b *wire.Batch) ([]Key, error) {
 			keys = append(keys, *k)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE cursors SET seq = ?, running = ? WHERE event_id = ?`, b.To, int64(running), b.Event); err != nil {
+	// The sync point only moves forward (a batch's is its To's).
+	asOf := ms(b.AsOf)
+	if _, err := tx.ExecContext(ctx, `UPDATE cursors SET seq = ?, running = ?, as_of = max(as_of, ?) WHERE event_id = ?`,
+		b.To, int64(running), asOf, b.Event); err != nil {
 		return nil, fmt.Errorf("gatedb: apply: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -154,6 +228,10 @@ func (d *DB) Apply(ctx context.Context, b *wire.Batch) ([]Key, error) {
 	}
 	if wire.IsVenueScope(b.Event) {
 		if err := d.loadVenue(ctx); err != nil {
+			return nil, err
+		}
+	} else if asOf > ms(d.SyncPoint(b.Event)) {
+		if err := d.loadReplicaState(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -242,6 +320,20 @@ func putUsed(ctx context.Context, tx *sql.Tx, event string, u *wire.Used) error 
 // leaves the replica at an earlier chunk, from which the hello resumes; and
 // the Done chunk's fsync of the WAL makes every earlier chunk durable too.
 func (d *DB) ApplySnapshot(ctx context.Context, s *wire.Snapshot) ([]Key, error) {
+	keys, err := d.applySnapshot(ctx, s)
+	if err != nil || !s.Done {
+		return keys, err
+	}
+	// After the chunk's connection went back to the pool: these read.
+	if wire.IsVenueScope(s.Event) {
+		err = d.loadVenue(ctx)
+	} else {
+		err = d.loadReplicaState(ctx)
+	}
+	return keys, err
+}
+
+func (d *DB) applySnapshot(ctx context.Context, s *wire.Snapshot) ([]Key, error) {
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("gatedb: snapshot: %w", err)
@@ -317,8 +409,11 @@ func (d *DB) ApplySnapshot(ctx context.Context, s *wire.Snapshot) ([]Key, error)
 				return nil, fmt.Errorf("gatedb: snapshot: drop old %s: %w", table, err)
 			}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE cursors SET seq = snap_seq, running = snap_running, gen = ?, snap_active = 0, snap_after = ''
-			WHERE event_id = ?`, gen, s.Event)
+		// Done: the replica is the snapshot, the gate ready for the event
+		// (for good: nothing but a wipe clears it), its sync point the
+		// snapshot's.
+		_, err = tx.ExecContext(ctx, `UPDATE cursors SET seq = snap_seq, running = snap_running, gen = ?, snap_active = 0, snap_after = '',
+			ready = 1, as_of = ? WHERE event_id = ?`, gen, ms(s.AsOf), s.Event)
 	} else {
 		_, err = tx.ExecContext(ctx, `UPDATE cursors SET snap_after = ? WHERE event_id = ?`, s.Last, s.Event)
 	}
@@ -327,11 +422,6 @@ func (d *DB) ApplySnapshot(ctx context.Context, s *wire.Snapshot) ([]Key, error)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("gatedb: snapshot: %w", err)
-	}
-	if venue && s.Done {
-		if err := d.loadVenue(ctx); err != nil {
-			return nil, err
-		}
 	}
 	return keys, nil
 }
@@ -443,8 +533,11 @@ func (d *DB) Wipe(ctx context.Context, at time.Time) error {
 	for _, q := range []string{
 		`DELETE FROM keys`, `DELETE FROM tickets`, `DELETE FROM used`, `DELETE FROM marks`,
 		`DELETE FROM pending_passages`, `DELETE FROM device_config`,
-		`DELETE FROM venue_devices`, `DELETE FROM venue_staff`, `DELETE FROM staff_throttle`, `DELETE FROM claims`,
-		`UPDATE cursors SET seq = 0, running = 0, gen = 0, snap_active = 0, snap_seq = 0, snap_running = 0, snap_after = ''`,
+		`DELETE FROM venue_devices`, `DELETE FROM venue_staff`, `DELETE FROM staff_throttle`,
+		`DELETE FROM venue_zones`, `DELETE FROM venue_gates`, `DELETE FROM venue_ticket_types`, `DELETE FROM venue_settings`,
+		`DELETE FROM venue_badges`, `DELETE FROM venue_jwt_keys`, `DELETE FROM claims`,
+		// Not ready any more: a re-enrolled gate starts from a snapshot.
+		`UPDATE cursors SET seq = 0, running = 0, gen = 0, snap_active = 0, snap_seq = 0, snap_running = 0, snap_after = '', ready = 0, as_of = 0`,
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("gatedb: wipe: %w", err)
@@ -461,7 +554,19 @@ func (d *DB) Wipe(ctx context.Context, at time.Time) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("gatedb: wipe: %w", err)
 	}
+	if err := d.loadReplicaState(ctx); err != nil {
+		return err
+	}
 	return d.loadVenue(ctx)
+}
+
+// ClearConfig forgets the applied config (the gate could not apply it
+// again at its start): the hello then says it runs none.
+func (d *DB) ClearConfig(ctx context.Context) error {
+	if _, err := d.db.ExecContext(ctx, `DELETE FROM device_config`); err != nil {
+		return fmt.Errorf("gatedb: clear config: %w", err)
+	}
+	return nil
 }
 
 // Config returns the config this device applied last (version 0: none).

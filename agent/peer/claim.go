@@ -317,7 +317,7 @@ func (g *Gossip) Claim(c gatedb.Claim) *Round {
 	// links' readers take to deliver an answer: no answer can miss it.
 	r.events = make(chan roundEvent, len(g.outs))
 	for o := range g.outs {
-		if !g.takesClaimsLocked(o) {
+		if !g.takesClaimsLocked(o, c.Event) {
 			continue
 		}
 		select {
@@ -332,13 +332,14 @@ func (g *Gossip) Claim(c gatedb.Claim) *Round {
 	return r
 }
 
-// takesClaimsLocked reports whether o takes this gate's claims; g.mu is
-// held.
-func (g *Gossip) takesClaimsLocked(o *out) bool {
+// takesClaimsLocked reports whether o takes this gate's claims on tickets
+// of event: a link of protocol 3, caught up, to a device event's venue
+// scope names with a key. g.mu is held.
+func (g *Gossip) takesClaimsLocked(o *out, event string) bool {
 	if !o.ready.Load() {
 		return false
 	}
-	_, why := g.checkDevice(g.opts.Event, o.device)
+	_, why := g.checkDevice(event, o.device)
 	return why == ""
 }
 
@@ -423,7 +424,7 @@ func (g *Gossip) Release(c gatedb.Claim) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for o := range g.outs {
-		if g.takesClaimsLocked(o) {
+		if g.takesClaimsLocked(o, c.Event) {
 			select {
 			case o.claims <- m:
 			default:
@@ -432,13 +433,14 @@ func (g *Gossip) Release(c gatedb.Claim) {
 	}
 }
 
-// ClaimPeers returns how many peers take this gate's claims now.
+// ClaimPeers returns how many peers take this gate's claims now (on
+// tickets of one of its events at least).
 func (g *Gossip) ClaimPeers() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	n := 0
 	for o := range g.outs {
-		if g.takesClaimsLocked(o) {
+		if slices.ContainsFunc(g.events, func(ev string) bool { return g.takesClaimsLocked(o, ev) }) {
 			n++
 		}
 	}
@@ -454,7 +456,7 @@ func (g *Gossip) answered(o *out, a *Answer) {
 	switch {
 	case a.validate() != nil:
 		why = RefusedBadClaim
-	case a.Event != g.opts.Event:
+	case !slices.Contains(g.servedEvents(), a.Event):
 		why = RefusedOtherEvent
 	case a.Device != o.device || a.Claimant != g.opts.Device:
 		why = RefusedNotSender
@@ -462,7 +464,7 @@ func (g *Gossip) answered(o *out, a *Answer) {
 		why = RefusedUnsigned
 	}
 	if why == "" {
-		pub, w := g.checkDevice(g.opts.Event, o.device)
+		pub, w := g.checkDevice(a.Event, o.device)
 		switch {
 		case w != "":
 			why = w

@@ -52,9 +52,9 @@ func (a *arbiter) Released(c gatedb.Claim) {
 func claimPair(t *testing.T, arb *arbiter) *peer.Gossip {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	b := peer.New(peer.Options{Device: "gate-b", Event: "gala", Key: venueKeys["gate-b"], Store: newMemStore(-1), Log: quiet, Arbiter: arb})
+	b := peer.New(peer.Options{Device: "gate-b", Events: []string{"gala"}, Key: venueKeys["gate-b"], Store: newMemStore(-1), Log: quiet, Arbiter: arb})
 	srv := httptest.NewServer(b.Handler())
-	a := peer.New(peer.Options{Device: "gate-a", Event: "gala", Key: venueKeys["gate-a"], Store: newMemStore(-1), Log: quiet,
+	a := peer.New(peer.Options{Device: "gate-a", Events: []string{"gala"}, Key: venueKeys["gate-a"], Store: newMemStore(-1), Log: quiet,
 		Peers: []string{"ws" + strings.TrimPrefix(srv.URL, "http") + "/peer"}})
 	done := make(chan struct{})
 	go func() { defer close(done); a.Run(ctx) }()
@@ -153,7 +153,7 @@ func TestProtocol2Peer(t *testing.T) {
 	own := newMemStore(-1)
 	at := time.Now().UTC().Truncate(time.Millisecond)
 	own.journal(gatedb.Mark{Event: "gala", TicketID: "T1", Passage: entry.Passage{Device: "gate-a", Gate: "Gate A", At: at, Direction: entry.In}})
-	a := peer.New(peer.Options{Device: "gate-a", Event: "gala", Key: venueKeys["gate-a"], Store: own, Log: quiet,
+	a := peer.New(peer.Options{Device: "gate-a", Events: []string{"gala"}, Key: venueKeys["gate-a"], Store: own, Log: quiet,
 		Peers: []string{"ws" + strings.TrimPrefix(old.URL, "http") + "/peer"}})
 	done := make(chan struct{})
 	go func() { defer close(done); a.Run(ctx) }()
@@ -184,7 +184,7 @@ func TestProtocol2Peer(t *testing.T) {
 
 	// An old sender: a protocol-2 hello is taken, its marks too.
 	store := newMemStore(1)
-	in := peer.New(peer.Options{Device: "gate-b", Event: "gala", Store: store, Log: quiet})
+	in := peer.New(peer.Options{Device: "gate-b", Events: []string{"gala"}, Store: store, Log: quiet})
 	srv := httptest.NewServer(in.Handler())
 	defer srv.Close()
 	defer in.CloseInbound()

@@ -19,9 +19,9 @@
 // The LAN is not trusted. The receiving gate opens with a challenge; the
 // sending gate signs it with its device key (the key it enrolled with),
 // and signs every mark and claim it sends, its own only; the receiver
-// signs its answers to claims (claim.go says why). The receiver
-// checks the hello and each mark against the device keys of its event's
-// venue scope, replicated from the fleet (gatedb.DB.VenueDevice): a device
+// signs its answers to claims (claim.go says why). The receiver checks
+// the hello and each mark against the device keys of its events' venue
+// scopes, replicated from the fleet (gatedb.DB.VenueDevice): a device
 // the scope does not name, or names revoked, is refused; a mark must be
 // signed by the device that made the passage and sent by it, so an
 // annulment comes only from there (or from the fleet, through the uplink);
@@ -65,6 +65,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -99,13 +100,13 @@ type Store interface {
 // Options configures Gossip.
 type Options struct {
 	Device string // this gate
-	// Event is the event whose venue scope checks the peers and their
-	// marks; marks of other events are refused.
-	Event string
+	// Events are the events whose venue scopes check the peers and their
+	// marks (SetEvents changes them); marks of other events are refused.
+	Events []string
 	// Key is this gate's device key: it signs the hello and every mark
 	// this gate sends. Nil sends unsigned ones, which peers refuse.
 	Key   ed25519.PrivateKey
-	Peers []string // ws://host:port/peer of the other gates
+	Peers []string // ws://host:port/peer of the other gates (SetPeers changes them)
 	Store Store
 	Log   *slog.Logger
 	// OnMark is called after a peer's mark was added to the store.
@@ -173,9 +174,12 @@ type Gossip struct {
 	upgrader websocket.Upgrader
 	received atomic.Int64
 
-	mu     sync.Mutex // guards outs and rounds
+	mu     sync.Mutex // guards the fields below
 	outs   map[*out]struct{}
 	rounds map[roundKey]*Round // claims waiting for answers
+	peers  []string            // dialed by Run
+	events []string            // checked against
+	moved  chan struct{}       // peers changed: Run redials
 
 	inMu     sync.Mutex // guards ins and inClosed
 	ins      map[*websocket.Conn]*inLink
@@ -239,7 +243,43 @@ func New(opts Options) *Gossip {
 		opts.ClaimRate, opts.ClaimBurst = 50, 100
 	}
 	opts.ClaimBurst = max(opts.ClaimBurst, 1)
-	return &Gossip{opts: opts, outs: map[*out]struct{}{}, rounds: map[roundKey]*Round{}, ins: map[*websocket.Conn]*inLink{}}
+	return &Gossip{opts: opts, outs: map[*out]struct{}{}, rounds: map[roundKey]*Round{}, ins: map[*websocket.Conn]*inLink{}, peers: opts.Peers,
+		events: opts.Events, moved: make(chan struct{}, 1)}
+}
+
+// SetPeers replaces the peers this gate pushes to: Run drops the links
+// to the old ones and dials the new.
+func (g *Gossip) SetPeers(peers []string) {
+	g.mu.Lock()
+	g.peers = slices.Clone(peers)
+	g.mu.Unlock()
+	select {
+	case g.moved <- struct{}{}:
+	default:
+	}
+}
+
+// SetEvents replaces the events whose venue scopes check peers and marks
+// (links already verified stay; their next marks are checked against
+// the new events).
+func (g *Gossip) SetEvents(events []string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.events = slices.Clone(events)
+}
+
+// servedEvents returns the events checked against.
+func (g *Gossip) servedEvents() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.events
+}
+
+// Peers returns the peers this gate pushes to.
+func (g *Gossip) Peers() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.peers
 }
 
 // Publish signs a passage of this gate and sends it to every connected
@@ -272,21 +312,33 @@ func (g *Gossip) Connected() int {
 // Received returns how many marks peers sent that were accepted.
 func (g *Gossip) Received() int64 { return g.received.Load() }
 
-// Run dials every peer and keeps pushing until ctx ends.
+// Run dials every peer and keeps pushing until ctx ends; when SetPeers
+// changes them, it drops every link it dialed and dials the new peers.
 func (g *Gossip) Run(ctx context.Context) error {
-	if g.opts.Key == nil && len(g.opts.Peers) > 0 {
-		g.opts.Log.Warn("peer: this gate has no device key: its peers refuse its passages (enroll it)")
+	for {
+		peers := g.Peers()
+		if g.opts.Key == nil && len(peers) > 0 {
+			g.opts.Log.Warn("peer: this gate has no device key: its peers refuse its passages (enroll it)")
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		for _, u := range peers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				g.keep(lctx, u)
+			}()
+		}
+		select {
+		case <-ctx.Done():
+		case <-g.moved:
+		}
+		cancel()
+		wg.Wait()
+		if ctx.Err() != nil {
+			return nil
+		}
 	}
-	var wg sync.WaitGroup
-	for _, u := range g.opts.Peers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			g.keep(ctx, u)
-		}()
-	}
-	wg.Wait()
-	return nil
 }
 
 // refusedError is a link the peer refused, in its error frame.

@@ -144,14 +144,14 @@ func TestDeadAndSlowPeersDelayNoOther(t *testing.T) {
 
 	const n = 3000 // more than a peer's queue (1024) holds: a resync too
 	store := newMemStore(n)
-	healthy := peer.New(peer.Options{Device: "gate-b", Event: "gala", Store: store, Log: quiet})
+	healthy := peer.New(peer.Options{Device: "gate-b", Events: []string{"gala"}, Store: store, Log: quiet})
 	good := httptest.NewServer(healthy.Handler())
 	defer good.Close()
 	defer healthy.CloseInbound()
 
 	ws := func(u string) string { return "ws" + strings.TrimPrefix(u, "http") + "/peer" }
 	own := newMemStore(-1)
-	g := peer.New(peer.Options{Device: "gate-a", Event: "gala", Key: venueKeys["gate-a"], Log: quiet, Store: own,
+	g := peer.New(peer.Options{Device: "gate-a", Events: []string{"gala"}, Key: venueKeys["gate-a"], Log: quiet, Store: own,
 		Timeout: time.Minute, // the stuck peers stay stuck for the whole test
 		Peers:   []string{"ws://" + dead.Addr().String() + "/peer", ws(slow.URL), ws(good.URL)}})
 	done := make(chan struct{})
@@ -223,7 +223,7 @@ func TestDeadPeerNoticedBothWays(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release) // before Close, which waits for the handlers
-	g := peer.New(peer.Options{Device: "gate-a", Event: "gala", Key: venueKeys["gate-a"], Peers: []string{"ws" + strings.TrimPrefix(srv.URL, "http") + "/peer"},
+	g := peer.New(peer.Options{Device: "gate-a", Events: []string{"gala"}, Key: venueKeys["gate-a"], Peers: []string{"ws" + strings.TrimPrefix(srv.URL, "http") + "/peer"},
 		Store: newMemStore(0), Log: quiet, PingEvery: every, PongWait: wait, MaxBackoff: 50 * time.Millisecond})
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx) }()
@@ -245,7 +245,7 @@ func TestDeadPeerNoticedBothWays(t *testing.T) {
 
 	// The other way: a frozen gate pushing to this one (a signed hello,
 	// then silence, no pong).
-	in := peer.New(peer.Options{Device: "gate-b", Event: "gala", Store: newMemStore(0), Log: quiet, PingEvery: every, PongWait: wait})
+	in := peer.New(peer.Options{Device: "gate-b", Events: []string{"gala"}, Store: newMemStore(0), Log: quiet, PingEvery: every, PongWait: wait})
 	isrv := httptest.NewServer(in.Handler())
 	defer isrv.Close()
 	defer in.CloseInbound()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -95,8 +96,19 @@ func (g *Gossip) refuse(ws *websocket.Conn, reason string, err error) error {
 	return &linkRefusal{reason, err}
 }
 
-// checkDevice says whether the venue scope of the gate's event names id
-// with a key, and the reason to refuse it if not.
+// anyVenueSynced reports whether the gate holds the venue scope of one
+// of events.
+func (g *Gossip) anyVenueSynced(events []string) bool {
+	for _, ev := range events {
+		if g.opts.Store.VenueSynced(ev) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkDevice says whether the venue scope of event names id with a key,
+// and the reason to refuse it if not.
 func (g *Gossip) checkDevice(event, id string) (ed25519.PublicKey, string) {
 	d, ok := g.opts.Store.VenueDevice(event, id)
 	switch {
@@ -116,7 +128,12 @@ func (g *Gossip) receive(ctx context.Context, ws *websocket.Conn) error {
 		return err
 	}
 	ws.SetWriteDeadline(clock.Deadline(g.opts.Timeout))
-	if err := ws.WriteJSON(&Message{Type: "challenge", Version: Version, Device: g.opts.Device, Event: g.opts.Event, Nonce: nonce}); err != nil {
+	events := g.servedEvents()
+	first := ""
+	if len(events) > 0 {
+		first = events[0]
+	}
+	if err := ws.WriteJSON(&Message{Type: "challenge", Version: Version, Device: g.opts.Device, Event: first, Nonce: nonce}); err != nil {
 		return fmt.Errorf("peer: challenge: %w", err)
 	}
 	ws.SetReadDeadline(clock.Deadline(10 * g.opts.Timeout))
@@ -131,12 +148,19 @@ func (g *Gossip) receive(ctx context.Context, ws *websocket.Conn) error {
 		return g.refuse(ws, RefusedOldProtocol, fmt.Errorf("%.64q speaks gossip protocol %d (unsigned, if 1), this gate %d to %d: upgrade the gate", hello.Device, hello.Version, MinVersion, Version))
 	case hello.Device == "" || len(hello.Device) > maxField:
 		return g.refuse(ws, RefusedBadHello, errors.New("hello names no device"))
-	case !g.opts.Store.VenueSynced(g.opts.Event):
-		return g.refuse(ws, RefusedNoVenueData, fmt.Errorf("this gate has not received the venue data of %q from the fleet yet: it cannot check %q", g.opts.Event, hello.Device))
+	case !g.anyVenueSynced(events):
+		return g.refuse(ws, RefusedNoVenueData, fmt.Errorf("this gate has not received the venue data of %q from the fleet yet: it cannot check %q", events, hello.Device))
 	}
-	pub, why := g.checkDevice(g.opts.Event, hello.Device)
+	// The peer is checked against the first event whose venue scope
+	// names it (a gate of several events, a peer of some of them).
+	pub, why := []byte(nil), RefusedUnknownDevice
+	for _, ev := range events {
+		if pub, why = g.checkDevice(ev, hello.Device); why != RefusedUnknownDevice {
+			break
+		}
+	}
 	if why != "" {
-		return g.refuse(ws, why, fmt.Errorf("%.64q is not a device of %q with a key", hello.Device, g.opts.Event))
+		return g.refuse(ws, why, fmt.Errorf("%.64q is not a device of %q with a key", hello.Device, events))
 	}
 	if !ed25519.Verify(pub, HelloSigningBytes(nonce, g.opts.Device, hello.Device), hello.Signature) {
 		return g.refuse(ws, RefusedBadSignature, fmt.Errorf("hello of %.64q not signed by its key", hello.Device))
@@ -258,7 +282,7 @@ func (l *link) checkClaim(c *Claim, release bool, now time.Time) string {
 	switch {
 	case c.validate() != nil:
 		return RefusedBadClaim
-	case c.Event != g.opts.Event:
+	case !slices.Contains(g.servedEvents(), c.Event):
 		return RefusedOtherEvent
 	case c.Device != l.device:
 		return RefusedNotSender
@@ -329,7 +353,7 @@ func (l *link) check(m *Mark, now time.Time) string {
 	switch {
 	case m.validate() != nil:
 		return RefusedBadMark
-	case m.Event != g.opts.Event:
+	case !slices.Contains(g.servedEvents(), m.Event):
 		return RefusedOtherEvent
 	case m.Device != l.device:
 		return RefusedNotSender

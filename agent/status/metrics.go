@@ -8,6 +8,7 @@ package status
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -118,6 +119,28 @@ func (g *Gauge) name() string { return g.n }
 
 func (g *Gauge) write(w io.Writer) {
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", g.n, escapeHelp(g.help), g.n, g.n, formatFloat(g.read()))
+}
+
+// GaugeVec is a gauge with one label, read at scrape time: a value per
+// label value (an event, say).
+type GaugeVec struct {
+	n, help, label string
+	read           func() map[string]float64
+}
+
+// GaugeVecFunc registers a gauge with one label whose values read returns.
+func (r *Registry) GaugeVecFunc(name, help, label string, read func() map[string]float64) {
+	r.add(&GaugeVec{n: name, help: help, label: label, read: read})
+}
+
+func (g *GaugeVec) name() string { return g.n }
+
+func (g *GaugeVec) write(w io.Writer) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n", g.n, escapeHelp(g.help), g.n)
+	vals := g.read()
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
+		fmt.Fprintf(w, "%s%s %s\n", g.n, labelString([]string{g.label}, []string{k}), formatFloat(vals[k]))
+	}
 }
 
 // Histogram is a latency histogram in seconds.

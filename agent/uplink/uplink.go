@@ -92,9 +92,11 @@ type Options struct {
 	OnKeys func([]gatedb.Key)
 	// OnApplied is called after each batch commits.
 	OnApplied func(event string, cursor int64)
-	// OnConfig applies a config the fleet pushed; an error is reported to
-	// the fleet and the config is not recorded as applied. Nil: configs are
-	// recorded as applied without anything else happening.
+	// OnConfig applies a config the fleet pushed, whole, or returns why it
+	// applied none of it. Applied, the config is recorded (DB.SetConfig)
+	// and acknowledged; else, or when it could not be recorded, the
+	// fleet is told it failed, with the reason and the version still
+	// applied. Nil: this gate applies no config, and says so for each.
 	OnConfig func(ctx context.Context, version int64, body json.RawMessage) error
 	// OnRevoked is called after the replica was wiped on revocation.
 	OnRevoked func()
@@ -112,10 +114,14 @@ type Client struct {
 	opts      Options
 	kick      chan struct{}
 	connected atomic.Bool
+	reconnect chan struct{} // Reconnect: end the session, start a new one
 
 	mu      sync.Mutex        // guards learned
 	learned ed25519.PublicKey // a replica key taken over verified TLS
 }
+
+// errReconnect ends a session Reconnect asked to end.
+var errReconnect = errors.New("uplink: reconnecting (what the gate serves changed)")
 
 // ErrInsecureURL: a fleet URL that is not TLS, without Insecure.
 var ErrInsecureURL = errors.New("uplink: the fleet URL is not TLS (wss:// or https://); plain links need the explicit insecure setting")
@@ -159,7 +165,17 @@ func New(opts Options) *Client {
 	if opts.PongWait <= 0 {
 		opts.PongWait = 3 * opts.PingEvery
 	}
-	return &Client{opts: opts, kick: make(chan struct{}, 1)}
+	return &Client{opts: opts, kick: make(chan struct{}, 1), reconnect: make(chan struct{}, 1)}
+}
+
+// Reconnect ends the current session (if any) so that the next hello says
+// what the replica serves now (the events of a new config). It does not
+// wait.
+func (c *Client) Reconnect() {
+	select {
+	case c.reconnect <- struct{}{}:
+	default:
+	}
 }
 
 // Kick tells the client that new scans were journaled.
@@ -194,6 +210,9 @@ func (c *Client) Run(ctx context.Context) error {
 		if errors.Is(err, ErrRevoked) {
 			c.opts.Log.Error("fleet revoked this device; replica wiped", "err", err)
 			return err
+		}
+		if errors.Is(err, errReconnect) {
+			continue // at once: nothing went wrong
 		}
 		c.opts.Log.Warn("fleet uplink down", "err", err)
 		if c.opts.Clock.Now().Sub(start) > 30*time.Second || errors.Is(err, gatedb.ErrDiverged) {
@@ -350,11 +369,20 @@ func (c *Client) session(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); errc <- s.receive(ctx) }()
 	go func() { defer wg.Done(); errc <- s.pushScans(ctx) }()
+	go func() {
+		defer wg.Done()
+		select {
+		case <-c.reconnect:
+			errc <- errReconnect
+		case <-ctx.Done():
+			errc <- ctx.Err()
+		}
+	}()
 	err = <-errc
 	cancel()
 	ws.Close() // unblocks the reader
@@ -431,15 +459,21 @@ func (s *session) receive(ctx context.Context) error {
 	}
 }
 
+// applyConfig hands a pushed config to OnConfig and acknowledges what
+// happened: applied (and recorded), or failed with the reason and the
+// version still applied. There is no third way: a config nobody applied
+// is never acknowledged as applied.
 func (s *session) applyConfig(ctx context.Context, cfg *wire.Config) error {
 	opts := &s.c.opts
 	ack := &wire.ConfigAck{Version: cfg.Version}
-	var err error
+	err := errors.New("this gate applies no config (no handler)")
 	if opts.OnConfig != nil {
 		err = opts.OnConfig(ctx, cfg.Version, cfg.Body)
 	}
 	if err == nil {
-		err = opts.DB.SetConfig(ctx, cfg.Version, cfg.Body)
+		if err = opts.DB.SetConfig(ctx, cfg.Version, cfg.Body); err != nil {
+			err = fmt.Errorf("applied, but could not be recorded (a restart would lose it): %w", err)
+		}
 	}
 	if err != nil {
 		opts.Log.Warn("config not applied", "version", cfg.Version, "err", err)
@@ -448,7 +482,10 @@ func (s *session) applyConfig(ctx context.Context, cfg *wire.Config) error {
 		if len(msg) > wire.MaxTextLen {
 			msg = msg[:wire.MaxTextLen]
 		}
-		ack = &wire.ConfigAck{Version: prev, Error: msg}
+		ack = &wire.ConfigAck{Version: prev, Failed: cfg.Version, Error: msg}
+		if prev == cfg.Version {
+			ack.Version = 0 // cannot be: the version is new to the gate
+		}
 	}
 	if err := s.send(&wire.Message{Type: wire.TypeConfigAck, ConfigAck: ack}); err != nil {
 		return fmt.Errorf("uplink: config ack: %w", err)

@@ -230,7 +230,7 @@ func TestConfigAppliedAndReported(t *testing.T) {
 			s.read()
 			return
 		}
-		for _, c := range []wire.Config{{Version: 7, Body: json.RawMessage(`{"pulse_ms":700}`)}, {Version: 8, Body: json.RawMessage(`{"pulse_ms":-1}`)}} {
+		for _, c := range []wire.Config{{Version: 7, Body: json.RawMessage(`{"passage_timeout":"7s"}`)}, {Version: 8, Body: json.RawMessage(`{"passage_timeout":"-1s"}`)}} {
 			if s.send(&wire.Message{Type: wire.TypeConfig, Config: &c}) != nil {
 				return
 			}
@@ -252,7 +252,7 @@ func TestConfigAppliedAndReported(t *testing.T) {
 		defer mu.Unlock()
 		applied = append(applied, v)
 		if strings.Contains(string(body), "-1") {
-			return errors.New("pulse_ms must be positive")
+			return errors.New("passage_timeout must be positive")
 		}
 		return nil
 	}
@@ -262,7 +262,7 @@ func TestConfigAppliedAndReported(t *testing.T) {
 	go func() { done <- cl.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	want := []wire.ConfigAck{{Version: 7}, {Version: 7, Error: "pulse_ms must be positive"}}
+	want := []wire.ConfigAck{{Version: 7}, {Version: 7, Failed: 8, Error: "passage_timeout must be positive"}}
 	for i, w := range want {
 		select {
 		case a := <-acks:
@@ -274,7 +274,7 @@ func TestConfigAppliedAndReported(t *testing.T) {
 		}
 	}
 	v, body, err := db.Config(ctx)
-	if err != nil || v != 7 || string(body) != `{"pulse_ms":700}` {
+	if err != nil || v != 7 || string(body) != `{"passage_timeout":"7s"}` {
 		t.Fatalf("recorded config %d %s %v, want 7 and its body", v, body, err)
 	}
 	mu.Lock()
@@ -285,5 +285,44 @@ func TestConfigAppliedAndReported(t *testing.T) {
 	testwait.For(t, "the gate to reconnect", func() bool { return len(f.sessions()) == 2 })
 	if h := f.sessions()[1]; h.ConfigVersion != 7 {
 		t.Fatalf("hello after reconnecting reports config %d, want 7", h.ConfigVersion)
+	}
+}
+
+// TestNoConfigHandlerAcknowledgesNothing: a gate without a config handler
+// applies no config, so it reports each one failed, records none, and
+// its next hello says it runs none — it never acknowledges a config it
+// did not apply.
+func TestNoConfigHandlerAcknowledgesNothing(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(nil)
+	acks := make(chan *wire.ConfigAck, 1)
+	f := newScriptedFleet(t, pub, func(s *session) {
+		if len(acks) > 0 || s.hello.ConfigVersion != 0 {
+			s.read()
+			return
+		}
+		c := wire.Config{Version: 3, Body: json.RawMessage(`{"buzzer":false}`)}
+		if s.send(&wire.Message{Type: wire.TypeConfig, Config: &c}) != nil {
+			return
+		}
+		if m := s.read(); m != nil && m.Type == wire.TypeConfigAck {
+			acks <- m.ConfigAck
+		}
+	})
+	db := openDB(t)
+	cl := uplink.New(f.options(db, key)) // no OnConfig
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cl.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case a := <-acks:
+		if a.Version != 0 || a.Failed != 3 || a.Error == "" {
+			t.Fatalf("ack %+v, want config 3 failed, none applied", *a)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no config ack")
+	}
+	if v, _, err := db.Config(ctx); err != nil || v != 0 {
+		t.Fatalf("recorded config %d %v, want none", v, err)
 	}
 }

@@ -10,7 +10,10 @@ import (
 	"sync"
 	"testing"
 
+	"admit/agent/gatedb"
 	"admit/fleet/qrimage"
+	"admit/fleet/wire"
+	"admit/internal/sqlitedb"
 	"admit/internal/testwait"
 )
 
@@ -44,9 +47,27 @@ func TestCameraFolder(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(pics, "a.png"), png, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The gate has synced once (an empty event): it decides.
+	data := filepath.Join(t.TempDir(), "gate")
+	if err := os.MkdirAll(data, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	db, err := gatedb.Open(context.Background(), filepath.Join(data, "gate.db"), sqlitedb.SyncNormal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := &wire.Snapshot{Event: "gala", Done: true}
+	first.Seal()
+	if err := db.Serve(context.Background(), "gala"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ApplySnapshot(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 	var logs syncBuffer
 	m := &Main{Log: slog.New(slog.NewTextHandler(&logs, nil))}
-	args := []string{"-device", "gate-1", "-event", "gala", "-data", filepath.Join(t.TempDir(), "gate"),
+	args := []string{"-device", "gate-1", "-event", "gala", "-data", data,
 		"-fleet", "", "-camera", pics, "-sim-pins", "-status-addr", "", "-peer-addr", ""}
 	if err := m.ParseFlags(args, &logs); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,11 @@
 // scanners of a board file) → verify → decide → journal → relay and LEDs,
 // replicating with the fleet. A decision is journaled durably before the
 // gate actuates.
+//
+// The flags are the gate's own settings; a config the fleet pushes
+// (PUT /api/configs/...) overrides those it names — direction, zone,
+// types, online mode, passage timeout, debounce, peers, events, formats —
+// until a config leaves them out again.
 package main
 
 import (
@@ -116,7 +121,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.BoolVar(&m.ShowVersion, "version", false, "print the version and exit")
 	fs.StringVar(&m.Device, "device", "", "device id (required unless the gate enrolls with -enroll or enrolled before)")
 	fs.StringVar(&m.Gate, "gate", "", "gate name shown to staff (default: device id)")
-	fs.StringVar(&m.Event, "event", "", "event this gate admits to (required)")
+	fs.StringVar(&m.Event, "event", "", "events this gate admits to, comma-separated (a festival's day tickets and weekend passes); required. A fleet config may change them, as every setting below it names")
 	fs.StringVar(&m.DataDir, "data", "var/agent", "data directory (holds gate.db)")
 	fs.StringVar(&m.Fleet, "fleet", "", "fleet stream URL, wss://host:port/ws; empty runs offline (default for an enrolled gate: the fleet it enrolled with)")
 	fs.StringVar(&m.Enroll, "enroll", "", "enrollment code (the text of the enrollment QR, admit-enroll:?...): enroll once, keep the device key, the fleet CA pin and the fleet's replica key in the data directory (0600), then run; later starts use them")
@@ -152,7 +157,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.Visit(func(f *flag.Flag) { m.fleetSet = m.fleetSet || f.Name == "fleet" })
 	var err error
 	switch _, statErr := os.Stat(filepath.Join(m.DataDir, identityFile)); {
-	case m.Event == "":
+	case len(splitList(m.Event)) == 0:
 		err = errors.New("-event is required")
 	case m.Device == "" && m.Enroll == "" && statErr != nil:
 		err = errNoIdentity
@@ -267,7 +272,7 @@ func (m *Main) Run(ctx context.Context) error {
 // runAgent completes cfg from the flags (identity, fleet, camera) and runs
 // the gate until ctx ends.
 func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
-	cfg.Device, cfg.Gate, cfg.Event, cfg.DataDir, cfg.FleetURL = m.Device, m.Gate, m.Event, m.DataDir, m.Fleet
+	cfg.Device, cfg.Gate, cfg.Events, cfg.DataDir, cfg.FleetURL = m.Device, m.Gate, splitList(m.Event), m.DataDir, m.Fleet
 	cfg.Firmware = version.String()
 	cfg.Insecure = m.Insecure
 	if m.id != nil {
@@ -304,6 +309,7 @@ func (m *Main) runAgent(ctx context.Context, cfg agent.Config) error {
 		cam := camera.New("camera0", src, decode.Options{Formats: m.Formats})
 		defer cam.Close()
 		cfg.Readers = append(cfg.Readers, cam)
+		cfg.ConfigHook = cam.ApplyConfig // a fleet config's formats
 	}
 	a, err := agent.Open(ctx, cfg)
 	if err != nil {

@@ -23,6 +23,8 @@
 //	ManageDevices       x         x
 //	ManageConfigs       x         x
 //	ManageStaff         x         x
+//	ManageBadges        x         x
+//	ManagePartnerKeys   x         x
 //	RekeyDevices        x
 //	ManageOperators     x
 //	ManageTokens        x
@@ -88,18 +90,25 @@ const (
 	ManageDevices   Perm = "manage_devices"    // enrollment tokens, pre-enrollment, revocation
 	ManageConfigs   Perm = "manage_configs"    // desired configs
 	ManageStaff     Perm = "manage_staff"      // gate staff's sign-in at the gates (PINs, badges)
-	RekeyDevices    Perm = "rekey_devices"     // new key, un-revoke, replace an enrolled id
-	ManageOperators Perm = "manage_operators"  // accounts, grants, unlock, reset
-	ManageTokens    Perm = "manage_tokens"     // API tokens
-	ReadAudit       Perm = "read_audit"        // the audit log
+	// ManageBadges: the UID badges (staff and season cards) that open an
+	// event's gates: who they are, and listing them.
+	ManageBadges Perm = "manage_badges"
+	// ManagePartnerKeys: the partners' JWT keys an event's gates admit
+	// tickets of.
+	ManagePartnerKeys Perm = "manage_partner_keys"
+	RekeyDevices      Perm = "rekey_devices"    // new key, un-revoke, replace an enrolled id
+	ManageOperators   Perm = "manage_operators" // accounts, grants, unlock, reset
+	ManageTokens      Perm = "manage_tokens"    // API tokens
+	ReadAudit         Perm = "read_audit"       // the audit log
 )
 
 var table = map[Role][]Perm{
 	Admin: {ReadEvents, ReadLayout, LookupTickets, ReadScans, ListTickets, ReadDevices, ReadConfigs,
 		ReadTicketCodes, ManageTickets, ManageLayout, ManageEvents, CreateEvents, ManageDevices, ManageConfigs, ManageStaff,
-		RekeyDevices, ManageOperators, ManageTokens, ReadAudit},
+		ManageBadges, ManagePartnerKeys, RekeyDevices, ManageOperators, ManageTokens, ReadAudit},
 	EventManager: {ReadEvents, ReadLayout, LookupTickets, ReadScans, ListTickets, ReadDevices, ReadConfigs,
-		ReadTicketCodes, ManageTickets, ManageLayout, ManageEvents, CreateEvents, ManageDevices, ManageConfigs, ManageStaff},
+		ReadTicketCodes, ManageTickets, ManageLayout, ManageEvents, CreateEvents, ManageDevices, ManageConfigs, ManageStaff,
+		ManageBadges, ManagePartnerKeys},
 	GateStaff: {ReadEvents, ReadLayout, LookupTickets, ReadScans},
 	Viewer:    {ReadEvents, ReadLayout, LookupTickets, ReadScans, ListTickets, ReadDevices, ReadConfigs},
 }

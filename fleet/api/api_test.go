@@ -45,6 +45,20 @@ func (c *client) do(method, path, body string, out any) (int, string) {
 	return st, code
 }
 
+// message sends a JSON request and returns the status and the error
+// message of the answer.
+func (c *client) message(method, path, body string) (int, string) {
+	c.t.Helper()
+	resp, err := c.HTTP.Do(c.Request(method, path, "", strings.NewReader(body)))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e struct{ Message string }
+	json.NewDecoder(resp.Body).Decode(&e)
+	return resp.StatusCode, e.Message
+}
+
 func (c *client) must(method, path, body string, want int, out any) {
 	c.t.Helper()
 	if st, code := c.do(method, path, body, out); st != want {
@@ -197,9 +211,26 @@ func TestDevicesThroughTheAPI(t *testing.T) {
 		t.Fatalf("enrollment audit %+v", es)
 	}
 	var cfg fleet.DesiredConfig
-	c.must("PUT", "/api/configs/group:north", `{"pulse_ms":700}`, 200, &cfg)
+	c.must("PUT", "/api/configs/group:north", `{"passage_timeout":"7s","direction":"exit"}`, 200, &cfg)
 	if st, _ := c.do("PUT", "/api/configs/group:north", `[1]`, nil); st != 400 {
 		t.Fatalf("non-object config: %d", st)
+	}
+	// A body that is not a gate config is refused, naming the field, and
+	// stores nothing.
+	for body, field := range map[string]string{`{"pulse_ms":700}`: `"pulse_ms"`, `{"totally":"bogus"}`: `"totally"`,
+		`{"direction":"sideways"}`: `"direction"`, `{"debounce":"forever"}`: `"debounce"`} {
+		if st, msg := c.message("PUT", "/api/configs/group:north", body); st != 400 || !strings.Contains(msg, field) {
+			t.Errorf("config %s: %d %s, want 400 naming %s", body, st, msg, field)
+		}
+	}
+	// A device's config may name only events it serves.
+	if st, msg := c.message("PUT", "/api/configs/device:gate-1", `{"events":["cup"]}`); st != 400 || !strings.Contains(msg, `"events"`) {
+		t.Errorf("config naming an event the device does not serve: %d %s, want 400 naming events", st, msg)
+	}
+	var stored []fleet.DesiredConfig
+	c.must("GET", "/api/configs", "", 200, &stored)
+	if len(stored) != 1 || stored[0].Version != cfg.Version {
+		t.Fatalf("a refused config changed the stored ones: %+v", stored)
 	}
 	if st, _ := c.do("PUT", "/api/configs/nope", `{}`, nil); st != 400 {
 		t.Fatalf("bad scope: %d", st)

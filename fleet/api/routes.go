@@ -79,6 +79,17 @@ func (a *api) routes(agents http.Handler) []Route {
 	t.handle("GET /api/events/{event}/gates", access.ReadLayout, ScopeEvent, a.listGates)
 	t.handle("PUT /api/events/{event}/gates/{id}", access.ManageLayout, ScopeEvent, a.putGate)
 
+	// The event's settings for its gates, its UID badges and its
+	// partners' JWT keys (venue.go): replicated to its gates.
+	t.handle("GET /api/events/{event}/settings", access.ReadEvents, ScopeEvent, a.getSettings)
+	t.handle("PUT /api/events/{event}/settings", access.ManageEvents, ScopeEvent, a.putSettings)
+	t.handle("GET /api/events/{event}/badges", access.ManageBadges, ScopeEvent, a.listBadges)
+	t.handle("PUT /api/events/{event}/badges/{id}", access.ManageBadges, ScopeEvent, a.putBadge)
+	t.handle("POST /api/events/{event}/badges/{id}/delete", access.ManageBadges, ScopeEvent, a.deleteBadge)
+	t.handle("GET /api/events/{event}/partner-keys", access.ReadLayout, ScopeEvent, a.listPartnerKeys)
+	t.handle("PUT /api/events/{event}/partner-keys/{id}", access.ManagePartnerKeys, ScopeEvent, a.putPartnerKey)
+	t.handle("POST /api/events/{event}/partner-keys/{id}/delete", access.ManagePartnerKeys, ScopeEvent, a.deletePartnerKey)
+
 	// Gate staff of an event and their sign-in at its gates (a PIN, or a
 	// badge and the PIN; hashed, replicated to the event's gates).
 	t.handle("GET /api/events/{event}/staff", access.ManageStaff, ScopeEvent, a.listStaff)

@@ -50,10 +50,10 @@ func TestProtocol4And5OnOneNode(t *testing.T) {
 			t.Fatalf("%s: revoked ticket in the replica %+v %v", a.Device, row, ok)
 		}
 	}
-	if _, err := f.svc.PutConfig(ctx, "device:gate-old", []byte(`{"pulse_ms": 600}`)); err != nil {
+	if _, err := f.svc.PutConfig(ctx, "device:gate-old", []byte(`{"passage_timeout": "6s"}`)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.PutConfig(ctx, "device:gate-new", []byte(`{"pulse_ms": 600}`)); err != nil {
+	if _, err := f.svc.PutConfig(ctx, "device:gate-new", []byte(`{"passage_timeout": "6s"}`)); err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range []*replicatetest.Agent{old, cur} {

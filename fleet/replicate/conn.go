@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gorilla/websocket"
 
@@ -36,6 +37,10 @@ type conn struct {
 	protocol int
 	session  wire.Session
 	key      ed25519.PrivateKey
+
+	// configSent is the config version last pushed (or the hello's): what
+	// a protocol-4 agent's failure acknowledgement refers to.
+	configSent atomic.Int64
 
 	wmu sync.Mutex // serialises writes
 }
@@ -206,7 +211,7 @@ func (c *conn) serve(ctx context.Context) error {
 		}
 		c.events = append(c.events, ev)
 	}
-	if err := opts.Store.ReportDevice(ctx, h.Device, h.Firmware, h.ConfigVersion, "", opts.Clock.Now()); err != nil {
+	if err := opts.Store.ReportDevice(ctx, h.Device, h.Firmware, h.ConfigVersion, opts.Clock.Now()); err != nil {
 		c.log.Warn("report device", "err", err)
 	}
 	c.hub.mu.Lock()

@@ -2,10 +2,16 @@
 // gate. The fleet challenges the gate, checks the hello's signature against
 // the device's enrolled key, then sends each event's replica from the
 // gate's cursor — a snapshot when the cursor is compacted away, ahead of
-// the log, diverged (running checksum) or new on a long log; else the
-// changes since the cursor — then live changes as they are logged. It
+// the log, diverged (running checksum), new on a long log, or new at all
+// at protocol 5 (a gate decides nothing before its first snapshot); else
+// the changes since the cursor — then live changes as they are logged,
+// at protocol 5 each batch and the snapshot's last chunk with the log
+// position's sync point (wire.Batch.AsOf). It
 // receives the gate's journaled scans (deduplicated by the store,
-// acknowledged per message) and config acknowledgements. An event's venue
+// acknowledged per message) and config acknowledgements (applied, or
+// failed with the reason: recorded as the device's), and pushes the
+// desired config once checked against the device (a config naming events
+// it does not serve is recorded failed, never sent). An event's venue
 // scope (wire.VenueScope: device keys, gate staff) streams the same way,
 // signed like the rest, to an enrolled device that serves the event and
 // names the scope in its hello (protocol 5 only); a hello naming the venue

@@ -355,12 +355,12 @@ func TestConfigPushAndDrift(t *testing.T) {
 	a := connect(t, f, "gate-1", priv, r)
 	syncTo(t, a, f)
 	testwait.For(t, "the session", func() bool { return f.hub.ConnectedDevice("gate-1") })
-	c, err := f.svc.PutConfig(ctx, "group:north", json.RawMessage(`{"pulse_ms":700}`))
+	c, err := f.svc.PutConfig(ctx, "group:north", json.RawMessage(`{"passage_timeout":"7s"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := a.Next()
-	if m.Type != wire.TypeConfig || m.Config.Version != c.Version || string(m.Config.Body) != `{"pulse_ms":700}` {
+	if m.Type != wire.TypeConfig || m.Config.Version != c.Version || string(m.Config.Body) != `{"passage_timeout":"7s"}` {
 		t.Fatalf("after PutConfig: %+v, want config %d", m, c.Version)
 	}
 	a.ApplyConfig(m.Config)
@@ -397,7 +397,7 @@ func TestIssuedTicketsReplicate(t *testing.T) {
 	f := startFleet(t, replicate.Options{SnapshotMin: 3})
 	ctx := context.Background()
 	byBatch := newReplica()
-	a := connect(t, f, "gate-a", f.enroll(t, "gate-a"), byBatch) // the log is short: batches
+	a := connect(t, f, "gate-a", f.enroll(t, "gate-a"), byBatch) // a new replica: a snapshot of the key, then batches
 	syncTo(t, a, f)
 	ts := issue(t, f, 2)
 	rot, err := f.svc.Issue(ctx, fleet.IssueRequest{Event: "gala", Count: 2, Rotating: true})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"admit/fleet"
 	"admit/fleet/wire"
@@ -17,7 +18,10 @@ type stream struct {
 	snapshot bool // sending a snapshot
 	snapSeq  int64
 	snapRun  uint64
-	after    string
+	// snapIssued is the latest ticket issue time at snapSeq: the
+	// snapshot's sync point, sent with its Done chunk (protocol 5).
+	snapIssued time.Time
+	after      string
 }
 
 // plan decides how to bring the agent's replica of an event up to date.
@@ -29,7 +33,7 @@ func (c *conn) plan(ctx context.Context, ev string, cur wire.Cursor) (*stream, e
 	s := &stream{event: ev, seq: cur.Seq}
 	fresh := func(why string) (*stream, error) {
 		c.log.Info("snapshot", "event", ev, "why", why, "at", st.Last)
-		return &stream{event: ev, snapshot: true, snapSeq: st.Last, snapRun: st.Running}, nil
+		return &stream{event: ev, snapshot: true, snapSeq: st.Last, snapRun: st.Running, snapIssued: st.Issued}, nil
 	}
 	if p := cur.Snapshot; p != nil {
 		if p.Seq == 0 || p.Seq < st.Compacted || p.Seq > st.Last {
@@ -42,8 +46,19 @@ func (c *conn) plan(ctx context.Context, ev string, cur wire.Cursor) (*stream, e
 		if err != nil {
 			return nil, err
 		}
+		issued := st.CompactedIssued
+		if p.Seq > st.Compacted {
+			page, err := c.hub.opts.Store.Changes(ctx, ev, p.Seq-1, 1)
+			if errors.Is(err, fleet.ErrCompacted) || (err == nil && len(page.Issued) == 0) {
+				return fresh("snapshot position gone")
+			}
+			if err != nil {
+				return nil, err
+			}
+			issued = page.Issued[0]
+		}
 		c.log.Info("snapshot resumed", "event", ev, "at", p.Seq, "after", p.After)
-		return &stream{event: ev, snapshot: true, snapSeq: p.Seq, snapRun: run, after: p.After}, nil
+		return &stream{event: ev, snapshot: true, snapSeq: p.Seq, snapRun: run, snapIssued: issued, after: p.After}, nil
 	}
 	switch {
 	case cur.Seq > st.Last:
@@ -52,6 +67,11 @@ func (c *conn) plan(ctx context.Context, ev string, cur wire.Cursor) (*stream, e
 		return fresh("cursor behind the compaction point")
 	case cur.Seq == 0 && st.Last > c.hub.opts.SnapshotMin:
 		return fresh("new replica of a long log")
+	case cur.Seq == 0 && c.signs():
+		// A protocol-5 gate decides nothing before its first snapshot of
+		// an event completed (its readiness): a new replica gets one
+		// whatever the log's length.
+		return fresh("new replica")
 	}
 	run, err := c.hub.opts.Store.RunningAt(ctx, ev, cur.Seq)
 	if errors.Is(err, fleet.ErrCompacted) {
@@ -78,6 +98,7 @@ func (c *conn) push(ctx context.Context, h *wire.Hello) error {
 		streams = append(streams, s)
 	}
 	configSent := h.ConfigVersion
+	c.configSent.Store(configSent)
 	if err := c.pushConfig(ctx, &configSent); err != nil {
 		return err
 	}
@@ -125,6 +146,9 @@ func (c *conn) step(ctx context.Context, s *stream) (bool, error) {
 		}
 		m := &wire.Snapshot{Event: s.event, Seq: s.snapSeq, Running: s.snapRun, After: s.after, Last: page.Last,
 			Keys: page.Keys, Tickets: page.Tickets, Used: page.Used, Venue: page.Venue, Done: page.Done}
+		if page.Done && c.signs() {
+			m.AsOf = fleet.SyncPoint(s.snapIssued) // protocol 5: a protocol-4 chunk stays as it was
+		}
 		m.Seal()
 		frame := wire.MarshalSnapshot(m) // a binary frame (protocol 4)
 		if c.signs() {
@@ -166,6 +190,9 @@ func (c *conn) step(ctx context.Context, s *stream) (bool, error) {
 	}
 	to := page.Changes[len(page.Changes)-1].Seq
 	b := &wire.Batch{Event: s.event, From: s.seq, To: to, Changes: page.Changes, Running: page.Running}
+	if c.signs() && len(page.Issued) == len(page.Changes) {
+		b.AsOf = fleet.SyncPoint(page.Issued[len(page.Issued)-1]) // protocol 5: a protocol-4 frame stays as it was
+	}
 	b.Seal()
 	pm, err := c.hub.batchFrame(s.tail, b, c.key)
 	if err != nil {
@@ -205,8 +232,9 @@ func (c *conn) recheckDevice(ctx context.Context, configSent *int64) error {
 
 func (c *conn) pushConfig(ctx context.Context, sent *int64) error {
 	c.dmu.Lock()
-	d := c.dev
+	enrolled := c.dev // zero for an unenrolled device: nothing to check against
 	c.dmu.Unlock()
+	d := enrolled
 	if d.ID == "" {
 		d = fleet.Device{ID: c.device}
 	}
@@ -217,15 +245,45 @@ func (c *conn) pushConfig(ctx context.Context, sent *int64) error {
 	if want.Version == 0 || want.Version == *sent {
 		return nil
 	}
+	// Checked again before it leaves (a group's config is checked against
+	// each device here only): a config this device cannot take is not
+	// sent — its stream would be refused the events it names — and is
+	// recorded as failed, by the fleet, with the reason.
+	gc, err := wire.ParseGateConfig(want.Body)
+	if err == nil {
+		err = fleet.CheckConfigFor(gc, enrolled)
+	}
+	if err != nil {
+		c.log.Warn("config not pushed", "version", want.Version, "err", err)
+		*sent = want.Version
+		c.configSent.Store(want.Version)
+		reason := "not pushed by the fleet: " + err.Error()
+		if len(reason) > wire.MaxTextLen {
+			reason = reason[:wire.MaxTextLen]
+		}
+		return c.hub.opts.Store.ReportConfig(ctx, c.device, c.reportedConfig(ctx), want.Version, reason, c.hub.opts.Clock.Now())
+	}
 	cfg := &wire.Config{Version: want.Version, Body: want.Body}
 	if c.signs() {
 		if err := cfg.Sign(c.key, c.session); err != nil {
 			return err
 		}
 	}
+	// Known as sent before it leaves: the acknowledgement may come back
+	// before send returns.
+	c.configSent.Store(want.Version)
 	if err := c.send(&wire.Message{Type: wire.TypeConfig, Config: cfg}); err != nil {
 		return fmt.Errorf("send config: %w", err)
 	}
 	*sent = want.Version
 	return nil
+}
+
+// reportedConfig is the config version the device last said it runs.
+func (c *conn) reportedConfig(ctx context.Context) int64 {
+	d, err := c.hub.opts.Store.Device(ctx, c.device)
+	if err != nil {
+		return 0
+	}
+	return d.ConfigVersion
 }

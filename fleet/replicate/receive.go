@@ -61,7 +61,12 @@ func (c *conn) receive(ctx context.Context) error {
 				return err
 			}
 		case wire.TypeConfigAck:
-			if err := opts.Store.ReportDevice(ctx, c.device, "", m.ConfigAck.Version, m.ConfigAck.Error, now); err != nil {
+			a := m.ConfigAck
+			failed := a.Failed
+			if failed == 0 && a.Error != "" {
+				failed = c.configSent.Load() // a protocol-4 agent names no version: the one it was sent
+			}
+			if err := opts.Store.ReportConfig(ctx, c.device, a.Version, failed, a.Error, now); err != nil {
 				return err
 			}
 		case wire.TypeError:

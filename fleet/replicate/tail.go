@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -15,9 +16,10 @@ import (
 // tail caches the recent changes of one event, read from the store once and
 // sent to every connection that is caught up.
 type tail struct {
-	mu        sync.Mutex // guards the fields below
-	base      int64      // seq before changes[0]
-	running   []uint64   // running checksum after each change
+	mu        sync.Mutex  // guards the fields below
+	base      int64       // seq before changes[0]
+	running   []uint64    // running checksum after each change
+	issued    []time.Time // latest ticket issue time up to each change (ChangePage.Issued)
 	changes   []wire.Change
 	dirtyFlag atomic.Bool // the log may have grown since the last read
 	inited    bool
@@ -115,6 +117,11 @@ func (h *Hub) changesAfter(ctx context.Context, t *tail, event string, after int
 			for i := range page.Changes {
 				run, scratch = page.Changes[i].Running(run, scratch)
 				t.running = append(t.running, run)
+				var issued time.Time
+				if i < len(page.Issued) {
+					issued = page.Issued[i]
+				}
+				t.issued = append(t.issued, issued)
 			}
 			t.changes = append(t.changes, page.Changes...)
 			if len(page.Changes) < h.opts.BatchSize {
@@ -127,6 +134,7 @@ func (h *Hub) changesAfter(ctx context.Context, t *tail, event string, after int
 			t.base += int64(drop)
 			t.changes = append([]wire.Change(nil), t.changes[drop:]...)
 			t.running = append([]uint64(nil), t.running[drop:]...)
+			t.issued = append([]time.Time(nil), t.issued[drop:]...)
 		}
 		if after < t.base {
 			return h.opts.Store.Changes(ctx, event, after, limit)
@@ -137,7 +145,7 @@ func (h *Hub) changesAfter(ctx context.Context, t *tail, event string, after int
 		return fleet.ChangePage{}, nil
 	}
 	j := min(len(t.changes), i+limit)
-	return fleet.ChangePage{Changes: t.changes[i:j], Running: t.running[j-1]}, nil
+	return fleet.ChangePage{Changes: t.changes[i:j], Running: t.running[j-1], Issued: t.issued[i:j]}, nil
 }
 
 // batchFrame returns the encoded batch of event from..to, signed with key

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"admit/fleet"
 	"admit/fleet/wire"
@@ -27,7 +28,7 @@ func logRow(log string) (table, key string) {
 // tx, numbering them. It returns fleet.ErrNotFound when the log does not
 // exist.
 func (s *Store) appendChanges(ctx context.Context, tx *sql.Tx, event string, cs []wire.Change) error {
-	return s.appendChangesPre(ctx, tx, event, cs, nil)
+	return s.appendChangesPre(ctx, tx, event, cs, nil, nil)
 }
 
 // seqZero is how json.Marshal of a Change with Seq 0 begins (Seq is the
@@ -48,17 +49,24 @@ func changeBody(c *wire.Change, pre []byte) ([]byte, error) {
 }
 
 // appendChangesPre is appendChanges with bodies marshaled ahead (pre[i]
-// for cs[i], see changeBody; nil or short: marshal here).
-func (s *Store) appendChangesPre(ctx context.Context, tx *sql.Tx, event string, cs []wire.Change, pre [][]byte) error {
+// for cs[i], see changeBody; nil or short: marshal here) and, for ticket
+// changes, their issue times (issued[i], ms; 0 or short: none said).
+//
+// The log's issued_max is the latest issue time logged; each change row
+// keeps it as it stood after the change. A ticket issued IssueSlack or
+// more before it is refused (fleet.ErrIssueLate): that keeps every
+// position's sync point (fleet.SyncPoint) true.
+func (s *Store) appendChangesPre(ctx context.Context, tx *sql.Tx, event string, cs []wire.Change, pre [][]byte, issued []int64) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	var last, running int64
+	var last, running, issuedMax int64
 	table, key := logRow(event)
 	// An UPDATE that changes nothing takes the row lock on PostgreSQL
 	// (SQLite transactions are serialised already): appends of one event
 	// are numbered and committed in order.
-	err := tx.QueryRowContext(ctx, s.q(`UPDATE `+table+` SET last_seq = last_seq WHERE `+key+` = ? RETURNING last_seq, running`), event).Scan(&last, &running)
+	err := tx.QueryRowContext(ctx, s.q(`UPDATE `+table+` SET last_seq = last_seq WHERE `+key+` = ? RETURNING last_seq, running, issued_max`), event).
+		Scan(&last, &running, &issuedMax)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("log of %q: %w", event, fleet.ErrNotFound)
 	}
@@ -80,12 +88,19 @@ func (s *Store) appendChangesPre(ctx context.Context, tx *sql.Tx, event string, 
 		if err != nil {
 			return err
 		}
-		rows = append(rows, []any{event, last, cs[i].Kind, body, int64(sum)})
+		if i < len(issued) && issued[i] != 0 {
+			if issuedMax != 0 && issued[i] <= issuedMax-fleet.IssueSlack.Milliseconds() {
+				return fmt.Errorf("log of %q: ticket %s issued at %s, the log holds one issued at %s: %w", event, cs[i].Ticket.ID,
+					fromMS(issued[i]).Format(time.RFC3339), fromMS(issuedMax).Format(time.RFC3339), fleet.ErrIssueLate)
+			}
+			issuedMax = max(issuedMax, issued[i])
+		}
+		rows = append(rows, []any{event, last, cs[i].Kind, body, int64(sum), issuedMax})
 	}
-	if err := s.insertMany(ctx, tx, `INSERT INTO change_log (event_id, seq, kind, body, running) VALUES `, 5, rows, ""); err != nil {
+	if err := s.insertMany(ctx, tx, `INSERT INTO change_log (event_id, seq, kind, body, running, issued_max) VALUES `, 6, rows, ""); err != nil {
 		return fmt.Errorf("log of %q: %w", event, err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE `+table+` SET last_seq = ?, running = ? WHERE `+key+` = ?`), last, int64(sum), event); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE `+table+` SET last_seq = ?, running = ?, issued_max = ? WHERE `+key+` = ?`), last, int64(sum), issuedMax, event); err != nil {
 		return fmt.Errorf("log of %q: %w", event, err)
 	}
 	return s.notify(ctx, tx, "e:"+event)
@@ -93,10 +108,10 @@ func (s *Store) appendChangesPre(ctx context.Context, tx *sql.Tx, event string, 
 
 func (s *Store) LogState(ctx context.Context, event string) (fleet.LogState, error) {
 	st := fleet.LogState{Event: event}
-	var running, crun int64
+	var running, crun, issued, cissued int64
 	table, key := logRow(event)
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT last_seq, running, compacted_seq, compacted_running FROM `+table+` WHERE `+key+` = ?`), event).
-		Scan(&st.Last, &running, &st.Compacted, &crun)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT last_seq, running, compacted_seq, compacted_running, issued_max, compacted_issued_max FROM `+table+` WHERE `+key+` = ?`), event).
+		Scan(&st.Last, &running, &st.Compacted, &crun, &issued, &cissued)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("log of %q: %w", event, fleet.ErrNotFound)
 	}
@@ -104,6 +119,7 @@ func (s *Store) LogState(ctx context.Context, event string) (fleet.LogState, err
 		return st, fmt.Errorf("log of %q: %w", event, err)
 	}
 	st.Running, st.CompactedRunning = uint64(running), uint64(crun)
+	st.Issued, st.CompactedIssued = fromMS(issued), fromMS(cissued)
 	return st, nil
 }
 
@@ -116,16 +132,16 @@ func (s *Store) Changes(ctx context.Context, event string, after int64, limit in
 	if after < st.Compacted {
 		return page, fmt.Errorf("changes of %q after %d (compacted to %d): %w", event, after, st.Compacted, fleet.ErrCompacted)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, body, running FROM change_log WHERE event_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, body, running, issued_max FROM change_log WHERE event_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
 		event, after, limit)
 	if err != nil {
 		return page, fmt.Errorf("changes of %q: %w", event, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var seq, running int64
+		var seq, running, issued int64
 		var body []byte
-		if err := rows.Scan(&seq, &body, &running); err != nil {
+		if err := rows.Scan(&seq, &body, &running, &issued); err != nil {
 			return page, fmt.Errorf("changes of %q: %w", event, err)
 		}
 		var c wire.Change
@@ -135,6 +151,7 @@ func (s *Store) Changes(ctx context.Context, event string, after int64, limit in
 		c.Seq = seq
 		page.Changes = append(page.Changes, c)
 		page.Running = uint64(running)
+		page.Issued = append(page.Issued, fromMS(issued))
 	}
 	if err := rows.Err(); err != nil {
 		return page, fmt.Errorf("changes of %q: %w", event, err)
@@ -189,14 +206,14 @@ func (s *Store) Compact(ctx context.Context, event string, upTo int64) error {
 	if upTo <= compacted {
 		return nil
 	}
-	var running int64
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT running FROM change_log WHERE event_id = ? AND seq = ?`), event, upTo).Scan(&running); err != nil {
+	var running, issued int64
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT running, issued_max FROM change_log WHERE event_id = ? AND seq = ?`), event, upTo).Scan(&running, &issued); err != nil {
 		return fmt.Errorf("compact %q at %d: %w", event, upTo, err)
 	}
 	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM change_log WHERE event_id = ? AND seq <= ?`), event, upTo); err != nil {
 		return fmt.Errorf("compact %q: %w", event, err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE `+table+` SET compacted_seq = ?, compacted_running = ? WHERE `+key+` = ?`), upTo, running, event); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE `+table+` SET compacted_seq = ?, compacted_running = ?, compacted_issued_max = ? WHERE `+key+` = ?`), upTo, running, issued, event); err != nil {
 		return fmt.Errorf("compact %q: %w", event, err)
 	}
 	return tx.Commit()

@@ -136,7 +136,7 @@ func (s *Store) recordGroup(group []*scanReq, careful bool) error {
 	slices.Sort(events)
 	grown := map[*scanReq][]string{}
 	for _, ev := range events {
-		err := s.appendChangesPre(ctx, tx, ev, log.changes[ev], log.bodies[ev])
+		err := s.appendChangesPre(ctx, tx, ev, log.changes[ev], log.bodies[ev], nil)
 		if errors.Is(err, fleet.ErrNotFound) {
 			continue // scans for an event this fleet does not know: recorded, not fanned out
 		}

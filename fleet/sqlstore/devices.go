@@ -10,13 +10,13 @@ import (
 	"admit/fleet"
 )
 
-const deviceCols = `id, name, grp, gate, events, public_key, created_at, revoked_at, last_seen, firmware, config_version, config_error`
+const deviceCols = `id, name, grp, gate, events, public_key, created_at, revoked_at, last_seen, firmware, config_version, config_failed, config_error`
 
 func scanDevice(sc interface{ Scan(...any) error }) (fleet.Device, error) {
 	var d fleet.Device
 	var created, revoked, seen int64
 	var events string
-	err := sc.Scan(&d.ID, &d.Name, &d.Group, &d.Gate, &events, &d.PublicKey, &created, &revoked, &seen, &d.Firmware, &d.ConfigVersion, &d.ConfigError)
+	err := sc.Scan(&d.ID, &d.Name, &d.Group, &d.Gate, &events, &d.PublicKey, &created, &revoked, &seen, &d.Firmware, &d.ConfigVersion, &d.ConfigFailed, &d.ConfigError)
 	d.CreatedAt, d.RevokedAt, d.LastSeen = fromMS(created), fromMS(revoked), fromMS(seen)
 	d.Events = parseZones(events)
 	return d, err
@@ -142,11 +142,27 @@ func (s *Store) RevokeDevice(ctx context.Context, id string, at time.Time) error
 	return tx.Commit()
 }
 
-func (s *Store) ReportDevice(ctx context.Context, id, firmware string, configVersion int64, configErr string, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE devices SET firmware = COALESCE(NULLIF(?, ''), firmware), config_version = ?, config_error = ?, last_seen = ?
-		WHERE id = ?`), firmware, configVersion, configErr, ms(at), id)
+func (s *Store) ReportDevice(ctx context.Context, id, firmware string, configVersion int64, at time.Time) error {
+	// Running a version at least as new as the one that failed clears the
+	// failure; an older one keeps it (the device still lacks it).
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE devices SET firmware = COALESCE(NULLIF(?, ''), firmware), config_version = ?,
+		config_error = CASE WHEN ? >= config_failed THEN '' ELSE config_error END,
+		config_failed = CASE WHEN ? >= config_failed THEN 0 ELSE config_failed END, last_seen = ?
+		WHERE id = ?`), firmware, configVersion, configVersion, configVersion, ms(at), id)
 	if err != nil {
 		return fmt.Errorf("report device %q: %w", id, err)
+	}
+	return nil
+}
+
+func (s *Store) ReportConfig(ctx context.Context, id string, applied, failed int64, reason string, at time.Time) error {
+	if failed == 0 {
+		return s.ReportDevice(ctx, id, "", applied, at)
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE devices SET config_version = ?, config_failed = ?, config_error = ?, last_seen = ? WHERE id = ?`),
+		applied, failed, reason, ms(at), id)
+	if err != nil {
+		return fmt.Errorf("report config of %q: %w", id, err)
 	}
 	return nil
 }

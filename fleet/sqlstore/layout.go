@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 
@@ -25,12 +26,37 @@ func parseZones(s string) []string {
 	return z
 }
 
+// The layout (ticket types, zones, gates) is replicated in the event's
+// venue scope: each Put brings it up to date in its transaction.
+
 func (s *Store) PutTicketType(ctx context.Context, t fleet.TicketType) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO ticket_types (event_id, id, name, zones, policy) VALUES (?, ?, ?, ?, ?)
+	return s.inVenueTx(ctx, t.Event, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO ticket_types (event_id, id, name, zones, policy) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (event_id, id) DO UPDATE SET name = excluded.name, zones = excluded.zones, policy = excluded.policy`),
-		t.Event, t.ID, t.Name, zonesJSON(t.Zones), t.Policy)
+			t.Event, t.ID, t.Name, zonesJSON(t.Zones), t.Policy)
+		if err != nil {
+			return fmt.Errorf("ticket type %s/%s: %w", t.Event, t.ID, err)
+		}
+		return nil
+	})
+}
+
+// inVenueTx runs f in a transaction, then brings event's venue scope up
+// to date in it, and commits.
+func (s *Store) inVenueTx(ctx context.Context, event string, f func(tx *sql.Tx) error) error {
+	tx, err := s.begin(ctx)
 	if err != nil {
-		return fmt.Errorf("ticket type %s/%s: %w", t.Event, t.ID, err)
+		return fmt.Errorf("venue of %q: %w", event, err)
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	if err := s.syncVenueTx(ctx, tx, event); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("venue of %q: %w", event, err)
 	}
 	return nil
 }
@@ -55,12 +81,14 @@ func (s *Store) TicketTypes(ctx context.Context, event string) ([]fleet.TicketTy
 }
 
 func (s *Store) PutZone(ctx context.Context, z fleet.Zone) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO zones (event_id, id, name) VALUES (?, ?, ?)
+	return s.inVenueTx(ctx, z.Event, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO zones (event_id, id, name) VALUES (?, ?, ?)
 		ON CONFLICT (event_id, id) DO UPDATE SET name = excluded.name`), z.Event, z.ID, z.Name)
-	if err != nil {
-		return fmt.Errorf("zone %s/%s: %w", z.Event, z.ID, err)
-	}
-	return nil
+		if err != nil {
+			return fmt.Errorf("zone %s/%s: %w", z.Event, z.ID, err)
+		}
+		return nil
+	})
 }
 
 func (s *Store) Zones(ctx context.Context, event string) ([]fleet.Zone, error) {
@@ -81,13 +109,15 @@ func (s *Store) Zones(ctx context.Context, event string) ([]fleet.Zone, error) {
 }
 
 func (s *Store) PutGate(ctx context.Context, g fleet.Gate) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO gates (event_id, id, name, zones) VALUES (?, ?, ?, ?)
+	return s.inVenueTx(ctx, g.Event, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO gates (event_id, id, name, zones) VALUES (?, ?, ?, ?)
 		ON CONFLICT (event_id, id) DO UPDATE SET name = excluded.name, zones = excluded.zones`),
-		g.Event, g.ID, g.Name, zonesJSON(g.Zones))
-	if err != nil {
-		return fmt.Errorf("gate %s/%s: %w", g.Event, g.ID, err)
-	}
-	return nil
+			g.Event, g.ID, g.Name, zonesJSON(g.Zones))
+		if err != nil {
+			return fmt.Errorf("gate %s/%s: %w", g.Event, g.ID, err)
+		}
+		return nil
+	})
 }
 
 func (s *Store) Gates(ctx context.Context, event string) ([]fleet.Gate, error) {

@@ -28,6 +28,7 @@ func (s *Store) AddTickets(ctx context.Context, ts []fleet.Ticket) error {
 
 func (s *Store) addTicketsTx(ctx context.Context, tx *sql.Tx, ts []fleet.Ticket) error {
 	byEvent := map[string][]wire.Change{}
+	issued := map[string][]int64{} // per change: the sync point's input
 	var order []string
 	rows := make([][]any, 0, len(ts))
 	for _, t := range ts {
@@ -37,12 +38,13 @@ func (s *Store) addTicketsTx(ctx context.Context, tx *sql.Tx, ts []fleet.Ticket)
 		}
 		byEvent[t.Event] = append(byEvent[t.Event], wire.Change{Kind: wire.KindTicket,
 			Ticket: &wire.Ticket{ID: t.ID, Type: t.Type, Holder: t.Holder, CodeSecret: t.CodeSecret}})
+		issued[t.Event] = append(issued[t.Event], ms(t.IssuedAt))
 	}
 	if err := s.insertMany(ctx, tx, `INSERT INTO tickets (event_id, id, type, holder, code, issued_at, code_secret) VALUES `, 7, rows, ""); err != nil {
 		return s.wrapUnique(err, "add tickets")
 	}
 	for _, ev := range order {
-		if err := s.appendChanges(ctx, tx, ev, byEvent[ev]); err != nil {
+		if err := s.appendChangesPre(ctx, tx, ev, byEvent[ev], nil, issued[ev]); err != nil {
 			return fmt.Errorf("add tickets: %w", err)
 		}
 	}

@@ -28,9 +28,10 @@ import (
 
 // venueSource produces the rows of one kind that event's venue scope must
 // hold, by id, as their data (JSON of the kind's wire type). A new kind
-// of venue data (issue 12: zones, gates, ticket types, badges, partner
-// keys, gate settings) is a new source here: the sync, the log and the
-// snapshots handle it as they are.
+// of venue data is a new source here: the sync, the log and the
+// snapshots handle it as they are. The venue model's sources (zones,
+// gates, ticket types, settings, badges, partner keys) are in
+// venuemodel.go.
 type venueSource struct {
 	kind string
 	rows func(s *Store, ctx context.Context, tx *sql.Tx, event string) (map[string][]byte, error)
@@ -39,6 +40,12 @@ type venueSource struct {
 var venueSources = []venueSource{
 	{wire.VenueKindDevice, (*Store).venueDevices},
 	{wire.VenueKindStaff, (*Store).venueStaff},
+	{wire.VenueKindZone, (*Store).venueZones},
+	{wire.VenueKindGate, (*Store).venueGates},
+	{wire.VenueKindTicketType, (*Store).venueTicketTypes},
+	{wire.VenueKindSettings, (*Store).venueSettings},
+	{wire.VenueKindBadge, (*Store).venueBadges},
+	{wire.VenueKindJWTKey, (*Store).venuePartnerKeys},
 }
 
 // venueDevices: every device that serves the event (fleet.Device.Serves:

@@ -56,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) fleet.Store) {
 		{"Venue", testVenue},
 		{"Staff", testStaff},
 		{"StaffScans", testStaffScans},
+		{"VenueModel", testVenueModel},
+		{"SyncPoint", testSyncPoint},
 		{"Contests", testContests},
 	}
 	for _, tt := range tests {
@@ -668,7 +670,33 @@ func testDevices(t *testing.T, s fleet.Store) {
 	if _, err := s.Enroll(ctx, token[:], pub, t0.Add(time.Minute)); !errors.Is(err, fleet.ErrBadToken) {
 		t.Fatalf("token used twice: %v", err)
 	}
-	if err := s.ReportDevice(ctx, "gate-1", "1.2.3", 7, "", t0.Add(time.Minute)); err != nil {
+	if err := s.ReportDevice(ctx, "gate-1", "1.2.3", 7, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	// A config push that failed, then a hello still on the old version
+	// (the failure stands), then one on a newer version (it is gone).
+	if err := s.ReportConfig(ctx, "gate-1", 7, 9, "no camera on this gate", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReportDevice(ctx, "gate-1", "", 7, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := s.Device(ctx, "gate-1"); d.ConfigVersion != 7 || d.ConfigFailed != 9 || d.ConfigError != "no camera on this gate" || d.Firmware != "1.2.3" {
+		t.Fatalf("failed config: %+v", d)
+	}
+	if err := s.ReportConfig(ctx, "gate-1", 7, 0, "", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := s.Device(ctx, "gate-1"); d.ConfigFailed != 9 {
+		t.Fatalf("an older version applied cleared the failure of a newer one: %+v", d)
+	}
+	if err := s.ReportConfig(ctx, "gate-1", 10, 0, "", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := s.Device(ctx, "gate-1"); d.ConfigVersion != 10 || d.ConfigFailed != 0 || d.ConfigError != "" {
+		t.Fatalf("a newer version applied: %+v", d)
+	}
+	if err := s.ReportDevice(ctx, "gate-1", "", 7, t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RevokeDevice(ctx, "gate-1", t0.Add(time.Hour)); err != nil {

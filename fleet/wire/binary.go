@@ -35,6 +35,10 @@ import (
 //	    used:   ticket_id str, device str, gate str, at time, direction str, annulled byte
 //	    annul:  ticket_id str, device str, gate str, at time, direction str, reason str
 //	    venue:  kind str, id str, data bytes, deleted byte
+//	then, in a protocol-5 frame only, trailing sections (absent, not
+//	empty, when there is nothing to say: a protocol-4 agent's frames are
+//	as before), each a tag byte then its body, in this order:
+//	  'a' as_of time (never the zero time)
 //
 // Strings must be UTF-8, as in JSON. The decoder only parses; Decode then
 // validates the batch (bounds, order, checksum) exactly as it validates a
@@ -51,11 +55,19 @@ const frameBatch = 0x01
 //	  revoked byte, code_secret bytes
 //	used uvarint, then per mark: ticket_id str, device str, gate str,
 //	  at time, direction str, annulled byte
-//	venue (protocol 5, a venue scope's chunk only; absent, not empty, in
-//	  every other chunk, so a ticket log's chunk is the protocol-4
-//	  frame): uvarint, at least 1, then per row: kind str, id str,
-//	  data bytes, deleted byte
+//	then, at protocol 5 only, trailing sections (absent, not empty, when
+//	  there is nothing to say, so the chunk a protocol-4 agent gets is
+//	  the protocol-4 frame), each a tag byte then its body, in this order:
+//	  'v' venue rows (a venue scope's chunk): uvarint, at least 1, then
+//	      per row: kind str, id str, data bytes, deleted byte
+//	  'a' as_of time (never the zero time)
 const frameSnapshot = 0x02
+
+// Tags of the trailing sections of a frame (protocol 5).
+const (
+	sectionVenue = 'v'
+	sectionAsOf  = 'a'
+)
 
 // MarshalSnapshot returns s as a binary frame (a WebSocket binary message).
 func MarshalSnapshot(s *Snapshot) []byte {
@@ -89,10 +101,14 @@ func MarshalSnapshot(s *Snapshot) []byte {
 		out = appendFrameUsed(out, &s.Used[i])
 	}
 	if len(s.Venue) > 0 {
+		out = append(out, sectionVenue)
 		out = binary.AppendUvarint(out, uint64(len(s.Venue)))
 		for i := range s.Venue {
 			out = appendFrameVenue(out, &s.Venue[i])
 		}
+	}
+	if !s.AsOf.IsZero() {
+		out = appendFrameTime(append(out, sectionAsOf), s.AsOf)
 	}
 	return out
 }
@@ -158,6 +174,9 @@ func MarshalBatch(b *Batch) []byte {
 		if v := c.Venue; v != nil {
 			out = appendFrameVenue(out, v)
 		}
+	}
+	if !b.AsOf.IsZero() {
+		out = appendFrameTime(append(out, sectionAsOf), b.AsOf)
 	}
 	return out
 }
@@ -398,6 +417,12 @@ func decodeBatchFrame(data []byte) (*Batch, error) {
 			return nil, invalid("binary batch: change %d truncated or bad", i)
 		}
 	}
+	if r.off < len(r.s) && r.s[r.off] == sectionAsOf {
+		r.off++
+		if b.AsOf = r.time(); r.bad || b.AsOf.IsZero() {
+			return nil, invalid("binary batch: bad as-of section")
+		}
+	}
 	if r.off != len(r.s) {
 		return nil, invalid("binary batch: %d trailing bytes", len(r.s)-r.off)
 	}
@@ -454,7 +479,8 @@ func decodeSnapshotFrame(data []byte) (*Snapshot, error) {
 	if r.bad {
 		return nil, invalid("binary snapshot: truncated or bad used marks")
 	}
-	if r.off < len(r.s) { // a venue scope's rows (protocol 5)
+	if r.off < len(r.s) && r.s[r.off] == sectionVenue { // a venue scope's rows (protocol 5)
+		r.off++
 		if n, ok = r.count(MaxSnapshotRows, 4); !ok || n == 0 {
 			return nil, invalid("binary snapshot: bad venue row count")
 		}
@@ -464,6 +490,12 @@ func decodeSnapshotFrame(data []byte) (*Snapshot, error) {
 		}
 		if r.bad {
 			return nil, invalid("binary snapshot: truncated or bad venue rows")
+		}
+	}
+	if r.off < len(r.s) && r.s[r.off] == sectionAsOf {
+		r.off++
+		if s.AsOf = r.time(); r.bad || s.AsOf.IsZero() {
+			return nil, invalid("binary snapshot: bad as-of section")
 		}
 	}
 	if r.off != len(r.s) {

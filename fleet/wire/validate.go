@@ -107,7 +107,9 @@ func (m *Message) Validate() error {
 			return invalid("bad config")
 		}
 	case TypeConfigAck:
-		if m.ConfigAck == nil || m.ConfigAck.Version < 0 || len(m.ConfigAck.Error) > MaxTextLen {
+		a := m.ConfigAck
+		if a == nil || a.Version < 0 || a.Failed < 0 || len(a.Error) > MaxTextLen ||
+			(a.Failed > 0 && (a.Error == "" || a.Failed == a.Version)) {
 			return invalid("bad config ack")
 		}
 	case TypeRevoked:

@@ -1,20 +1,27 @@
 package wire
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"time"
 )
 
 // Venue data (part of protocol 5).
 //
 // Besides its ticket log, every event has a second change log, its venue
 // scope: the data a gate needs about the venue rather than about tickets —
-// today the keys of the devices that serve the event (what peer gossip is
-// verified against) and the gate staff who may sign in at a gate (hashed
-// PINs); later zones, gates, ticket types, badges, partner JWT keys and
-// gate settings. It is the same machinery as the ticket log: dense seqs, a
+// the keys of the devices that serve the event (what peer gossip is
+// verified against), the gate staff who may sign in at a gate (hashed
+// PINs), the event's zones, gates and ticket types, its gate settings,
+// its UID badges (staff and season cards) and its partners' JWT keys. It
+// is the same machinery as the ticket log: dense seqs, a
 // running checksum, batches, snapshots, compaction, acknowledgements; the
 // Batch's and Snapshot's Event and the Hello's cursor key carry the
 // scope's name, VenueScope(event).
@@ -32,7 +39,7 @@ import (
 // VenueRow: a row (Kind, ID) set to Data or Deleted. A snapshot chunk of a
 // venue scope carries rows (never deleted ones) in Key order instead of
 // keys, tickets and used marks; its After and Last are row keys. Adding a
-// kind of venue data (issue 12) is a new VenueKind constant, its data type
+// kind of venue data is a new VenueKind constant, its data type
 // and its validation here, a source in the fleet's store and a table in
 // the gate's database: the log, its checksums, frames, snapshots and
 // acknowledgements do not change. A gate that does not know a kind keeps
@@ -69,7 +76,26 @@ const (
 	// VenueKindStaff is a gate staff member of the event, by operator
 	// name: VenueStaff.
 	VenueKindStaff = "staff"
+	// VenueKindZone is a zone of the venue, by zone id: VenueZone.
+	VenueKindZone = "zone"
+	// VenueKindGate is a gate of the venue, by gate id: VenueGate.
+	VenueKindGate = "gate"
+	// VenueKindTicketType is a ticket type of the event, by type id:
+	// VenueTicketType.
+	VenueKindTicketType = "ticket_type"
+	// VenueKindSettings holds the event's gate settings, one row of id
+	// VenueSettingsID: VenueSettings.
+	VenueKindSettings = "settings"
+	// VenueKindBadge is a UID badge that opens the event's gates (a staff
+	// card, a season card), by badge id: VenueBadge.
+	VenueKindBadge = "badge"
+	// VenueKindJWTKey is a partner's JWT verification key, by key name:
+	// VenueJWTKey.
+	VenueKindJWTKey = "jwt_key"
 )
+
+// VenueSettingsID is the id of an event's one settings row.
+const VenueSettingsID = "event"
 
 // Bounds of venue rows.
 const (
@@ -145,6 +171,108 @@ func StaffSecret(badgeUID []byte, pin string) []byte {
 	return append(b, pin...)
 }
 
+// VenueZone is a zone of the venue (VenueKindZone, by zone id).
+type VenueZone struct {
+	Name string `json:"name,omitempty"` // shown in sentences; the id when empty
+}
+
+// VenueGate is a gate of the venue (VenueKindGate, by gate id): an
+// entrance into zones.
+type VenueGate struct {
+	Name  string   `json:"name,omitempty"`
+	Zones []string `json:"zones,omitempty"`
+}
+
+// VenueTicketType is a ticket type of the event (VenueKindTicketType, by
+// type id).
+type VenueTicketType struct {
+	Name   string   `json:"name,omitempty"`   // shown in sentences; the id when empty
+	Zones  []string `json:"zones,omitempty"`  // what its tickets open; empty: every zone
+	Policy string   `json:"policy,omitempty"` // single (default), multi, reentry
+}
+
+// VenueSettings are the event's settings for its gates
+// (VenueKindSettings, id VenueSettingsID). Nil fields take the default.
+type VenueSettings struct {
+	// AdmitOnSignature: a ticket validly signed by a key the gate knows,
+	// not on its replica, issued after the replica's last sync point
+	// (ticket claim 10 against Batch.AsOf) and not revoked is admitted on
+	// its signature. Default true.
+	AdmitOnSignature *bool `json:"admit_on_signature,omitempty"`
+}
+
+// AdmitsOnSignature reports the policy, its default applied.
+func (s VenueSettings) AdmitsOnSignature() bool {
+	return s.AdmitOnSignature == nil || *s.AdmitOnSignature
+}
+
+// Entry policies of badges and ticket types (ticket.ParsePolicy's
+// vocabulary; "" is the default).
+const (
+	PolicySingle  = "single"
+	PolicyMulti   = "multi"
+	PolicyReentry = "reentry"
+)
+
+func okPolicy(p string) bool {
+	return p == "" || p == PolicySingle || p == PolicyMulti || p == PolicyReentry
+}
+
+// VenueBadge is a UID badge that opens the event's gates (VenueKindBadge,
+// by badge id): a staff card or a season card, presented to an NFC
+// reader that reports its UID. UIDs clone: a badge is low assurance, kept
+// to the people, zones and times it is given for.
+type VenueBadge struct {
+	// UID is BadgeLookup of the card's UID: the gate finds a presented
+	// UID by it.
+	UID  string `json:"uid"`
+	Name string `json:"name,omitempty"` // the holder, shown to staff
+	// Zones the badge opens; empty: every zone.
+	Zones []string `json:"zones,omitempty"`
+	// NotBefore and NotAfter bound when it opens (zero: unbounded).
+	NotBefore time.Time `json:"not_before,omitzero"`
+	NotAfter  time.Time `json:"not_after,omitzero"`
+	// Policy is the entry rule of its passages: single, multi (the
+	// default for a badge: staff come and go) or reentry.
+	Policy string `json:"policy,omitempty"`
+}
+
+// JWT algorithms of partner keys (ticket.JWTKey).
+const (
+	AlgEdDSA = "EdDSA" // Ed25519: the 32-byte public key
+	AlgES256 = "ES256" // ECDSA P-256: the uncompressed point, 65 bytes
+)
+
+// VenueJWTKey is a partner's JWT verification key (VenueKindJWTKey, by key
+// name): a gate admits the partner's JWT tickets of the event signed with
+// it (ticket.VerifyJWT).
+type VenueJWTKey struct {
+	// Kid is the JWS "kid" the partner's tokens name ("": tokens without
+	// one).
+	Kid       string    `json:"kid,omitempty"`
+	Alg       string    `json:"alg"`    // AlgEdDSA or AlgES256
+	Public    []byte    `json:"public"` // see Alg
+	Issuer    string    `json:"issuer,omitempty"`
+	RetiredAt time.Time `json:"retired_at,omitzero"`
+}
+
+// CheckJWTKey checks a partner key's algorithm and public key.
+func CheckJWTKey(alg string, public []byte) error {
+	switch alg {
+	case AlgEdDSA:
+		if len(public) != ed25519.PublicKeySize {
+			return fmt.Errorf("an %s key is %d bytes, not %d", alg, ed25519.PublicKeySize, len(public))
+		}
+	case AlgES256:
+		if _, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), public); err != nil {
+			return fmt.Errorf("an %s key is the uncompressed P-256 point (65 bytes): %v", alg, err)
+		}
+	default:
+		return fmt.Errorf("algorithm %q (want %s or %s)", alg, AlgEdDSA, AlgES256)
+	}
+	return nil
+}
+
 // NewVenueRow returns the row (kind, id) holding v as its data.
 func NewVenueRow(kind, id string, v any) (VenueRow, error) {
 	data, err := json.Marshal(v)
@@ -183,6 +311,108 @@ func (r *VenueRow) Staff() (VenueStaff, error) {
 		return s, invalid("venue staff %.32q: bad PIN hash, name or badge", r.ID)
 	}
 	return s, nil
+}
+
+// decodeVenue decodes a row's data of kind into v, refusing unknown
+// fields (the fleet writes none).
+func (r *VenueRow) decodeVenue(kind, what string, v any) error {
+	if r.Kind != kind || r.Deleted {
+		return invalid("venue row %s/%.32q is not a %s", r.Kind, r.ID, what)
+	}
+	dec := json.NewDecoder(bytes.NewReader(r.Data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return invalid("venue %s %.32q: %v", what, r.ID, err)
+	}
+	return nil
+}
+
+func okZones(zs []string) bool {
+	if len(zs) > MaxConfigList {
+		return false
+	}
+	for _, z := range zs {
+		if !okID(z) {
+			return false
+		}
+	}
+	return true
+}
+
+// Zone returns the data of a VenueKindZone row.
+func (r *VenueRow) Zone() (VenueZone, error) {
+	var z VenueZone
+	if err := r.decodeVenue(VenueKindZone, "zone", &z); err != nil {
+		return z, err
+	}
+	if !okText(z.Name) {
+		return z, invalid("venue zone %.32q: name too long", r.ID)
+	}
+	return z, nil
+}
+
+// Gate returns the data of a VenueKindGate row.
+func (r *VenueRow) Gate() (VenueGate, error) {
+	var g VenueGate
+	if err := r.decodeVenue(VenueKindGate, "gate", &g); err != nil {
+		return g, err
+	}
+	if !okText(g.Name) || !okZones(g.Zones) {
+		return g, invalid("venue gate %.32q: bad name or zones", r.ID)
+	}
+	return g, nil
+}
+
+// TicketType returns the data of a VenueKindTicketType row.
+func (r *VenueRow) TicketType() (VenueTicketType, error) {
+	var t VenueTicketType
+	if err := r.decodeVenue(VenueKindTicketType, "ticket type", &t); err != nil {
+		return t, err
+	}
+	if !okText(t.Name) || !okZones(t.Zones) || !okPolicy(t.Policy) {
+		return t, invalid("venue ticket type %.32q: bad name, zones or policy", r.ID)
+	}
+	return t, nil
+}
+
+// Settings returns the data of a VenueKindSettings row.
+func (r *VenueRow) Settings() (VenueSettings, error) {
+	var s VenueSettings
+	if err := r.decodeVenue(VenueKindSettings, "settings", &s); err != nil {
+		return s, err
+	}
+	if r.ID != VenueSettingsID {
+		return s, invalid("venue settings %.32q: the one row is %q", r.ID, VenueSettingsID)
+	}
+	return s, nil
+}
+
+// Badge returns the data of a VenueKindBadge row.
+func (r *VenueRow) Badge() (VenueBadge, error) {
+	var b VenueBadge
+	if err := r.decodeVenue(VenueKindBadge, "badge", &b); err != nil {
+		return b, err
+	}
+	if !isHex(b.UID, badgeHexLen) || !okText(b.Name) || !okZones(b.Zones) || !okPolicy(b.Policy) ||
+		(!b.NotBefore.IsZero() && !b.NotAfter.IsZero() && b.NotAfter.Before(b.NotBefore)) {
+		return b, invalid("venue badge %.32q: bad UID hash, name, zones, policy or window", r.ID)
+	}
+	return b, nil
+}
+
+// JWTKey returns the data of a VenueKindJWTKey row.
+func (r *VenueRow) JWTKey() (VenueJWTKey, error) {
+	var k VenueJWTKey
+	if err := r.decodeVenue(VenueKindJWTKey, "jwt key", &k); err != nil {
+		return k, err
+	}
+	if len(k.Kid) > MaxIDLen || !okText(k.Issuer) {
+		return k, invalid("venue jwt key %.32q: kid or issuer too long", r.ID)
+	}
+	if err := CheckJWTKey(k.Alg, k.Public); err != nil {
+		return k, invalid("venue jwt key %.32q: %v", r.ID, err)
+	}
+	return k, nil
 }
 
 func isHex(s string, n int) bool {
@@ -227,6 +457,18 @@ func (r *VenueRow) validate() error {
 		_, err = r.Device()
 	case VenueKindStaff:
 		_, err = r.Staff()
+	case VenueKindZone:
+		_, err = r.Zone()
+	case VenueKindGate:
+		_, err = r.Gate()
+	case VenueKindTicketType:
+		_, err = r.TicketType()
+	case VenueKindSettings:
+		_, err = r.Settings()
+	case VenueKindBadge:
+		_, err = r.Badge()
+	case VenueKindJWTKey:
+		_, err = r.JWTKey()
 	}
 	return err
 }

@@ -44,7 +44,7 @@ func venueBatch(t *testing.T) *wire.Batch {
 	return sealed(wire.Batch{Event: wire.VenueScope("gala"), From: 0, To: 4, Changes: []wire.Change{
 		{Seq: 1, Kind: wire.KindVenue, Venue: &dev},
 		{Seq: 2, Kind: wire.KindVenue, Venue: &staff},
-		{Seq: 3, Kind: wire.KindVenue, Venue: &wire.VenueRow{Kind: "zone", ID: "floor", Data: []byte(`{"name":"Floor"}`)}}, // a kind of a newer fleet
+		{Seq: 3, Kind: wire.KindVenue, Venue: &wire.VenueRow{Kind: "future_kind", ID: "floor", Data: []byte(`{"name":"Floor"}`)}}, // a kind of a newer fleet
 		{Seq: 4, Kind: wire.KindVenue, Venue: &wire.VenueRow{Kind: wire.VenueKindStaff, ID: "bob", Deleted: true}},
 	}})
 }

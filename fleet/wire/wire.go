@@ -75,10 +75,21 @@ import (
 //     and chunks are signed like every other (the venue body and section
 //     are inside the signed frame). Scan.Staff names the gate staff member
 //     behind a staff action.
-//     Contests (contest.go, issue 16): an agent reports the contests on a
-//     ticket its gate noticed (two claims at once; two admissions while
-//     gates could not reach each other), the fleet acknowledges them with
-//     a signed ContestAck. A protocol-4 agent sends none.
+//     Issue 12, in the same protocol (not released before it): venue
+//     kinds zone, gate, ticket_type, settings, badge and jwt_key
+//     (venue.go); Batch.AsOf and Snapshot.AsOf, the log position's sync
+//     point (a trailing section of the signed frames only: see binary.go);
+//     a fleet sends a new replica (cursor 0) a snapshot, whose completion
+//     is what makes a gate ready; Config.Body is a GateConfig
+//     (config.go), validated on both sides; ConfigAck.Failed names the
+//     version a gate could not apply (Version is then the one it still
+//     runs); an admission on signature is journaled with Scan.Reason
+//     ReasonOnSignature (or ReasonPartnerSignature, ReasonBadge).
+//     Issue 16, in the same protocol: contests (contest.go). An agent
+//     reports the contests on a ticket its gate noticed (two claims at
+//     once; two admissions while gates could not reach each other), the
+//     fleet acknowledges them with a signed ContestAck. A protocol-4
+//     agent sends none.
 const ProtocolVersion = 5
 
 // MinProtocolVersion is the oldest protocol a fleet node still serves.
@@ -301,6 +312,14 @@ type Batch struct {
 	// every change up to To).
 	Checksum uint64 `json:"checksum"`
 	Running  uint64 `json:"running"`
+	// AsOf (protocol 5, ticket logs) is the sync point of position To:
+	// every ticket whose issue time (ticket claim 10) is at or before it
+	// is in the log at or before To. A gate that applied To admits on its
+	// signature only a ticket issued after it. Zero: no ticket of the log
+	// says when it was issued, so any that does is newer. Not in the
+	// checksum (it describes the log, not the replica); inside the
+	// signature.
+	AsOf time.Time `json:"as_of,omitzero"`
 }
 
 // SnapTicket is an allowlist row in a snapshot.
@@ -331,9 +350,12 @@ type Snapshot struct {
 	// Venue holds, in a venue scope's chunk (protocol 5), the rows with
 	// After < Key() <= Last; such a chunk has no keys, tickets or used
 	// marks.
-	Venue    []VenueRow `json:"venue,omitempty"`
-	Done     bool       `json:"done"`
-	Checksum uint64     `json:"checksum"` // SnapshotChecksum of the chunk
+	Venue []VenueRow `json:"venue,omitempty"`
+	// AsOf (protocol 5, ticket logs) is the sync point of Seq: see
+	// Batch.AsOf. The Done chunk's is what the gate keeps.
+	AsOf     time.Time `json:"as_of,omitzero"`
+	Done     bool      `json:"done"`
+	Checksum uint64    `json:"checksum"` // SnapshotChecksum of the chunk
 }
 
 // Ack confirms that the agent applied an event's changes up to Cursor.
@@ -356,8 +378,12 @@ type Scan struct {
 	Gate     string    `json:"gate"`
 	At       time.Time `json:"at"`
 	Outcome  string    `json:"outcome"`
-	Reason   string    `json:"reason,omitempty"`   // machine-readable, empty when admitted
-	Sentence string    `json:"sentence,omitempty"` // what the gate showed
+	// Reason is machine-readable: why a scan was refused, and empty for
+	// an admission on the replica's word; an admission on the credential
+	// alone says so (ReasonOnSignature, ReasonPartnerSignature,
+	// ReasonBadge).
+	Reason   string `json:"reason,omitempty"`
+	Sentence string `json:"sentence,omitempty"` // what the gate showed
 	// Direction is the way the holder went (or tried to): DirIn ("" means
 	// the same) or DirOut. An admitted exit is Outcome Admitted with
 	// Direction DirOut.
@@ -372,6 +398,19 @@ type Scan struct {
 	// own decisions.
 	Staff string `json:"staff,omitempty"`
 }
+
+// Reasons of admissions on the credential alone (Scan.Reason).
+const (
+	// ReasonOnSignature: a ticket not on the gate's replica, validly
+	// signed and issued after the replica's last sync point, admitted on
+	// its signature.
+	ReasonOnSignature = "on_signature"
+	// ReasonPartnerSignature: a partner's JWT ticket, admitted on the
+	// partner key's signature.
+	ReasonPartnerSignature = "partner_signature"
+	// ReasonBadge: a UID badge of the event's allowlist.
+	ReasonBadge = "badge"
+)
 
 // Scans carries journaled scans upstream.
 type Scans struct {
@@ -388,16 +427,24 @@ type ScanAck struct {
 
 // Config is the configuration the fleet wants the device to run.
 type Config struct {
-	Version int64           `json:"version"`
-	Body    json.RawMessage `json:"body"` // a JSON object; its schema belongs to the agent
+	Version int64 `json:"version"`
+	// Body is a GateConfig (ParseGateConfig) as the operator stored it.
+	Body json.RawMessage `json:"body"`
 	// Signature (protocol 5): see Config.Sign.
 	Signature []byte `json:"signature,omitempty"`
 }
 
-// ConfigAck reports the config version the device applied (or failed to).
+// ConfigAck reports the config version the device applied, or the one it
+// could not apply. A gate sends it only for a config it applied whole, or
+// with Failed and Error for one it applied none of.
 type ConfigAck struct {
-	Version int64  `json:"version"`
-	Error   string `json:"error,omitempty"` // why Version could not be applied
+	// Version is the config the device runs now: the one just applied,
+	// or, with Failed, the one it still runs (0: none).
+	Version int64 `json:"version"`
+	// Failed (protocol 5) is the version the device could not apply;
+	// Error says why. A protocol-4 agent sends Error alone.
+	Failed int64  `json:"failed,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // Revoked tells a device that the fleet revoked it: it must wipe its

@@ -316,6 +316,7 @@ func (v *Venue) startGate(ctx context.Context, i int, statusLn, peerLn net.Liste
 		Relay:   g.Relay, Indicator: g.Indicator,
 		StatusListener: statusLn, PeerListener: peerLn, Peers: peers,
 		Log: v.cfg.Log.With("part", "gate"), Clock: v.cfg.Clock,
+		ConfigHook: g.camera.ApplyConfig, // a fleet config's formats reach the camera
 	}
 	if v.cfg.OnDecision != nil {
 		cfg.OnDecision = func(d agent.Decision) { v.cfg.OnDecision(i, d) }

@@ -546,3 +546,10 @@ func (a *Agent) ExpectClosed() string {
 	a.t.Fatalf("replicatetest: %s: connection not closed after %d frames", a.Device, maxSyncFrames)
 	return ""
 }
+
+// FailConfig reports c as not applied, for reason: the replica keeps the
+// config it ran.
+func (a *Agent) FailConfig(c *wire.Config, reason string) {
+	a.t.Helper()
+	a.Send(&wire.Message{Type: wire.TypeConfigAck, ConfigAck: &wire.ConfigAck{Version: a.Replica.ConfigVersion, Failed: c.Version, Error: reason}})
+}
