@@ -14,7 +14,8 @@
 // one code within Config.Debounce are one presentation. The decider
 // verifies (package ticket), looks the ticket up
 // in the replica, applies the gate's rules (package decide), optionally
-// asks the fleet (online mode), journals, then actuates. A passage watcher
+// asks the fleet (online mode), claims a single-entry or re-entry ticket
+// from its peers before it admits it (claim.go), journals, then actuates. A passage watcher
 // goroutine confirms admissions on the turnstile's sensor or annuls them
 // after Config.PassageTimeout. Run owns every goroutine and returns once
 // all have stopped.
@@ -162,12 +163,27 @@ type Config struct {
 	PeerListener net.Listener
 	// Peers are the other gates' peer endpoints (ws://host:port/peer).
 	Peers []string
-	// PeerRate, PeerBurst and PeerMaxHeld tune the bounds of peer links
-	// (peer.Options: Rate, Burst, MaxHeld); zero: peer's defaults.
-	PeerRate, PeerBurst float64
-	PeerMaxHeld         int
+	// PeerRate, PeerBurst, PeerMaxHeld, PeerClaimRate and PeerClaimBurst
+	// tune the bounds of peer links (peer.Options: Rate, Burst, MaxHeld,
+	// ClaimRate, ClaimBurst); zero: peer's defaults.
+	PeerRate, PeerBurst           float64
+	PeerMaxHeld                   int
+	PeerClaimRate, PeerClaimBurst float64
 	// Online, if set, asks the fleet before admitting (see OnlineConfig).
 	Online *OnlineConfig
+	// NoClaims turns claims off (claim.go): the gate admits single-entry
+	// and re-entry tickets without its peers' word, as before peer
+	// protocol 3 (benchmarks compare). It still answers its peers' claims.
+	NoClaims bool
+	// ClaimDeadline bounds the wait for the peers' answers to a claim: a
+	// peer not heard from by then is treated as unreachable (counted,
+	// shown in the status). Default 100 ms; a LAN answers in about a
+	// millisecond.
+	ClaimDeadline time.Duration
+	// ClaimTTL is how long a peer's claim this gate granted, or its own
+	// claim that won, stands unless a mark or a release ends it first (the
+	// claiming gate crashed); default 10 s.
+	ClaimTTL time.Duration
 
 	Log *slog.Logger
 	// Clock is the gate's one time source: decision and journal times,
@@ -188,6 +204,11 @@ type Config struct {
 	// including the last one when Run stops: tests hold marks in memory
 	// with it, or lose them as a crash would.
 	TestHookPersistPeerMarks func(ctx context.Context, db *gatedb.DB) error
+	// TestHookJournalCommit, test-only, is called on the decision path
+	// inside each journal transaction, right before its commit: tests make
+	// a commit stall with it (gatedb.Hot.TestHookCommit), as a slow SD
+	// card does.
+	TestHookJournalCommit func(ctx context.Context)
 }
 
 // Decision is the outcome of one presentation (or of a staff action).
@@ -208,6 +229,9 @@ type Decision struct {
 	ByFleet   bool   // the fleet's online decision
 	At        time.Time
 	Took      time.Duration // presentation to journal commit
+	// Claimed is how long the decision waited for its peers' answers to
+	// its claim (claim.go); 0 when it claimed nothing.
+	Claimed time.Duration `json:",omitempty"`
 }
 
 // Reasons the agent adds to those of package ticket (package decide has
@@ -229,6 +253,8 @@ type Agent struct {
 	uplink  *uplink.Client
 	gossip  *peer.Gossip
 	online  *online
+	claims  *claimBook // claim.go
+	doubles chan gatedb.Mark
 	metrics *metrics
 	staff   *staffAuth
 	ln      net.Listener // staff and status listener, nil without StatusAddr
@@ -307,6 +333,12 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	if cfg.Location == nil {
 		cfg.Location = time.Local
 	}
+	if cfg.ClaimDeadline <= 0 {
+		cfg.ClaimDeadline = defaultClaimDeadline
+	}
+	if cfg.ClaimTTL <= 0 {
+		cfg.ClaimTTL = defaultClaimTTL
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
@@ -334,8 +366,16 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 		pending:       make(chan pendingPassage, 64),
 		beeps:         make(chan []time.Duration, 1),
 		readyCheck:    make(chan struct{}, 1),
+		claims:        newClaimBook(),
+		doubles:       make(chan gatedb.Mark, 256),
 	}
 	a.base = baseSettings(&a.cfg)
+	held, err := db.HeldClaims(ctx, cfg.Clock.Now())
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.claims.load(held)
 	keys, err := db.Keys(ctx)
 	if err != nil {
 		db.Close()
@@ -356,8 +396,9 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 		})
 	}
 	a.gossip = peer.New(peer.Options{Device: cfg.Device, Events: cfg.Events, Key: cfg.Key, Peers: cfg.Peers, Store: db, Log: cfg.Log,
-		Clock: cfg.Clock, OnMark: cfg.OnPeerMark, OnRefused: a.peerMarkRefused, OnLinkRefused: a.peerLinkRefused,
-		Rate: cfg.PeerRate, Burst: cfg.PeerBurst, MaxHeld: cfg.PeerMaxHeld})
+		Clock: cfg.Clock, OnMark: a.peerMarked, OnRefused: a.peerMarkRefused, OnLinkRefused: a.peerLinkRefused,
+		Arbiter: claimArbiter{a}, OnClaimRefused: a.claimRefused,
+		Rate: cfg.PeerRate, Burst: cfg.PeerBurst, MaxHeld: cfg.PeerMaxHeld, ClaimRate: cfg.PeerClaimRate, ClaimBurst: cfg.PeerClaimBurst})
 	if cfg.Online != nil {
 		oc := *cfg.Online
 		if oc.Authority == nil {
@@ -377,6 +418,7 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 		db.Close()
 		return nil, fmt.Errorf("agent: %w", err)
 	}
+	a.hot.TestHookCommit = cfg.TestHookJournalCommit
 	if err := a.recover(ctx); err != nil {
 		a.hot.Close()
 		db.Close()
@@ -469,6 +511,7 @@ func (a *Agent) revokedByFleet() {
 	a.last = nil
 	a.mu.Unlock()
 	a.staff.forget()
+	a.claims.forget()
 	a.cfg.Log.Error("agent: revoked by the fleet: replica wiped, nothing decided until the device is enrolled again")
 }
 
@@ -570,6 +613,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	start("checkpoint", a.runCheckpoint)
 	start("peer-marks", a.runPeerMarks)
 	start("readiness", a.runReadiness)
+	start("claims", a.runClaims)
 	if a.cfg.Buzzer != nil {
 		start("buzzer", a.runBuzzer)
 	}

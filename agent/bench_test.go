@@ -2,6 +2,8 @@ package agent_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"admit/agent/gatedb"
 	"admit/hal"
 	"admit/internal/sqlitedb"
+	"admit/internal/testwait"
 )
 
 // reportPercentiles reports p50 and p99 of durations as benchmark metrics.
@@ -32,10 +35,89 @@ func reportPercentiles(b *testing.B, prefix string, ds []time.Duration) {
 // synchronous=FULL: an fsync per decision). The first pass over the
 // tickets admits them; later passes refuse them as already used (same
 // path, one row fewer). Run with -cpu 1 for the one-core figure.
+//
+// The peers= variants put the gate among 1, 4 or 16 peer gates, real
+// agents on loopback in this process (peer links, signed gossip), and
+// present a fresh single-entry ticket every time (run with -benchtime
+// 2000x or fewer: beyond, tickets come round again and are refused): with
+// claims=on each admission first claims the ticket from every peer
+// (claim.go), with claims=off it does not (Config.NoClaims), as before
+// peer protocol 3. "claim-" is the claim's own share: from the claim to
+// the last peer's answer.
 func BenchmarkDecisionPath(b *testing.B) {
 	for _, sync := range []sqlitedb.Sync{sqlitedb.SyncFull, sqlitedb.SyncNormal} {
 		b.Run("sync="+string(sync), func(b *testing.B) { benchDecisionPath(b, sync) })
 	}
+	for _, n := range []int{1, 4, 16} {
+		for _, claims := range []bool{false, true} {
+			name := fmt.Sprintf("peers=%d/claims=off", n)
+			if claims {
+				name = fmt.Sprintf("peers=%d/claims=on", n)
+			}
+			b.Run(name, func(b *testing.B) { benchDecisionAmongPeers(b, n, claims) })
+		}
+	}
+}
+
+// claimBenchTickets is how many fresh tickets a peers= variant has.
+const claimBenchTickets = 2000
+
+func benchDecisionAmongPeers(b *testing.B, n int, claims bool) {
+	ev := newEvent(b, time.Now(), claimBenchTickets, "single")
+	// ADMIT_BENCH_DIR, as above, for every gate's database.
+	parent := b.TempDir()
+	if d := os.Getenv("ADMIT_BENCH_DIR"); d != "" {
+		var err error
+		if parent, err = os.MkdirTemp(d, "admit-bench-"); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { os.RemoveAll(parent) })
+	}
+	for i := range n + 1 {
+		if _, ok := ev.devices[fmt.Sprintf("gate-%d", i)]; !ok {
+			_, k, _ := ed25519.GenerateKey(nil)
+			ev.devices[fmt.Sprintf("gate-%d", i)] = k
+		}
+	}
+	gates := seededPeers(b, ev, n+1, func(i int, cfg *agent.Config) {
+		cfg.DataDir = filepath.Join(parent, cfg.Device)
+		cfg.NoClaims = i == 0 && !claims
+		// The gate decides as fast as it can, far beyond what a
+		// turnstile presents (the default bound, 50 claims a second
+		// per link, would set the pace).
+		cfg.PeerClaimRate, cfg.PeerClaimBurst = 1e6, 1e6
+	})
+	a := gates[0]
+	if claims {
+		testwait.For(b, "every peer to take claims", func() bool { return a.ClaimPeers() == n })
+	}
+	ctx := context.Background()
+	durations := make([]time.Duration, 0, b.N)
+	claimed := make([]time.Duration, 0, b.N)
+	admitted := 0
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		cred := hal.Credential{Source: "nfc0", Payload: []byte(ev.tickets[i%claimBenchTickets].Code)}
+		t0 := time.Now()
+		d, err := a.Present(ctx, cred)
+		durations = append(durations, time.Since(t0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if d.Admitted {
+			admitted++
+		}
+		if d.Claimed > 0 {
+			claimed = append(claimed, d.Claimed)
+		}
+	}
+	b.StopTimer()
+	if claims && len(claimed) < admitted {
+		b.Fatalf("%d admissions, %d claimed", admitted, len(claimed))
+	}
+	reportPercentiles(b, "", durations)
+	reportPercentiles(b, "claim-", claimed)
+	b.ReportMetric(float64(admitted)/float64(len(durations)), "admit-ratio")
 }
 
 func benchDecisionPath(b *testing.B, sync sqlitedb.Sync) {

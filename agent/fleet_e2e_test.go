@@ -27,6 +27,9 @@ package agent_test
 //     snapshot, a restarted one admits newer tickets on their signature,
 //     configs are applied or reported failed, badges and partner keys
 //     come from the fleet.
+//   - TestContestReachesFleet: two gates cut off from the fleet and from
+//     each other both admit a ticket; the double admission reaches the
+//     fleet as one contest once the links are back.
 
 import (
 	"bufio"
@@ -1067,5 +1070,64 @@ func TestEventsFromConfig(t *testing.T) {
 	}
 	if st := g.status(t); len(st.Events) != 2 || !st.Ready || !st.Healthy {
 		t.Fatalf("status: %+v", st)
+	}
+}
+
+// TestContestReachesFleet: two enrolled gates lose both their uplink and
+// their LAN link; each admits the same ticket alone. Once the LAN is
+// back, each notices the double admission; once the uplink is back, the
+// fleet records it once (both gates reported it) as a contested entry,
+// and acknowledges it: nothing is left queued at either gate.
+func TestContestReachesFleet(t *testing.T) {
+	ctx := context.Background()
+	f := startFleet(t, t.TempDir(), 1, "single")
+	up := newProxy(t, f.node.Addr())
+	gates, lan := partitionable(t, f.event, func(g *testGate) {
+		g.waitReplica(t, f)
+		testwait.For(t, "the venue's device keys", func() bool {
+			_, a := g.DB().VenueDevice(f.event, "gate-0")
+			_, b := g.DB().VenueDevice(f.event, "gate-1")
+			return a && b
+		})
+	}, func(_ int, cfg *agent.Config) {
+		cfg.FleetURL, cfg.Key = up.wsURL(), f.enrolled(t, cfg.Device)
+		*cfg = f.linked(*cfg)
+	})
+	up.SetUp(false)
+	for _, c := range lan {
+		c.SetUp(false)
+	}
+	for _, g := range gates {
+		testwait.For(t, "the gate to be cut off", func() bool { return !g.Online() && g.ClaimPeers() == 0 })
+	}
+	tk := f.tickets[0]
+	for i, g := range gates {
+		if d := g.present(t, tk.Code); !d.Admitted {
+			t.Fatalf("gate %d alone: %+v", i, d)
+		}
+	}
+	for _, c := range lan {
+		c.SetUp(true)
+	}
+	for _, g := range gates {
+		testwait.For(t, "the contest noticed", func() bool {
+			cs, err := g.DB().PendingContests(ctx, 0, 10)
+			return err == nil && len(cs) == 1
+		})
+	}
+	up.SetUp(true)
+	testwait.For(t, "the fleet to record the contest", func() bool {
+		cs, err := f.node.Service.Store.Contests(ctx, nil, 10)
+		return err == nil && len(cs) == 1
+	})
+	for _, g := range gates {
+		testwait.For(t, "the contest acknowledged", func() bool {
+			cs, err := g.DB().PendingContests(ctx, 0, 10)
+			return err == nil && len(cs) == 0
+		})
+	}
+	cs, _ := f.node.Service.Store.Contests(ctx, nil, 10)
+	if c := cs[0]; c.Kind != wire.ContestEntry || c.TicketID != tk.ID || c.First.Device != "gate-0" || c.Second.Device != "gate-1" {
+		t.Fatalf("the fleet recorded %+v", c)
 	}
 }

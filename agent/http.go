@@ -42,6 +42,9 @@ type Status struct {
 	ConfigError    string        `json:"config_error,omitempty"` // the last fleet config did not apply: why
 	PeersConnected int           `json:"peers_connected"`        // peers this gate pushes to
 	PeersInbound   int           `json:"peers_inbound"`          // peers pushing to this gate
+	// Claims: whether the gate claims single-entry tickets from its peers
+	// and how many take its claims, or that it decides alone (claim.go).
+	Claims ClaimStatus `json:"claims"`
 	// LastDecisions (ticket ids, what the gate showed) and GateLog (staff
 	// sign-ins and lookups among its entries) only to a signed-in staff
 	// member.
@@ -91,7 +94,7 @@ func (a *Agent) Status(r *http.Request, forStaff bool) Status {
 	set := a.live.Load()
 	s := Status{Device: a.cfg.Device, Gate: a.cfg.Gate, Firmware: a.cfg.Firmware, Event: set.events[0], Mode: a.Mode(), Uplink: a.Online(),
 		VenueSynced: a.db.VenueSynced(set.events[0]), PeersConnected: a.gossip.Connected(), PeersInbound: a.gossip.Inbound(),
-		Ready: a.allReady(), Settings: set.view()}
+		Ready: a.allReady(), Settings: set.view(), Claims: a.claimStatus()}
 	a.cfgMu.Lock()
 	if a.cfgErr != nil {
 		s.ConfigError = a.cfgErr.Error()

@@ -25,6 +25,7 @@ type metrics struct {
 	unsigned           *status.Counter
 	syncing            *status.Counter
 	configs            *status.Counter
+	claimMetrics       // claim.go
 }
 
 func newMetrics(a *Agent) *metrics {
@@ -48,6 +49,7 @@ func newMetrics(a *Agent) *metrics {
 		syncing: r.Counter("admit_presentations_syncing_total", "Presentations not decided: the gate was not ready for their event (its first sync had not completed)."),
 		configs: r.Counter("admit_configs_total", "Fleet configs, by result: applied or failed.", "result"),
 	}
+	m.claimMetrics = newClaimMetrics(r, a)
 	gauge := func(name, help string, f func(context.Context) (float64, error)) {
 		r.GaugeFunc(name, help, func() float64 {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -132,11 +132,13 @@ func (a *Agent) Present(ctx context.Context, cred hal.Credential) (Decision, err
 	if d.Admitted && claims.ID != "" && a.online.active() && d.Direction == entry.In && claims.Policy != ticket.MultiEntry {
 		a.askFleetLocked(ctx, &d, claims)
 	}
+	hold := a.claim(ctx, &d, claims) // claim.go: peers' word before the journal
 	e := gatedb.Entry{Scan: a.scan(d), Direction: d.Direction, Source: d.Source, Mark: d.Admitted}
 	if d.Admitted && d.Direction == entry.In && a.cfg.Passage != nil {
 		e.PassageDeadline = now.Add(set.passageTimeout)
 	}
 	seq, err := a.hot.Journal(ctx, a.cfg.Device, e)
+	a.claimed(hold, err)
 	if err != nil {
 		a.metrics.journalErrors.Inc()
 		a.setIndicatorLocked(hal.Red)
@@ -318,12 +320,7 @@ func (a *Agent) decideLocked(ctx context.Context, set *settings, cred hal.Creden
 		}
 		return Decision{Reason: reason, Sentence: sentence, TicketID: trusted, Direction: dir}, ticket.Claims{}, ev
 	}
-	gate := set.gate
-	gate.Location = a.cfg.Location
-	if name := a.db.ZoneName(res.Claims.Event, gate.Zone); name != "" {
-		gate.ZoneName = name
-	}
-	v := gate.Decide(res.Claims, dir, gatedb.Passages(st.Marks), now)
+	v := a.rules(set, res.Claims.Event).Decide(res.Claims, dir, gatedb.Passages(st.Marks), now)
 	if v.Ahead >= aheadWarning {
 		a.cfg.Log.Warn("agent: a passage of this ticket is dated ahead of this gate's clock; one of the two clocks is off",
 			"ticket", res.Claims.ID, "ahead", v.Ahead)
@@ -336,6 +333,16 @@ func (a *Agent) decideLocked(ctx context.Context, set *settings, cred hal.Creden
 		}
 	}
 	return d, res.Claims, res.Claims.Event
+}
+
+// rules are the gate's rules under settings set for a ticket of event.
+func (a *Agent) rules(set *settings, event string) decide.Gate {
+	gate := set.gate
+	gate.Location = a.cfg.Location
+	if name := a.db.ZoneName(event, gate.Zone); name != "" {
+		gate.ZoneName = name
+	}
+	return gate
 }
 
 // loadNewKeys adds the replica's keys the keyring lacks; it reports

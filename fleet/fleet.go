@@ -209,6 +209,23 @@ type ScanRecord struct {
 	wire.Scan
 }
 
+// ContestRecord is a contest on a ticket as the fleet recorded it: two
+// gates claimed it at once (one refused: nobody in twice), or two gates
+// that could not reach each other both admitted it (wire.Contest).
+type ContestRecord struct {
+	ID       int64            `json:"id"`
+	Event    string           `json:"event"`
+	TicketID string           `json:"ticket_id"`
+	Kind     string           `json:"kind"` // wire.ContestClaim or wire.ContestEntry
+	First    wire.ContestSide `json:"first"`
+	Second   wire.ContestSide `json:"second"`
+	By       string           `json:"by,omitempty"`
+	Noticed  time.Time        `json:"noticed"`
+	// ReportedBy is the device whose report was recorded first.
+	ReportedBy string    `json:"reported_by"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
 // Store keeps the fleet's state. Every mutation that gates must see appends
 // to the event's change log in the same transaction; seqs are per event,
 // dense, and committed in order. An event has two logs: its tickets' (named
@@ -333,6 +350,14 @@ type Store interface {
 	RecentScans(ctx context.Context, limit int) ([]ScanRecord, error)
 	// EventScans is RecentScans of the listed events only.
 	EventScans(ctx context.Context, events []string, limit int) ([]ScanRecord, error)
+
+	// RecordContests stores the contests device reported (wire.Contest),
+	// each once however often, and by however many devices, it is
+	// reported: a contest is its event, ticket, kind and two sides.
+	RecordContests(ctx context.Context, device string, cs []wire.Contest, at time.Time) error
+	// Contests returns the newest contests of the listed events (nil:
+	// every event), newest first.
+	Contests(ctx context.Context, events []string, limit int) ([]ContestRecord, error)
 
 	// Claim serialises online decisions on one ticket (across nodes): in
 	// one transaction it reads what is known of r's ticket, asks rule,

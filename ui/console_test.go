@@ -319,3 +319,40 @@ func TestConsoleInsecureBanner(t *testing.T) {
 		nd.Close(ctx)
 	}
 }
+
+// TestConsoleContestsPanel: the contests gates reported (a claim lost at
+// the same moment, a double admission across a partition) are listed in
+// the console, the double admission highlighted.
+func TestConsoleContestsPanel(t *testing.T) {
+	bin := chromium(t)
+	ctx := context.Background()
+	nd, err := node.Open(ctx, node.Config{DataDir: filepath.Join(t.TempDir(), "fleet"), Addr: "127.0.0.1:0", Log: quiet,
+		Operators: operator.Service{Argon2: apitest.FastArgon2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nd.Close(context.Background())
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	side := func(d, gate string) wire.ContestSide { return wire.ContestSide{Device: d, Gate: gate, At: at} }
+	if err := nd.Service.Store.RecordContests(ctx, "north-2", []wire.Contest{
+		{ID: 1, Event: "gala", TicketID: "T0001", Kind: wire.ContestClaim, First: side("north-1", "North 1"), Second: side("north-2", "North 2"), Noticed: at},
+		{ID: 2, Event: "gala", TicketID: "T0002", Kind: wire.ContestEntry, First: side("north-1", "North 1"), Second: side("south-1", "South 1"), Noticed: at},
+	}, at); err != nil {
+		t.Fatal(err)
+	}
+	pinned := &http.Client{Transport: &http.Transport{TLSClientConfig: tlspin.Config(nd.CAFingerprint)}}
+	admin := apitest.SignIn(t, nd.URL(), pinned, nd.Operators, time.Now(), "root", access.Grant{Role: access.Admin, Event: access.AllEvents})
+	b := newBrowser(t, bin)
+	b.setCookie(nd.URL(), api.SessionCookie, admin.Session)
+	b.navigate(nd.URL() + "/")
+	b.waitFor("the contests panel", `document.getElementById("contest-status").textContent.includes("contested")`)
+	var dom string
+	b.eval(`document.getElementById("contests-panel").outerHTML`, &dom)
+	for _, want := range []string{"2 contested, 1 admitted twice", "gala / T0001", "claimed at two gates at once", "North 2 (north-2)",
+		`class="contest-entry"`, "gala / T0002", "admitted twice: the gates could not reach each other", "South 1 (south-1)"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the contests panel lacks %q:\n%s", want, dom)
+		}
+	}
+	b.screenshot("console-contests")
+}

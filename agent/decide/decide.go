@@ -34,6 +34,7 @@ const (
 	ReasonAnnulled      = "annulled"              // admission annulled by staff
 	ReasonForced        = "forced"                // admitted by staff override
 	ReasonFleet         = "fleet"                 // refused by the fleet's authoritative decision
+	ReasonInUse         = "in_use"                // another gate's claim on the ticket stands (it is admitting it)
 )
 
 // Gate is what a gate admits.
@@ -111,6 +112,10 @@ func typeName(t string) string {
 	}
 	return t
 }
+
+// InUse is the sentence of a refusal for ReasonInUse: another gate is
+// admitting the ticket at this moment ("Being used at Gate A").
+func InUse(gate string) string { return "Being used at " + gate }
 
 // Sentence returns the default sentence of the reasons of this package
 // that carry no details ("" for the others).

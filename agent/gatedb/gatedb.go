@@ -3,8 +3,8 @@
 // the sync point of its position), the venue data replica (the keys of
 // the devices that serve the event, its gate staff's hashed PINs, zones,
 // gates, ticket types, settings, UID badges, partner JWT keys), used
-// marks from every gate of the venue, and the journal of this gate's
-// decisions.
+// marks from every gate of the venue, the claims this gate holds
+// (claims.go), and the journal of this gate's decisions.
 // It is one SQLite file so that a decision and its used mark commit
 // together, durably, in one transaction.
 package gatedb
@@ -34,12 +34,16 @@ var ErrCursorMismatch = errors.New("gatedb: batch does not continue the replica"
 
 // DB is a gate's database.
 type DB struct {
-	db    *sql.DB
-	peer  *peerMarks                   // peers' marks not yet persisted (peermarks.go)
-	venue venueCache                   // the venue scopes' device keys, in memory (venue.go)
-	state atomic.Pointer[replicaState] // readiness and sync points, in memory (replica.go)
+	db     *sql.DB
+	peer   *peerMarks                   // peers' marks not yet persisted (peermarks.go)
+	venue  venueCache                   // the venue scopes' device keys, in memory (venue.go)
+	state  atomic.Pointer[replicaState] // readiness and sync points, in memory (replica.go)
+	claims claimConn                    // claims and contests are written on it (claims.go)
 	// stateChanged wakes ReplicaChanged's reader.
 	stateChanged chan struct{}
+	// marks reads a ticket's stored passages (marksQuery), prepared once:
+	// peers' claims read them off the decision path's connection.
+	marks *sql.Stmt
 }
 
 // Open opens or creates the database at path. sync is the durability of a
@@ -51,11 +55,17 @@ func Open(ctx context.Context, path string, sync sqlitedb.Sync) (*DB, error) {
 		return nil, fmt.Errorf("gatedb: %w", err)
 	}
 	d := &DB{db: db, peer: newPeerMarks(), stateChanged: make(chan struct{}, 1)}
+	if d.marks, err = db.PrepareContext(ctx, marksQuery); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("gatedb: prepare: %w", err)
+	}
 	if err := d.loadVenue(ctx); err != nil {
+		d.marks.Close()
 		db.Close()
 		return nil, err
 	}
 	if err := d.loadReplicaState(ctx); err != nil {
+		d.marks.Close()
 		db.Close()
 		return nil, err
 	}
@@ -66,6 +76,8 @@ func Open(ctx context.Context, path string, sync sqlitedb.Sync) (*DB, error) {
 // persisted (PersistPeerMarks first for that); peers send them again.
 func (d *DB) Close() error {
 	d.closePeerMarks()
+	d.closeClaims()
+	d.marks.Close()
 	return d.db.Close()
 }
 

@@ -20,6 +20,11 @@ type Hot struct {
 	conn                                               *sql.Conn
 	ticket, marks, journal, mark, used, pending, begin *sql.Stmt
 	commit, rollback                                   *sql.Stmt
+
+	// TestHookCommit, test-only, is called inside Journal's transaction
+	// right before its commit (with SQLite's write lock held): tests make
+	// a commit stall with it, as a slow SD card does.
+	TestHookCommit func(ctx context.Context)
 }
 
 // Hot opens the decision path's connection.
@@ -129,6 +134,9 @@ func (h *Hot) Journal(ctx context.Context, device string, e Entry) (seq int64, e
 		if _, err = h.pending.ExecContext(ctx, seq, s.Event, s.TicketID, ms(s.At), ms(e.PassageDeadline)); err != nil {
 			return 0, fmt.Errorf("gatedb: journal: %w", err)
 		}
+	}
+	if h.TestHookCommit != nil {
+		h.TestHookCommit(ctx)
 	}
 	if _, err = h.commit.ExecContext(ctx); err != nil {
 		return 0, fmt.Errorf("gatedb: journal: commit: %w", err)

@@ -87,7 +87,7 @@ const marksQuery = `
 		ORDER BY 3, 1`
 
 func (d *DB) storedMarks(ctx context.Context, event, id string) ([]Mark, error) {
-	rows, err := d.db.QueryContext(ctx, marksQuery, event, id)
+	rows, err := d.marks.QueryContext(ctx, event, id)
 	if err != nil {
 		return nil, fmt.Errorf("gatedb: marks of %s/%s: %w", event, id, err)
 	}

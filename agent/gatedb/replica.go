@@ -535,7 +535,7 @@ func (d *DB) Wipe(ctx context.Context, at time.Time) error {
 		`DELETE FROM pending_passages`, `DELETE FROM device_config`,
 		`DELETE FROM venue_devices`, `DELETE FROM venue_staff`, `DELETE FROM staff_throttle`,
 		`DELETE FROM venue_zones`, `DELETE FROM venue_gates`, `DELETE FROM venue_ticket_types`, `DELETE FROM venue_settings`,
-		`DELETE FROM venue_badges`, `DELETE FROM venue_jwt_keys`,
+		`DELETE FROM venue_badges`, `DELETE FROM venue_jwt_keys`, `DELETE FROM claims`,
 		// Not ready any more: a re-enrolled gate starts from a snapshot.
 		`UPDATE cursors SET seq = 0, running = 0, gen = 0, snap_active = 0, snap_seq = 0, snap_running = 0, snap_after = '', ready = 0, as_of = 0`,
 	} {

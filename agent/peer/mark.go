@@ -22,7 +22,18 @@ import (
 //     scope. A gate of version 2 refuses a version-1 peer (unsigned) with
 //     an error frame and a warning in its log, and a version-1 gate never
 //     gets a challenge answered: a venue upgrades its gates together.
-const Version = 2
+//   - 3 (2026-12-01): claims (claim.go). A gate claims a single-entry or
+//     re-entry ticket from its peers before it admits it: a "claim" frame
+//     (a signed Claim) on a link it dialed, answered on the same link by
+//     an "answer" frame (a signed Answer), taken back by a "release"
+//     frame. A gate of version 3 still speaks version 2 with a gate of
+//     version 2 (marks only, in either direction: such a peer takes no
+//     claims and is counted as unreachable for them), so a venue can
+//     upgrade gate by gate.
+const Version = 3
+
+// MinVersion is the oldest gossip protocol a gate still speaks.
+const MinVersion = 2
 
 // Limits of what a peer may send.
 const (
@@ -30,6 +41,9 @@ const (
 	MaxFrameBytes = 256 << 10
 	// MaxHelloBytes bounds what is read before it has.
 	MaxHelloBytes = 4 << 10
+	// MaxAnswerBytes bounds a frame a dialing gate reads once its hello
+	// was taken (answers to its claims: ids and a gate name, well under).
+	MaxAnswerBytes = 16 << 10
 	// MaxMarksPerFrame bounds the marks of one frame (a catch-up sends
 	// 500 at a time, about 150 KiB of JSON).
 	MaxMarksPerFrame = 500
@@ -42,7 +56,9 @@ const (
 
 // Message is one frame: JSON.
 type Message struct {
-	Type    string `json:"type"` // "challenge", "hello", "ready", "marks" or "error"
+	// Type is "challenge", "hello", "ready", "marks", "claim", "release",
+	// "answer" or "error".
+	Type    string `json:"type"`
 	Version int    `json:"version,omitempty"`
 	// Device is the sender of a hello or marks, and the receiving gate in
 	// a challenge.
@@ -56,6 +72,9 @@ type Message struct {
 	// HelloSigningBytes.
 	Signature []byte `json:"signature,omitempty"`
 	Marks     []Mark `json:"marks,omitempty"`
+	// Claim (claim, release) and Answer (answer): protocol 3, claim.go.
+	Claim  *Claim  `json:"claim,omitempty"`
+	Answer *Answer `json:"answer,omitempty"`
 	// Error (error) says why the receiver closes the link.
 	Error string `json:"error,omitempty"`
 }

@@ -1,22 +1,27 @@
-// Package peer is gossip of passages between the gates of one venue,
-// directly over the LAN, so that a ticket admitted at gate A is refused at
-// gate B even while both have lost the fleet.
+// Package peer is gossip between the gates of one venue, directly over the
+// LAN: passages, so that a ticket admitted at gate A is refused at gate B
+// even while both have lost the fleet, and claims (protocol 3, claim.go),
+// so that two gates presented the same single-entry ticket at the same
+// moment never both admit it.
 //
 // Each gate serves Handler (a WebSocket endpoint, /peer on the agent's
 // peer listener) and dials every peer in its config. On a connection it
 // dialed, a gate pushes: first every passage it recorded itself (catch-up
 // after a restart or a partition), then each new passage as soon as it is
-// journaled. On a connection it accepted, it only receives. So each
-// direction of a pair has exactly one writer; marks are idempotent
-// (gatedb.DB.AddPeerMark), so a replay is harmless.
+// journaled, and its claims, whose answers it reads on the same
+// connection. On a connection it accepted, it receives marks and claims,
+// and answers the claims. So each direction of a pair has exactly one
+// writer of marks; marks are idempotent (gatedb.DB.AddPeerMark), so a
+// replay is harmless.
 //
 // # Trust
 //
 // The LAN is not trusted. The receiving gate opens with a challenge; the
 // sending gate signs it with its device key (the key it enrolled with),
-// and signs every mark it sends, its own passages only. The receiver
-// checks the hello and each mark against the device keys of its events'
-// venue scopes, replicated from the fleet (gatedb.DB.VenueDevice): a device
+// and signs every mark and claim it sends, its own only; the receiver
+// signs its answers to claims (claim.go says why). The receiver checks
+// the hello and each mark against the device keys of its events' venue
+// scopes, replicated from the fleet (gatedb.DB.VenueDevice): a device
 // the scope does not name, or names revoked, is refused; a mark must be
 // signed by the device that made the passage and sent by it, so an
 // annulment comes only from there (or from the fleet, through the uplink);
@@ -107,8 +112,18 @@ type Options struct {
 	// OnMark is called after a peer's mark was added to the store.
 	OnMark func(gatedb.Mark)
 	// OnRefused is called for every mark refused, with the reason
-	// (Refused* constants); OnLinkRefused for every link refused.
-	OnRefused, OnLinkRefused func(reason string)
+	// (Refused* constants); OnLinkRefused for every link refused;
+	// OnClaimRefused for every claim, release or answer refused.
+	OnRefused, OnLinkRefused, OnClaimRefused func(reason string)
+	// Arbiter rules on the claims peers send (protocol 3, claim.go); nil:
+	// this gate answers every claim "refused", and its peers count it as
+	// unreachable.
+	Arbiter Arbiter
+	// ClaimRate and ClaimBurst bound the claims and releases one peer
+	// link delivers per second, as Rate and Burst do its marks (the
+	// receiver reads more slowly beyond them). Defaults 50/s and 100: a
+	// gate claims at most once per presentation.
+	ClaimRate, ClaimBurst float64
 	// Clock times the backoff between redials, the future-skew check and
 	// the rate limits; default clock.Real{}.
 	Clock      clock.Clock
@@ -147,6 +162,10 @@ const (
 	RefusedFuture        = "future"           // mark: dated more than MaxFutureSkew ahead
 	RefusedBadMark       = "bad_mark"         // mark: a field missing or too long
 	RefusedTooMany       = "too_many_inbound" // link: MaxInbound links already
+	RefusedBadClaim      = "bad_claim"        // claim: a field missing or too long
+	RefusedStale         = "stale"            // claim: dated more than MaxClaimAge back
+	RefusedNoArbiter     = "no_arbiter"       // claim: this gate does not rule on claims
+	RefusedGateError     = "gate_error"       // claim: this gate could not rule (its database)
 )
 
 // Gossip runs the peer connections of one gate.
@@ -157,9 +176,10 @@ type Gossip struct {
 
 	mu     sync.Mutex // guards the fields below
 	outs   map[*out]struct{}
-	peers  []string      // dialed by Run
-	events []string      // checked against
-	moved  chan struct{} // peers changed: Run redials
+	rounds map[roundKey]*Round // claims waiting for answers
+	peers  []string            // dialed by Run
+	events []string            // checked against
+	moved  chan struct{}       // peers changed: Run redials
 
 	inMu     sync.Mutex // guards ins and inClosed
 	ins      map[*websocket.Conn]*inLink
@@ -175,10 +195,14 @@ type inLink struct {
 
 // out is one connection this gate dialed.
 type out struct {
-	url   string
-	queue chan Mark
-	lost  chan struct{} // closed when a mark could not be queued: resync
-	once  sync.Once
+	url    string
+	device string // the peer, as its challenge names it
+	queue  chan Mark
+	claims chan *Message // claim and release frames, sent ahead of marks
+	lost   chan struct{} // closed when a mark could not be queued: resync
+	once   sync.Once
+	// ready: the link takes claims (protocol 3, catch-up done).
+	ready atomic.Bool
 }
 
 // New returns a Gossip; serve Handler and Run it.
@@ -215,8 +239,12 @@ func New(opts Options) *Gossip {
 	if opts.PongWait <= 0 {
 		opts.PongWait = 3 * opts.PingEvery
 	}
-	return &Gossip{opts: opts, outs: map[*out]struct{}{}, ins: map[*websocket.Conn]*inLink{}, peers: opts.Peers, events: opts.Events,
-		moved: make(chan struct{}, 1)}
+	if opts.ClaimRate <= 0 {
+		opts.ClaimRate, opts.ClaimBurst = 50, 100
+	}
+	opts.ClaimBurst = max(opts.ClaimBurst, 1)
+	return &Gossip{opts: opts, outs: map[*out]struct{}{}, rounds: map[roundKey]*Round{}, ins: map[*websocket.Conn]*inLink{}, peers: opts.Peers,
+		events: opts.Events, moved: make(chan struct{}, 1)}
 }
 
 // SetPeers replaces the peers this gate pushes to: Run drops the links
@@ -400,10 +428,11 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 		return &refusedError{url, ch.Error}
 	case ch.Type != "challenge" || len(ch.Nonce) != 32:
 		return fmt.Errorf("peer: %s opened with %q, not a challenge", url, ch.Type)
-	case ch.Version != Version:
-		return &refusedError{url, fmt.Sprintf("it speaks gossip protocol %d, this gate %d", ch.Version, Version)}
+	case ch.Version < MinVersion || ch.Version > Version:
+		return &refusedError{url, fmt.Sprintf("it speaks gossip protocol %d, this gate %d to %d", ch.Version, MinVersion, Version)}
 	}
-	hello := &Message{Type: "hello", Version: Version, Device: g.opts.Device}
+	// A peer of an older protocol gets it spoken (it takes no claims).
+	hello := &Message{Type: "hello", Version: ch.Version, Device: g.opts.Device}
 	if g.opts.Key != nil {
 		hello.Signature = ed25519.Sign(g.opts.Key, HelloSigningBytes(ch.Nonce, ch.Device, g.opts.Device))
 	}
@@ -423,17 +452,16 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 	default:
 		return fmt.Errorf("peer: %s answered the hello with %q", url, ready.Type)
 	}
-	o := &out{url: url, queue: make(chan Mark, g.opts.Queue), lost: make(chan struct{})}
+	// What comes back on this link from now on: answers to claims, pings,
+	// an error frame.
+	ws.SetReadLimit(MaxAnswerBytes)
+	o := &out{url: url, device: ch.Device, queue: make(chan Mark, g.opts.Queue), claims: make(chan *Message, claimQueue), lost: make(chan struct{})}
 	// Register before the catch-up read so that no mark falls between them
 	// (a mark in both is stored twice, harmlessly).
 	g.mu.Lock()
 	g.outs[o] = struct{}{}
 	g.mu.Unlock()
-	defer func() {
-		g.mu.Lock()
-		delete(g.outs, o)
-		g.mu.Unlock()
-	}()
+	defer g.dropOut(o)
 	// Notice a peer that went away (or refused the hello) even while we
 	// have nothing to send: its pongs (and pings) keep the read deadline
 	// alive.
@@ -449,8 +477,11 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 				return
 			}
 			keep.Alive()
-			if m.Type == "error" {
+			switch {
+			case m.Type == "error":
 				refusal.Store(&m.Error)
+			case m.Type == "answer" && m.Answer != nil:
+				g.answered(o, m.Answer)
 			}
 		}
 	}()
@@ -489,8 +520,24 @@ func (g *Gossip) push(ctx context.Context, url string) error {
 		}
 		since = ms[len(ms)-1].At
 	}
+	// Caught up: the peer knows every passage of this gate, it may rule on
+	// this gate's claims.
+	o.ready.Store(ch.Version >= 3)
 	for {
+		// Claims and releases first: a gate waits for their answers.
 		select {
+		case m := <-o.claims:
+			if err := send(m); err != nil {
+				return fmt.Errorf("peer: claim to %s: %w", url, err)
+			}
+			continue
+		default:
+		}
+		select {
+		case m := <-o.claims:
+			if err := send(m); err != nil {
+				return fmt.Errorf("peer: claim to %s: %w", url, err)
+			}
 		case <-ctx.Done():
 			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), clock.Deadline(time.Second))
 			return ctx.Err()

@@ -96,8 +96,6 @@ func (g *Gossip) refuse(ws *websocket.Conn, reason string, err error) error {
 	return &linkRefusal{reason, err}
 }
 
-// checkDevice says whether the venue scope of the gate's event names id
-// with a key, and the reason to refuse it if not.
 // anyVenueSynced reports whether the gate holds the venue scope of one
 // of events.
 func (g *Gossip) anyVenueSynced(events []string) bool {
@@ -109,6 +107,8 @@ func (g *Gossip) anyVenueSynced(events []string) bool {
 	return false
 }
 
+// checkDevice says whether the venue scope of event names id with a key,
+// and the reason to refuse it if not.
 func (g *Gossip) checkDevice(event, id string) (ed25519.PublicKey, string) {
 	d, ok := g.opts.Store.VenueDevice(event, id)
 	switch {
@@ -144,8 +144,8 @@ func (g *Gossip) receive(ctx context.Context, ws *websocket.Conn) error {
 	switch {
 	case hello.Type != "hello":
 		return g.refuse(ws, RefusedBadHello, fmt.Errorf("first frame %.16q, not a hello", hello.Type))
-	case hello.Version != Version:
-		return g.refuse(ws, RefusedOldProtocol, fmt.Errorf("%.64q speaks gossip protocol %d (unsigned, if 1), this gate %d: upgrade every gate of the venue together", hello.Device, hello.Version, Version))
+	case hello.Version < MinVersion || hello.Version > Version:
+		return g.refuse(ws, RefusedOldProtocol, fmt.Errorf("%.64q speaks gossip protocol %d (unsigned, if 1), this gate %d to %d: upgrade the gate", hello.Device, hello.Version, MinVersion, Version))
 	case hello.Device == "" || len(hello.Device) > maxField:
 		return g.refuse(ws, RefusedBadHello, errors.New("hello names no device"))
 	case !g.anyVenueSynced(events):
@@ -184,18 +184,25 @@ func (g *Gossip) receive(ctx context.Context, ws *websocket.Conn) error {
 	}
 	g.ins[ws].device = hello.Device
 	g.inMu.Unlock()
-	l := &link{g: g, device: hello.Device, bucket: bucket{rate: g.opts.Rate, burst: g.opts.Burst}, logged: map[string]bool{}}
+	l := &link{g: g, device: hello.Device, version: hello.Version, bucket: bucket{rate: g.opts.Rate, burst: g.opts.Burst},
+		claims: bucket{rate: g.opts.ClaimRate, burst: g.opts.ClaimBurst}, logged: map[string]bool{}}
 	for {
 		var m Message
 		if err := ws.ReadJSON(&m); err != nil {
 			return err
 		}
 		keep.Alive()
-		if m.Type != "marks" || len(m.Marks) > MaxMarksPerFrame {
+		switch {
+		case m.Type == "marks" && len(m.Marks) <= MaxMarksPerFrame:
+			if err := l.take(ctx, m.Marks); err != nil {
+				return err
+			}
+		case (m.Type == "claim" || m.Type == "release") && m.Claim != nil && l.version >= 3:
+			if err := l.claim(ctx, ws, m.Claim, m.Type == "release"); err != nil {
+				return err
+			}
+		default:
 			return fmt.Errorf("peer: %s sent %q with %d marks", hello.Device, m.Type, len(m.Marks))
-		}
-		if err := l.take(ctx, m.Marks); err != nil {
-			return err
 		}
 		keep.Alive() // the time take waited was this gate's, not the peer's silence
 	}
@@ -203,10 +210,97 @@ func (g *Gossip) receive(ctx context.Context, ws *websocket.Conn) error {
 
 // link is one verified inbound link.
 type link struct {
-	g      *Gossip
-	device string
-	bucket bucket
-	logged map[string]bool // refusal reasons already logged on this link
+	g       *Gossip
+	device  string
+	version int             // the gossip protocol its hello spoke
+	bucket  bucket          // its marks
+	claims  bucket          // its claims and releases
+	logged  map[string]bool // refusal reasons already logged on this link
+}
+
+// claim answers a peer's claim (or takes in its release), after waiting
+// for the link's claim rate: the Arbiter rules on a claim that checks out,
+// and the answer, signed by this gate, goes back on the link at once.
+func (l *link) claim(ctx context.Context, ws *websocket.Conn, c *Claim, release bool) error {
+	g := l.g
+	if err := l.claims.wait(ctx, g.opts.Clock, 1); err != nil {
+		return err
+	}
+	why := l.checkClaim(c, release, g.opts.Clock.Now())
+	if why != "" {
+		g.claimRefused(why)
+		if !l.logged["claim:"+why] {
+			l.logged["claim:"+why] = true
+			g.opts.Log.Warn("peer: claim refused", "peer", l.device, "reason", why, "ticket", c.TicketID, "device", c.Device, "at", c.At, "release", release)
+		}
+	}
+	dc, _ := c.db() // checkClaim parsed it
+	if release {
+		if why == "" && g.opts.Arbiter != nil {
+			g.opts.Arbiter.Released(dc)
+		}
+		return nil
+	}
+	if why == RefusedBadClaim {
+		return nil // nothing to answer it with: the claimant's deadline passes
+	}
+	a := &Answer{Event: c.Event, TicketID: c.TicketID, Claimant: c.Device, ClaimAt: c.At, Device: g.opts.Device}
+	switch {
+	case why != "":
+		a.Verdict, a.Refused = AnswerRefused, why
+	case g.opts.Arbiter == nil:
+		a.Verdict, a.Refused = AnswerRefused, RefusedNoArbiter
+	default:
+		conflict, err := g.opts.Arbiter.Consider(ctx, dc)
+		switch {
+		case err != nil:
+			g.opts.Log.Error("peer: could not rule on a claim", "peer", l.device, "ticket", c.TicketID, "err", err)
+			a.Verdict, a.Refused = AnswerRefused, RefusedGateError
+		case conflict != nil:
+			a.Verdict, a.Blocker = AnswerConflict, blocker(conflict)
+		default:
+			a.Verdict = AnswerGranted
+		}
+	}
+	if g.opts.Key != nil {
+		a.Sign(g.opts.Key)
+	}
+	ws.SetWriteDeadline(clock.Deadline(g.opts.Timeout))
+	if err := ws.WriteJSON(&Message{Type: "answer", Device: g.opts.Device, Answer: a}); err != nil {
+		return fmt.Errorf("peer: answer to %s: %w", l.device, err)
+	}
+	return nil
+}
+
+// checkClaim returns why claim c (or its release) must be refused ("" if
+// it may be ruled on): well formed, of this gate's event, a claim of the
+// link's own device, signed by that device's key as the venue scope has
+// it, dated neither beyond MaxFutureSkew from now nor more than
+// MaxClaimAge back.
+func (l *link) checkClaim(c *Claim, release bool, now time.Time) string {
+	g := l.g
+	switch {
+	case c.validate() != nil:
+		return RefusedBadClaim
+	case !slices.Contains(g.servedEvents(), c.Event):
+		return RefusedOtherEvent
+	case c.Device != l.device:
+		return RefusedNotSender
+	case len(c.Signature) == 0:
+		return RefusedUnsigned
+	case c.At.After(now.Add(MaxFutureSkew)):
+		return RefusedFuture
+	case !release && c.At.Before(now.Add(-MaxClaimAge)):
+		return RefusedStale
+	}
+	pub, why := g.checkDevice(c.Event, c.Device)
+	if why != "" {
+		return why
+	}
+	if !ed25519.Verify(pub, ClaimSigningBytes(c, release), c.Signature) {
+		return RefusedBadSignature
+	}
+	return ""
 }
 
 // take checks a frame's marks and adds those that pass, after waiting for

@@ -3,7 +3,8 @@
 // device's identity by signing the fleet's challenge, applies the replica
 // batches and snapshot chunks the fleet sends (the event's tickets and its
 // venue scope alike: gatedb tells them apart), applies pushed config, and
-// streams journaled scans upstream until the fleet acknowledges them.
+// streams journaled scans upstream until the fleet acknowledges them, then
+// the contests on tickets the gate noticed (wire.Contest) likewise.
 //
 // A batch whose running checksum disagrees with the replica's is not
 // applied: the replica is marked for resynchronisation and the session
@@ -11,9 +12,9 @@
 // says the device is revoked makes the uplink wipe the replica and stop.
 //
 // The fleet must prove itself: the uplink speaks protocol 5 only, and
-// applies nothing — no batch, snapshot chunk, config, revocation or scan
-// acknowledgement — that is not signed by the fleet's replica key for this
-// session (wire.Trust). Unsigned or badly signed data is refused, logged,
+// applies nothing — no batch, snapshot chunk, config, revocation, scan or
+// contest acknowledgement — that is not signed by the fleet's replica key
+// for this session (wire.Trust). Unsigned or badly signed data is refused, logged,
 // counted (Options.OnUnsigned) and ends the session, the replica
 // untouched. The replica key comes from enrollment (Options.ReplicaKey);
 // the link is TLS (wss://), pinned to the fleet's CA when it has its own;
@@ -434,6 +435,10 @@ func (s *session) receive(ctx context.Context) error {
 			if err := opts.DB.Acked(ctx, m.ScanAck.UpTo); err != nil {
 				return err
 			}
+		case wire.TypeContestAck:
+			if err := opts.DB.ContestsAcked(ctx, m.ContestAck.UpTo); err != nil {
+				return err
+			}
 		case wire.TypeConfig:
 			if err := s.applyConfig(ctx, m.Config); err != nil {
 				return err
@@ -489,9 +494,10 @@ func (s *session) applyConfig(ctx context.Context, cfg *wire.Config) error {
 }
 
 // pushScans streams the journal: everything not yet acknowledged, then new
-// scans as they are journaled.
+// scans as they are journaled; and, once the journal is sent, the contests
+// the gate noticed (wire.Contest) that the fleet has not acknowledged.
 func (s *session) pushScans(ctx context.Context) error {
-	var sent int64
+	var sent, sentContests int64
 	for {
 		scans, err := s.c.opts.DB.Pending(ctx, sent, 500)
 		if err != nil {
@@ -502,6 +508,17 @@ func (s *session) pushScans(ctx context.Context) error {
 				return fmt.Errorf("uplink: send scans: %w", err)
 			}
 			sent = scans[len(scans)-1].Seq
+			continue
+		}
+		contests, err := s.c.opts.DB.PendingContests(ctx, sentContests, wire.MaxContestsPerMessage)
+		if err != nil {
+			return err
+		}
+		if len(contests) > 0 {
+			if err := s.send(&wire.Message{Type: wire.TypeContests, Contests: &wire.Contests{Contests: contests}}); err != nil {
+				return fmt.Errorf("uplink: send contests: %w", err)
+			}
+			sentContests = contests[len(contests)-1].ID
 			continue
 		}
 		select {

@@ -118,6 +118,8 @@ func (a *api) routes(agents http.Handler) []Route {
 	t.handle("PUT /api/configs/{scope}", access.ManageConfigs, ScopeConfig, a.putConfig)
 
 	t.handle("GET /api/scans", access.ReadScans, ScopeListed, a.scans)
+	// Contests on tickets the gates reported (issue 16): read-only.
+	t.handle("GET /api/contests", access.ReadScans, ScopeListed, a.contests)
 
 	// Operators, tokens, audit: admins.
 	t.handle("GET /api/operators", access.ManageOperators, ScopeFleet, a.listOperators)

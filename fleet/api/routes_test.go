@@ -74,6 +74,7 @@ var walkRoutes = map[string]walkEntry{
 	"GET /api/configs":                                  {"/api/configs", "", "AMVO"},
 	"PUT /api/configs/{scope}":                          {"/api/configs/device:gate-1", `{"buzzer":true}`, "AM"},
 	"GET /api/scans":                                    {"/api/scans", "", "AMSVO"},
+	"GET /api/contests":                                 {"/api/contests", "", "AMSVO"},
 	"GET /api/operators":                                {"/api/operators", "", "A"},
 	"POST /api/operators":                               {"/api/operators", `{"name":"newcomer","grants":[{"role":"viewer","event":"gala"}]}`, "A"},
 	"PUT /api/operators/{name}/grants":                  {"/api/operators/victim/grants", `{"grants":[{"role":"viewer","event":"cup"}]}`, "A"},

@@ -51,6 +51,15 @@ func (c *conn) receive(ctx context.Context) error {
 			for _, ev := range grown {
 				c.hub.Notify(ev)
 			}
+		case wire.TypeContests:
+			// Contests count against the scans' rate: a gate reports one at
+			// most per presentation, or per peer passage it learns.
+			if !scans.take(now, float64(len(m.Contests.Contests))) {
+				return c.fail("rate_limited", fmt.Errorf("more than %.0f scans and contests/s", opts.ScanRate))
+			}
+			if err := c.recordContests(ctx, m.Contests.Contests, now); err != nil {
+				return err
+			}
 		case wire.TypeConfigAck:
 			a := m.ConfigAck
 			failed := a.Failed
@@ -66,6 +75,39 @@ func (c *conn) receive(ctx context.Context) error {
 			return c.fail("bad_message", fmt.Errorf("unexpected %q from agent", m.Type))
 		}
 	}
+}
+
+// recordContests records the contests a gate noticed (of the events it
+// serves; the others are logged and acknowledged all the same, as scans
+// are) and acknowledges them.
+func (c *conn) recordContests(ctx context.Context, list []wire.Contest, now time.Time) error {
+	if len(list) == 0 {
+		return nil
+	}
+	upTo := list[len(list)-1].ID
+	served := list[:0:0]
+	for _, k := range list {
+		if c.mayServe(k.Event) {
+			served = append(served, k)
+		} else {
+			c.log.Warn("a contest of an event the device does not serve: not recorded", "event", k.Event)
+		}
+	}
+	if err := c.hub.opts.Store.RecordContests(ctx, c.device, served, now); err != nil {
+		return fmt.Errorf("record contests: %w", err)
+	}
+	for _, k := range served {
+		c.log.Warn("contest on a ticket", "kind", k.Kind, "event", k.Event, "ticket", k.TicketID,
+			"first", k.First.Device, "second", k.Second.Device)
+	}
+	ack := &wire.ContestAck{UpTo: upTo}
+	if c.signs() {
+		ack.Sign(c.key, c.session)
+	}
+	if err := c.send(&wire.Message{Type: wire.TypeContestAck, ContestAck: ack}); err != nil {
+		return fmt.Errorf("send contest ack: %w", err)
+	}
+	return nil
 }
 
 // servedScans returns the scans of list that are of events the device

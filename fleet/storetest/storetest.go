@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) fleet.Store) {
 		{"StaffScans", testStaffScans},
 		{"VenueModel", testVenueModel},
 		{"SyncPoint", testSyncPoint},
+		{"Contests", testContests},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -164,8 +164,8 @@ type Trust struct {
 }
 
 // Decode parses and validates one frame from the fleet, like Decode, and
-// refuses (ErrUnsigned) a batch, snapshot chunk, config, revocation or
-// scan acknowledgement that is not signed by t.ReplicaKey for this
+// refuses (ErrUnsigned) a batch, snapshot chunk, config, revocation, scan
+// or contest acknowledgement that is not signed by t.ReplicaKey for this
 // session. A signed frame's signature is checked before its contents are
 // parsed.
 func (t *Trust) Decode(data []byte) (*Message, error) {
@@ -211,6 +211,8 @@ func (t *Trust) Decode(data []byte) (*Message, error) {
 		ok = ed25519.Verify(t.ReplicaKey, RevokedSigningBytes(t.Session, m.Revoked.Reason), m.Revoked.Signature)
 	case TypeScanAck:
 		ok = ed25519.Verify(t.ReplicaKey, ScanAckSigningBytes(t.Session, m.ScanAck.UpTo), m.ScanAck.Signature)
+	case TypeContestAck:
+		ok = ed25519.Verify(t.ReplicaKey, ContestAckSigningBytes(t.Session, m.ContestAck.UpTo), m.ContestAck.Signature)
 	default:
 		return m, nil // changes nothing at the gate: challenge, error
 	}

@@ -70,7 +70,8 @@ func okSignature(sig []byte) bool { return sig == nil || len(sig) == 64 }
 func (m *Message) Validate() error {
 	set := 0
 	for _, present := range []bool{m.Challenge != nil, m.Hello != nil, m.Batch != nil, m.Snapshot != nil, m.Ack != nil,
-		m.Scans != nil, m.ScanAck != nil, m.Config != nil, m.ConfigAck != nil, m.Revoked != nil, m.Error != nil} {
+		m.Scans != nil, m.ScanAck != nil, m.Config != nil, m.ConfigAck != nil, m.Revoked != nil, m.Error != nil,
+		m.Contests != nil, m.ContestAck != nil} {
 		if present {
 			set++
 		}
@@ -115,6 +116,10 @@ func (m *Message) Validate() error {
 		if m.Revoked == nil || len(m.Revoked.Reason) > MaxTextLen || !okSignature(m.Revoked.Signature) {
 			return invalid("bad revoked")
 		}
+	case TypeContests:
+		return m.Contests.validate()
+	case TypeContestAck:
+		return m.ContestAck.validate()
 	case TypeError:
 		if m.Error == nil || len(m.Error.Code) > MaxIDLen || len(m.Error.Message) > MaxTextLen {
 			return invalid("bad error")

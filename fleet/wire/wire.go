@@ -85,6 +85,11 @@ import (
 //     version a gate could not apply (Version is then the one it still
 //     runs); an admission on signature is journaled with Scan.Reason
 //     ReasonOnSignature (or ReasonPartnerSignature, ReasonBadge).
+//     Issue 16, in the same protocol: contests (contest.go). An agent
+//     reports the contests on a ticket its gate noticed (two claims at
+//     once; two admissions while gates could not reach each other), the
+//     fleet acknowledges them with a signed ContestAck. A protocol-4
+//     agent sends none.
 const ProtocolVersion = 5
 
 // MinProtocolVersion is the oldest protocol a fleet node still serves.
@@ -143,6 +148,9 @@ type Message struct {
 	ConfigAck *ConfigAck `json:"config_ack,omitempty"`
 	Revoked   *Revoked   `json:"revoked,omitempty"`
 	Error     *Error     `json:"error,omitempty"`
+	// Contests and ContestAck: see contest.go (protocol 5).
+	Contests   *Contests   `json:"contests,omitempty"`
+	ContestAck *ContestAck `json:"contest_ack,omitempty"`
 }
 
 // Challenge opens a session: the agent signs Nonce in its Hello.
