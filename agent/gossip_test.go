@@ -150,9 +150,9 @@ func TestPeerMarkRefusesBeforePersisted(t *testing.T) {
 	if b.relay.Pulses() != 0 {
 		t.Fatalf("gate B pulsed its relay %d times", b.relay.Pulses())
 	}
-	if hook.asked.Load() == 0 {
-		t.Fatal("gate B never tried to persist the mark")
-	}
+	// The background persistence is woken by the arrival; on a loaded
+	// machine it may not have run yet.
+	testwait.For(t, "gate B to try to persist the mark", func() bool { return hook.asked.Load() > 0 })
 
 	// Persistence runs: the mark moves to the database, nothing changes
 	// for the decisions.
